@@ -1,0 +1,140 @@
+//! Building the Rhai engine (once, at pre-initialization) and running a script.
+
+use std::cell::OnceCell;
+
+use rhai::module_resolvers::DummyModuleResolver;
+use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, Module, ParseError, Position, Scope};
+
+use crate::convert;
+use crate::limits;
+use crate::picloud::platform::log::{self, Level};
+use crate::picloud::platform::types::{Failure, HttpRequest, HttpResponse, LimitKind, ScriptError};
+
+thread_local! {
+    // The component is single-threaded; a thread-local lets the engine live in
+    // linear memory, where wizer's snapshot captures it fully built.
+    static ENGINE: OnceCell<Engine> = const { OnceCell::new() };
+}
+
+/// Runs `f` with the engine, building it on first use (normally during `init`).
+pub(crate) fn with_engine<R>(f: impl FnOnce(&Engine) -> R) -> R {
+    ENGINE.with(|cell| f(cell.get_or_init(build)))
+}
+
+fn build() -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits::MAX_OPERATIONS)
+        .set_max_call_levels(limits::MAX_CALL_LEVELS)
+        .set_max_expr_depths(limits::MAX_EXPR_DEPTH, limits::MAX_FN_EXPR_DEPTH)
+        .set_max_string_size(limits::MAX_STRING_SIZE)
+        .set_max_array_size(limits::MAX_ARRAY_SIZE)
+        .set_max_map_size(limits::MAX_MAP_SIZE)
+        .set_max_variables(limits::MAX_VARIABLES)
+        .set_max_functions(limits::MAX_FUNCTIONS)
+        .set_max_modules(0)
+        // Scripts are self-contained: no module files, no `eval` of strings built
+        // at run time (it would hide code from the upload-time compile check).
+        .set_module_resolver(DummyModuleResolver::new())
+        .disable_symbol("eval")
+        .disable_symbol("import")
+        .on_print(|text| log::write(Level::Info, text))
+        .on_debug(|text, _source, _pos| log::write(Level::Debug, text));
+
+    engine.register_static_module("log", log_module().into());
+    convert::register(&mut engine);
+    engine
+}
+
+/// `log::debug/info/warn/error(message)`: any value, formatted as `print` would.
+fn log_module() -> Module {
+    let mut module = Module::new();
+    for (name, level) in [
+        ("debug", Level::Debug),
+        ("info", Level::Info),
+        ("warn", Level::Warn),
+        ("error", Level::Error),
+    ] {
+        FuncRegistration::new(name).set_into_module(&mut module, move |message: Dynamic| {
+            log::write(level, &message.to_string())
+        });
+    }
+    module
+}
+
+pub(crate) fn check(engine: &Engine, source: &str) -> Result<(), Failure> {
+    engine.compile(source).map(drop).map_err(|err| parse_failure(&err))
+}
+
+pub(crate) fn run(engine: &Engine, source: &str, request: HttpRequest) -> Result<HttpResponse, ScriptError> {
+    let ast = engine.compile(source).map_err(|err| match *err.0 {
+        rhai::ParseErrorType::ExprTooDeep => {
+            ScriptError::Limit((LimitKind::ExpressionDepth, parse_failure(&err)))
+        }
+        _ => ScriptError::Compile(parse_failure(&err)),
+    })?;
+    let mut scope = Scope::new();
+    scope.push("request", convert::request_to_map(request));
+    let value = engine
+        .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
+        .map_err(|err| eval_error(*err))?;
+    convert::to_response(value).map_err(ScriptError::BadResponse)
+}
+
+fn position(pos: Position) -> Option<crate::picloud::platform::types::Position> {
+    Some(crate::picloud::platform::types::Position {
+        line: u32::try_from(pos.line()?).unwrap_or(u32::MAX),
+        // Rhai reports column 0 for "start of line" positions; the API counts from 1.
+        column: u32::try_from(pos.position().unwrap_or(1).max(1)).unwrap_or(u32::MAX),
+    })
+}
+
+fn parse_failure(err: &ParseError) -> Failure {
+    Failure { message: err.0.to_string(), position: position(err.1) }
+}
+
+/// Maps a Rhai error to the WIT error, classifying the interpreter's limits.
+fn eval_error(err: EvalAltResult) -> ScriptError {
+    // Errors raised inside functions arrive wrapped once per call level; the
+    // innermost one says what happened, the outermost where the script called in.
+    let outer_pos = err.position();
+    let mut inner = innermost(err);
+    let kind = match &inner {
+        EvalAltResult::ErrorTooManyOperations(..) => Some(LimitKind::Operations),
+        EvalAltResult::ErrorStackOverflow(..) => Some(LimitKind::CallDepth),
+        EvalAltResult::ErrorParsing(rhai::ParseErrorType::ExprTooDeep, ..) => {
+            Some(LimitKind::ExpressionDepth)
+        }
+        EvalAltResult::ErrorDataTooLarge(what, ..) => Some(if what.starts_with("Length of string") {
+            LimitKind::StringSize
+        } else if what.contains("map") {
+            LimitKind::MapSize
+        } else {
+            LimitKind::ArraySize
+        }),
+        _ => None,
+    };
+    let pos = match inner.position() {
+        p if p.is_none() => outer_pos,
+        p => p,
+    };
+    let message = match &inner {
+        // `throw value` surfaces the thrown value itself, not Rhai's wrapper text.
+        EvalAltResult::ErrorRuntime(value, _) if !value.is_unit() => value.to_string(),
+        _ => inner.set_position(Position::NONE).to_string(),
+    };
+    let failure = Failure { message, position: position(pos) };
+    match kind {
+        Some(kind) => ScriptError::Limit((kind, failure)),
+        None => ScriptError::Runtime(failure),
+    }
+}
+
+fn innermost(err: EvalAltResult) -> EvalAltResult {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) | EvalAltResult::ErrorInModule(_, inner, _) => {
+            innermost(*inner)
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,46 @@
+//! PiCloud's script runtime: the Rhai interpreter compiled to a `wasm32-wasip2`
+//! component that implements the `picloud:platform/script` world.
+//!
+//! The host instantiates this component once per execution (from a snapshot taken
+//! after [`init`](Component::init), so the interpreter is already built) and calls
+//! `run(source, request)`. Everything the script can touch is either plain Rhai or
+//! one of the world's imports; the interpreter's own safety limits are set in
+//! [`limits`] and stay on.
+//!
+//! This crate only builds for `wasm32-wasip2`: the host's build script compiles
+//! it with its own target directory and embeds the result.
+
+mod convert;
+mod engine;
+mod limits;
+
+#[allow(unsafe_code, reason = "wit-bindgen's generated ABI glue")]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "script",
+    });
+    use super::Component;
+    export!(Component with_types_in self);
+}
+
+pub(crate) use bindings::picloud;
+use bindings::{Failure, Guest, HttpRequest, HttpResponse, ScriptError};
+
+/// The component's exports (wired up by `export!` in [`bindings`]); all state lives in [`engine`]'s thread-local.
+struct Component;
+
+impl Guest for Component {
+    fn init() {
+        engine::with_engine(|_| ());
+    }
+
+    fn run(source: String, request: HttpRequest) -> Result<HttpResponse, ScriptError> {
+        engine::with_engine(|engine| engine::run(engine, &source, request))
+    }
+
+    fn check(source: String) -> Result<(), Failure> {
+        engine::with_engine(|engine| engine::check(engine, &source))
+    }
+}
+

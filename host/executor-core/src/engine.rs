@@ -1,0 +1,95 @@
+//! The process-wide wasmtime `Engine` and the epoch ticker behind deadlines.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::ExecutorConfig;
+
+/// One epoch tick; deadlines are rounded up to whole ticks.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// Which instance allocator the engine ended up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocatorKind {
+    /// Pre-reserved instance slots: the fastest instantiation.
+    Pooling,
+    /// mmap per instance; the fallback where the kernel refuses the pool's
+    /// address-space reservation (e.g. 39-bit ARM64 kernels on Raspberry Pi OS).
+    OnDemand,
+}
+
+/// Builds the engine, trying the pooling allocator first and falling back to
+/// on-demand allocation when the kernel refuses the reservation.
+pub(crate) fn build(config: &ExecutorConfig) -> crate::Result<(Engine, AllocatorKind)> {
+    if config.allocator == AllocatorKind::Pooling {
+        match Engine::new(&base_config(Some(pooling(config)))) {
+            Ok(engine) => return Ok((engine, AllocatorKind::Pooling)),
+            Err(err) => tracing::warn!(
+                error = %format!("{err:#}"),
+                "pooling allocator unavailable; falling back to on-demand allocation"
+            ),
+        }
+    }
+    Ok((Engine::new(&base_config(None))?, AllocatorKind::OnDemand))
+}
+
+fn base_config(pool: Option<PoolingAllocationConfig>) -> Config {
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        // Snapshot memory is mapped copy-on-write, so instantiating the
+        // pre-initialized guest does not copy its multi-megabyte heap.
+        .memory_init_cow(true)
+        // Below the 2 MiB stack of tokio's blocking threads, which run executions.
+        .max_wasm_stack(1 << 20)
+        .parallel_compilation(true);
+    if let Some(pool) = pool {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+fn pooling(config: &ExecutorConfig) -> PoolingAllocationConfig {
+    let slots = config.max_concurrent.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    // A wasip2 component holds a handful of core instances (the program plus
+    // wit-component's shim/fixup modules) but one memory.
+    pool.total_component_instances(slots)
+        .total_core_instances(slots * 8)
+        .max_core_instances_per_component(8)
+        .total_memories(slots)
+        .total_tables(slots * 8)
+        .total_stacks(slots)
+        .max_memory_size(usize::try_from(config.max_limits.memory_bytes).unwrap_or(usize::MAX));
+    pool
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on a background thread,
+/// which ends once the engine is dropped.
+pub(crate) fn start_epoch_ticker(engine: &Engine) -> Arc<()> {
+    let alive = Arc::new(());
+    let weak: Weak<()> = Arc::downgrade(&alive);
+    let engine = engine.weak();
+    std::thread::Builder::new()
+        .name("picloud-epoch".into())
+        .spawn(move || {
+            while weak.strong_count() > 0 {
+                std::thread::sleep(EPOCH_TICK);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .expect("spawning the epoch thread");
+    alive
+}
+
+/// Epoch ticks for a deadline, rounded up, at least one.
+pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_micros();
+    u64::try_from(deadline.as_micros().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
+}

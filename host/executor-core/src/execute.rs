@@ -1,0 +1,206 @@
+//! One execution: fresh store, limits, instantiate, call, classify.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use shared::{
+    ExecutionError, ExecutionOutcome, ExecutionRequest, LimitKind, Limits, Position, ScriptFailure,
+    ScriptRequest, ScriptResponse,
+};
+use wasmtime::component::Linker;
+use wasmtime::{Engine, Store, Trap};
+
+use crate::bindings::picloud::platform::types as wit;
+use crate::bindings::{Script, ScriptPre};
+use crate::engine::{self, AllocatorKind};
+use crate::host::{ExecutionContext, HostState, LogBuffer, MemoryCap};
+use crate::{ExecutorConfig, Result, component};
+
+/// The process-wide executor: engine, pre-linked guest, epoch ticker.
+/// Cheap to share behind an `Arc`; every call is independent.
+pub struct Executor {
+    engine: Engine,
+    pre: ScriptPre<HostState>,
+    allocator: AllocatorKind,
+    max_limits: Limits,
+    _ticker: Arc<()>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor").field("allocator", &self.allocator).finish_non_exhaustive()
+    }
+}
+
+impl Executor {
+    /// Builds the engine and loads the guest (from the cache when possible).
+    /// Called once at start; the first start after an upgrade spends a few
+    /// seconds pre-initializing and compiling the guest.
+    pub fn new(config: ExecutorConfig) -> Result<Self> {
+        let (engine, allocator) = engine::build(&config)?;
+        let component = component::load(&engine, config.cache_dir.as_deref())?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Script::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)?;
+        let pre = ScriptPre::new(linker.instantiate_pre(&component)?)?;
+        let ticker = engine::start_epoch_ticker(&engine);
+        tracing::info!(?allocator, "executor ready");
+        Ok(Executor { engine, pre, allocator, max_limits: config.max_limits, _ticker: ticker })
+    }
+
+    /// The instance allocator in use (pooling unless the kernel refused it).
+    pub fn allocator(&self) -> AllocatorKind {
+        self.allocator
+    }
+
+    /// The operator ceilings every execution's limits are capped by.
+    pub fn max_limits(&self) -> &Limits {
+        &self.max_limits
+    }
+
+    /// Runs one script in a fresh instance. Blocking: call it from a blocking
+    /// thread (see [`LocalExecutor`](crate::LocalExecutor)).
+    pub fn execute(&self, request: &ExecutionRequest) -> ExecutionOutcome {
+        let started = Instant::now();
+        let limits = request.limits.capped_by(&self.max_limits);
+        let context = ExecutionContext { app_id: request.app_id, script_id: request.script_id };
+        let mut store = self.store(context, &limits);
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|script| script.call_run(&mut store, &request.source, &to_wit(&request.request)));
+        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let outcome = match result {
+            Ok(Ok(response)) => check_response(response, &limits),
+            Ok(Err(script_error)) => Err(from_script_error(script_error)),
+            Err(trap) => Err(classify_trap(&trap, store.data(), &limits)),
+        };
+        let state = store.into_data();
+        ExecutionOutcome {
+            outcome,
+            fuel_used,
+            duration: started.elapsed(),
+            logs: state.logs.lines,
+            logs_dropped: state.logs.dropped,
+        }
+    }
+
+    /// Compiles `source` in a fresh instance without running it.
+    pub fn check(&self, source: &str) -> Result<(), ExecutionError> {
+        let context = ExecutionContext { app_id: shared::AppId::new(), script_id: shared::ScriptId::new() };
+        let limits = Limits::default().capped_by(&self.max_limits);
+        let mut store = self.store(context, &limits);
+        match self.pre.instantiate(&mut store).and_then(|script| script.call_check(&mut store, source)) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(failure)) => Err(ExecutionError::Compile(from_failure(failure))),
+            Err(trap) => Err(classify_trap(&trap, store.data(), &limits)),
+        }
+    }
+
+    fn store(&self, context: ExecutionContext, limits: &Limits) -> Store<HostState> {
+        let state = HostState::new(
+            context,
+            LogBuffer::new(limits.max_log_lines, limits.max_log_bytes),
+            MemoryCap::new(limits.memory_bytes),
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        store.set_fuel(limits.fuel).expect("fuel is enabled in the engine config");
+        store.set_epoch_deadline(engine::deadline_ticks(limits.deadline()));
+        store.epoch_deadline_trap();
+        store
+    }
+}
+
+fn to_wit(request: &ScriptRequest) -> wit::HttpRequest {
+    wit::HttpRequest {
+        method: request.method.clone(),
+        path: request.path.clone(),
+        query: request.query.clone(),
+        headers: request.headers.clone(),
+        params: request.params.clone(),
+        host_params: request.host_params.clone(),
+        body: request.body.clone(),
+    }
+}
+
+fn check_response(response: wit::HttpResponse, limits: &Limits) -> Result<ScriptResponse, ExecutionError> {
+    let size = response.body.len() as u64;
+    if size > limits.max_response_bytes {
+        return Err(ExecutionError::ResponseTooLarge { size, limit: limits.max_response_bytes });
+    }
+    for (name, value) in &response.headers {
+        if !valid_header_name(name) {
+            return Err(ExecutionError::BadResponse(format!("'{name}' is not a valid header name")));
+        }
+        if !valid_header_value(value) {
+            return Err(ExecutionError::BadResponse(format!(
+                "the value of header '{name}' contains characters not allowed in HTTP headers"
+            )));
+        }
+    }
+    Ok(ScriptResponse { status: response.status, headers: response.headers, body: response.body })
+}
+
+/// RFC 9110 token characters.
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Visible ASCII, spaces, tabs and obs-text; never CR, LF or NUL.
+fn valid_header_value(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+}
+
+fn from_failure(failure: wit::Failure) -> ScriptFailure {
+    ScriptFailure {
+        message: failure.message,
+        position: failure.position.map(|p| Position { line: p.line, column: p.column }),
+    }
+}
+
+fn from_script_error(error: wit::ScriptError) -> ExecutionError {
+    match error {
+        wit::ScriptError::Compile(f) => ExecutionError::Compile(from_failure(f)),
+        wit::ScriptError::Runtime(f) => ExecutionError::Runtime(from_failure(f)),
+        wit::ScriptError::Limit((kind, f)) => ExecutionError::ScriptLimit {
+            kind: match kind {
+                wit::LimitKind::Operations => LimitKind::Operations,
+                wit::LimitKind::CallDepth => LimitKind::CallDepth,
+                wit::LimitKind::ExpressionDepth => LimitKind::ExpressionDepth,
+                wit::LimitKind::StringSize => LimitKind::StringSize,
+                wit::LimitKind::ArraySize => LimitKind::ArraySize,
+                wit::LimitKind::MapSize => LimitKind::MapSize,
+            },
+            failure: from_failure(f),
+        },
+        wit::ScriptError::BadResponse(message) => ExecutionError::BadResponse(message),
+    }
+}
+
+/// Names the host-side limit behind a trap; anything else is a host bug or a
+/// guest crash, logged here with its details and reported as `internal_error`.
+fn classify_trap(error: &wasmtime::Error, state: &HostState, limits: &Limits) -> ExecutionError {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => return ExecutionError::FuelExhausted { budget: limits.fuel },
+        Some(Trap::Interrupt) => return ExecutionError::DeadlineExceeded { deadline_ms: limits.deadline_ms },
+        Some(Trap::StackOverflow) => {
+            return ExecutionError::ScriptLimit {
+                kind: LimitKind::CallDepth,
+                failure: ScriptFailure { message: "stack overflow".into(), position: None },
+            };
+        }
+        _ => {}
+    }
+    if state.memory.hit {
+        return ExecutionError::MemoryLimit { limit_bytes: limits.memory_bytes };
+    }
+    tracing::error!(
+        app = %state.context.app_id,
+        script = %state.context.script_id,
+        error = %format!("{error:?}"),
+        "script execution trapped unexpectedly"
+    );
+    ExecutionError::Internal
+}

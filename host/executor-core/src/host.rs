@@ -1,0 +1,128 @@
+//! The store's data ([`HostState`]) and the host side of the WIT imports.
+//!
+//! One module per WIT interface as services are added; each implements the
+//! generated `Host` trait on `HostState` and reads the calling app from
+//! `self.context`, which the executor sets before the guest runs and the guest
+//! cannot change.
+
+use shared::{AppId, LogLevel, LogLine, ScriptId};
+use wasmtime::ResourceLimiter;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::picloud::platform::{log, types};
+
+/// Who is running: set by the executor per execution, read by every host
+/// service to scope what the guest may touch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExecutionContext {
+    /// The calling app.
+    pub(crate) app_id: AppId,
+    /// The running script.
+    pub(crate) script_id: ScriptId,
+}
+
+/// The data of one execution's `Store`.
+pub(crate) struct HostState {
+    pub(crate) context: ExecutionContext,
+    pub(crate) logs: LogBuffer,
+    pub(crate) memory: MemoryCap,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    pub(crate) fn new(context: ExecutionContext, logs: LogBuffer, memory: MemoryCap) -> Self {
+        HostState {
+            context,
+            logs,
+            memory,
+            // No preopened directories, no environment, no arguments, no
+            // sockets (denied by default), no stdin: std's WASI imports are
+            // satisfied, but grant nothing.
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn write(&mut self, level: log::Level, message: String) {
+        let level = match level {
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Error => LogLevel::Error,
+        };
+        tracing::trace!(app = %self.context.app_id, script = %self.context.script_id, "script log line");
+        self.logs.push(level, message);
+    }
+}
+
+/// Log lines of one execution, capped in count and bytes.
+#[derive(Debug, Default)]
+pub(crate) struct LogBuffer {
+    pub(crate) lines: Vec<LogLine>,
+    pub(crate) dropped: u32,
+    bytes: usize,
+    max_lines: usize,
+    max_bytes: usize,
+}
+
+impl LogBuffer {
+    pub(crate) fn new(max_lines: u32, max_bytes: u32) -> Self {
+        LogBuffer {
+            max_lines: max_lines as usize,
+            max_bytes: max_bytes as usize,
+            ..Default::default()
+        }
+    }
+
+    fn push(&mut self, level: LogLevel, message: String) {
+        if self.lines.len() >= self.max_lines || self.bytes + message.len() > self.max_bytes {
+            self.dropped = self.dropped.saturating_add(1);
+            return;
+        }
+        self.bytes += message.len();
+        self.lines.push(LogLine { level, message });
+    }
+}
+
+/// Caps linear memory and remembers whether the cap refused a growth, so that
+/// the trap which follows (Rust's allocation-failure abort) can be reported as
+/// `memory_limit` rather than as a crash.
+#[derive(Debug)]
+pub(crate) struct MemoryCap {
+    limit: usize,
+    pub(crate) hit: bool,
+}
+
+impl MemoryCap {
+    pub(crate) fn new(limit_bytes: u64) -> Self {
+        MemoryCap { limit: usize::try_from(limit_bytes).unwrap_or(usize::MAX), hit: false }
+    }
+}
+
+/// Table elements a guest may grow to; the interpreter uses a fixed table.
+const MAX_TABLE_ELEMENTS: usize = 20_000;
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}

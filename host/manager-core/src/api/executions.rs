@@ -1,0 +1,93 @@
+//! `/executions`: the execution log.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::page_limit;
+use crate::store::{Execution, ExecutionFilter};
+use crate::{Error, Manager, Result};
+
+pub(super) fn router() -> Router<Manager> {
+    Router::new()
+        .route("/executions", get(list))
+        .route("/executions/{id}", get(show))
+        .route("/scripts/{id}/executions", get(list_for_script))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    /// App id or slug.
+    app: Option<String>,
+    /// Script id.
+    script: Option<String>,
+    /// `ok` or `error`.
+    status: Option<String>,
+    limit: Option<i64>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    cursor: Option<String>,
+}
+
+async fn list(State(m): State<Manager>, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
+    let app_id = match &q.app {
+        Some(app) => Some(m.store.app(app).await?.id),
+        None => None,
+    };
+    page(&m, app_id, q.script.clone(), q).await
+}
+
+async fn list_for_script(
+    State(m): State<Manager>,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>> {
+    let script = m.store.script(&id).await?;
+    page(&m, None, Some(script.id), q).await
+}
+
+async fn page(m: &Manager, app_id: Option<String>, script_id: Option<String>, q: ListQuery) -> Result<Json<Value>> {
+    if let Some(status) = q.status.as_deref() {
+        if status != "ok" && status != "error" {
+            return Err(Error::bad_request("invalid_status", format!("status '{status}' is unknown: use ok or error")));
+        }
+    }
+    let before = match q.cursor.as_deref() {
+        Some(c) => Some(
+            c.split_once('.')
+                .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| Error::bad_request("invalid_cursor", format!("cursor '{c}' is not one this server issued")))?,
+        ),
+        None => None,
+    };
+    let limit = page_limit(q.limit)?;
+    // Executions that already answered may still sit in the writer's queue.
+    m.recorder.flush().await;
+    let items = m
+        .store
+        .list_executions(&ExecutionFilter { app_id, script_id, outcome: q.status, before, limit: limit + 1 })
+        .await?;
+    Ok(Json(paged(items, limit)))
+}
+
+fn paged(mut items: Vec<crate::store::ExecutionSummary>, limit: i64) -> Value {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next = if more { items.last().map(|e| format!("{}.{}", millis(&e.started_at), e.id)) } else { None };
+    json!({ "executions": items, "next_cursor": next })
+}
+
+fn millis(started_at: &str) -> String {
+    humantime::parse_rfc3339(started_at)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis().to_string())
+        .unwrap_or_default()
+}
+
+async fn show(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<Execution>> {
+    m.recorder.flush().await;
+    Ok(Json(m.store.execution(&id).await?))
+}

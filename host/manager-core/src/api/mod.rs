@@ -1,0 +1,80 @@
+//! The admin API under `/api/v1/admin/`: one router per resource, merged here
+//! behind [`require_admin`]. docs/api.md is the reference.
+
+mod apps;
+mod executions;
+mod scripts;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Router, extract::DefaultBodyLimit};
+use serde::de::DeserializeOwned;
+
+use crate::{Error, Manager};
+
+/// The admin router: every route under `/api/v1/admin` requires an admin token.
+pub fn router(manager: Manager) -> Router {
+    let limit = manager.config.max_body_bytes;
+    let admin = Router::new()
+        .merge(scripts::router())
+        .merge(apps::router())
+        .merge(executions::router())
+        .fallback(|| async { Error::not_found("admin endpoint", "this path") })
+        .layer(middleware::from_fn_with_state(manager.clone(), require_admin))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(manager);
+    Router::new().nest("/api/v1/admin", admin)
+}
+
+/// The one authentication seam: every admin and execute route passes here.
+/// Per-app roles will slot in by resolving the principal's grants here.
+pub async fn require_admin(State(manager): State<Manager>, request: Request, next: Next) -> Response {
+    let token = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Error::Unauthorized.into_response();
+    };
+    match manager.store.verify_token(token).await {
+        Ok(true) => next.run(request).await,
+        Ok(false) => Error::Unauthorized.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// `Json` whose rejections use the API's error shape and name the problem
+/// (missing or unknown field, wrong type, body too large).
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(JsonRejection::BytesRejection(rejection)) if rejection.status() == 413 => {
+                Err(Error::PayloadTooLarge)
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::bad_request(
+                "invalid_content_type",
+                "send the body as JSON with `content-type: application/json`",
+            )),
+            Err(rejection) => Err(Error::bad_request("invalid_json", rejection.body_text())),
+        }
+    }
+}
+
+/// Limit and cursor parameters shared by list endpoints.
+pub(crate) fn page_limit(limit: Option<i64>) -> crate::Result<i64> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=500).contains(&n) => Ok(n),
+        Some(n) => Err(Error::bad_request("invalid_limit", format!("limit {n} is out of range: use 1 to 500"))),
+    }
+}

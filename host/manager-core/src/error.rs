@@ -1,0 +1,159 @@
+//! The manager's one error type; every admin API failure is one of these and
+//! becomes `{"error": {"code", "message", ...}}` with a stable code.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use shared::{ExecutionError, ScriptFailure};
+
+/// Manager errors. `status()` is the single place that maps them to HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed or names something invalid (400).
+    #[error("{message}")]
+    BadRequest {
+        /// Stable code, e.g. `invalid_route_path`.
+        code: &'static str,
+        /// What is wrong, naming the field or value.
+        message: String,
+    },
+    /// The script does not compile (422, with line and column).
+    #[error("the script does not compile: {0}")]
+    Compile(ScriptFailure),
+    /// Nothing by that id or name (404).
+    #[error("{what} '{key}' not found")]
+    NotFound {
+        /// The kind of thing, e.g. `script`.
+        what: &'static str,
+        /// The id or name that was asked for.
+        key: String,
+    },
+    /// The change collides with existing state (409).
+    #[error("{message}")]
+    Conflict {
+        /// Stable code, e.g. `route_conflict`.
+        code: &'static str,
+        /// What it collides with.
+        message: String,
+    },
+    /// The resource lives under another URL now (308, e.g. an old app slug).
+    #[error("moved permanently to {location}")]
+    Moved {
+        /// The canonical URL.
+        location: String,
+    },
+    /// No valid credentials (401).
+    #[error("authentication required: send `Authorization: Bearer <admin token>`")]
+    Unauthorized,
+    /// The request body is larger than allowed (413).
+    #[error("the request body is larger than the server accepts (PICLOUD_MAX_BODY_BYTES)")]
+    PayloadTooLarge,
+    /// The executor could not check the script (503).
+    #[error("the executor is unavailable: {0}")]
+    Executor(ExecutionError),
+    /// Database failure (500; details logged, never returned).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migration failure at start.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Bad configuration at start.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Result with the manager's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Shorthand for a 400 with a code and message.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Error::BadRequest { code, message: message.into() }
+    }
+
+    /// Shorthand for a 404.
+    pub fn not_found(what: &'static str, key: impl std::fmt::Display) -> Self {
+        Error::NotFound { what, key: key.to_string() }
+    }
+
+    /// Shorthand for a 409.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict { code, message: message.into() }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::Compile(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Moved { .. } => StatusCode::PERMANENT_REDIRECT,
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Executor(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Database(_) | Error::Migrate(_) | Error::Config(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest { code, .. } | Error::Conflict { code, .. } => code,
+            Error::Compile(_) => "compile_error",
+            Error::NotFound { .. } => "not_found",
+            Error::Moved { .. } => "moved_permanently",
+            Error::Unauthorized => "unauthorized",
+            Error::PayloadTooLarge => "payload_too_large",
+            Error::Executor(_) => "executor_unavailable",
+            Error::Database(_) | Error::Migrate(_) | Error::Config(_) => "internal_error",
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error() && !matches!(self, Error::Executor(_)) {
+            // Logged here, inside the request's span; the client gets no details.
+            tracing::error!(error = %self, "admin request failed");
+            "internal error; the server log has details".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut body = json!({ "error": { "code": self.code(), "message": message } });
+        if let Error::Compile(failure) = &self {
+            body["error"]["message"] = json!(failure.to_string());
+            if let Some(p) = failure.position {
+                body["error"]["line"] = json!(p.line);
+                body["error"]["column"] = json!(p.column);
+            }
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Error::Moved { location } = &self {
+            if let Ok(value) = HeaderValue::from_str(location) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+        }
+        if matches!(self, Error::Unauthorized) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Turns unique-constraint violations into 409s with a caller-chosen message.
+pub(crate) trait OnConflict<T> {
+    fn on_conflict(self, code: &'static str, message: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> OnConflict<T> for Result<T, sqlx::Error> {
+    fn on_conflict(self, code: &'static str, message: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Error::conflict(code, message()),
+            _ => Error::Database(err),
+        })
+    }
+}

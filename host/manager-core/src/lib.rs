@@ -1,0 +1,151 @@
+//! PiCloud's control plane: the database (the manager is its only writer),
+//! the admin API under `/api/v1/admin/`, the execution log and first-start
+//! bootstrap (the `default` app's Hello World and the first admin token).
+//!
+//! ```no_run
+//! # async fn demo(executor: std::sync::Arc<dyn shared::ExecutorClient>,
+//! #               listener: std::sync::Arc<dyn shared::RoutingListener>) -> manager_core::Result<()> {
+//! use manager_core::{Db, Manager, ManagerConfig, Store};
+//! let store = Store::new(Db::connect("sqlite://data/picloud.db").await?);
+//! let manager = Manager::new(store, executor, listener, ManagerConfig::default());
+//! manager.bootstrap(None).await?;
+//! let admin_api: axum::Router = manager_core::api::router(manager.clone());
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+mod db;
+mod error;
+mod recorder;
+pub mod store;
+
+use std::sync::Arc;
+
+use shared::{ExecutionError, ExecutorClient, RoutingListener};
+
+pub use db::{Db, Engine as DbEngine};
+pub use error::{Error, Result};
+pub use recorder::Recorder;
+pub use store::Store;
+
+/// The Hello World script a fresh install serves at `GET /hello`.
+pub const HELLO_WORLD: &str = r#"// Hello World: try /hello?name=you
+let name = request.query.name ?? "World";
+`Hello, ${name}!`
+"#;
+
+/// Manager settings from the binary's configuration.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// The URL users reach PiCloud at; shown by `/version` and used to build links.
+    pub public_base_url: String,
+    /// Largest admin request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig { public_base_url: "http://localhost:8080".into(), max_body_bytes: 1 << 20 }
+    }
+}
+
+/// The manager service: shared state of the admin API. Cheap to clone.
+#[derive(Clone)]
+pub struct Manager {
+    pub(crate) store: Store,
+    pub(crate) executor: Arc<dyn ExecutorClient>,
+    pub(crate) listener: Arc<dyn RoutingListener>,
+    pub(crate) recorder: Recorder,
+    pub(crate) config: Arc<ManagerConfig>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// What [`Manager::bootstrap`] did, for the binary to report.
+#[derive(Debug, Clone, Default)]
+pub struct Bootstrap {
+    /// A newly generated admin token, to show once. `None` when tokens already
+    /// existed or the operator supplied `PICLOUD_ADMIN_TOKEN`.
+    pub generated_token: Option<String>,
+    /// Whether the Hello World script was seeded now.
+    pub seeded_hello: bool,
+}
+
+impl Manager {
+    /// Wires the manager; must be called inside a tokio runtime (it starts the
+    /// execution-log writer).
+    pub fn new(
+        store: Store,
+        executor: Arc<dyn ExecutorClient>,
+        listener: Arc<dyn RoutingListener>,
+        config: ManagerConfig,
+    ) -> Self {
+        let recorder = Recorder::start(store.clone());
+        Manager { store, executor, listener, recorder, config: Arc::new(config) }
+    }
+
+    /// The repositories.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Where the orchestrator sends execution records.
+    pub fn recorder(&self) -> Recorder {
+        self.recorder.clone()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ManagerConfig {
+        &self.config
+    }
+
+    /// First-start work, idempotent: the first admin token (the operator's
+    /// `PICLOUD_ADMIN_TOKEN`, else a generated one) when none exists, and
+    /// Hello World at `GET /hello` when the default app has no scripts.
+    pub async fn bootstrap(&self, admin_token: Option<&str>) -> Result<Bootstrap> {
+        let mut report = Bootstrap::default();
+        if self.store.count_tokens().await? == 0 {
+            let token = match admin_token {
+                Some(token) if token.len() >= 16 => token.to_owned(),
+                Some(_) => {
+                    return Err(Error::Config("PICLOUD_ADMIN_TOKEN must be at least 16 characters".into()));
+                }
+                None => {
+                    let token = store::generate_token();
+                    report.generated_token = Some(token.clone());
+                    token
+                }
+            };
+            self.store.add_token("bootstrap", &token).await?;
+        }
+        if self.store.count_scripts(store::DEFAULT_APP_ID).await? == 0 {
+            let script = self.store.create_script(store::DEFAULT_APP_ID, "hello", "Hello World", HELLO_WORLD).await?;
+            let app = self.store.app(store::DEFAULT_APP_ID).await?;
+            let route = self.store.validate_route(&app, "GET", "/hello", None)?;
+            self.store.create_route(&script, route).await?;
+            report.seeded_hello = true;
+        }
+        Ok(report)
+    }
+
+    /// Compiles `source` through the executor; 422 with line:column on a
+    /// syntax error.
+    pub(crate) async fn compile(&self, source: &str) -> Result<()> {
+        match self.executor.check(source).await {
+            Ok(()) => Ok(()),
+            Err(ExecutionError::Compile(failure)) => Err(Error::Compile(failure)),
+            Err(ExecutionError::ScriptLimit { failure, .. }) => Err(Error::Compile(failure)),
+            Err(other) => Err(Error::Executor(other)),
+        }
+    }
+
+    /// Tells the orchestrator that dispatch data changed, and waits until the
+    /// next request sees it.
+    pub(crate) async fn routing_changed(&self) {
+        self.listener.routing_changed().await;
+    }
+}

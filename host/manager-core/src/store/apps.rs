@@ -1,0 +1,401 @@
+//! Apps, their domain claims and slug history.
+
+use serde::Serialize;
+use shared::domain::DomainPattern;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{DEFAULT_APP_ID, Store};
+use crate::db::{now_ms, rfc3339};
+use crate::error::OnConflict;
+use crate::{Error, Result};
+
+/// An app as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct App {
+    /// UUID.
+    pub id: String,
+    /// Unique, URL-safe name used in URLs and the CLI.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Per-app limit overrides (see docs/scripting.md, "Limits").
+    pub limits: Option<serde_json::Value>,
+    /// Host patterns the app claims.
+    pub domains: Vec<Domain>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// One domain claim.
+#[derive(Debug, Clone, Serialize)]
+pub struct Domain {
+    /// UUID.
+    pub id: String,
+    /// The normalized pattern, e.g. `{tenant}.example.com`.
+    pub pattern: String,
+    /// The pattern with wildcards as `*`; unique across apps.
+    pub shape_key: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// How an `{id_or_slug}` in a URL resolved.
+#[derive(Debug, Clone)]
+pub enum AppRef {
+    /// The app, by its id or current slug.
+    Found(App),
+    /// An old slug of this app; the caller redirects to its current slug.
+    Renamed {
+        /// The app's current slug.
+        current_slug: String,
+    },
+}
+
+/// The answer of `slug:check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlugVerdict {
+    /// The slug asked about.
+    pub slug: String,
+    /// `available`, `current` (this app's own slug), `taken` (another app's
+    /// current slug: never transferable) or `history` (another app's old slug:
+    /// can be taken over with `force`).
+    pub status: &'static str,
+    /// Whether a rename to it would succeed without `force`.
+    pub available: bool,
+    /// Slug of the app that holds it, for `taken` and `history`.
+    pub holder: Option<String>,
+    /// A sentence for a person.
+    pub message: String,
+}
+
+/// Slug rules: 1–63 of `a-z 0-9 -`, starting with a letter, no trailing `-`.
+pub(crate) fn validate_slug(slug: &str) -> Result<()> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 63
+        && slug.starts_with(|c: char| c.is_ascii_lowercase())
+        && !slug.ends_with('-')
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !ok {
+        return Err(Error::bad_request(
+            "invalid_slug",
+            format!(
+                "slug '{slug}' is invalid: use 1 to 63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen"
+            ),
+        ));
+    }
+    if slug == "__internal__" {
+        return Err(Error::bad_request("invalid_slug", "slug '__internal__' is reserved"));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// All apps, ordered by slug.
+    pub async fn list_apps(&self) -> Result<Vec<App>> {
+        let rows = sqlx::query("SELECT id FROM apps ORDER BY slug").fetch_all(&self.db.pool).await?;
+        let mut apps = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            if let Some(app) = self.app_by_id(&id).await? {
+                apps.push(app);
+            }
+        }
+        Ok(apps)
+    }
+
+    async fn app_by_id(&self, id: &str) -> Result<Option<App>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, slug, name, description, limits, created_at, updated_at FROM apps WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let limits: Option<String> = row.try_get("limits")?;
+        Ok(Some(App {
+            id: row.try_get("id")?,
+            slug: row.try_get("slug")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            limits: limits.and_then(|l| serde_json::from_str(&l).ok()),
+            domains: self.list_domains(id).await?,
+            created_at: rfc3339(row.try_get("created_at")?),
+            updated_at: rfc3339(row.try_get("updated_at")?),
+        }))
+    }
+
+    /// Resolves an id or slug (current or historical).
+    pub async fn resolve_app(&self, id_or_slug: &str) -> Result<AppRef> {
+        if Uuid::parse_str(id_or_slug).is_ok() {
+            if let Some(app) = self.app_by_id(id_or_slug).await? {
+                return Ok(AppRef::Found(app));
+            }
+        }
+        let id: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE slug = $1")
+            .bind(id_or_slug)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        if let Some(id) = id {
+            if let Some(app) = self.app_by_id(&id).await? {
+                return Ok(AppRef::Found(app));
+            }
+        }
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT a.slug FROM app_slug_history h JOIN apps a ON a.id = h.app_id WHERE h.slug = $1",
+        )
+        .bind(id_or_slug)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        match current {
+            Some(current_slug) => Ok(AppRef::Renamed { current_slug }),
+            None => Err(Error::not_found("app", id_or_slug)),
+        }
+    }
+
+    /// Resolves an id or *current* slug; an old slug is an error naming the new
+    /// one (for request bodies, where a redirect makes no sense).
+    pub async fn app(&self, id_or_slug: &str) -> Result<App> {
+        match self.resolve_app(id_or_slug).await? {
+            AppRef::Found(app) => Ok(app),
+            AppRef::Renamed { current_slug } => Err(Error::bad_request(
+                "app_renamed",
+                format!("app '{id_or_slug}' was renamed to '{current_slug}'"),
+            )),
+        }
+    }
+
+    /// Creates an app.
+    pub async fn create_app(&self, slug: &str, name: &str, description: &str) -> Result<App> {
+        validate_slug(slug)?;
+        if name.trim().is_empty() {
+            return Err(Error::bad_request("invalid_name", "the app name must not be empty"));
+        }
+        let mut tx = self.db.pool.begin().await?;
+        let in_history: Option<String> = sqlx::query_scalar(
+            "SELECT a.slug FROM app_slug_history h JOIN apps a ON a.id = h.app_id WHERE h.slug = $1",
+        )
+        .bind(slug)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(holder) = in_history {
+            return Err(Error::conflict(
+                "slug_in_history",
+                format!("slug '{slug}' is a former slug of app '{holder}' and still redirects there; create the app under another slug, then rename it with force to take it over"),
+            ));
+        }
+        let id = Uuid::new_v4().to_string();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO apps (id, slug, name, description, limits, created_at, updated_at) VALUES ($1, $2, $3, $4, NULL, $5, $5)",
+        )
+        .bind(&id)
+        .bind(slug)
+        .bind(name.trim())
+        .bind(description)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .on_conflict("slug_taken", || format!("an app with slug '{slug}' already exists"))?;
+        tx.commit().await?;
+        self.app_by_id(&id).await?.ok_or_else(|| Error::not_found("app", id))
+    }
+
+    /// Updates name, description and limits (any of them).
+    pub async fn update_app(
+        &self,
+        app: &App,
+        name: Option<&str>,
+        description: Option<&str>,
+        limits: Option<Option<serde_json::Value>>,
+    ) -> Result<App> {
+        if let Some(name) = name {
+            if name.trim().is_empty() {
+                return Err(Error::bad_request("invalid_name", "the app name must not be empty"));
+            }
+        }
+        let limits_text = match &limits {
+            Some(Some(value)) => Some(Some(validate_limits(value)?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        let current_limits = app.limits.as_ref().map(|v| v.to_string());
+        sqlx::query("UPDATE apps SET name = $1, description = $2, limits = $3, updated_at = $4 WHERE id = $5")
+            .bind(name.map(str::trim).unwrap_or(&app.name))
+            .bind(description.unwrap_or(&app.description))
+            .bind(limits_text.unwrap_or(current_limits))
+            .bind(now_ms())
+            .bind(&app.id)
+            .execute(&self.db.pool)
+            .await?;
+        self.app_by_id(&app.id).await?.ok_or_else(|| Error::not_found("app", &app.id))
+    }
+
+    /// What renaming `app` to `slug` would do.
+    pub async fn check_slug(&self, app: &App, slug: &str) -> Result<SlugVerdict> {
+        validate_slug(slug)?;
+        let verdict = |status, available, holder: Option<String>, message: String| SlugVerdict {
+            slug: slug.to_owned(),
+            status,
+            available,
+            holder,
+            message,
+        };
+        if app.slug == slug {
+            return Ok(verdict("current", true, None, format!("'{slug}' is already this app's slug")));
+        }
+        let active: Option<String> = sqlx::query_scalar("SELECT slug FROM apps WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        if active.is_some() {
+            return Ok(verdict(
+                "taken",
+                false,
+                Some(slug.to_owned()),
+                format!("'{slug}' is the current slug of another app and cannot be taken"),
+            ));
+        }
+        let history: Option<(String, String)> = sqlx::query_as(
+            "SELECT a.id, a.slug FROM app_slug_history h JOIN apps a ON a.id = h.app_id WHERE h.slug = $1",
+        )
+        .bind(slug)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        Ok(match history {
+            Some((holder_id, _)) if holder_id == app.id => {
+                verdict("available", true, None, format!("'{slug}' is a former slug of this app and can be reclaimed"))
+            }
+            Some((_, holder)) => verdict(
+                "history",
+                false,
+                Some(holder.clone()),
+                format!("'{slug}' is a former slug of app '{holder}' and redirects there; rename with \"force\": true to take it over (the redirect stops)"),
+            ),
+            None => verdict("available", true, None, format!("'{slug}' is available")),
+        })
+    }
+
+    /// Renames `app` to `slug`, recording the old slug in history. `force`
+    /// is required to take a slug from another app's history and can never
+    /// take an active slug.
+    pub async fn rename_app(&self, app: &App, slug: &str, force: bool) -> Result<App> {
+        if app.id == DEFAULT_APP_ID {
+            return Err(Error::bad_request("default_app", "the default app keeps the slug 'default'"));
+        }
+        let verdict = self.check_slug(app, slug).await?;
+        match verdict.status {
+            "current" => return Ok(app.clone()),
+            "taken" => return Err(Error::conflict("slug_taken", verdict.message)),
+            "history" if !force => return Err(Error::conflict("slug_in_history", verdict.message)),
+            _ => {}
+        }
+        let now = now_ms();
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query("DELETE FROM app_slug_history WHERE slug = $1").bind(slug).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO app_slug_history (slug, app_id, retired_at) VALUES ($1, $2, $3)")
+            .bind(&app.slug)
+            .bind(&app.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE apps SET slug = $1, updated_at = $2 WHERE id = $3")
+            .bind(slug)
+            .bind(now)
+            .bind(&app.id)
+            .execute(&mut *tx)
+            .await
+            .on_conflict("slug_taken", || format!("an app with slug '{slug}' already exists"))?;
+        tx.commit().await?;
+        self.app_by_id(&app.id).await?.ok_or_else(|| Error::not_found("app", &app.id))
+    }
+
+    /// Deletes an app and, by cascade, its scripts, routes, domains, history and log.
+    pub async fn delete_app(&self, app: &App) -> Result<()> {
+        if app.id == DEFAULT_APP_ID {
+            return Err(Error::bad_request("default_app", "the default app cannot be deleted"));
+        }
+        sqlx::query("DELETE FROM apps WHERE id = $1").bind(&app.id).execute(&self.db.pool).await?;
+        Ok(())
+    }
+
+    /// The app's domain claims.
+    pub async fn list_domains(&self, app_id: &str) -> Result<Vec<Domain>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, pattern, shape_key, created_at FROM app_domains WHERE app_id = $1 ORDER BY pattern",
+        )
+        .bind(app_id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, pattern, shape_key, created)| Domain { id, pattern, shape_key, created_at: rfc3339(created) })
+            .collect())
+    }
+
+    /// Claims a host pattern for `app`; 409 names the app owning the shape.
+    pub async fn add_domain(&self, app: &App, pattern: &str) -> Result<Domain> {
+        let parsed = DomainPattern::parse(pattern).map_err(|m| Error::bad_request("invalid_domain", m))?;
+        let shape = parsed.shape_key();
+        let owner: Option<(String, String)> = sqlx::query_as(
+            "SELECT a.slug, d.pattern FROM app_domains d JOIN apps a ON a.id = d.app_id WHERE d.shape_key = $1",
+        )
+        .bind(&shape)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        if let Some((owner, existing)) = owner {
+            return Err(Error::conflict(
+                "domain_taken",
+                format!("'{parsed}' collides with the claim '{existing}' of app '{owner}' (same shape '{shape}')"),
+            ));
+        }
+        let id = Uuid::new_v4().to_string();
+        let now = now_ms();
+        sqlx::query("INSERT INTO app_domains (id, app_id, pattern, shape_key, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(&app.id)
+            .bind(parsed.to_string())
+            .bind(&shape)
+            .bind(now)
+            .execute(&self.db.pool)
+            .await
+            .on_conflict("domain_taken", || format!("another app claimed the shape '{shape}' at the same time"))?;
+        Ok(Domain { id, pattern: parsed.to_string(), shape_key: shape, created_at: rfc3339(now) })
+    }
+
+    /// Removes a claim of `app`.
+    pub async fn delete_domain(&self, app: &App, domain_id: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM app_domains WHERE id = $1 AND app_id = $2")
+            .bind(domain_id)
+            .bind(&app.id)
+            .execute(&self.db.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("domain", domain_id));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a limits object against `shared::Limits`' fields; returns its JSON text.
+fn validate_limits(value: &serde_json::Value) -> Result<String> {
+    let serde_json::Value::Object(map) = value else {
+        return Err(Error::bad_request("invalid_limits", "limits must be a JSON object"));
+    };
+    let known = serde_json::to_value(shared::Limits::default()).expect("limits serialize");
+    for (key, v) in map {
+        if known.get(key).is_none() {
+            return Err(Error::bad_request("invalid_limits", format!("unknown limit '{key}'")));
+        }
+        if !v.as_u64().is_some_and(|n| n > 0) {
+            return Err(Error::bad_request("invalid_limits", format!("limit '{key}' must be a positive integer")));
+        }
+    }
+    Ok(value.to_string())
+}

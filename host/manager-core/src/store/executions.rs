@@ -1,0 +1,193 @@
+//! The execution log.
+
+use serde::Serialize;
+use shared::{ExecutionRecord, LogLine};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::Store;
+use crate::db::{rfc3339, to_ms};
+use crate::{Error, Result};
+
+/// One execution, as listed (without log lines).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionSummary {
+    /// UUID.
+    pub id: String,
+    /// The app.
+    pub app_id: String,
+    /// The script.
+    pub script_id: String,
+    /// The route that matched, if any.
+    pub route_id: Option<String>,
+    /// `http` or `direct`.
+    pub trigger: String,
+    /// Request method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// HTTP status returned to the caller.
+    pub status: u16,
+    /// `ok` or `error`.
+    pub outcome: &'static str,
+    /// Why it failed, if it did.
+    pub error: Option<ExecutionFailure>,
+    /// Fuel consumed.
+    pub fuel_used: i64,
+    /// Wall time in milliseconds (fractional).
+    pub duration_ms: f64,
+    /// RFC 3339.
+    pub started_at: String,
+}
+
+/// The error part of an execution record.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionFailure {
+    /// Stable code, e.g. `fuel_exhausted`.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Source line, when known.
+    pub line: Option<i64>,
+    /// Source column, when known.
+    pub column: Option<i64>,
+}
+
+/// One execution with its log lines.
+#[derive(Debug, Clone, Serialize)]
+pub struct Execution {
+    /// The summary fields.
+    #[serde(flatten)]
+    pub summary: ExecutionSummary,
+    /// Captured log lines.
+    pub logs: Vec<LogLine>,
+    /// Lines dropped because the per-execution cap was reached.
+    pub logs_dropped: i64,
+}
+
+/// Filters for listing executions; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only this app.
+    pub app_id: Option<String>,
+    /// Only this script.
+    pub script_id: Option<String>,
+    /// `ok` or `error`.
+    pub outcome: Option<String>,
+    /// Paging cursor: only executions ordered after this (started_at ms, id).
+    pub before: Option<(i64, String)>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+const COLUMNS: &str = "id, app_id, script_id, route_id, trigger_kind, method, path, status, error_code, \
+    error_message, error_line, error_column, fuel_used, duration_us, logs, logs_dropped, started_at";
+
+fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
+    let code: Option<String> = row.try_get("error_code")?;
+    let status: i32 = row.try_get("status")?;
+    Ok(ExecutionSummary {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        script_id: row.try_get("script_id")?,
+        route_id: row.try_get("route_id")?,
+        trigger: row.try_get("trigger_kind")?,
+        method: row.try_get("method")?,
+        path: row.try_get("path")?,
+        status: u16::try_from(status).unwrap_or(0),
+        outcome: if code.is_some() { "error" } else { "ok" },
+        error: match code {
+            Some(code) => Some(ExecutionFailure {
+                code,
+                message: row.try_get::<Option<String>, _>("error_message")?.unwrap_or_default(),
+                line: row.try_get("error_line")?,
+                column: row.try_get("error_column")?,
+            }),
+            None => None,
+        },
+        fuel_used: row.try_get("fuel_used")?,
+        duration_ms: row.try_get::<i64, _>("duration_us")? as f64 / 1000.0,
+        started_at: rfc3339(row.try_get("started_at")?),
+    })
+}
+
+impl Store {
+    /// Writes a batch of records in one transaction (the recorder's flush).
+    pub async fn insert_executions(&self, records: &[ExecutionRecord]) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        for r in records {
+            let error = r.outcome.outcome.as_ref().err();
+            let logs = serde_json::to_string(&r.outcome.logs).unwrap_or_else(|_| "[]".into());
+            sqlx::query(&format!(
+                "INSERT INTO executions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            ))
+            .bind(Uuid::new_v4().to_string())
+            .bind(r.app_id.to_string())
+            .bind(r.script_id.to_string())
+            .bind(r.route_id.map(|id| id.to_string()))
+            .bind(r.trigger.as_str())
+            .bind(&r.method)
+            .bind(&r.path)
+            .bind(i32::from(r.status))
+            .bind(error.map(|e| e.code()))
+            .bind(error.map(|e| e.to_string()))
+            .bind(error.and_then(|e| e.position()).map(|p| i64::from(p.line)))
+            .bind(error.and_then(|e| e.position()).map(|p| i64::from(p.column)))
+            .bind(i64::try_from(r.outcome.fuel_used).unwrap_or(i64::MAX))
+            .bind(i64::try_from(r.outcome.duration.as_micros()).unwrap_or(i64::MAX))
+            .bind(logs)
+            .bind(i64::from(r.outcome.logs_dropped))
+            .bind(to_ms(r.started_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Executions matching `filter`, newest first.
+    pub async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM executions WHERE 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(app) = &filter.app_id {
+            binds.push(app.clone());
+            sql += &format!(" AND app_id = ${}", binds.len());
+        }
+        if let Some(script) = &filter.script_id {
+            binds.push(script.clone());
+            sql += &format!(" AND script_id = ${}", binds.len());
+        }
+        match filter.outcome.as_deref() {
+            Some("ok") => sql += " AND error_code IS NULL",
+            Some("error") => sql += " AND error_code IS NOT NULL",
+            _ => {}
+        }
+        if let Some((ms, id)) = &filter.before {
+            binds.push(id.clone());
+            sql += &format!(" AND (started_at < {ms} OR (started_at = {ms} AND id < ${}))", binds.len());
+        }
+        sql += &format!(" ORDER BY started_at DESC, id DESC LIMIT {}", filter.limit.max(1));
+        let mut query = sqlx::query(&sql);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        let rows = query.fetch_all(&self.db.pool).await?;
+        rows.iter().map(summary).collect()
+    }
+
+    /// One execution with its log lines.
+    pub async fn execution(&self, id: &str) -> Result<Execution> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM executions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("execution", id))?;
+        let logs: String = row.try_get("logs")?;
+        Ok(Execution {
+            summary: summary(&row)?,
+            logs: serde_json::from_str(&logs).unwrap_or_default(),
+            logs_dropped: row.try_get("logs_dropped")?,
+        })
+    }
+}

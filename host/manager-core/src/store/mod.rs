@@ -1,0 +1,118 @@
+//! Repositories: every read and write of PiCloud's tables. Only this crate
+//! writes to the database; the orchestrator reads dispatch data through
+//! [`RoutingSource`], implemented here.
+
+mod apps;
+mod executions;
+mod routes;
+mod scripts;
+mod tokens;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use shared::{AppRouting, Limits, RouteSpec, RoutingSnapshot, RoutingSource, ScriptEntry};
+
+pub use apps::{App, AppRef, Domain, SlugVerdict};
+pub use executions::{Execution, ExecutionFilter, ExecutionSummary};
+pub use routes::{NewRoute, Route};
+pub use tokens::generate_token;
+pub use scripts::{Script, validate_script_name};
+
+use crate::db::Db;
+
+/// The id of the `default` app, fixed by the first migration.
+pub const DEFAULT_APP_ID: &str = "00000000-0000-4000-8000-000000000001";
+
+/// Typed access to the database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+impl Store {
+    /// Wraps a connected, migrated database.
+    pub fn new(db: Db) -> Self {
+        Store { db }
+    }
+
+    /// The database handle.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+/// Parses an id read back from the database.
+fn id<T: std::str::FromStr>(raw: &str) -> crate::Result<T> {
+    raw.parse().map_err(|_| crate::Error::Config(format!("corrupt id '{raw}' in the database")))
+}
+
+/// Per-app limits: stored overrides on top of the defaults.
+pub(crate) fn app_limits(stored: Option<&str>) -> Limits {
+    let mut value = serde_json::to_value(Limits::default()).expect("limits serialize");
+    if let Some(Ok(serde_json::Value::Object(overrides))) = stored.map(serde_json::from_str::<serde_json::Value>) {
+        for (k, v) in overrides {
+            if value.get(&k).is_some() {
+                value[k] = v;
+            }
+        }
+    }
+    serde_json::from_value(value).unwrap_or_default()
+}
+
+#[async_trait]
+impl RoutingSource for Store {
+    async fn load(&self) -> Result<RoutingSnapshot, String> {
+        self.snapshot().await.map_err(|e| e.to_string())
+    }
+}
+
+impl Store {
+    async fn snapshot(&self) -> crate::Result<RoutingSnapshot> {
+        // One read transaction, so the three lists agree with each other.
+        let mut tx = self.db.pool.begin().await?;
+        let apps: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT id, slug, limits FROM apps").fetch_all(&mut *tx).await?;
+        let domains: Vec<(String, String)> =
+            sqlx::query_as("SELECT app_id, pattern FROM app_domains").fetch_all(&mut *tx).await?;
+        let scripts: Vec<(String, String, String, String)> =
+            sqlx::query_as("SELECT id, app_id, name, source FROM scripts").fetch_all(&mut *tx).await?;
+        let routes: Vec<(String, String, String, String, String, String)> =
+            sqlx::query_as("SELECT id, app_id, script_id, method, path, host FROM routes")
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let mut by_app: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        for (app_id, pattern) in domains {
+            by_app.entry(app_id).or_default().push(pattern);
+        }
+        let mut snapshot = RoutingSnapshot::default();
+        for (app_id, slug, limits) in apps {
+            snapshot.apps.push(AppRouting {
+                id: id(&app_id)?,
+                domains: by_app.remove(&app_id).unwrap_or_default(),
+                slug,
+                limits: app_limits(limits.as_deref()),
+            });
+        }
+        for (script_id, app_id, name, source) in scripts {
+            snapshot.scripts.push(ScriptEntry {
+                id: id(&script_id)?,
+                app_id: id(&app_id)?,
+                name,
+                source: Arc::from(source),
+            });
+        }
+        for (route_id, app_id, script_id, method, path, host) in routes {
+            snapshot.routes.push(RouteSpec {
+                id: id(&route_id)?,
+                app_id: id(&app_id)?,
+                script_id: id(&script_id)?,
+                method,
+                path,
+                host: (!host.is_empty()).then_some(host),
+            });
+        }
+        Ok(snapshot)
+    }
+}

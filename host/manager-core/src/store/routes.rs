@@ -1,0 +1,164 @@
+//! Routes: `method path [host]` bound to a script, scoped to its app.
+
+use serde::Serialize;
+use shared::domain::DomainPattern;
+use shared::path::{PathPattern, normalize_method};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{App, Script, Store};
+use crate::db::{now_ms, rfc3339};
+use crate::error::OnConflict;
+use crate::{Error, Result};
+
+/// A route as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    /// UUID.
+    pub id: String,
+    /// The app (always the script's app).
+    pub app_id: String,
+    /// The script it runs.
+    pub script_id: String,
+    /// Upper-case method or `*`.
+    pub method: String,
+    /// Path pattern, e.g. `/users/:id`.
+    pub path: String,
+    /// Host pattern the route is limited to, if any.
+    pub host: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A validated route, ready to insert or to check for conflicts.
+#[derive(Debug, Clone)]
+pub struct NewRoute {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) host: String,
+    pub(crate) shape: String,
+}
+
+impl Store {
+    /// Validates method, path and host against the app's claims.
+    pub fn validate_route(&self, app: &App, method: &str, path: &str, host: Option<&str>) -> Result<NewRoute> {
+        let method = normalize_method(method).map_err(|m| Error::bad_request("invalid_method", m))?;
+        let pattern = PathPattern::parse(path).map_err(|m| Error::bad_request("invalid_route_path", m))?;
+        let host = match host.map(str::trim).filter(|h| !h.is_empty()) {
+            None => String::new(),
+            Some(host) => {
+                let parsed = DomainPattern::parse(host).map_err(|m| Error::bad_request("invalid_host", m))?;
+                let claims: Vec<DomainPattern> =
+                    app.domains.iter().filter_map(|d| DomainPattern::parse(&d.pattern).ok()).collect();
+                if !claims.iter().any(|claim| parsed.within(claim)) {
+                    let list: Vec<&str> = app.domains.iter().map(|d| d.pattern.as_str()).collect();
+                    return Err(Error::bad_request(
+                        "host_not_claimed",
+                        format!(
+                            "host '{parsed}' is not within the claims of app '{}' ({}); add a domain to the app first",
+                            app.slug,
+                            if list.is_empty() { "none".to_owned() } else { list.join(", ") }
+                        ),
+                    ));
+                }
+                parsed.to_string()
+            }
+        };
+        Ok(NewRoute { method, path: path.to_owned(), host, shape: pattern.shape() })
+    }
+
+    /// The existing route of the same app that `route` would collide with.
+    pub async fn route_conflict(&self, app_id: &str, route: &NewRoute) -> Result<Option<Route>> {
+        let row = sqlx::query(
+            "SELECT id, app_id, script_id, method, path, host, created_at FROM routes
+             WHERE app_id = $1 AND host = $2 AND method = $3 AND path_shape = $4",
+        )
+        .bind(app_id)
+        .bind(&route.host)
+        .bind(&route.method)
+        .bind(&route.shape)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Binds a validated route to `script`; 409 names the route it collides with.
+    pub async fn create_route(&self, script: &Script, route: NewRoute) -> Result<Route> {
+        if let Some(existing) = self.route_conflict(&script.app_id, &route).await? {
+            return Err(conflict_error(&route, &existing));
+        }
+        let id = Uuid::new_v4().to_string();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO routes (id, app_id, script_id, method, path, host, path_shape, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(&script.app_id)
+        .bind(&script.id)
+        .bind(&route.method)
+        .bind(&route.path)
+        .bind(&route.host)
+        .bind(&route.shape)
+        .bind(now)
+        .execute(&self.db.pool)
+        .await
+        .on_conflict("route_conflict", || format!("another route for {} {} was added at the same time", route.method, route.path))?;
+        Ok(Route {
+            id,
+            app_id: script.app_id.clone(),
+            script_id: script.id.clone(),
+            method: route.method,
+            path: route.path,
+            host: (!route.host.is_empty()).then_some(route.host),
+            created_at: rfc3339(now),
+        })
+    }
+
+    /// Routes of one script.
+    pub async fn list_routes(&self, script_id: &str) -> Result<Vec<Route>> {
+        let rows = sqlx::query(
+            "SELECT id, app_id, script_id, method, path, host, created_at FROM routes WHERE script_id = $1 ORDER BY path, method",
+        )
+        .bind(script_id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Removes a route of `script_id`.
+    pub async fn delete_route(&self, script_id: &str, route_id: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM routes WHERE id = $1 AND script_id = $2")
+            .bind(route_id)
+            .bind(script_id)
+            .execute(&self.db.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("route", route_id));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn conflict_error(route: &NewRoute, existing: &Route) -> Error {
+    Error::conflict(
+        "route_conflict",
+        format!(
+            "{} {} conflicts with route {} {} (id {}, script {}) in the same app",
+            route.method, route.path, existing.method, existing.path, existing.id, existing.script_id
+        ),
+    )
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Route> {
+    let host: String = row.try_get("host")?;
+    Ok(Route {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        script_id: row.try_get("script_id")?,
+        method: row.try_get("method")?,
+        path: row.try_get("path")?,
+        host: (!host.is_empty()).then_some(host),
+        created_at: rfc3339(row.try_get("created_at")?),
+    })
+}

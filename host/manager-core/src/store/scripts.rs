@@ -1,0 +1,166 @@
+//! Scripts: Rhai source owned by an app.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::Store;
+use crate::db::{now_ms, rfc3339};
+use crate::error::OnConflict;
+use crate::{Error, Result};
+
+/// Largest script source accepted, in bytes.
+pub(crate) const MAX_SOURCE_BYTES: usize = 256 << 10;
+
+/// A script as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Script {
+    /// UUID.
+    pub id: String,
+    /// Owning app's id.
+    pub app_id: String,
+    /// Unique within the app.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Rhai source.
+    pub source: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+const COLUMNS: &str = "id, app_id, name, description, source, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<Script> {
+    Ok(Script {
+        id: row.try_get("id")?,
+        app_id: row.try_get("app_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        source: row.try_get("source")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+/// Script names: 1–100 characters of letters, digits, `-`, `_`, `.`.
+pub fn validate_script_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > 100
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(Error::bad_request(
+            "invalid_name",
+            format!("script name '{name}' is invalid: use 1 to 100 letters, digits, '-', '_' or '.'"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_source(source: &str) -> Result<()> {
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(Error::bad_request(
+            "source_too_large",
+            format!("the script source is {} bytes; the limit is {MAX_SOURCE_BYTES}", source.len()),
+        ));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Scripts, optionally of one app, by name.
+    pub async fn list_scripts(&self, app_id: Option<&str>) -> Result<Vec<Script>> {
+        let rows = match app_id {
+            Some(app) => {
+                sqlx::query(&format!("SELECT {COLUMNS} FROM scripts WHERE app_id = $1 ORDER BY name"))
+                    .bind(app)
+                    .fetch_all(&self.db.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {COLUMNS} FROM scripts ORDER BY app_id, name"))
+                    .fetch_all(&self.db.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(from_row).collect()
+    }
+
+    /// One script by id.
+    pub async fn script(&self, id: &str) -> Result<Script> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM scripts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("script", id))?;
+        from_row(&row)
+    }
+
+    /// Stores a new script (the caller has compiled it).
+    pub async fn create_script(&self, app_id: &str, name: &str, description: &str, source: &str) -> Result<Script> {
+        validate_script_name(name)?;
+        validate_source(source)?;
+        let id = Uuid::new_v4().to_string();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO scripts (id, app_id, name, description, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(&id)
+        .bind(app_id)
+        .bind(name)
+        .bind(description)
+        .bind(source)
+        .bind(now)
+        .execute(&self.db.pool)
+        .await
+        .on_conflict("script_name_taken", || format!("this app already has a script named '{name}'"))?;
+        self.script(&id).await
+    }
+
+    /// Changes name, description and/or source.
+    pub async fn update_script(
+        &self,
+        script: &Script,
+        name: Option<&str>,
+        description: Option<&str>,
+        source: Option<&str>,
+    ) -> Result<Script> {
+        if let Some(name) = name {
+            validate_script_name(name)?;
+        }
+        if let Some(source) = source {
+            validate_source(source)?;
+        }
+        let name = name.unwrap_or(&script.name);
+        sqlx::query("UPDATE scripts SET name = $1, description = $2, source = $3, updated_at = $4 WHERE id = $5")
+            .bind(name)
+            .bind(description.unwrap_or(&script.description))
+            .bind(source.unwrap_or(&script.source))
+            .bind(now_ms())
+            .bind(&script.id)
+            .execute(&self.db.pool)
+            .await
+            .on_conflict("script_name_taken", || format!("this app already has a script named '{name}'"))?;
+        self.script(&script.id).await
+    }
+
+    /// Deletes a script and its routes.
+    pub async fn delete_script(&self, id: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM scripts WHERE id = $1").bind(id).execute(&self.db.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("script", id));
+        }
+        Ok(())
+    }
+
+    /// Number of scripts an app has (for the idempotent Hello World seed).
+    pub async fn count_scripts(&self, app_id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM scripts WHERE app_id = $1")
+            .bind(app_id)
+            .fetch_one(&self.db.pool)
+            .await?)
+    }
+}

@@ -1,0 +1,214 @@
+//! HTTP ingress: user routes (Host → app → route → executor) and
+//! `/api/v1/execute/{id}`.
+
+use std::time::SystemTime;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use shared::domain::normalize_host;
+use shared::{
+    AppId, ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRequest, Limits, RouteId,
+    ScriptId, ScriptRequest, Trigger,
+};
+
+use crate::Orchestrator;
+use crate::routes::RouteMiss;
+
+/// A JSON error in the platform's one shape.
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": { "code": code, "message": message.into() } }))).into_response()
+}
+
+/// Fallback handler: every request no platform route claimed.
+pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request) -> Response {
+    let raw_host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().host())
+        .unwrap_or("");
+    let host = match normalize_host(raw_host) {
+        Ok(host) => host,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "invalid_host", message),
+    };
+    let tables = o.cache.tables();
+    let Some(found) = tables.domains.resolve(&host) else {
+        return error(StatusCode::NOT_FOUND, "unknown_host", format!("no app serves the host '{host}'"));
+    };
+    let Some(app_routes) = tables.routes.get(&found.app_id) else {
+        return error(StatusCode::NOT_FOUND, "unknown_host", format!("no app serves the host '{host}'"));
+    };
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let slug = tables.apps.get(&found.app_id).map(|a| a.slug.as_str()).unwrap_or("?");
+    let matched = match app_routes.find(&host, &method, &path) {
+        Ok(m) => m,
+        Err(RouteMiss::NotFound) => {
+            return error(StatusCode::NOT_FOUND, "no_route", format!("app '{slug}' has no route for {method} {path}"));
+        }
+        Err(RouteMiss::MethodNotAllowed(allowed)) => {
+            let mut response = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{path} in app '{slug}' does not accept {method}; it accepts {}", allowed.join(", ")),
+            );
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            return response;
+        }
+    };
+    let Some(script) = tables.scripts.get(&matched.route.script_id) else {
+        return error(StatusCode::NOT_FOUND, "no_route", format!("app '{slug}' has no route for {method} {path}"));
+    };
+    let target = Target {
+        app_id: found.app_id,
+        script_id: script.id,
+        route_id: Some(matched.route.id),
+        source: script.source.clone(),
+        limits: tables.apps.get(&found.app_id).map(|a| a.limits).unwrap_or_default(),
+        params: matched.params,
+        host_params: found.host_params,
+        trigger: Trigger::Http,
+    };
+    drop(tables);
+    run(&o, target, request).await
+}
+
+/// `/api/v1/execute/{id}`: run a script by id, whatever its domains or routes.
+/// Authentication is layered on by the binary (the manager's `require_admin`).
+pub(crate) async fn execute_by_id(State(o): State<Orchestrator>, Path(id): Path<String>, request: Request) -> Response {
+    let tables = o.cache.tables();
+    let script = id.parse::<ScriptId>().ok().and_then(|id| tables.scripts.get(&id));
+    let Some(script) = script else {
+        return error(StatusCode::NOT_FOUND, "not_found", format!("script '{id}' not found"));
+    };
+    let target = Target {
+        app_id: script.app_id,
+        script_id: script.id,
+        route_id: None,
+        source: script.source.clone(),
+        limits: tables.apps.get(&script.app_id).map(|a| a.limits).unwrap_or_default(),
+        params: Vec::new(),
+        host_params: Vec::new(),
+        trigger: Trigger::Direct,
+    };
+    drop(tables);
+    run(&o, target, request).await
+}
+
+struct Target {
+    app_id: AppId,
+    script_id: ScriptId,
+    route_id: Option<RouteId>,
+    source: std::sync::Arc<str>,
+    limits: Limits,
+    params: Vec<(String, String)>,
+    host_params: Vec<(String, String)>,
+    trigger: Trigger,
+}
+
+async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
+    let started_at = SystemTime::now();
+    let (parts, body) = request.into_parts();
+    let body = match to_bytes(body, o.config.max_request_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is larger than {} bytes", o.config.max_request_bytes),
+            );
+        }
+    };
+    let method = parts.method.as_str().to_owned();
+    let path = parts.uri.path().to_owned();
+    let script_request = ScriptRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query: parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default(),
+        headers: header_pairs(&parts.headers),
+        params: target.params,
+        host_params: target.host_params,
+        body: body.to_vec(),
+    };
+    let outcome = o
+        .executor
+        .execute(ExecutionRequest {
+            app_id: target.app_id,
+            script_id: target.script_id,
+            route_id: target.route_id,
+            source: target.source,
+            request: script_request,
+            limits: target.limits,
+        })
+        .await;
+    let response = to_response(&outcome, parts.method == Method::HEAD);
+    o.recorder.record(ExecutionRecord {
+        app_id: target.app_id,
+        script_id: target.script_id,
+        route_id: target.route_id,
+        trigger: target.trigger,
+        method,
+        path,
+        status: response.status().as_u16(),
+        started_at,
+        outcome,
+    });
+    response
+}
+
+/// Headers as the script sees them: lower-case names, repeats joined by ", ".
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match pairs.iter_mut().find(|(n, _)| n == name.as_str()) {
+            Some((_, existing)) => {
+                existing.push_str(", ");
+                existing.push_str(&value);
+            }
+            None => pairs.push((name.as_str().to_owned(), value)),
+        }
+    }
+    pairs
+}
+
+fn to_response(outcome: &ExecutionOutcome, head: bool) -> Response {
+    match &outcome.outcome {
+        Ok(script_response) => {
+            let mut response = Response::new(if head { Body::empty() } else { Body::from(script_response.body.clone()) });
+            *response.status_mut() = StatusCode::from_u16(script_response.status).unwrap_or(StatusCode::OK);
+            for (name, value) in &script_response.headers {
+                // The executor validated names and values; skip anything the
+                // http crate still refuses rather than failing the response.
+                if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+                    response.headers_mut().append(name, value);
+                }
+            }
+            response
+        }
+        Err(err) => script_error(err),
+    }
+}
+
+fn script_error(err: &ExecutionError) -> Response {
+    let status = StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut body = json!({ "error": { "code": err.code(), "message": err.to_string() } });
+    if let Some(position) = err.position() {
+        body["error"]["line"] = json!(position.line);
+        body["error"]["column"] = json!(position.column);
+    }
+    let mut response = (status, axum::Json(body)).into_response();
+    if matches!(err, ExecutionError::Overloaded) {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}

@@ -1,0 +1,115 @@
+//! `AppDomainTable`: a normalized host to the app that claims it.
+//!
+//! Exact claims are one hash lookup. Wildcard claims are grouped by label
+//! count and wildcard mask; a lookup tries only the masks that exist for the
+//! host's label count, most specific first (see `shared::domain`), each one a
+//! hash lookup of the host with those labels blanked. Cost therefore grows
+//! with the number of distinct claim *shapes of that length*, not with the
+//! number of claims.
+
+use std::collections::HashMap;
+
+use shared::AppId;
+use shared::domain::{DomainPattern, specificity_cmp_masks};
+
+/// A resolved host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMatch {
+    /// The claiming app.
+    pub app_id: AppId,
+    /// `{name}` captures of a wildcard claim.
+    pub host_params: Vec<(String, String)>,
+}
+
+#[derive(Debug, Default)]
+struct MaskGroup {
+    mask: u64,
+    /// Key: the host's labels with masked ones removed, joined by '.'.
+    claims: HashMap<String, (AppId, DomainPattern)>,
+}
+
+/// Host → app lookup for every claim.
+#[derive(Debug, Default)]
+pub struct AppDomainTable {
+    exact: HashMap<String, AppId>,
+    /// By label count: mask groups ordered most specific first.
+    wildcard: HashMap<usize, Vec<MaskGroup>>,
+}
+
+impl AppDomainTable {
+    /// Adds a claim; claims that fail to parse are skipped (they were
+    /// validated when stored).
+    pub fn insert(&mut self, app_id: AppId, pattern: &str) {
+        let Ok(parsed) = DomainPattern::parse(pattern) else {
+            tracing::warn!(%app_id, pattern, "skipping a stored domain claim that does not parse");
+            return;
+        };
+        if parsed.is_exact() {
+            self.exact.insert(parsed.to_string(), app_id);
+            return;
+        }
+        let mask = parsed.wildcard_mask();
+        let key = fixed_labels(&parsed.shape_key(), mask);
+        let groups = self.wildcard.entry(parsed.len()).or_default();
+        let index = match groups.iter().position(|g| g.mask == mask) {
+            Some(i) => i,
+            None => {
+                groups.push(MaskGroup { mask, claims: HashMap::new() });
+                groups.sort_by(|a, b| specificity_cmp_masks(a.mask, b.mask));
+                groups.iter().position(|g| g.mask == mask).expect("just inserted")
+            }
+        };
+        groups[index].claims.insert(key, (app_id, parsed));
+    }
+
+    /// The app claiming a normalized host, with wildcard captures.
+    pub fn resolve(&self, host: &str) -> Option<HostMatch> {
+        if let Some(app_id) = self.exact.get(host) {
+            return Some(HostMatch { app_id: *app_id, host_params: Vec::new() });
+        }
+        let labels = host.split('.').count();
+        for group in self.wildcard.get(&labels)? {
+            if let Some((app_id, pattern)) = group.claims.get(&fixed_labels(host, group.mask)) {
+                return Some(HostMatch { app_id: *app_id, host_params: pattern.matches(host).unwrap_or_default() });
+            }
+        }
+        None
+    }
+}
+
+/// The labels of `name` whose bit in `mask` is clear, joined by '.'.
+fn fixed_labels(name: &str, mask: u64) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, label) in name.split('.').enumerate() {
+        if mask & (1 << i.min(63)) == 0 {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(label);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_beats_wildcard_and_more_specific_wins() {
+        let (a, b, c, d) = (AppId::new(), AppId::new(), AppId::new(), AppId::new());
+        let mut t = AppDomainTable::default();
+        t.insert(a, "vip.beta.test");
+        t.insert(b, "{tenant}.beta.test");
+        t.insert(c, "{x}.{y}.test");
+        t.insert(d, "api.{env}.test");
+        assert_eq!(t.resolve("vip.beta.test").unwrap().app_id, a);
+        let m = t.resolve("acme.beta.test").unwrap();
+        assert_eq!((m.app_id, m.host_params), (b, vec![("tenant".into(), "acme".into())]));
+        // One wildcard beats two.
+        assert_eq!(t.resolve("acme.gamma.test").unwrap().app_id, c);
+        assert_eq!(t.resolve("api.gamma.test").unwrap().app_id, d);
+        assert_eq!(t.resolve("x.y.z.test"), None);
+        assert_eq!(t.resolve("beta.test"), None);
+    }
+}

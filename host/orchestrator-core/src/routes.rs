@@ -1,0 +1,231 @@
+//! `RouteTable`: one app's routes as a trie over path segments.
+//!
+//! Precedence at every segment: a literal beats a `:param`, which beats a
+//! trailing `*`; the search backtracks, so `POST /users/me` still reaches
+//! `POST /users/:id` when `/users/me` exists only for GET. Methods: an exact
+//! method beats `*` (any); HEAD falls back to GET.
+
+use std::collections::HashMap;
+
+use shared::RouteSpec;
+use shared::path::{PathPattern, Segment};
+
+/// What a route resolves to.
+#[derive(Debug, Clone)]
+pub(crate) struct RouteTarget {
+    /// The route.
+    pub route: RouteSpec,
+    /// Parameter names in path order (values are captured positionally).
+    param_names: Vec<String>,
+    has_wildcard: bool,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    literal: HashMap<String, Node>,
+    param: Option<Box<Node>>,
+    /// Routes ending in `*` at this depth, by method.
+    wildcard: HashMap<String, RouteTarget>,
+    /// Routes ending exactly here, by method.
+    routes: HashMap<String, RouteTarget>,
+}
+
+/// A successful match.
+#[derive(Debug, Clone)]
+pub struct RouteMatch<'a> {
+    /// The matched route.
+    pub route: &'a RouteSpec,
+    /// `:name` captures, plus `wildcard` for a trailing `*`.
+    pub params: Vec<(String, String)>,
+}
+
+/// Why nothing matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteMiss {
+    /// No route has this path.
+    NotFound,
+    /// Routes have this path, for these other methods.
+    MethodNotAllowed(Vec<String>),
+}
+
+/// One app's routes (for one host scope).
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    root: Node,
+    len: usize,
+}
+
+impl RouteTable {
+    /// Adds a route; routes whose path no longer parses are skipped (they
+    /// were validated when created).
+    pub fn insert(&mut self, route: RouteSpec) {
+        let Ok(pattern) = PathPattern::parse(&route.path) else {
+            tracing::warn!(route = %route.id, path = %route.path, "skipping a stored route whose path is invalid");
+            return;
+        };
+        let mut node = &mut self.root;
+        let mut param_names = Vec::new();
+        let mut has_wildcard = false;
+        for segment in &pattern.segments {
+            match segment {
+                Segment::Literal(text) => node = node.literal.entry(text.clone()).or_default(),
+                Segment::Param(name) => {
+                    param_names.push(name.clone());
+                    node = node.param.get_or_insert_with(Default::default);
+                }
+                Segment::Wildcard => has_wildcard = true,
+            }
+        }
+        let method = route.method.clone();
+        let target = RouteTarget { route, param_names, has_wildcard };
+        if has_wildcard {
+            node.wildcard.insert(method, target);
+        } else {
+            node.routes.insert(method, target);
+        }
+        self.len += 1;
+    }
+
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True without routes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Finds the route for `method` and `path` (path without query).
+    pub fn find<'a>(&'a self, method: &str, path: &str) -> Result<RouteMatch<'a>, RouteMiss> {
+        let segments: Vec<&str> = match path.strip_prefix('/') {
+            Some("") | None => Vec::new(),
+            Some(rest) => rest.split('/').collect(),
+        };
+        let mut values = Vec::new();
+        let mut allowed = Vec::new();
+        match search(&self.root, &segments, method, &mut values, &mut allowed) {
+            Some((target, rest)) => {
+                let mut params: Vec<(String, String)> =
+                    target.param_names.iter().cloned().zip(values.into_iter().map(decode)).collect();
+                if target.has_wildcard {
+                    params.push(("wildcard".into(), rest));
+                }
+                Ok(RouteMatch { route: &target.route, params })
+            }
+            None if allowed.is_empty() => Err(RouteMiss::NotFound),
+            None => {
+                allowed.sort();
+                allowed.dedup();
+                Err(RouteMiss::MethodNotAllowed(allowed))
+            }
+        }
+    }
+}
+
+fn pick<'a>(routes: &'a HashMap<String, RouteTarget>, method: &str, allowed: &mut Vec<String>) -> Option<&'a RouteTarget> {
+    let found = routes
+        .get(method)
+        .or_else(|| if method == "HEAD" { routes.get("GET") } else { None })
+        .or_else(|| routes.get("*"));
+    if found.is_none() {
+        allowed.extend(routes.keys().cloned());
+    }
+    found
+}
+
+/// Depth-first search in precedence order; `values` collects param values.
+fn search<'a>(
+    node: &'a Node,
+    segments: &[&str],
+    method: &str,
+    values: &mut Vec<String>,
+    allowed: &mut Vec<String>,
+) -> Option<(&'a RouteTarget, String)> {
+    let Some((first, rest)) = segments.split_first() else {
+        if let Some(target) = pick(&node.routes, method, allowed) {
+            return Some((target, String::new()));
+        }
+        return pick(&node.wildcard, method, allowed).map(|t| (t, String::new()));
+    };
+    if let Some(child) = node.literal.get(*first) {
+        if let Some(found) = search(child, rest, method, values, allowed) {
+            return Some(found);
+        }
+    }
+    if !first.is_empty() {
+        if let Some(child) = &node.param {
+            values.push((*first).to_owned());
+            if let Some(found) = search(child, rest, method, values, allowed) {
+                return Some(found);
+            }
+            values.pop();
+        }
+    }
+    pick(&node.wildcard, method, allowed).map(|t| (t, decode(segments.join("/"))))
+}
+
+/// Percent-decodes a captured path segment (`+` stays `+` in paths).
+fn decode(value: impl AsRef<str>) -> String {
+    percent_encoding::percent_decode_str(value.as_ref()).decode_utf8_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::{AppId, RouteId, ScriptId};
+
+    fn table(routes: &[(&str, &str)]) -> RouteTable {
+        let mut t = RouteTable::default();
+        for (method, path) in routes {
+            t.insert(RouteSpec {
+                id: RouteId::new(),
+                app_id: AppId::new(),
+                script_id: ScriptId::new(),
+                method: method.to_string(),
+                path: path.to_string(),
+                host: None,
+            });
+        }
+        t
+    }
+
+    fn hit(t: &RouteTable, method: &str, path: &str) -> (String, Vec<(String, String)>) {
+        let m = t.find(method, path).unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
+        (m.route.path.clone(), m.params)
+    }
+
+    #[test]
+    fn static_beats_param_beats_wildcard() {
+        let t = table(&[("GET", "/users/me"), ("GET", "/users/:id"), ("GET", "/users/*"), ("GET", "/")]);
+        assert_eq!(hit(&t, "GET", "/users/me").0, "/users/me");
+        assert_eq!(hit(&t, "GET", "/users/42"), ("/users/:id".into(), vec![("id".into(), "42".into())]));
+        assert_eq!(hit(&t, "GET", "/users/42/files/a.txt"), ("/users/*".into(), vec![("wildcard".into(), "42/files/a.txt".into())]));
+        assert_eq!(hit(&t, "GET", "/").0, "/");
+    }
+
+    #[test]
+    fn backtracks_for_method() {
+        let t = table(&[("GET", "/users/me"), ("POST", "/users/:id")]);
+        assert_eq!(hit(&t, "POST", "/users/me"), ("/users/:id".into(), vec![("id".into(), "me".into())]));
+        assert_eq!(t.find("DELETE", "/users/me").unwrap_err(), RouteMiss::MethodNotAllowed(vec!["GET".into(), "POST".into()]));
+    }
+
+    #[test]
+    fn head_falls_back_to_get_and_any_method() {
+        let t = table(&[("GET", "/a"), ("*", "/b"), ("POST", "/b")]);
+        assert_eq!(hit(&t, "HEAD", "/a").0, "/a");
+        assert_eq!(t.find("POST", "/b").unwrap().route.method, "POST");
+        assert_eq!(t.find("PUT", "/b").unwrap().route.method, "*");
+        assert_eq!(t.find("GET", "/c").unwrap_err(), RouteMiss::NotFound);
+    }
+
+    #[test]
+    fn params_are_percent_decoded_and_trailing_slash_matters() {
+        let t = table(&[("GET", "/files/:name"), ("GET", "/dir/")]);
+        assert_eq!(hit(&t, "GET", "/files/a%20b").1, vec![("name".into(), "a b".into())]);
+        assert!(t.find("GET", "/dir").is_err());
+        assert_eq!(hit(&t, "GET", "/dir/").0, "/dir/");
+        assert!(t.find("GET", "/files/").is_err(), "a param never matches an empty segment");
+    }
+}

@@ -1,0 +1,142 @@
+//! The all-in-one PiCloud server: manager, orchestrator and executor in one
+//! process, wired through the traits in `shared`. `main.rs` is only the CLI;
+//! tests start a [`Server`] on port 0 through this library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use executor_core::{ExecutorConfig, LocalExecutor};
+use manager_core::{Db, Manager, ManagerConfig, Store};
+use orchestrator_core::{Orchestrator, OrchestratorConfig, RoutingCache};
+use serde_json::json;
+
+/// Server settings (flags and environment, see `picloud serve --help`).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory (SQLite file, compiled-guest cache).
+    pub data_dir: PathBuf,
+    /// Database URL; `None` = SQLite at `<data_dir>/picloud.db`.
+    pub database_url: Option<String>,
+    /// Bootstrap admin token for a fresh install.
+    pub admin_token: Option<String>,
+    /// Public URL reported by `/version`.
+    pub public_base_url: Option<String>,
+    /// Executions that may run at once.
+    pub max_concurrent: u32,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// A token generated at first start, to be shown once.
+    pub generated_token: Option<String>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Builds everything and starts serving; returns once the socket is bound.
+    pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        let database_url = config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", config.data_dir.join("picloud.db").display()));
+        let db = Db::connect(&database_url).await.context("opening the database")?;
+        let schema = db.schema_version().await?;
+        let store = Store::new(db);
+
+        let executor_config = ExecutorConfig {
+            cache_dir: Some(config.data_dir.join("cache")),
+            max_concurrent: config.max_concurrent,
+            ..Default::default()
+        };
+        let executor = tokio::task::spawn_blocking(move || LocalExecutor::new(executor_config))
+            .await?
+            .context("starting the executor")?;
+        let executor: Arc<dyn shared::ExecutorClient> = Arc::new(executor);
+
+        let cache = RoutingCache::new(Arc::new(store.clone())).await.map_err(anyhow::Error::msg)?;
+        let public_base_url = config
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{}", config.listen.port()));
+        let manager = Manager::new(
+            store,
+            executor.clone(),
+            cache.clone(),
+            ManagerConfig { public_base_url: public_base_url.clone(), ..Default::default() },
+        );
+        let bootstrap = manager.bootstrap(config.admin_token.as_deref()).await?;
+        if bootstrap.seeded_hello {
+            cache.reload().await.map_err(anyhow::Error::msg)?;
+        }
+        let orchestrator = Orchestrator::new(
+            cache,
+            executor,
+            Arc::new(manager.recorder()),
+            OrchestratorConfig::default(),
+        );
+        let app = app(&manager, &orchestrator, schema, public_base_url);
+
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, "PiCloud is serving");
+        Ok(Server { addr, generated_token: bootstrap.generated_token, shutdown, task })
+    }
+
+    /// Stops accepting requests and waits for in-flight ones.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await??;
+        Ok(())
+    }
+
+    /// Serves until the task ends (or the process is told to stop).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// The whole HTTP surface (DESIGN.md §5), separate from `serve` so tests and
+/// cluster binaries can compose it differently.
+pub fn app(manager: &Manager, orchestrator: &Orchestrator, schema: i64, public_base_url: String) -> Router {
+    let version = json!({
+        "picloud": env!("CARGO_PKG_VERSION"),
+        "api": shared::versions::API,
+        "wit": shared::versions::WIT,
+        "schema": schema,
+        "public_base_url": public_base_url,
+    });
+    let execute = orchestrator.execute_router().layer(axum::middleware::from_fn_with_state(
+        manager.clone(),
+        manager_core::api::require_admin,
+    ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/version", get(move || async move { axum::Json(version) }))
+        .merge(manager_core::api::router(manager.clone()))
+        .merge(execute)
+        .merge(orchestrator.user_router())
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}

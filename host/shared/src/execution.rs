@@ -1,0 +1,321 @@
+//! One script execution: what goes in, what comes out, and the trait that runs it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{AppId, Limits, RouteId, ScriptId};
+
+/// The HTTP request handed to a script (`request` in Rhai).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptRequest {
+    /// Upper-case method.
+    pub method: String,
+    /// Path without the query string.
+    pub path: String,
+    /// Decoded query pairs in request order.
+    pub query: Vec<(String, String)>,
+    /// Headers with lower-case names; repeats joined by `, `.
+    pub headers: Vec<(String, String)>,
+    /// Route parameters (`:name` segments; a trailing `*` as `wildcard`).
+    pub params: Vec<(String, String)>,
+    /// `{name}` labels captured from the host by the app's domain claim.
+    pub host_params: Vec<(String, String)>,
+    /// Raw body bytes.
+    pub body: Vec<u8>,
+}
+
+/// The response a script produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptResponse {
+    /// Status code, 100..=599.
+    pub status: u16,
+    /// Headers with lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+/// Everything the executor needs for one run. The app and script ids travel
+/// with it so that every host service scopes itself to the calling app.
+#[derive(Debug, Clone)]
+pub struct ExecutionRequest {
+    /// The app the script belongs to; host services resolve data through it.
+    pub app_id: AppId,
+    /// The script being run.
+    pub script_id: ScriptId,
+    /// The route that matched, if the call came through one.
+    pub route_id: Option<RouteId>,
+    /// Rhai source; shared so that the routing cache does not copy it per call.
+    pub source: Arc<str>,
+    /// The request as the script sees it.
+    pub request: ScriptRequest,
+    /// Limits for this run (already capped by operator maxima).
+    pub limits: Limits,
+}
+
+/// A line-and-column position in script source, both from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Line, from 1.
+    pub line: u32,
+    /// Column, from 1.
+    pub column: u32,
+}
+
+/// A failure the interpreter reported, with where it happened when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptFailure {
+    /// The interpreter's message.
+    pub message: String,
+    /// Source position, when known.
+    pub position: Option<Position>,
+}
+
+impl std::fmt::Display for ScriptFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some(p) => write!(f, "{} (line {}, column {})", self.message, p.line, p.column),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Which of the interpreter's own safety limits tripped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    /// Interpreter operation count.
+    Operations,
+    /// Nested function calls (runaway recursion).
+    CallDepth,
+    /// Expression nesting.
+    ExpressionDepth,
+    /// String length.
+    StringSize,
+    /// Array or blob length.
+    ArraySize,
+    /// Object-map size.
+    MapSize,
+}
+
+/// Why an execution did not produce a response. Each variant has a stable
+/// `code()` and HTTP status (docs/api.md, "Script errors").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecutionError {
+    /// The source does not compile.
+    #[error("compile error: {0}")]
+    Compile(ScriptFailure),
+    /// The script raised an error.
+    #[error("runtime error: {0}")]
+    Runtime(ScriptFailure),
+    /// One of the interpreter's safety limits tripped.
+    #[error("script limit reached ({kind:?}): {failure}")]
+    ScriptLimit {
+        /// Which limit.
+        kind: LimitKind,
+        /// The interpreter's report.
+        failure: ScriptFailure,
+    },
+    /// The script's value cannot become a response.
+    #[error("invalid response: {0}")]
+    BadResponse(String),
+    /// The fuel budget ran out (CPU limit).
+    #[error("the script used all of its {budget} units of fuel")]
+    FuelExhausted {
+        /// The budget that ran out.
+        budget: u64,
+    },
+    /// The wall-clock deadline passed.
+    #[error("the script ran past its {deadline_ms} ms deadline")]
+    DeadlineExceeded {
+        /// The deadline in milliseconds.
+        deadline_ms: u64,
+    },
+    /// The guest tried to grow its memory past the cap.
+    #[error("the script needed more than its {limit_bytes} bytes of memory")]
+    MemoryLimit {
+        /// The cap in bytes.
+        limit_bytes: u64,
+    },
+    /// The response body was larger than allowed.
+    #[error("the response body ({size} bytes) is larger than the {limit} byte limit")]
+    ResponseTooLarge {
+        /// Actual size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The executor is at capacity; retrying later may succeed.
+    #[error("the executor is busy")]
+    Overloaded,
+    /// A host-side failure (a bug or a broken installation); details are logged
+    /// by the executor, never sent to the client.
+    #[error("internal executor error")]
+    Internal,
+}
+
+impl ExecutionError {
+    /// Stable machine-readable code, used in JSON errors and the execution log.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExecutionError::Compile(_) => "compile_error",
+            ExecutionError::Runtime(_) => "runtime_error",
+            ExecutionError::ScriptLimit { kind, .. } => match kind {
+                LimitKind::Operations => "operations_exceeded",
+                LimitKind::CallDepth => "call_depth_exceeded",
+                LimitKind::ExpressionDepth => "expression_too_deep",
+                LimitKind::StringSize | LimitKind::ArraySize | LimitKind::MapSize => {
+                    "data_too_large"
+                }
+            },
+            ExecutionError::BadResponse(_) => "invalid_response",
+            ExecutionError::FuelExhausted { .. } => "fuel_exhausted",
+            ExecutionError::DeadlineExceeded { .. } => "deadline_exceeded",
+            ExecutionError::MemoryLimit { .. } => "memory_limit",
+            ExecutionError::ResponseTooLarge { .. } => "response_too_large",
+            ExecutionError::Overloaded => "executor_overloaded",
+            ExecutionError::Internal => "internal_error",
+        }
+    }
+
+    /// The HTTP status a caller of the script's endpoint receives.
+    ///
+    /// 500 for faults of the script (errors and limits), 502 when its response
+    /// is unusable, 503 when the executor is saturated, 504 past the deadline.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ExecutionError::BadResponse(_) | ExecutionError::ResponseTooLarge { .. } => 502,
+            ExecutionError::Overloaded => 503,
+            ExecutionError::DeadlineExceeded { .. } => 504,
+            _ => 500,
+        }
+    }
+
+    /// Source position, for the errors that have one.
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            ExecutionError::Compile(f)
+            | ExecutionError::Runtime(f)
+            | ExecutionError::ScriptLimit { failure: f, .. } => f.position,
+            _ => None,
+        }
+    }
+}
+
+/// Severity of a script log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// `log::debug` and `debug(..)`.
+    Debug,
+    /// `log::info` and `print(..)`.
+    Info,
+    /// `log::warn`.
+    Warn,
+    /// `log::error`.
+    Error,
+}
+
+impl LogLevel {
+    /// Lower-case name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+/// One line a script logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Severity.
+    pub level: LogLevel,
+    /// The text.
+    pub message: String,
+}
+
+/// The result of one execution plus what it cost; feeds the execution log.
+#[derive(Debug, Clone)]
+pub struct ExecutionOutcome {
+    /// The response, or why there is none.
+    pub outcome: Result<ScriptResponse, ExecutionError>,
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Wall time including instantiation.
+    pub duration: Duration,
+    /// Captured log lines (capped by the limits).
+    pub logs: Vec<LogLine>,
+    /// Log lines dropped because a cap was reached.
+    pub logs_dropped: u32,
+}
+
+/// How the orchestrator (and the manager, to check uploads) reaches an executor.
+/// The in-process implementation lives in `executor-core`; a remote one would be
+/// an HTTP client. Cluster mode is a swap of this object, not a rewrite.
+#[async_trait]
+pub trait ExecutorClient: Send + Sync + 'static {
+    /// Runs one script to completion (or to a limit). Never panics on script
+    /// behaviour; every failure is an [`ExecutionError`] in the outcome.
+    async fn execute(&self, request: ExecutionRequest) -> ExecutionOutcome;
+
+    /// Compiles `source` without running it. A syntax error comes back as
+    /// [`ExecutionError::Compile`] with its position; other variants mean the
+    /// executor could not check at all. Called on every script upload.
+    async fn check(&self, source: &str) -> Result<(), ExecutionError>;
+}
+
+/// What started an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// A request to one of the app's routes.
+    Http,
+    /// `/api/v1/execute/{id}`: an authenticated call by script id.
+    Direct,
+}
+
+impl Trigger {
+    /// Lower-case name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Http => "http",
+            Trigger::Direct => "direct",
+        }
+    }
+}
+
+/// One row of the execution log, as the orchestrator reports it.
+#[derive(Debug, Clone)]
+pub struct ExecutionRecord {
+    /// The app the script belongs to.
+    pub app_id: AppId,
+    /// The script that ran.
+    pub script_id: ScriptId,
+    /// The route that matched, if any.
+    pub route_id: Option<RouteId>,
+    /// What started it.
+    pub trigger: Trigger,
+    /// Request method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// The HTTP status the caller received.
+    pub status: u16,
+    /// When it started.
+    pub started_at: std::time::SystemTime,
+    /// The result and its costs.
+    pub outcome: ExecutionOutcome,
+}
+
+/// Where the orchestrator sends execution records; implemented by the manager
+/// (the only database writer). Must not block the request path.
+pub trait ExecutionRecorder: Send + Sync + 'static {
+    /// Queues one record for storage.
+    fn record(&self, record: ExecutionRecord);
+}

@@ -1,0 +1,44 @@
+//! Domain types and the traits that connect PiCloud's three services.
+//!
+//! The manager, orchestrator and executor crates never depend on each other;
+//! whatever one needs of another is a trait here, implemented in its own crate
+//! and injected by the binary. The orchestrator, for example, holds an
+//! `Arc<dyn ExecutorClient>` and cannot tell an in-process executor from a
+//! remote one:
+//!
+//! ```
+//! use shared::{ExecutorClient, ExecutionRequest};
+//! async fn serve(executor: &dyn ExecutorClient, request: ExecutionRequest) -> u16 {
+//!     match executor.execute(request).await.outcome {
+//!         Ok(response) => response.status,
+//!         Err(error) => error.http_status(),
+//!     }
+//! }
+//! ```
+
+pub mod domain;
+mod execution;
+mod ids;
+mod limits;
+pub mod path;
+mod routing;
+
+pub use execution::{
+    ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient, LimitKind, LogLevel,
+    ExecutionRecord, ExecutionRecorder, LogLine, Position, ScriptFailure, ScriptRequest,
+    ScriptResponse, Trigger,
+};
+pub use ids::{AppId, RouteId, ScriptId};
+pub use limits::Limits;
+pub use routing::{
+    AppRouting, RouteSpec, RoutingListener, RoutingSnapshot, RoutingSource, ScriptEntry,
+};
+
+/// Versions of PiCloud's compatibility surfaces, reported by `/version`.
+/// docs/versioning.md says when each one changes.
+pub mod versions {
+    /// The HTTP API under `/api/v1/`.
+    pub const API: &str = "v1";
+    /// The WIT package the guest and host share (`wit/picloud.wit`).
+    pub const WIT: &str = "picloud:platform@0.1.0";
+}

@@ -1,0 +1,81 @@
+//! The routing data the orchestrator caches, and how it learns of changes.
+//!
+//! The manager owns the data (it is the only writer to the database) and
+//! implements [`RoutingSource`]; the orchestrator builds its lookup tables from
+//! a [`RoutingSnapshot`] and implements [`RoutingListener`]. After every change
+//! that affects dispatch the manager awaits `routing_changed()`, so an admin
+//! call returns only once the next request will see its effect.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{AppId, Limits, RouteId, ScriptId};
+
+/// Everything dispatch needs, read in one consistent pass.
+#[derive(Debug, Clone, Default)]
+pub struct RoutingSnapshot {
+    /// Every app with its domain claims and limits.
+    pub apps: Vec<AppRouting>,
+    /// Every script (routed or not: `/api/v1/execute/{id}` reaches them all).
+    pub scripts: Vec<ScriptEntry>,
+    /// Every route.
+    pub routes: Vec<RouteSpec>,
+}
+
+/// An app as dispatch sees it.
+#[derive(Debug, Clone)]
+pub struct AppRouting {
+    /// The app.
+    pub id: AppId,
+    /// Its current slug (for messages and logs).
+    pub slug: String,
+    /// Host patterns the app claims (`api.example.com`, `{tenant}.example.com`).
+    pub domains: Vec<String>,
+    /// Limits for the app's executions.
+    pub limits: Limits,
+}
+
+/// A script's runnable form.
+#[derive(Debug, Clone)]
+pub struct ScriptEntry {
+    /// The script.
+    pub id: ScriptId,
+    /// Its app.
+    pub app_id: AppId,
+    /// Its name (for logs).
+    pub name: String,
+    /// Rhai source.
+    pub source: Arc<str>,
+}
+
+/// A route binding `method path` (and optionally a host) to a script.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// The route.
+    pub id: RouteId,
+    /// Its app (always the script's app).
+    pub app_id: AppId,
+    /// The script it runs.
+    pub script_id: ScriptId,
+    /// Upper-case method, or `*` for any.
+    pub method: String,
+    /// Path pattern with `:name` params and an optional trailing `*`.
+    pub path: String,
+    /// Host pattern the route is limited to, within the app's claims.
+    pub host: Option<String>,
+}
+
+/// Reads the routing data; implemented by the manager.
+#[async_trait]
+pub trait RoutingSource: Send + Sync + 'static {
+    /// A consistent snapshot of all apps, scripts and routes.
+    async fn load(&self) -> Result<RoutingSnapshot, String>;
+}
+
+/// Told when routing data changed; implemented by the orchestrator's cache.
+#[async_trait]
+pub trait RoutingListener: Send + Sync + 'static {
+    /// Rebuilds from the source; returns once the new tables serve requests.
+    async fn routing_changed(&self);
+}
