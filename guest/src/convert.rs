@@ -24,11 +24,17 @@ pub(crate) fn register(engine: &mut Engine) {
             headers: Vec::new(),
             body,
         })
-        .register_fn("response", |status: rhai::INT, body: Dynamic, headers: Map| Response {
-            status,
-            headers: headers.into_iter().map(|(k, v)| (k.to_lowercase(), v.to_string())).collect(),
-            body,
-        })
+        .register_fn(
+            "response",
+            |status: rhai::INT, body: Dynamic, headers: Map| Response {
+                status,
+                headers: headers
+                    .into_iter()
+                    .map(|(k, v)| (k.to_lowercase(), v.to_string()))
+                    .collect(),
+                body,
+            },
+        )
         .register_fn("header", |r: &mut Response, name: &str, value: Dynamic| {
             let mut r = r.clone();
             r.headers.push((name.to_lowercase(), value.to_string()));
@@ -38,23 +44,29 @@ pub(crate) fn register(engine: &mut Engine) {
         .register_get("body", |r: &mut Response| r.body.clone())
         .register_fn("parse_json", |text: &str| parse_json(text))
         .register_fn("to_json", |value: Dynamic| {
-            serde_json::to_string(&value).map_err(|e| -> Box<EvalAltResult> { e.to_string().into() })
+            serde_json::to_string(&value)
+                .map_err(|e| -> Box<EvalAltResult> { e.to_string().into() })
         })
         // `request.json()`: the body parsed as JSON (a map, array or scalar).
         .register_fn("json", |request: &mut Map| {
-            let body = request.get("body").and_then(|b| b.clone().into_immutable_string().ok());
+            let body = request
+                .get("body")
+                .and_then(|b| b.clone().into_immutable_string().ok());
             parse_json(body.as_deref().unwrap_or(""))
         });
 }
 
 fn parse_json(text: &str) -> Result<Dynamic, Box<EvalAltResult>> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| -> Box<EvalAltResult> { format!("invalid JSON: {e}").into() })?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| -> Box<EvalAltResult> { format!("invalid JSON: {e}").into() })?;
     rhai::serde::to_dynamic(value)
 }
 
 fn pairs_to_map(pairs: Vec<(String, String)>) -> Dynamic {
-    let map: Map = pairs.into_iter().map(|(k, v)| (k.into(), Dynamic::from(ImmutableString::from(v)))).collect();
+    let map: Map = pairs
+        .into_iter()
+        .map(|(k, v)| (k.into(), Dynamic::from(ImmutableString::from(v))))
+        .collect();
     map.into()
 }
 
@@ -66,7 +78,10 @@ pub(crate) fn request_to_map(request: HttpRequest) -> Dynamic {
     map.insert("headers".into(), pairs_to_map(request.headers));
     map.insert("params".into(), pairs_to_map(request.params));
     map.insert("host_params".into(), pairs_to_map(request.host_params));
-    map.insert("body".into(), String::from_utf8_lossy(&request.body).into_owned().into());
+    map.insert(
+        "body".into(),
+        String::from_utf8_lossy(&request.body).into_owned().into(),
+    );
     map.into()
 }
 
@@ -83,13 +98,25 @@ pub(crate) fn to_response(value: Dynamic) -> Result<HttpResponse, String> {
         if !headers.iter().any(|(n, _)| n == "content-type") && !body.is_empty() {
             headers.push(("content-type".into(), content_type.into()));
         }
-        return Ok(HttpResponse { status, headers, body });
+        return Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        });
     }
     if value.is_unit() {
-        return Ok(HttpResponse { status: 204, headers: Vec::new(), body: Vec::new() });
+        return Ok(HttpResponse {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        });
     }
     let (content_type, body) = body_bytes(value)?;
-    Ok(HttpResponse { status: 200, headers: vec![("content-type".into(), content_type.into())], body })
+    Ok(HttpResponse {
+        status: 200,
+        headers: vec![("content-type".into(), content_type.into())],
+        body,
+    })
 }
 
 /// A body value as bytes plus the content type it implies.
@@ -109,8 +136,12 @@ fn body_bytes(value: Dynamic) -> Result<(&'static str, Vec<u8>), String> {
         || value.is_float()
         || value.is_bool()
     {
-        let json = serde_json::to_vec(&value).map_err(|e| format!("the value cannot be sent as JSON: {e}"))?;
+        let json = serde_json::to_vec(&value)
+            .map_err(|e| format!("the value cannot be sent as JSON: {e}"))?;
         return Ok((JSON, json));
     }
-    Err(format!("a value of type '{}' cannot be sent as a response body", value.type_name()))
+    Err(format!(
+        "a value of type '{}' cannot be sent as a response body",
+        value.type_name()
+    ))
 }

@@ -63,10 +63,17 @@ fn log_module() -> Module {
 }
 
 pub(crate) fn check(engine: &Engine, source: &str) -> Result<(), Failure> {
-    engine.compile(source).map(drop).map_err(|err| parse_failure(&err))
+    engine
+        .compile(source)
+        .map(drop)
+        .map_err(|err| parse_failure(&err))
 }
 
-pub(crate) fn run(engine: &Engine, source: &str, request: HttpRequest) -> Result<HttpResponse, ScriptError> {
+pub(crate) fn run(
+    engine: &Engine,
+    source: &str,
+    request: HttpRequest,
+) -> Result<HttpResponse, ScriptError> {
     let ast = engine.compile(source).map_err(|err| match *err.0 {
         rhai::ParseErrorType::ExprTooDeep => {
             ScriptError::Limit((LimitKind::ExpressionDepth, parse_failure(&err)))
@@ -90,7 +97,10 @@ fn position(pos: Position) -> Option<crate::picloud::platform::types::Position> 
 }
 
 fn parse_failure(err: &ParseError) -> Failure {
-    Failure { message: err.0.to_string(), position: position(err.1) }
+    Failure {
+        message: err.0.to_string(),
+        position: position(err.1),
+    }
 }
 
 /// Maps a Rhai error to the WIT error, classifying the interpreter's limits.
@@ -105,13 +115,15 @@ fn eval_error(err: EvalAltResult) -> ScriptError {
         EvalAltResult::ErrorParsing(rhai::ParseErrorType::ExprTooDeep, ..) => {
             Some(LimitKind::ExpressionDepth)
         }
-        EvalAltResult::ErrorDataTooLarge(what, ..) => Some(if what.starts_with("Length of string") {
-            LimitKind::StringSize
-        } else if what.contains("map") {
-            LimitKind::MapSize
-        } else {
-            LimitKind::ArraySize
-        }),
+        EvalAltResult::ErrorDataTooLarge(what, ..) => {
+            Some(if what.starts_with("Length of string") {
+                LimitKind::StringSize
+            } else if what.contains("map") {
+                LimitKind::MapSize
+            } else {
+                LimitKind::ArraySize
+            })
+        }
         _ => None,
     };
     let pos = match inner.position() {
@@ -123,7 +135,10 @@ fn eval_error(err: EvalAltResult) -> ScriptError {
         EvalAltResult::ErrorRuntime(value, _) if !value.is_unit() => value.to_string(),
         _ => inner.set_position(Position::NONE).to_string(),
     };
-    let failure = Failure { message, position: position(pos) };
+    let failure = Failure {
+        message,
+        position: position(pos),
+    };
     match kind {
         Some(kind) => ScriptError::Limit((kind, failure)),
         None => ScriptError::Runtime(failure),
@@ -132,9 +147,8 @@ fn eval_error(err: EvalAltResult) -> ScriptError {
 
 fn innermost(err: EvalAltResult) -> EvalAltResult {
     match err {
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) | EvalAltResult::ErrorInModule(_, inner, _) => {
-            innermost(*inner)
-        }
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => innermost(*inner),
         other => other,
     }
 }

@@ -14,7 +14,11 @@ mod convert;
 mod engine;
 mod limits;
 
-#[allow(unsafe_code, reason = "wit-bindgen's generated ABI glue")]
+#[allow(
+    unsafe_code,
+    clippy::too_many_arguments,
+    reason = "wit-bindgen's generated ABI glue"
+)]
 mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -43,4 +47,3 @@ impl Guest for Component {
         engine::with_engine(|engine| engine::check(engine, &source))
     }
 }
-

@@ -16,7 +16,10 @@ use sha2::{Digest, Sha256};
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir.join("../..").canonicalize().expect("workspace root");
+    let root = manifest_dir
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
     println!("cargo:rerun-if-env-changed=PICLOUD_GUEST_WASM");
@@ -32,18 +35,37 @@ fn main() {
 }
 
 fn build_guest(root: &Path, out_dir: &Path) -> PathBuf {
-    for path in ["guest/src", "guest/Cargo.toml", "guest/build.rs", "wit", "Cargo.lock"] {
+    for path in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "guest/build.rs",
+        "wit",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     // OUT_DIR is <target>/[<triple>/]<profile>/build/<pkg>-<hash>/out; put the
     // guest's target next to <profile> so debug and release builds share it.
     let target_dir = env::var_os("PICLOUD_GUEST_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| out_dir.ancestors().nth(4).expect("OUT_DIR depth").join("picloud-guest"));
+        .unwrap_or_else(|| {
+            out_dir
+                .ancestors()
+                .nth(4)
+                .expect("OUT_DIR depth")
+                .join("picloud-guest")
+        });
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--package", "picloud-guest", "--release", "--target", "wasm32-wasip2"])
+        .args([
+            "build",
+            "--package",
+            "picloud-guest",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         // The guest ships stripped and without debug info whatever the host's
@@ -55,7 +77,14 @@ fn build_guest(root: &Path, out_dir: &Path) -> PathBuf {
         .env("CARGO_PROFILE_RELEASE_LTO", "true");
     // Flags meant for the host (coverage, sanitizers, a cross linker) must not
     // leak into the wasm build.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("running cargo for the guest");

@@ -21,7 +21,10 @@ impl LocalExecutor {
     /// Builds the executor (see [`Executor::new`]).
     pub fn new(config: ExecutorConfig) -> Result<Self> {
         let slots = Arc::new(Semaphore::new(config.max_concurrent.max(1) as usize));
-        Ok(LocalExecutor { executor: Arc::new(Executor::new(config)?), slots })
+        Ok(LocalExecutor {
+            executor: Arc::new(Executor::new(config)?),
+            slots,
+        })
     }
 
     /// The executor itself, e.g. to ask which allocator it uses.
@@ -33,12 +36,19 @@ impl LocalExecutor {
         &self,
         job: impl FnOnce(&Executor) -> R + Send + 'static,
     ) -> Result<R, ExecutionError> {
-        let _permit = self.slots.clone().acquire_owned().await.map_err(|_| ExecutionError::Overloaded)?;
+        let _permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ExecutionError::Overloaded)?;
         let executor = self.executor.clone();
-        tokio::task::spawn_blocking(move || job(&executor)).await.map_err(|err| {
-            tracing::error!(error = %err, "execution task failed");
-            ExecutionError::Internal
-        })
+        tokio::task::spawn_blocking(move || job(&executor))
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "execution task failed");
+                ExecutionError::Internal
+            })
     }
 }
 

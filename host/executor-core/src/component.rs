@@ -28,7 +28,9 @@ pub(crate) fn load(engine: &Engine, cache_dir: Option<&Path>) -> Result<Componen
         #[allow(unsafe_code, reason = "deserializing our own compiled-component cache")]
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(component) => return Ok(component),
-            Err(err) => tracing::warn!(path = %path.display(), error = %format!("{err:#}"), "ignoring unusable component cache"),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %format!("{err:#}"), "ignoring unusable component cache")
+            }
         }
     }
     let started = std::time::Instant::now();
@@ -42,11 +44,18 @@ pub(crate) fn load(engine: &Engine, cache_dir: Option<&Path>) -> Result<Componen
 fn cache_path(engine: &Engine, dir: &Path) -> PathBuf {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    dir.join(format!("guest-{}-{:016x}.cwasm", &GUEST_SHA256[..16], hasher.finish()))
+    dir.join(format!(
+        "guest-{}-{:016x}.cwasm",
+        &GUEST_SHA256[..16],
+        hasher.finish()
+    ))
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Cache { path: path.to_owned(), source };
+    let io = |source| Error::Cache {
+        path: path.to_owned(),
+        source,
+    };
     let dir = path.parent().expect("cache files live in a directory");
     std::fs::create_dir_all(dir).map_err(io)?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -81,8 +90,14 @@ async fn wizen() -> Result<Vec<u8>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Script::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)?;
     // No app runs during pre-initialization; the ids only satisfy the type.
-    let context = ExecutionContext { app_id: shared::AppId::new(), script_id: shared::ScriptId::new() };
-    let mut store = Store::new(&engine, HostState::new(context, LogBuffer::new(0, 0), MemoryCap::new(u64::MAX)));
+    let context = ExecutionContext {
+        app_id: shared::AppId::new(),
+        script_id: shared::ScriptId::new(),
+    };
+    let mut store = Store::new(
+        &engine,
+        HostState::new(context, LogBuffer::new(0, 0), MemoryCap::new(u64::MAX)),
+    );
     let mut wizer = Wizer::new();
     // Keep `init` exported: the bindings type-check the world's exports, and a
     // second call is a no-op.

@@ -91,5 +91,7 @@ pub(crate) fn start_epoch_ticker(engine: &Engine) -> Arc<()> {
 /// Epoch ticks for a deadline, rounded up, at least one.
 pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
     let tick = EPOCH_TICK.as_micros();
-    u64::try_from(deadline.as_micros().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
+    u64::try_from(deadline.as_micros().div_ceil(tick))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }

@@ -28,7 +28,9 @@ pub struct Executor {
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Executor").field("allocator", &self.allocator).finish_non_exhaustive()
+        f.debug_struct("Executor")
+            .field("allocator", &self.allocator)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,7 +47,13 @@ impl Executor {
         let pre = ScriptPre::new(linker.instantiate_pre(&component)?)?;
         let ticker = engine::start_epoch_ticker(&engine);
         tracing::info!(?allocator, "executor ready");
-        Ok(Executor { engine, pre, allocator, max_limits: config.max_limits, _ticker: ticker })
+        Ok(Executor {
+            engine,
+            pre,
+            allocator,
+            max_limits: config.max_limits,
+            _ticker: ticker,
+        })
     }
 
     /// The instance allocator in use (pooling unless the kernel refused it).
@@ -63,12 +71,14 @@ impl Executor {
     pub fn execute(&self, request: &ExecutionRequest) -> ExecutionOutcome {
         let started = Instant::now();
         let limits = request.limits.capped_by(&self.max_limits);
-        let context = ExecutionContext { app_id: request.app_id, script_id: request.script_id };
+        let context = ExecutionContext {
+            app_id: request.app_id,
+            script_id: request.script_id,
+        };
         let mut store = self.store(context, &limits);
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|script| script.call_run(&mut store, &request.source, &to_wit(&request.request)));
+        let result = self.pre.instantiate(&mut store).and_then(|script| {
+            script.call_run(&mut store, &request.source, &to_wit(&request.request))
+        });
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let outcome = match result {
             Ok(Ok(response)) => check_response(response, &limits),
@@ -87,10 +97,17 @@ impl Executor {
 
     /// Compiles `source` in a fresh instance without running it.
     pub fn check(&self, source: &str) -> Result<(), ExecutionError> {
-        let context = ExecutionContext { app_id: shared::AppId::new(), script_id: shared::ScriptId::new() };
+        let context = ExecutionContext {
+            app_id: shared::AppId::new(),
+            script_id: shared::ScriptId::new(),
+        };
         let limits = Limits::default().capped_by(&self.max_limits);
         let mut store = self.store(context, &limits);
-        match self.pre.instantiate(&mut store).and_then(|script| script.call_check(&mut store, source)) {
+        match self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|script| script.call_check(&mut store, source))
+        {
             Ok(Ok(())) => Ok(()),
             Ok(Err(failure)) => Err(ExecutionError::Compile(from_failure(failure))),
             Err(trap) => Err(classify_trap(&trap, store.data(), &limits)),
@@ -105,7 +122,9 @@ impl Executor {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
-        store.set_fuel(limits.fuel).expect("fuel is enabled in the engine config");
+        store
+            .set_fuel(limits.fuel)
+            .expect("fuel is enabled in the engine config");
         store.set_epoch_deadline(engine::deadline_ticks(limits.deadline()));
         store.epoch_deadline_trap();
         store
@@ -124,14 +143,22 @@ fn to_wit(request: &ScriptRequest) -> wit::HttpRequest {
     }
 }
 
-fn check_response(response: wit::HttpResponse, limits: &Limits) -> Result<ScriptResponse, ExecutionError> {
+fn check_response(
+    response: wit::HttpResponse,
+    limits: &Limits,
+) -> Result<ScriptResponse, ExecutionError> {
     let size = response.body.len() as u64;
     if size > limits.max_response_bytes {
-        return Err(ExecutionError::ResponseTooLarge { size, limit: limits.max_response_bytes });
+        return Err(ExecutionError::ResponseTooLarge {
+            size,
+            limit: limits.max_response_bytes,
+        });
     }
     for (name, value) in &response.headers {
         if !valid_header_name(name) {
-            return Err(ExecutionError::BadResponse(format!("'{name}' is not a valid header name")));
+            return Err(ExecutionError::BadResponse(format!(
+                "'{name}' is not a valid header name"
+            )));
         }
         if !valid_header_value(value) {
             return Err(ExecutionError::BadResponse(format!(
@@ -139,24 +166,35 @@ fn check_response(response: wit::HttpResponse, limits: &Limits) -> Result<Script
             )));
         }
     }
-    Ok(ScriptResponse { status: response.status, headers: response.headers, body: response.body })
+    Ok(ScriptResponse {
+        status: response.status,
+        headers: response.headers,
+        body: response.body,
+    })
 }
 
 /// RFC 9110 token characters.
 fn valid_header_name(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Visible ASCII, spaces, tabs and obs-text; never CR, LF or NUL.
 fn valid_header_value(value: &str) -> bool {
-    value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
 }
 
 fn from_failure(failure: wit::Failure) -> ScriptFailure {
     ScriptFailure {
         message: failure.message,
-        position: failure.position.map(|p| Position { line: p.line, column: p.column }),
+        position: failure.position.map(|p| Position {
+            line: p.line,
+            column: p.column,
+        }),
     }
 }
 
@@ -183,18 +221,31 @@ fn from_script_error(error: wit::ScriptError) -> ExecutionError {
 /// guest crash, logged here with its details and reported as `internal_error`.
 fn classify_trap(error: &wasmtime::Error, state: &HostState, limits: &Limits) -> ExecutionError {
     match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => return ExecutionError::FuelExhausted { budget: limits.fuel },
-        Some(Trap::Interrupt) => return ExecutionError::DeadlineExceeded { deadline_ms: limits.deadline_ms },
+        Some(Trap::OutOfFuel) => {
+            return ExecutionError::FuelExhausted {
+                budget: limits.fuel,
+            };
+        }
+        Some(Trap::Interrupt) => {
+            return ExecutionError::DeadlineExceeded {
+                deadline_ms: limits.deadline_ms,
+            };
+        }
         Some(Trap::StackOverflow) => {
             return ExecutionError::ScriptLimit {
                 kind: LimitKind::CallDepth,
-                failure: ScriptFailure { message: "stack overflow".into(), position: None },
+                failure: ScriptFailure {
+                    message: "stack overflow".into(),
+                    position: None,
+                },
             };
         }
         _ => {}
     }
     if state.memory.hit {
-        return ExecutionError::MemoryLimit { limit_bytes: limits.memory_bytes };
+        return ExecutionError::MemoryLimit {
+            limit_bytes: limits.memory_bytes,
+        };
     }
     tracing::error!(
         app = %state.context.app_id,

@@ -47,7 +47,10 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -106,7 +109,10 @@ pub(crate) struct MemoryCap {
 
 impl MemoryCap {
     pub(crate) fn new(limit_bytes: u64) -> Self {
-        MemoryCap { limit: usize::try_from(limit_bytes).unwrap_or(usize::MAX), hit: false }
+        MemoryCap {
+            limit: usize::try_from(limit_bytes).unwrap_or(usize::MAX),
+            hit: false,
+        }
     }
 }
 
@@ -114,7 +120,12 @@ impl MemoryCap {
 const MAX_TABLE_ELEMENTS: usize = 20_000;
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limit {
             self.hit = true;
             return Ok(false);
@@ -122,7 +133,12 @@ impl ResourceLimiter for MemoryCap {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }

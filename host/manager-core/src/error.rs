@@ -68,17 +68,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Shorthand for a 400 with a code and message.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Error::BadRequest { code, message: message.into() }
+        Error::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     /// Shorthand for a 404.
     pub fn not_found(what: &'static str, key: impl std::fmt::Display) -> Self {
-        Error::NotFound { what, key: key.to_string() }
+        Error::NotFound {
+            what,
+            key: key.to_string(),
+        }
     }
 
     /// Shorthand for a 409.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Conflict { code, message: message.into() }
+        Error::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The HTTP status of this error.
@@ -132,13 +141,15 @@ impl IntoResponse for Error {
             }
         }
         let mut response = (status, axum::Json(body)).into_response();
-        if let Error::Moved { location } = &self {
-            if let Ok(value) = HeaderValue::from_str(location) {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
+        if let Error::Moved { location } = &self
+            && let Ok(value) = HeaderValue::from_str(location)
+        {
+            response.headers_mut().insert(header::LOCATION, value);
         }
         if matches!(self, Error::Unauthorized) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -152,7 +163,9 @@ pub(crate) trait OnConflict<T> {
 impl<T> OnConflict<T> for Result<T, sqlx::Error> {
     fn on_conflict(self, code: &'static str, message: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|err| match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => Error::conflict(code, message()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Error::conflict(code, message())
+            }
             _ => Error::Database(err),
         })
     }

@@ -45,7 +45,10 @@ pub struct ManagerConfig {
 
 impl Default for ManagerConfig {
     fn default() -> Self {
-        ManagerConfig { public_base_url: "http://localhost:8080".into(), max_body_bytes: 1 << 20 }
+        ManagerConfig {
+            public_base_url: "http://localhost:8080".into(),
+            max_body_bytes: 1 << 20,
+        }
     }
 }
 
@@ -61,7 +64,9 @@ pub struct Manager {
 
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Manager").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Manager")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,7 +90,13 @@ impl Manager {
         config: ManagerConfig,
     ) -> Self {
         let recorder = Recorder::start(store.clone());
-        Manager { store, executor, listener, recorder, config: Arc::new(config) }
+        Manager {
+            store,
+            executor,
+            listener,
+            recorder,
+            config: Arc::new(config),
+        }
     }
 
     /// The repositories.
@@ -112,7 +123,9 @@ impl Manager {
             let token = match admin_token {
                 Some(token) if token.len() >= 16 => token.to_owned(),
                 Some(_) => {
-                    return Err(Error::Config("PICLOUD_ADMIN_TOKEN must be at least 16 characters".into()));
+                    return Err(Error::Config(
+                        "PICLOUD_ADMIN_TOKEN must be at least 16 characters".into(),
+                    ));
                 }
                 None => {
                     let token = store::generate_token();
@@ -123,7 +136,10 @@ impl Manager {
             self.store.add_token("bootstrap", &token).await?;
         }
         if self.store.count_scripts(store::DEFAULT_APP_ID).await? == 0 {
-            let script = self.store.create_script(store::DEFAULT_APP_ID, "hello", "Hello World", HELLO_WORLD).await?;
+            let script = self
+                .store
+                .create_script(store::DEFAULT_APP_ID, "hello", "Hello World", HELLO_WORLD)
+                .await?;
             let app = self.store.app(store::DEFAULT_APP_ID).await?;
             let route = self.store.validate_route(&app, "GET", "/hello", None)?;
             self.store.create_route(&script, route).await?;

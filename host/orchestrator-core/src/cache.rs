@@ -8,7 +8,9 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use shared::domain::DomainPattern;
-use shared::{AppId, AppRouting, RoutingListener, RoutingSnapshot, RoutingSource, ScriptEntry, ScriptId};
+use shared::{
+    AppId, AppRouting, RoutingListener, RoutingSnapshot, RoutingSource, ScriptEntry, ScriptId,
+};
 use tokio::sync::Mutex;
 
 use crate::domains::AppDomainTable;
@@ -24,7 +26,12 @@ pub struct AppRoutes {
 
 impl AppRoutes {
     /// Finds a route for the request; host-scoped routes win over unscoped ones.
-    pub fn find<'a>(&'a self, host: &str, method: &str, path: &str) -> Result<RouteMatch<'a>, RouteMiss> {
+    pub fn find<'a>(
+        &'a self,
+        host: &str,
+        method: &str,
+        path: &str,
+    ) -> Result<RouteMatch<'a>, RouteMiss> {
         let mut allowed = Vec::new();
         let tables = self
             .scoped
@@ -77,7 +84,9 @@ impl Tables {
             tables.scripts.insert(script.id, script);
         }
         for route in snapshot.routes {
-            let Some(app_routes) = tables.routes.get_mut(&route.app_id) else { continue };
+            let Some(app_routes) = tables.routes.get_mut(&route.app_id) else {
+                continue;
+            };
             match route.host.as_deref().map(DomainPattern::parse) {
                 None => app_routes.any_host.insert(route),
                 Some(Ok(pattern)) => {
@@ -90,11 +99,15 @@ impl Tables {
                         }
                     }
                 }
-                Some(Err(_)) => tracing::warn!(route = %route.id, "skipping a route whose host does not parse"),
+                Some(Err(_)) => {
+                    tracing::warn!(route = %route.id, "skipping a route whose host does not parse")
+                }
             }
         }
         for app_routes in tables.routes.values_mut() {
-            app_routes.scoped.sort_by(|(a, _), (b, _)| a.specificity_cmp(b));
+            app_routes
+                .scoped
+                .sort_by(|(a, _), (b, _)| a.specificity_cmp(b));
         }
         tables
     }
@@ -117,7 +130,11 @@ impl RoutingCache {
     /// Loads the first snapshot.
     pub async fn new(source: Arc<dyn RoutingSource>) -> Result<Arc<Self>, String> {
         let tables = Tables::build(source.load().await?);
-        Ok(Arc::new(RoutingCache { source, tables: ArcSwap::from_pointee(tables), rebuild: Mutex::new(()) }))
+        Ok(Arc::new(RoutingCache {
+            source,
+            tables: ArcSwap::from_pointee(tables),
+            rebuild: Mutex::new(()),
+        }))
     }
 
     /// The current tables (lock-free).

@@ -19,7 +19,11 @@ use crate::routes::RouteMiss;
 
 /// A JSON error in the platform's one shape.
 pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "error": { "code": code, "message": message.into() } }))).into_response()
+    (
+        status,
+        axum::Json(json!({ "error": { "code": code, "message": message.into() } })),
+    )
+        .into_response()
 }
 
 /// Fallback handler: every request no platform route claimed.
@@ -36,24 +40,43 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
     };
     let tables = o.cache.tables();
     let Some(found) = tables.domains.resolve(&host) else {
-        return error(StatusCode::NOT_FOUND, "unknown_host", format!("no app serves the host '{host}'"));
+        return error(
+            StatusCode::NOT_FOUND,
+            "unknown_host",
+            format!("no app serves the host '{host}'"),
+        );
     };
     let Some(app_routes) = tables.routes.get(&found.app_id) else {
-        return error(StatusCode::NOT_FOUND, "unknown_host", format!("no app serves the host '{host}'"));
+        return error(
+            StatusCode::NOT_FOUND,
+            "unknown_host",
+            format!("no app serves the host '{host}'"),
+        );
     };
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
-    let slug = tables.apps.get(&found.app_id).map(|a| a.slug.as_str()).unwrap_or("?");
+    let slug = tables
+        .apps
+        .get(&found.app_id)
+        .map(|a| a.slug.as_str())
+        .unwrap_or("?");
     let matched = match app_routes.find(&host, &method, &path) {
         Ok(m) => m,
         Err(RouteMiss::NotFound) => {
-            return error(StatusCode::NOT_FOUND, "no_route", format!("app '{slug}' has no route for {method} {path}"));
+            return error(
+                StatusCode::NOT_FOUND,
+                "no_route",
+                format!("app '{slug}' has no route for {method} {path}"),
+            );
         }
         Err(RouteMiss::MethodNotAllowed(allowed)) => {
             let mut response = error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                format!("{path} in app '{slug}' does not accept {method}; it accepts {}", allowed.join(", ")),
+                format!(
+                    "{path} in app '{slug}' does not accept {method}; it accepts {}",
+                    allowed.join(", ")
+                ),
             );
             if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
                 response.headers_mut().insert(header::ALLOW, value);
@@ -62,14 +85,22 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
         }
     };
     let Some(script) = tables.scripts.get(&matched.route.script_id) else {
-        return error(StatusCode::NOT_FOUND, "no_route", format!("app '{slug}' has no route for {method} {path}"));
+        return error(
+            StatusCode::NOT_FOUND,
+            "no_route",
+            format!("app '{slug}' has no route for {method} {path}"),
+        );
     };
     let target = Target {
         app_id: found.app_id,
         script_id: script.id,
         route_id: Some(matched.route.id),
         source: script.source.clone(),
-        limits: tables.apps.get(&found.app_id).map(|a| a.limits).unwrap_or_default(),
+        limits: tables
+            .apps
+            .get(&found.app_id)
+            .map(|a| a.limits)
+            .unwrap_or_default(),
         params: matched.params,
         host_params: found.host_params,
         trigger: Trigger::Http,
@@ -80,18 +111,33 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
 
 /// `/api/v1/execute/{id}`: run a script by id, whatever its domains or routes.
 /// Authentication is layered on by the binary (the manager's `require_admin`).
-pub(crate) async fn execute_by_id(State(o): State<Orchestrator>, Path(id): Path<String>, request: Request) -> Response {
+pub(crate) async fn execute_by_id(
+    State(o): State<Orchestrator>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
     let tables = o.cache.tables();
-    let script = id.parse::<ScriptId>().ok().and_then(|id| tables.scripts.get(&id));
+    let script = id
+        .parse::<ScriptId>()
+        .ok()
+        .and_then(|id| tables.scripts.get(&id));
     let Some(script) = script else {
-        return error(StatusCode::NOT_FOUND, "not_found", format!("script '{id}' not found"));
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("script '{id}' not found"),
+        );
     };
     let target = Target {
         app_id: script.app_id,
         script_id: script.id,
         route_id: None,
         source: script.source.clone(),
-        limits: tables.apps.get(&script.app_id).map(|a| a.limits).unwrap_or_default(),
+        limits: tables
+            .apps
+            .get(&script.app_id)
+            .map(|a| a.limits)
+            .unwrap_or_default(),
         params: Vec::new(),
         host_params: Vec::new(),
         trigger: Trigger::Direct,
@@ -120,7 +166,10 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("the request body is larger than {} bytes", o.config.max_request_bytes),
+                format!(
+                    "the request body is larger than {} bytes",
+                    o.config.max_request_bytes
+                ),
             );
         }
     };
@@ -184,12 +233,20 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 fn to_response(outcome: &ExecutionOutcome, head: bool) -> Response {
     match &outcome.outcome {
         Ok(script_response) => {
-            let mut response = Response::new(if head { Body::empty() } else { Body::from(script_response.body.clone()) });
-            *response.status_mut() = StatusCode::from_u16(script_response.status).unwrap_or(StatusCode::OK);
+            let mut response = Response::new(if head {
+                Body::empty()
+            } else {
+                Body::from(script_response.body.clone())
+            });
+            *response.status_mut() =
+                StatusCode::from_u16(script_response.status).unwrap_or(StatusCode::OK);
             for (name, value) in &script_response.headers {
                 // The executor validated names and values; skip anything the
                 // http crate still refuses rather than failing the response.
-                if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::try_from(name.as_str()),
+                    HeaderValue::from_str(value),
+                ) {
                     response.headers_mut().append(name, value);
                 }
             }
@@ -200,7 +257,8 @@ fn to_response(outcome: &ExecutionOutcome, head: bool) -> Response {
 }
 
 fn script_error(err: &ExecutionError) -> Response {
-    let status = StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut body = json!({ "error": { "code": err.code(), "message": err.to_string() } });
     if let Some(position) = err.position() {
         body["error"]["line"] = json!(position.line);
@@ -208,7 +266,9 @@ fn script_error(err: &ExecutionError) -> Response {
     }
     let mut response = (status, axum::Json(body)).into_response();
     if matches!(err, ExecutionError::Overloaded) {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
 }

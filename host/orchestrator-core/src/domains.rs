@@ -54,9 +54,15 @@ impl AppDomainTable {
         let index = match groups.iter().position(|g| g.mask == mask) {
             Some(i) => i,
             None => {
-                groups.push(MaskGroup { mask, claims: HashMap::new() });
+                groups.push(MaskGroup {
+                    mask,
+                    claims: HashMap::new(),
+                });
                 groups.sort_by(|a, b| specificity_cmp_masks(a.mask, b.mask));
-                groups.iter().position(|g| g.mask == mask).expect("just inserted")
+                groups
+                    .iter()
+                    .position(|g| g.mask == mask)
+                    .expect("just inserted")
             }
         };
         groups[index].claims.insert(key, (app_id, parsed));
@@ -65,12 +71,18 @@ impl AppDomainTable {
     /// The app claiming a normalized host, with wildcard captures.
     pub fn resolve(&self, host: &str) -> Option<HostMatch> {
         if let Some(app_id) = self.exact.get(host) {
-            return Some(HostMatch { app_id: *app_id, host_params: Vec::new() });
+            return Some(HostMatch {
+                app_id: *app_id,
+                host_params: Vec::new(),
+            });
         }
         let labels = host.split('.').count();
         for group in self.wildcard.get(&labels)? {
             if let Some((app_id, pattern)) = group.claims.get(&fixed_labels(host, group.mask)) {
-                return Some(HostMatch { app_id: *app_id, host_params: pattern.matches(host).unwrap_or_default() });
+                return Some(HostMatch {
+                    app_id: *app_id,
+                    host_params: pattern.matches(host).unwrap_or_default(),
+                });
             }
         }
         None
@@ -105,7 +117,10 @@ mod tests {
         t.insert(d, "api.{env}.test");
         assert_eq!(t.resolve("vip.beta.test").unwrap().app_id, a);
         let m = t.resolve("acme.beta.test").unwrap();
-        assert_eq!((m.app_id, m.host_params), (b, vec![("tenant".into(), "acme".into())]));
+        assert_eq!(
+            (m.app_id, m.host_params),
+            (b, vec![("tenant".into(), "acme".into())])
+        );
         // One wildcard beats two.
         assert_eq!(t.resolve("acme.gamma.test").unwrap().app_id, c);
         assert_eq!(t.resolve("api.gamma.test").unwrap().app_id, d);

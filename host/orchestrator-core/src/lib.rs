@@ -39,7 +39,9 @@ pub struct OrchestratorConfig {
 
 impl Default for OrchestratorConfig {
     fn default() -> Self {
-        OrchestratorConfig { max_request_bytes: 4 << 20 }
+        OrchestratorConfig {
+            max_request_bytes: 4 << 20,
+        }
     }
 }
 
@@ -54,7 +56,9 @@ pub struct Orchestrator {
 
 impl std::fmt::Debug for Orchestrator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Orchestrator").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Orchestrator")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -66,7 +70,12 @@ impl Orchestrator {
         recorder: Arc<dyn ExecutionRecorder>,
         config: OrchestratorConfig,
     ) -> Self {
-        Orchestrator { cache, executor, recorder, config: Arc::new(config) }
+        Orchestrator {
+            cache,
+            executor,
+            recorder,
+            config: Arc::new(config),
+        }
     }
 
     /// The routing cache.
@@ -77,11 +86,15 @@ impl Orchestrator {
     /// `/api/v1/execute/{id}` (any method). The caller must layer
     /// authentication on top: it reaches every script of every app.
     pub fn execute_router(&self) -> Router {
-        Router::new().route("/api/v1/execute/{id}", any(dispatch::execute_by_id)).with_state(self.clone())
+        Router::new()
+            .route("/api/v1/execute/{id}", any(dispatch::execute_by_id))
+            .with_state(self.clone())
     }
 
     /// User routes: a fallback for every path no platform route claimed.
     pub fn user_router(&self) -> Router {
-        Router::new().fallback(dispatch::user_request).with_state(self.clone())
+        Router::new()
+            .fallback(dispatch::user_request)
+            .with_state(self.clone())
     }
 }

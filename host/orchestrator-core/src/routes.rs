@@ -77,7 +77,11 @@ impl RouteTable {
             }
         }
         let method = route.method.clone();
-        let target = RouteTarget { route, param_names, has_wildcard };
+        let target = RouteTarget {
+            route,
+            param_names,
+            has_wildcard,
+        };
         if has_wildcard {
             node.wildcard.insert(method, target);
         } else {
@@ -106,12 +110,19 @@ impl RouteTable {
         let mut allowed = Vec::new();
         match search(&self.root, &segments, method, &mut values, &mut allowed) {
             Some((target, rest)) => {
-                let mut params: Vec<(String, String)> =
-                    target.param_names.iter().cloned().zip(values.into_iter().map(decode)).collect();
+                let mut params: Vec<(String, String)> = target
+                    .param_names
+                    .iter()
+                    .cloned()
+                    .zip(values.into_iter().map(decode))
+                    .collect();
                 if target.has_wildcard {
                     params.push(("wildcard".into(), rest));
                 }
-                Ok(RouteMatch { route: &target.route, params })
+                Ok(RouteMatch {
+                    route: &target.route,
+                    params,
+                })
             }
             None if allowed.is_empty() => Err(RouteMiss::NotFound),
             None => {
@@ -123,10 +134,20 @@ impl RouteTable {
     }
 }
 
-fn pick<'a>(routes: &'a HashMap<String, RouteTarget>, method: &str, allowed: &mut Vec<String>) -> Option<&'a RouteTarget> {
+fn pick<'a>(
+    routes: &'a HashMap<String, RouteTarget>,
+    method: &str,
+    allowed: &mut Vec<String>,
+) -> Option<&'a RouteTarget> {
     let found = routes
         .get(method)
-        .or_else(|| if method == "HEAD" { routes.get("GET") } else { None })
+        .or_else(|| {
+            if method == "HEAD" {
+                routes.get("GET")
+            } else {
+                None
+            }
+        })
         .or_else(|| routes.get("*"));
     if found.is_none() {
         allowed.extend(routes.keys().cloned());
@@ -148,26 +169,28 @@ fn search<'a>(
         }
         return pick(&node.wildcard, method, allowed).map(|t| (t, String::new()));
     };
-    if let Some(child) = node.literal.get(*first) {
+    if let Some(child) = node.literal.get(*first)
+        && let Some(found) = search(child, rest, method, values, allowed)
+    {
+        return Some(found);
+    }
+    if !first.is_empty()
+        && let Some(child) = &node.param
+    {
+        values.push((*first).to_owned());
         if let Some(found) = search(child, rest, method, values, allowed) {
             return Some(found);
         }
-    }
-    if !first.is_empty() {
-        if let Some(child) = &node.param {
-            values.push((*first).to_owned());
-            if let Some(found) = search(child, rest, method, values, allowed) {
-                return Some(found);
-            }
-            values.pop();
-        }
+        values.pop();
     }
     pick(&node.wildcard, method, allowed).map(|t| (t, decode(segments.join("/"))))
 }
 
 /// Percent-decodes a captured path segment (`+` stays `+` in paths).
 fn decode(value: impl AsRef<str>) -> String {
-    percent_encoding::percent_decode_str(value.as_ref()).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(value.as_ref())
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -191,24 +214,46 @@ mod tests {
     }
 
     fn hit(t: &RouteTable, method: &str, path: &str) -> (String, Vec<(String, String)>) {
-        let m = t.find(method, path).unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
+        let m = t
+            .find(method, path)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
         (m.route.path.clone(), m.params)
     }
 
     #[test]
     fn static_beats_param_beats_wildcard() {
-        let t = table(&[("GET", "/users/me"), ("GET", "/users/:id"), ("GET", "/users/*"), ("GET", "/")]);
+        let t = table(&[
+            ("GET", "/users/me"),
+            ("GET", "/users/:id"),
+            ("GET", "/users/*"),
+            ("GET", "/"),
+        ]);
         assert_eq!(hit(&t, "GET", "/users/me").0, "/users/me");
-        assert_eq!(hit(&t, "GET", "/users/42"), ("/users/:id".into(), vec![("id".into(), "42".into())]));
-        assert_eq!(hit(&t, "GET", "/users/42/files/a.txt"), ("/users/*".into(), vec![("wildcard".into(), "42/files/a.txt".into())]));
+        assert_eq!(
+            hit(&t, "GET", "/users/42"),
+            ("/users/:id".into(), vec![("id".into(), "42".into())])
+        );
+        assert_eq!(
+            hit(&t, "GET", "/users/42/files/a.txt"),
+            (
+                "/users/*".into(),
+                vec![("wildcard".into(), "42/files/a.txt".into())]
+            )
+        );
         assert_eq!(hit(&t, "GET", "/").0, "/");
     }
 
     #[test]
     fn backtracks_for_method() {
         let t = table(&[("GET", "/users/me"), ("POST", "/users/:id")]);
-        assert_eq!(hit(&t, "POST", "/users/me"), ("/users/:id".into(), vec![("id".into(), "me".into())]));
-        assert_eq!(t.find("DELETE", "/users/me").unwrap_err(), RouteMiss::MethodNotAllowed(vec!["GET".into(), "POST".into()]));
+        assert_eq!(
+            hit(&t, "POST", "/users/me"),
+            ("/users/:id".into(), vec![("id".into(), "me".into())])
+        );
+        assert_eq!(
+            t.find("DELETE", "/users/me").unwrap_err(),
+            RouteMiss::MethodNotAllowed(vec!["GET".into(), "POST".into()])
+        );
     }
 
     #[test]
@@ -223,9 +268,15 @@ mod tests {
     #[test]
     fn params_are_percent_decoded_and_trailing_slash_matters() {
         let t = table(&[("GET", "/files/:name"), ("GET", "/dir/")]);
-        assert_eq!(hit(&t, "GET", "/files/a%20b").1, vec![("name".into(), "a b".into())]);
+        assert_eq!(
+            hit(&t, "GET", "/files/a%20b").1,
+            vec![("name".into(), "a b".into())]
+        );
         assert!(t.find("GET", "/dir").is_err());
         assert_eq!(hit(&t, "GET", "/dir/").0, "/dir/");
-        assert!(t.find("GET", "/files/").is_err(), "a param never matches an empty segment");
+        assert!(
+            t.find("GET", "/files/").is_err(),
+            "a param never matches an empty segment"
+        );
     }
 }

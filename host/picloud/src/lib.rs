@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub public_base_url: Option<String>,
     /// Executions that may run at once.
     pub max_concurrent: u32,
+    /// Compiled-guest cache; `None` = `<data_dir>/cache`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// A running server.
@@ -45,18 +47,25 @@ pub struct Server {
 impl Server {
     /// Builds everything and starts serving; returns once the socket is bound.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-        let database_url = config
-            .database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", config.data_dir.join("picloud.db").display()));
-        let db = Db::connect(&database_url).await.context("opening the database")?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("creating the data directory {}", config.data_dir.display())
+        })?;
+        let database_url = config.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", config.data_dir.join("picloud.db").display())
+        });
+        let db = Db::connect(&database_url)
+            .await
+            .context("opening the database")?;
         let schema = db.schema_version().await?;
         let store = Store::new(db);
 
         let executor_config = ExecutorConfig {
-            cache_dir: Some(config.data_dir.join("cache")),
+            cache_dir: Some(
+                config
+                    .cache_dir
+                    .clone()
+                    .unwrap_or_else(|| config.data_dir.join("cache")),
+            ),
             max_concurrent: config.max_concurrent,
             ..Default::default()
         };
@@ -65,7 +74,9 @@ impl Server {
             .context("starting the executor")?;
         let executor: Arc<dyn shared::ExecutorClient> = Arc::new(executor);
 
-        let cache = RoutingCache::new(Arc::new(store.clone())).await.map_err(anyhow::Error::msg)?;
+        let cache = RoutingCache::new(Arc::new(store.clone()))
+            .await
+            .map_err(anyhow::Error::msg)?;
         let public_base_url = config
             .public_base_url
             .clone()
@@ -74,7 +85,10 @@ impl Server {
             store,
             executor.clone(),
             cache.clone(),
-            ManagerConfig { public_base_url: public_base_url.clone(), ..Default::default() },
+            ManagerConfig {
+                public_base_url: public_base_url.clone(),
+                ..Default::default()
+            },
         );
         let bootstrap = manager.bootstrap(config.admin_token.as_deref()).await?;
         if bootstrap.seeded_hello {
@@ -101,7 +115,12 @@ impl Server {
                 .await
         });
         tracing::info!(%addr, "PiCloud is serving");
-        Ok(Server { addr, generated_token: bootstrap.generated_token, shutdown, task })
+        Ok(Server {
+            addr,
+            generated_token: bootstrap.generated_token,
+            shutdown,
+            task,
+        })
     }
 
     /// Stops accepting requests and waits for in-flight ones.
@@ -120,7 +139,12 @@ impl Server {
 
 /// The whole HTTP surface (DESIGN.md §5), separate from `serve` so tests and
 /// cluster binaries can compose it differently.
-pub fn app(manager: &Manager, orchestrator: &Orchestrator, schema: i64, public_base_url: String) -> Router {
+pub fn app(
+    manager: &Manager,
+    orchestrator: &Orchestrator,
+    schema: i64,
+    public_base_url: String,
+) -> Router {
     let version = json!({
         "picloud": env!("CARGO_PKG_VERSION"),
         "api": shared::versions::API,
@@ -128,10 +152,12 @@ pub fn app(manager: &Manager, orchestrator: &Orchestrator, schema: i64, public_b
         "schema": schema,
         "public_base_url": public_base_url,
     });
-    let execute = orchestrator.execute_router().layer(axum::middleware::from_fn_with_state(
-        manager.clone(),
-        manager_core::api::require_admin,
-    ));
+    let execute = orchestrator
+        .execute_router()
+        .layer(axum::middleware::from_fn_with_state(
+            manager.clone(),
+            manager_core::api::require_admin,
+        ));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/version", get(move || async move { axum::Json(version) }))

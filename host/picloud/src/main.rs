@@ -34,22 +34,42 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "PICLOUD_LISTEN", default_value = "0.0.0.0:8080", global = true)]
+    #[arg(
+        long,
+        env = "PICLOUD_LISTEN",
+        default_value = "0.0.0.0:8080",
+        global = true
+    )]
     listen: SocketAddr,
     /// Directory for the SQLite database and the compiled-guest cache.
-    #[arg(long, env = "PICLOUD_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "PICLOUD_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// Database URL (sqlite://… or postgres://…); default: SQLite in the data directory.
     #[arg(long, env = "PICLOUD_DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// Admin token to create on a fresh install (otherwise one is generated and shown once).
-    #[arg(long, env = "PICLOUD_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "PICLOUD_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     admin_token: Option<String>,
     /// The URL users reach PiCloud at (shown by /version).
     #[arg(long, env = "PICLOUD_PUBLIC_BASE_URL", global = true)]
     public_base_url: Option<String>,
     /// Executions that may run at once (also the pooled instance slots).
-    #[arg(long, env = "PICLOUD_MAX_CONCURRENT", default_value_t = 16, global = true)]
+    #[arg(
+        long,
+        env = "PICLOUD_MAX_CONCURRENT",
+        default_value_t = 16,
+        global = true
+    )]
     max_concurrent: u32,
 }
 
@@ -65,7 +85,8 @@ impl ServeArgs {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PICLOUD_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("PICLOUD_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -79,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
                 admin_token: args.admin_token.clone(),
                 public_base_url: args.public_base_url.clone(),
                 max_concurrent: args.max_concurrent,
+                cache_dir: None,
             })
             .await?;
             if let Some(token) = &server.generated_token {
@@ -87,7 +109,10 @@ async fn main() -> anyhow::Result<()> {
                      Use it as `Authorization: Bearer <token>`. Create more with `picloud create-token`.\n"
                 );
             }
-            println!("PiCloud is listening on http://{} (try /hello)", server.addr);
+            println!(
+                "PiCloud is listening on http://{} (try /hello)",
+                server.addr
+            );
             tokio::select! {
                 result = server.wait() => result,
                 _ = tokio::signal::ctrl_c() => Ok(()),
@@ -95,7 +120,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::CreateToken { name } => {
             std::fs::create_dir_all(&args.data_dir)?;
-            let db = manager_core::Db::connect(&args.database_url()).await.context("opening the database")?;
+            let db = manager_core::Db::connect(&args.database_url())
+                .await
+                .context("opening the database")?;
             let store = manager_core::Store::new(db);
             let token = manager_core::store::generate_token();
             store.add_token(&name, &token).await?;
@@ -104,7 +131,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             std::fs::create_dir_all(&args.data_dir)?;
-            let db = manager_core::Db::connect(&args.database_url()).await.context("opening the database")?;
+            let db = manager_core::Db::connect(&args.database_url())
+                .await
+                .context("opening the database")?;
             println!("schema version {}", db.schema_version().await?);
             Ok(())
         }

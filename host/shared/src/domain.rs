@@ -58,15 +58,21 @@ impl DomainPattern {
                     "label '{raw}' in '{pattern}' mixes a wildcard with text: a wildcard must be a whole label like {{tenant}}"
                 ));
             } else {
-                labels.push(Label::Literal(normalize_label(raw).map_err(|e| format!("'{pattern}': {e}"))?));
+                labels.push(Label::Literal(
+                    normalize_label(raw).map_err(|e| format!("'{pattern}': {e}"))?,
+                ));
             }
         }
         if labels.iter().all(|l| matches!(l, Label::Wildcard(_))) {
-            return Err(format!("'{pattern}' has no fixed label; it would claim every host"));
+            return Err(format!(
+                "'{pattern}' has no fixed label; it would claim every host"
+            ));
         }
         let parsed = DomainPattern { labels };
         if parsed.to_string().len() > MAX_HOST_LEN {
-            return Err(format!("'{pattern}' is longer than {MAX_HOST_LEN} characters"));
+            return Err(format!(
+                "'{pattern}' is longer than {MAX_HOST_LEN} characters"
+            ));
         }
         Ok(parsed)
     }
@@ -128,11 +134,15 @@ impl DomainPattern {
     /// (a route's host must fall within its app's claims).
     pub fn within(&self, claim: &DomainPattern) -> bool {
         self.labels.len() == claim.labels.len()
-            && self.labels.iter().zip(&claim.labels).all(|(mine, theirs)| match (mine, theirs) {
-                (_, Label::Wildcard(_)) => true,
-                (Label::Literal(a), Label::Literal(b)) => a == b,
-                (Label::Wildcard(_), Label::Literal(_)) => false,
-            })
+            && self
+                .labels
+                .iter()
+                .zip(&claim.labels)
+                .all(|(mine, theirs)| match (mine, theirs) {
+                    (_, Label::Wildcard(_)) => true,
+                    (Label::Literal(a), Label::Literal(b)) => a == b,
+                    (Label::Wildcard(_), Label::Literal(_)) => false,
+                })
     }
 
     /// Precedence: `Less` means `self` is more specific than `other`.
@@ -179,12 +189,15 @@ fn normalize_label(label: &str) -> Result<String, String> {
     let ascii = if label.is_ascii() {
         label.to_ascii_lowercase()
     } else {
-        idna::domain_to_ascii(label).map_err(|_| format!("'{label}' is not a valid international domain label"))?
+        idna::domain_to_ascii(label)
+            .map_err(|_| format!("'{label}' is not a valid international domain label"))?
     };
     if ascii.is_empty() || ascii.len() > 63 {
         return Err(format!("label '{label}' must be 1 to 63 characters"));
     }
-    if !ascii.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    if !ascii
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         || ascii.starts_with('-')
         || ascii.ends_with('-')
     {
@@ -202,7 +215,9 @@ pub fn normalize_host(host: &str) -> Result<String, String> {
     let host = host.trim();
     let without_port = if let Some(rest) = host.strip_prefix('[') {
         // IPv6 literal: [::1]:8080
-        let end = rest.find(']').ok_or_else(|| format!("malformed host '{host}'"))?;
+        let end = rest
+            .find(']')
+            .ok_or_else(|| format!("malformed host '{host}'"))?;
         return Ok(format!("[{}]", rest[..end].to_ascii_lowercase()));
     } else {
         match host.rsplit_once(':') {
@@ -216,7 +231,9 @@ pub fn normalize_host(host: &str) -> Result<String, String> {
         return Err("the request has no host".into());
     }
     let labels: Result<Vec<String>, String> = name.split('.').map(normalize_label).collect();
-    let joined = labels.map_err(|e| format!("invalid host '{host}': {e}"))?.join(".");
+    let joined = labels
+        .map_err(|e| format!("invalid host '{host}': {e}"))?
+        .join(".");
     if joined.len() > MAX_HOST_LEN {
         return Err(format!("the host is longer than {MAX_HOST_LEN} characters"));
     }
@@ -229,12 +246,19 @@ mod tests {
 
     #[test]
     fn parses_and_normalizes() {
-        assert!(DomainPattern::parse("{9x}.example.com").unwrap_err().contains("not a valid wildcard"));
+        assert!(
+            DomainPattern::parse("{9x}.example.com")
+                .unwrap_err()
+                .contains("not a valid wildcard")
+        );
         let p = DomainPattern::parse("{tenant}.Example.COM.").unwrap();
         assert_eq!(p.to_string(), "{tenant}.example.com");
         assert_eq!(p.shape_key(), "*.example.com");
         assert!(!p.is_exact());
-        assert_eq!(DomainPattern::parse("bücher.example").unwrap().to_string(), "xn--bcher-kva.example");
+        assert_eq!(
+            DomainPattern::parse("bücher.example").unwrap().to_string(),
+            "xn--bcher-kva.example"
+        );
     }
 
     #[test]
@@ -288,18 +312,36 @@ mod tests {
     #[test]
     fn within_claims() {
         let claim = DomainPattern::parse("{t}.example.com").unwrap();
-        assert!(DomainPattern::parse("acme.example.com").unwrap().within(&claim));
-        assert!(DomainPattern::parse("{x}.example.com").unwrap().within(&claim));
-        assert!(!DomainPattern::parse("acme.example.org").unwrap().within(&claim));
+        assert!(
+            DomainPattern::parse("acme.example.com")
+                .unwrap()
+                .within(&claim)
+        );
+        assert!(
+            DomainPattern::parse("{x}.example.com")
+                .unwrap()
+                .within(&claim)
+        );
+        assert!(
+            !DomainPattern::parse("acme.example.org")
+                .unwrap()
+                .within(&claim)
+        );
         assert!(!claim.within(&DomainPattern::parse("acme.example.com").unwrap()));
     }
 
     #[test]
     fn normalizes_hosts() {
-        assert_eq!(normalize_host("API.Alpha.test:8443").unwrap(), "api.alpha.test");
+        assert_eq!(
+            normalize_host("API.Alpha.test:8443").unwrap(),
+            "api.alpha.test"
+        );
         assert_eq!(normalize_host("localhost.").unwrap(), "localhost");
         assert_eq!(normalize_host("[::1]:8080").unwrap(), "[::1]");
-        assert_eq!(normalize_host("bücher.example").unwrap(), "xn--bcher-kva.example");
+        assert_eq!(
+            normalize_host("bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
         assert!(normalize_host("bad host").is_err());
         assert!(normalize_host("").is_err());
     }

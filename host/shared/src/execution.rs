@@ -101,6 +101,20 @@ pub enum LimitKind {
     MapSize,
 }
 
+impl LimitKind {
+    /// Words for messages, e.g. "call depth".
+    pub fn describe(self) -> &'static str {
+        match self {
+            LimitKind::Operations => "operation count",
+            LimitKind::CallDepth => "call depth",
+            LimitKind::ExpressionDepth => "expression depth",
+            LimitKind::StringSize => "string size",
+            LimitKind::ArraySize => "array size",
+            LimitKind::MapSize => "object map size",
+        }
+    }
+}
+
 /// Why an execution did not produce a response. Each variant has a stable
 /// `code()` and HTTP status (docs/api.md, "Script errors").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,7 +126,7 @@ pub enum ExecutionError {
     #[error("runtime error: {0}")]
     Runtime(ScriptFailure),
     /// One of the interpreter's safety limits tripped.
-    #[error("script limit reached ({kind:?}): {failure}")]
+    #[error("the script reached its {} limit: {failure}", kind.describe())]
     ScriptLimit {
         /// Which limit.
         kind: LimitKind,

@@ -24,8 +24,8 @@ pub mod path;
 mod routing;
 
 pub use execution::{
-    ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient, LimitKind, LogLevel,
-    ExecutionRecord, ExecutionRecorder, LogLine, Position, ScriptFailure, ScriptRequest,
+    ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRecorder, ExecutionRequest,
+    ExecutorClient, LimitKind, LogLevel, LogLine, Position, ScriptFailure, ScriptRequest,
     ScriptResponse, Trigger,
 };
 pub use ids::{AppId, RouteId, ScriptId};

@@ -38,21 +38,31 @@ impl PathPattern {
             return Err(format!("route path '{path}' must start with '/'"));
         }
         if path.len() > MAX_PATH_LEN {
-            return Err(format!("route path is longer than {MAX_PATH_LEN} characters"));
+            return Err(format!(
+                "route path is longer than {MAX_PATH_LEN} characters"
+            ));
         }
         if path.contains(['?', '#']) {
-            return Err(format!("route path '{path}' must not contain a query or fragment"));
+            return Err(format!(
+                "route path '{path}' must not contain a query or fragment"
+            ));
         }
         let lower = path.to_ascii_lowercase();
         for prefix in RESERVED_PREFIXES {
             if lower == prefix || lower.starts_with(&format!("{prefix}/")) {
-                return Err(format!("route path '{path}' is reserved: PiCloud serves {prefix} itself"));
+                return Err(format!(
+                    "route path '{path}' is reserved: PiCloud serves {prefix} itself"
+                ));
             }
         }
         let mut segments = Vec::new();
         let mut names: Vec<String> = Vec::new();
         let trimmed = &path[1..];
-        let parts: Vec<&str> = if trimmed.is_empty() { Vec::new() } else { trimmed.split('/').collect() };
+        let parts: Vec<&str> = if trimmed.is_empty() {
+            Vec::new()
+        } else {
+            trimmed.split('/').collect()
+        };
         for (i, part) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
             if part.is_empty() {
@@ -76,13 +86,17 @@ impl PathPattern {
                     ));
                 }
                 if names.iter().any(|n| n == name) {
-                    return Err(format!("route path '{path}' uses the parameter ':{name}' twice"));
+                    return Err(format!(
+                        "route path '{path}' uses the parameter ':{name}' twice"
+                    ));
                 }
                 names.push(name.to_owned());
                 segments.push(Segment::Param(name.to_owned()));
             } else if *part == "*" {
                 if !last {
-                    return Err(format!("route path '{path}': '*' is only allowed as the last segment"));
+                    return Err(format!(
+                        "route path '{path}': '*' is only allowed as the last segment"
+                    ));
                 }
                 segments.push(Segment::Wildcard);
             } else if part.contains('*') || part.contains(':') {
@@ -90,7 +104,9 @@ impl PathPattern {
                     "segment '{part}' in '{path}' mixes text with ':' or '*': a parameter or wildcard must be a whole segment"
                 ));
             } else if part.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-                return Err(format!("route path '{path}' contains spaces or control characters"));
+                return Err(format!(
+                    "route path '{path}' contains spaces or control characters"
+                ));
             } else {
                 segments.push(Segment::Literal((*part).to_owned()));
             }
@@ -145,7 +161,10 @@ mod tests {
         );
         assert_eq!(p.shape(), "/users/:/files/*");
         assert_eq!(PathPattern::parse("/").unwrap().shape(), "/");
-        assert_eq!(PathPattern::parse("/users/:name").unwrap().shape(), PathPattern::parse("/users/:id").unwrap().shape());
+        assert_eq!(
+            PathPattern::parse("/users/:name").unwrap().shape(),
+            PathPattern::parse("/users/:id").unwrap().shape()
+        );
     }
 
     #[test]
@@ -177,6 +196,10 @@ mod tests {
     fn methods() {
         assert_eq!(normalize_method("get").unwrap(), "GET");
         assert_eq!(normalize_method("any").unwrap(), "*");
-        assert!(normalize_method("FETCH").unwrap_err().contains("not supported"));
+        assert!(
+            normalize_method("FETCH")
+                .unwrap_err()
+                .contains("not supported")
+        );
     }
 }

@@ -28,9 +28,14 @@ async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result<App> {
         AppRef::Renamed { current_slug } => {
             let path = uri.path();
             let prefix = "/api/v1/admin/apps/";
-            let rest = path.strip_prefix(prefix).and_then(|r| r.strip_prefix(app)).unwrap_or("");
+            let rest = path
+                .strip_prefix(prefix)
+                .and_then(|r| r.strip_prefix(app))
+                .unwrap_or("");
             let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-            Err(Error::Moved { location: format!("{prefix}{current_slug}{rest}{query}") })
+            Err(Error::Moved {
+                location: format!("{prefix}{current_slug}{rest}{query}"),
+            })
         }
     }
 }
@@ -48,14 +53,24 @@ struct CreateApp {
     description: String,
 }
 
-async fn create(State(m): State<Manager>, ApiJson(body): ApiJson<CreateApp>) -> Result<(StatusCode, Json<App>)> {
+async fn create(
+    State(m): State<Manager>,
+    ApiJson(body): ApiJson<CreateApp>,
+) -> Result<(StatusCode, Json<App>)> {
     let name = body.name.unwrap_or_else(|| body.slug.clone());
-    let app = m.store.create_app(&body.slug, &name, &body.description).await?;
+    let app = m
+        .store
+        .create_app(&body.slug, &name, &body.description)
+        .await?;
     m.routing_changed().await;
     Ok((StatusCode::CREATED, Json(app)))
 }
 
-async fn show(State(m): State<Manager>, Path(app): Path<String>, uri: OriginalUri) -> Result<Json<App>> {
+async fn show(
+    State(m): State<Manager>,
+    Path(app): Path<String>,
+    uri: OriginalUri,
+) -> Result<Json<App>> {
     Ok(Json(resolve(&m, &app, &uri).await?))
 }
 
@@ -83,20 +98,36 @@ async fn update(
         app = m.store.rename_app(&app, slug, body.force).await?;
     }
     if body.name.is_some() || body.description.is_some() || body.limits.is_some() {
-        app = m.store.update_app(&app, body.name.as_deref(), body.description.as_deref(), body.limits).await?;
+        app = m
+            .store
+            .update_app(
+                &app,
+                body.name.as_deref(),
+                body.description.as_deref(),
+                body.limits,
+            )
+            .await?;
     }
     m.routing_changed().await;
     Ok(Json(app))
 }
 
-async fn remove(State(m): State<Manager>, Path(app): Path<String>, uri: OriginalUri) -> Result<StatusCode> {
+async fn remove(
+    State(m): State<Manager>,
+    Path(app): Path<String>,
+    uri: OriginalUri,
+) -> Result<StatusCode> {
     let app = resolve(&m, &app, &uri).await?;
     m.store.delete_app(&app).await?;
     m.routing_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_domains(State(m): State<Manager>, Path(app): Path<String>, uri: OriginalUri) -> Result<Json<Value>> {
+async fn list_domains(
+    State(m): State<Manager>,
+    Path(app): Path<String>,
+    uri: OriginalUri,
+) -> Result<Json<Value>> {
     let app = resolve(&m, &app, &uri).await?;
     Ok(Json(json!({ "domains": app.domains })))
 }
@@ -147,6 +178,8 @@ async fn check_slug(
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<Value>>, D::Error> {
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<Value>>, D::Error> {
     Ok(Some(Option::<Value>::deserialize(d)?))
 }

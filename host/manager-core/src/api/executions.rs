@@ -48,17 +48,31 @@ async fn list_for_script(
     page(&m, None, Some(script.id), q).await
 }
 
-async fn page(m: &Manager, app_id: Option<String>, script_id: Option<String>, q: ListQuery) -> Result<Json<Value>> {
-    if let Some(status) = q.status.as_deref() {
-        if status != "ok" && status != "error" {
-            return Err(Error::bad_request("invalid_status", format!("status '{status}' is unknown: use ok or error")));
-        }
+async fn page(
+    m: &Manager,
+    app_id: Option<String>,
+    script_id: Option<String>,
+    q: ListQuery,
+) -> Result<Json<Value>> {
+    if let Some(status) = q.status.as_deref()
+        && status != "ok"
+        && status != "error"
+    {
+        return Err(Error::bad_request(
+            "invalid_status",
+            format!("status '{status}' is unknown: use ok or error"),
+        ));
     }
     let before = match q.cursor.as_deref() {
         Some(c) => Some(
             c.split_once('.')
                 .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned())))
-                .ok_or_else(|| Error::bad_request("invalid_cursor", format!("cursor '{c}' is not one this server issued")))?,
+                .ok_or_else(|| {
+                    Error::bad_request(
+                        "invalid_cursor",
+                        format!("cursor '{c}' is not one this server issued"),
+                    )
+                })?,
         ),
         None => None,
     };
@@ -67,7 +81,13 @@ async fn page(m: &Manager, app_id: Option<String>, script_id: Option<String>, q:
     m.recorder.flush().await;
     let items = m
         .store
-        .list_executions(&ExecutionFilter { app_id, script_id, outcome: q.status, before, limit: limit + 1 })
+        .list_executions(&ExecutionFilter {
+            app_id,
+            script_id,
+            outcome: q.status,
+            before,
+            limit: limit + 1,
+        })
         .await?;
     Ok(Json(paged(items, limit)))
 }
@@ -75,7 +95,13 @@ async fn page(m: &Manager, app_id: Option<String>, script_id: Option<String>, q:
 fn paged(mut items: Vec<crate::store::ExecutionSummary>, limit: i64) -> Value {
     let more = items.len() as i64 > limit;
     items.truncate(limit as usize);
-    let next = if more { items.last().map(|e| format!("{}.{}", millis(&e.started_at), e.id)) } else { None };
+    let next = if more {
+        items
+            .last()
+            .map(|e| format!("{}.{}", millis(&e.started_at), e.id))
+    } else {
+        None
+    };
     json!({ "executions": items, "next_cursor": next })
 }
 

@@ -23,7 +23,10 @@ pub fn router(manager: Manager) -> Router {
         .merge(apps::router())
         .merge(executions::router())
         .fallback(|| async { Error::not_found("admin endpoint", "this path") })
-        .layer(middleware::from_fn_with_state(manager.clone(), require_admin))
+        .layer(middleware::from_fn_with_state(
+            manager.clone(),
+            require_admin,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(manager);
     Router::new().nest("/api/v1/admin", admin)
@@ -31,12 +34,19 @@ pub fn router(manager: Manager) -> Router {
 
 /// The one authentication seam: every admin and execute route passes here.
 /// Per-app roles will slot in by resolving the principal's grants here.
-pub async fn require_admin(State(manager): State<Manager>, request: Request, next: Next) -> Response {
+pub async fn require_admin(
+    State(manager): State<Manager>,
+    request: Request,
+    next: Next,
+) -> Response {
     let token = request
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Error::Unauthorized.into_response();
@@ -75,6 +85,9 @@ pub(crate) fn page_limit(limit: Option<i64>) -> crate::Result<i64> {
     match limit {
         None => Ok(50),
         Some(n) if (1..=500).contains(&n) => Ok(n),
-        Some(n) => Err(Error::bad_request("invalid_limit", format!("limit {n} is out of range: use 1 to 500"))),
+        Some(n) => Err(Error::bad_request(
+            "invalid_limit",
+            format!("limit {n} is out of range: use 1 to 500"),
+        )),
     }
 }

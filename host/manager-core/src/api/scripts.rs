@@ -14,7 +14,10 @@ use crate::{Manager, Result};
 pub(super) fn router() -> Router<Manager> {
     Router::new()
         .route("/scripts", get(list).post(create))
-        .route("/scripts/{id}", get(show).patch(update).put(update).delete(remove))
+        .route(
+            "/scripts/{id}",
+            get(show).patch(update).put(update).delete(remove),
+        )
         .route("/scripts/{id}/routes", get(list_routes).post(create_route))
         .route("/scripts/{id}/routes/{route_id}", delete(remove_route))
 }
@@ -45,11 +48,20 @@ struct CreateScript {
     description: String,
 }
 
-async fn create(State(m): State<Manager>, ApiJson(body): ApiJson<CreateScript>) -> Result<(StatusCode, Json<Script>)> {
-    let app = m.store.app(body.app_id.as_deref().unwrap_or(DEFAULT_APP_ID)).await?;
+async fn create(
+    State(m): State<Manager>,
+    ApiJson(body): ApiJson<CreateScript>,
+) -> Result<(StatusCode, Json<Script>)> {
+    let app = m
+        .store
+        .app(body.app_id.as_deref().unwrap_or(DEFAULT_APP_ID))
+        .await?;
     crate::store::validate_script_name(&body.name)?;
     m.compile(&body.source).await?;
-    let script = m.store.create_script(&app.id, &body.name, &body.description, &body.source).await?;
+    let script = m
+        .store
+        .create_script(&app.id, &body.name, &body.description, &body.source)
+        .await?;
     m.routing_changed().await;
     Ok((StatusCode::CREATED, Json(script)))
 }
@@ -77,7 +89,12 @@ async fn update(
     }
     let updated = m
         .store
-        .update_script(&script, body.name.as_deref(), body.description.as_deref(), body.source.as_deref())
+        .update_script(
+            &script,
+            body.name.as_deref(),
+            body.description.as_deref(),
+            body.source.as_deref(),
+        )
         .await?;
     m.routing_changed().await;
     Ok(Json(updated))
@@ -91,7 +108,9 @@ async fn remove(State(m): State<Manager>, Path(id): Path<String>) -> Result<Stat
 
 async fn list_routes(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<Value>> {
     let script = m.store.script(&id).await?;
-    Ok(Json(json!({ "routes": m.store.list_routes(&script.id).await? })))
+    Ok(Json(
+        json!({ "routes": m.store.list_routes(&script.id).await? }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -109,13 +128,18 @@ async fn create_route(
 ) -> Result<(StatusCode, Json<Route>)> {
     let script = m.store.script(&id).await?;
     let app = m.store.app(&script.app_id).await?;
-    let route = m.store.validate_route(&app, &body.method, &body.path, body.host.as_deref())?;
+    let route = m
+        .store
+        .validate_route(&app, &body.method, &body.path, body.host.as_deref())?;
     let route = m.store.create_route(&script, route).await?;
     m.routing_changed().await;
     Ok((StatusCode::CREATED, Json(route)))
 }
 
-async fn remove_route(State(m): State<Manager>, Path((id, route_id)): Path<(String, String)>) -> Result<StatusCode> {
+async fn remove_route(
+    State(m): State<Manager>,
+    Path((id, route_id)): Path<(String, String)>,
+) -> Result<StatusCode> {
     m.store.delete_route(&id, &route_id).await?;
     m.routing_changed().await;
     Ok(StatusCode::NO_CONTENT)

@@ -79,7 +79,9 @@ pub(crate) fn validate_slug(slug: &str) -> Result<()> {
         && slug.len() <= 63
         && slug.starts_with(|c: char| c.is_ascii_lowercase())
         && !slug.ends_with('-')
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok {
         return Err(Error::bad_request(
             "invalid_slug",
@@ -89,7 +91,10 @@ pub(crate) fn validate_slug(slug: &str) -> Result<()> {
         ));
     }
     if slug == "__internal__" {
-        return Err(Error::bad_request("invalid_slug", "slug '__internal__' is reserved"));
+        return Err(Error::bad_request(
+            "invalid_slug",
+            "slug '__internal__' is reserved",
+        ));
     }
     Ok(())
 }
@@ -97,7 +102,9 @@ pub(crate) fn validate_slug(slug: &str) -> Result<()> {
 impl Store {
     /// All apps, ordered by slug.
     pub async fn list_apps(&self) -> Result<Vec<App>> {
-        let rows = sqlx::query("SELECT id FROM apps ORDER BY slug").fetch_all(&self.db.pool).await?;
+        let rows = sqlx::query("SELECT id FROM apps ORDER BY slug")
+            .fetch_all(&self.db.pool)
+            .await?;
         let mut apps = Vec::with_capacity(rows.len());
         for row in rows {
             let id: String = row.try_get("id")?;
@@ -133,19 +140,19 @@ impl Store {
 
     /// Resolves an id or slug (current or historical).
     pub async fn resolve_app(&self, id_or_slug: &str) -> Result<AppRef> {
-        if Uuid::parse_str(id_or_slug).is_ok() {
-            if let Some(app) = self.app_by_id(id_or_slug).await? {
-                return Ok(AppRef::Found(app));
-            }
+        if Uuid::parse_str(id_or_slug).is_ok()
+            && let Some(app) = self.app_by_id(id_or_slug).await?
+        {
+            return Ok(AppRef::Found(app));
         }
         let id: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE slug = $1")
             .bind(id_or_slug)
             .fetch_optional(&self.db.pool)
             .await?;
-        if let Some(id) = id {
-            if let Some(app) = self.app_by_id(&id).await? {
-                return Ok(AppRef::Found(app));
-            }
+        if let Some(id) = id
+            && let Some(app) = self.app_by_id(&id).await?
+        {
+            return Ok(AppRef::Found(app));
         }
         let current: Option<String> = sqlx::query_scalar(
             "SELECT a.slug FROM app_slug_history h JOIN apps a ON a.id = h.app_id WHERE h.slug = $1",
@@ -175,7 +182,10 @@ impl Store {
     pub async fn create_app(&self, slug: &str, name: &str, description: &str) -> Result<App> {
         validate_slug(slug)?;
         if name.trim().is_empty() {
-            return Err(Error::bad_request("invalid_name", "the app name must not be empty"));
+            return Err(Error::bad_request(
+                "invalid_name",
+                "the app name must not be empty",
+            ));
         }
         let mut tx = self.db.pool.begin().await?;
         let in_history: Option<String> = sqlx::query_scalar(
@@ -187,7 +197,9 @@ impl Store {
         if let Some(holder) = in_history {
             return Err(Error::conflict(
                 "slug_in_history",
-                format!("slug '{slug}' is a former slug of app '{holder}' and still redirects there; create the app under another slug, then rename it with force to take it over"),
+                format!(
+                    "slug '{slug}' is a former slug of app '{holder}' and still redirects there; create the app under another slug, then rename it with force to take it over"
+                ),
             ));
         }
         let id = Uuid::new_v4().to_string();
@@ -204,7 +216,9 @@ impl Store {
         .await
         .on_conflict("slug_taken", || format!("an app with slug '{slug}' already exists"))?;
         tx.commit().await?;
-        self.app_by_id(&id).await?.ok_or_else(|| Error::not_found("app", id))
+        self.app_by_id(&id)
+            .await?
+            .ok_or_else(|| Error::not_found("app", id))
     }
 
     /// Updates name, description and limits (any of them).
@@ -215,10 +229,13 @@ impl Store {
         description: Option<&str>,
         limits: Option<Option<serde_json::Value>>,
     ) -> Result<App> {
-        if let Some(name) = name {
-            if name.trim().is_empty() {
-                return Err(Error::bad_request("invalid_name", "the app name must not be empty"));
-            }
+        if let Some(name) = name
+            && name.trim().is_empty()
+        {
+            return Err(Error::bad_request(
+                "invalid_name",
+                "the app name must not be empty",
+            ));
         }
         let limits_text = match &limits {
             Some(Some(value)) => Some(Some(validate_limits(value)?)),
@@ -234,7 +251,9 @@ impl Store {
             .bind(&app.id)
             .execute(&self.db.pool)
             .await?;
-        self.app_by_id(&app.id).await?.ok_or_else(|| Error::not_found("app", &app.id))
+        self.app_by_id(&app.id)
+            .await?
+            .ok_or_else(|| Error::not_found("app", &app.id))
     }
 
     /// What renaming `app` to `slug` would do.
@@ -248,7 +267,12 @@ impl Store {
             message,
         };
         if app.slug == slug {
-            return Ok(verdict("current", true, None, format!("'{slug}' is already this app's slug")));
+            return Ok(verdict(
+                "current",
+                true,
+                None,
+                format!("'{slug}' is already this app's slug"),
+            ));
         }
         let active: Option<String> = sqlx::query_scalar("SELECT slug FROM apps WHERE slug = $1")
             .bind(slug)
@@ -269,14 +293,19 @@ impl Store {
         .fetch_optional(&self.db.pool)
         .await?;
         Ok(match history {
-            Some((holder_id, _)) if holder_id == app.id => {
-                verdict("available", true, None, format!("'{slug}' is a former slug of this app and can be reclaimed"))
-            }
+            Some((holder_id, _)) if holder_id == app.id => verdict(
+                "available",
+                true,
+                None,
+                format!("'{slug}' is a former slug of this app and can be reclaimed"),
+            ),
             Some((_, holder)) => verdict(
                 "history",
                 false,
                 Some(holder.clone()),
-                format!("'{slug}' is a former slug of app '{holder}' and redirects there; rename with \"force\": true to take it over (the redirect stops)"),
+                format!(
+                    "'{slug}' is a former slug of app '{holder}' and redirects there; rename with \"force\": true to take it over (the redirect stops)"
+                ),
             ),
             None => verdict("available", true, None, format!("'{slug}' is available")),
         })
@@ -287,7 +316,10 @@ impl Store {
     /// take an active slug.
     pub async fn rename_app(&self, app: &App, slug: &str, force: bool) -> Result<App> {
         if app.id == DEFAULT_APP_ID {
-            return Err(Error::bad_request("default_app", "the default app keeps the slug 'default'"));
+            return Err(Error::bad_request(
+                "default_app",
+                "the default app keeps the slug 'default'",
+            ));
         }
         let verdict = self.check_slug(app, slug).await?;
         match verdict.status {
@@ -298,7 +330,10 @@ impl Store {
         }
         let now = now_ms();
         let mut tx = self.db.pool.begin().await?;
-        sqlx::query("DELETE FROM app_slug_history WHERE slug = $1").bind(slug).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM app_slug_history WHERE slug = $1")
+            .bind(slug)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO app_slug_history (slug, app_id, retired_at) VALUES ($1, $2, $3)")
             .bind(&app.slug)
             .bind(&app.id)
@@ -311,17 +346,27 @@ impl Store {
             .bind(&app.id)
             .execute(&mut *tx)
             .await
-            .on_conflict("slug_taken", || format!("an app with slug '{slug}' already exists"))?;
+            .on_conflict("slug_taken", || {
+                format!("an app with slug '{slug}' already exists")
+            })?;
         tx.commit().await?;
-        self.app_by_id(&app.id).await?.ok_or_else(|| Error::not_found("app", &app.id))
+        self.app_by_id(&app.id)
+            .await?
+            .ok_or_else(|| Error::not_found("app", &app.id))
     }
 
     /// Deletes an app and, by cascade, its scripts, routes, domains, history and log.
     pub async fn delete_app(&self, app: &App) -> Result<()> {
         if app.id == DEFAULT_APP_ID {
-            return Err(Error::bad_request("default_app", "the default app cannot be deleted"));
+            return Err(Error::bad_request(
+                "default_app",
+                "the default app cannot be deleted",
+            ));
         }
-        sqlx::query("DELETE FROM apps WHERE id = $1").bind(&app.id).execute(&self.db.pool).await?;
+        sqlx::query("DELETE FROM apps WHERE id = $1")
+            .bind(&app.id)
+            .execute(&self.db.pool)
+            .await?;
         Ok(())
     }
 
@@ -335,13 +380,19 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, pattern, shape_key, created)| Domain { id, pattern, shape_key, created_at: rfc3339(created) })
+            .map(|(id, pattern, shape_key, created)| Domain {
+                id,
+                pattern,
+                shape_key,
+                created_at: rfc3339(created),
+            })
             .collect())
     }
 
     /// Claims a host pattern for `app`; 409 names the app owning the shape.
     pub async fn add_domain(&self, app: &App, pattern: &str) -> Result<Domain> {
-        let parsed = DomainPattern::parse(pattern).map_err(|m| Error::bad_request("invalid_domain", m))?;
+        let parsed =
+            DomainPattern::parse(pattern).map_err(|m| Error::bad_request("invalid_domain", m))?;
         let shape = parsed.shape_key();
         let owner: Option<(String, String)> = sqlx::query_as(
             "SELECT a.slug, d.pattern FROM app_domains d JOIN apps a ON a.id = d.app_id WHERE d.shape_key = $1",
@@ -352,7 +403,9 @@ impl Store {
         if let Some((owner, existing)) = owner {
             return Err(Error::conflict(
                 "domain_taken",
-                format!("'{parsed}' collides with the claim '{existing}' of app '{owner}' (same shape '{shape}')"),
+                format!(
+                    "'{parsed}' collides with the claim '{existing}' of app '{owner}' (same shape '{shape}')"
+                ),
             ));
         }
         let id = Uuid::new_v4().to_string();
@@ -366,7 +419,12 @@ impl Store {
             .execute(&self.db.pool)
             .await
             .on_conflict("domain_taken", || format!("another app claimed the shape '{shape}' at the same time"))?;
-        Ok(Domain { id, pattern: parsed.to_string(), shape_key: shape, created_at: rfc3339(now) })
+        Ok(Domain {
+            id,
+            pattern: parsed.to_string(),
+            shape_key: shape,
+            created_at: rfc3339(now),
+        })
     }
 
     /// Removes a claim of `app`.
@@ -386,15 +444,24 @@ impl Store {
 /// Checks a limits object against `shared::Limits`' fields; returns its JSON text.
 fn validate_limits(value: &serde_json::Value) -> Result<String> {
     let serde_json::Value::Object(map) = value else {
-        return Err(Error::bad_request("invalid_limits", "limits must be a JSON object"));
+        return Err(Error::bad_request(
+            "invalid_limits",
+            "limits must be a JSON object",
+        ));
     };
     let known = serde_json::to_value(shared::Limits::default()).expect("limits serialize");
     for (key, v) in map {
         if known.get(key).is_none() {
-            return Err(Error::bad_request("invalid_limits", format!("unknown limit '{key}'")));
+            return Err(Error::bad_request(
+                "invalid_limits",
+                format!("unknown limit '{key}'"),
+            ));
         }
-        if !v.as_u64().is_some_and(|n| n > 0) {
-            return Err(Error::bad_request("invalid_limits", format!("limit '{key}' must be a positive integer")));
+        if v.as_u64().is_none_or(|n| n == 0) {
+            return Err(Error::bad_request(
+                "invalid_limits",
+                format!("limit '{key}' must be a positive integer"),
+            ));
         }
     }
     Ok(value.to_string())

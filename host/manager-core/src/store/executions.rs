@@ -100,7 +100,9 @@ fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
         error: match code {
             Some(code) => Some(ExecutionFailure {
                 code,
-                message: row.try_get::<Option<String>, _>("error_message")?.unwrap_or_default(),
+                message: row
+                    .try_get::<Option<String>, _>("error_message")?
+                    .unwrap_or_default(),
                 line: row.try_get("error_line")?,
                 column: row.try_get("error_column")?,
             }),
@@ -165,9 +167,15 @@ impl Store {
         }
         if let Some((ms, id)) = &filter.before {
             binds.push(id.clone());
-            sql += &format!(" AND (started_at < {ms} OR (started_at = {ms} AND id < ${}))", binds.len());
+            sql += &format!(
+                " AND (started_at < {ms} OR (started_at = {ms} AND id < ${}))",
+                binds.len()
+            );
         }
-        sql += &format!(" ORDER BY started_at DESC, id DESC LIMIT {}", filter.limit.max(1));
+        sql += &format!(
+            " ORDER BY started_at DESC, id DESC LIMIT {}",
+            filter.limit.max(1)
+        );
         let mut query = sqlx::query(&sql);
         for b in &binds {
             query = query.bind(b);

@@ -16,8 +16,8 @@ use shared::{AppRouting, Limits, RouteSpec, RoutingSnapshot, RoutingSource, Scri
 pub use apps::{App, AppRef, Domain, SlugVerdict};
 pub use executions::{Execution, ExecutionFilter, ExecutionSummary};
 pub use routes::{NewRoute, Route};
-pub use tokens::generate_token;
 pub use scripts::{Script, validate_script_name};
+pub use tokens::generate_token;
 
 use crate::db::Db;
 
@@ -44,13 +44,16 @@ impl Store {
 
 /// Parses an id read back from the database.
 fn id<T: std::str::FromStr>(raw: &str) -> crate::Result<T> {
-    raw.parse().map_err(|_| crate::Error::Config(format!("corrupt id '{raw}' in the database")))
+    raw.parse()
+        .map_err(|_| crate::Error::Config(format!("corrupt id '{raw}' in the database")))
 }
 
 /// Per-app limits: stored overrides on top of the defaults.
 pub(crate) fn app_limits(stored: Option<&str>) -> Limits {
     let mut value = serde_json::to_value(Limits::default()).expect("limits serialize");
-    if let Some(Ok(serde_json::Value::Object(overrides))) = stored.map(serde_json::from_str::<serde_json::Value>) {
+    if let Some(Ok(serde_json::Value::Object(overrides))) =
+        stored.map(serde_json::from_str::<serde_json::Value>)
+    {
         for (k, v) in overrides {
             if value.get(&k).is_some() {
                 value[k] = v;
@@ -72,17 +75,24 @@ impl Store {
         // One read transaction, so the three lists agree with each other.
         let mut tx = self.db.pool.begin().await?;
         let apps: Vec<(String, String, Option<String>)> =
-            sqlx::query_as("SELECT id, slug, limits FROM apps").fetch_all(&mut *tx).await?;
+            sqlx::query_as("SELECT id, slug, limits FROM apps")
+                .fetch_all(&mut *tx)
+                .await?;
         let domains: Vec<(String, String)> =
-            sqlx::query_as("SELECT app_id, pattern FROM app_domains").fetch_all(&mut *tx).await?;
+            sqlx::query_as("SELECT app_id, pattern FROM app_domains")
+                .fetch_all(&mut *tx)
+                .await?;
         let scripts: Vec<(String, String, String, String)> =
-            sqlx::query_as("SELECT id, app_id, name, source FROM scripts").fetch_all(&mut *tx).await?;
+            sqlx::query_as("SELECT id, app_id, name, source FROM scripts")
+                .fetch_all(&mut *tx)
+                .await?;
         let routes: Vec<(String, String, String, String, String, String)> =
             sqlx::query_as("SELECT id, app_id, script_id, method, path, host FROM routes")
                 .fetch_all(&mut *tx)
                 .await?;
         tx.commit().await?;
-        let mut by_app: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        let mut by_app: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
         for (app_id, pattern) in domains {
             by_app.entry(app_id).or_default().push(pattern);
         }

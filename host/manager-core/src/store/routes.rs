@@ -41,15 +41,27 @@ pub struct NewRoute {
 
 impl Store {
     /// Validates method, path and host against the app's claims.
-    pub fn validate_route(&self, app: &App, method: &str, path: &str, host: Option<&str>) -> Result<NewRoute> {
-        let method = normalize_method(method).map_err(|m| Error::bad_request("invalid_method", m))?;
-        let pattern = PathPattern::parse(path).map_err(|m| Error::bad_request("invalid_route_path", m))?;
+    pub fn validate_route(
+        &self,
+        app: &App,
+        method: &str,
+        path: &str,
+        host: Option<&str>,
+    ) -> Result<NewRoute> {
+        let method =
+            normalize_method(method).map_err(|m| Error::bad_request("invalid_method", m))?;
+        let pattern =
+            PathPattern::parse(path).map_err(|m| Error::bad_request("invalid_route_path", m))?;
         let host = match host.map(str::trim).filter(|h| !h.is_empty()) {
             None => String::new(),
             Some(host) => {
-                let parsed = DomainPattern::parse(host).map_err(|m| Error::bad_request("invalid_host", m))?;
-                let claims: Vec<DomainPattern> =
-                    app.domains.iter().filter_map(|d| DomainPattern::parse(&d.pattern).ok()).collect();
+                let parsed = DomainPattern::parse(host)
+                    .map_err(|m| Error::bad_request("invalid_host", m))?;
+                let claims: Vec<DomainPattern> = app
+                    .domains
+                    .iter()
+                    .filter_map(|d| DomainPattern::parse(&d.pattern).ok())
+                    .collect();
                 if !claims.iter().any(|claim| parsed.within(claim)) {
                     let list: Vec<&str> = app.domains.iter().map(|d| d.pattern.as_str()).collect();
                     return Err(Error::bad_request(
@@ -57,14 +69,23 @@ impl Store {
                         format!(
                             "host '{parsed}' is not within the claims of app '{}' ({}); add a domain to the app first",
                             app.slug,
-                            if list.is_empty() { "none".to_owned() } else { list.join(", ") }
+                            if list.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                list.join(", ")
+                            }
                         ),
                     ));
                 }
                 parsed.to_string()
             }
         };
-        Ok(NewRoute { method, path: path.to_owned(), host, shape: pattern.shape() })
+        Ok(NewRoute {
+            method,
+            path: path.to_owned(),
+            host,
+            shape: pattern.shape(),
+        })
     }
 
     /// The existing route of the same app that `route` would collide with.
@@ -103,7 +124,12 @@ impl Store {
         .bind(now)
         .execute(&self.db.pool)
         .await
-        .on_conflict("route_conflict", || format!("another route for {} {} was added at the same time", route.method, route.path))?;
+        .on_conflict("route_conflict", || {
+            format!(
+                "another route for {} {} was added at the same time",
+                route.method, route.path
+            )
+        })?;
         Ok(Route {
             id,
             app_id: script.app_id.clone(),
@@ -145,7 +171,12 @@ pub(crate) fn conflict_error(route: &NewRoute, existing: &Route) -> Error {
         "route_conflict",
         format!(
             "{} {} conflicts with route {} {} (id {}, script {}) in the same app",
-            route.method, route.path, existing.method, existing.path, existing.id, existing.script_id
+            route.method,
+            route.path,
+            existing.method,
+            existing.path,
+            existing.id,
+            existing.script_id
         ),
     )
 }

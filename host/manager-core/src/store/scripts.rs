@@ -1,8 +1,8 @@
 //! Scripts: Rhai source owned by an app.
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use super::Store;
@@ -50,11 +50,15 @@ fn from_row(row: &AnyRow) -> Result<Script> {
 pub fn validate_script_name(name: &str) -> Result<()> {
     if name.is_empty()
         || name.len() > 100
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     {
         return Err(Error::bad_request(
             "invalid_name",
-            format!("script name '{name}' is invalid: use 1 to 100 letters, digits, '-', '_' or '.'"),
+            format!(
+                "script name '{name}' is invalid: use 1 to 100 letters, digits, '-', '_' or '.'"
+            ),
         ));
     }
     Ok(())
@@ -64,7 +68,10 @@ pub(crate) fn validate_source(source: &str) -> Result<()> {
     if source.len() > MAX_SOURCE_BYTES {
         return Err(Error::bad_request(
             "source_too_large",
-            format!("the script source is {} bytes; the limit is {MAX_SOURCE_BYTES}", source.len()),
+            format!(
+                "the script source is {} bytes; the limit is {MAX_SOURCE_BYTES}",
+                source.len()
+            ),
         ));
     }
     Ok(())
@@ -75,15 +82,19 @@ impl Store {
     pub async fn list_scripts(&self, app_id: Option<&str>) -> Result<Vec<Script>> {
         let rows = match app_id {
             Some(app) => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM scripts WHERE app_id = $1 ORDER BY name"))
-                    .bind(app)
-                    .fetch_all(&self.db.pool)
-                    .await?
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM scripts WHERE app_id = $1 ORDER BY name"
+                ))
+                .bind(app)
+                .fetch_all(&self.db.pool)
+                .await?
             }
             None => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM scripts ORDER BY app_id, name"))
-                    .fetch_all(&self.db.pool)
-                    .await?
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM scripts ORDER BY app_id, name"
+                ))
+                .fetch_all(&self.db.pool)
+                .await?
             }
         };
         rows.iter().map(from_row).collect()
@@ -100,7 +111,13 @@ impl Store {
     }
 
     /// Stores a new script (the caller has compiled it).
-    pub async fn create_script(&self, app_id: &str, name: &str, description: &str, source: &str) -> Result<Script> {
+    pub async fn create_script(
+        &self,
+        app_id: &str,
+        name: &str,
+        description: &str,
+        source: &str,
+    ) -> Result<Script> {
         validate_script_name(name)?;
         validate_source(source)?;
         let id = Uuid::new_v4().to_string();
@@ -149,7 +166,10 @@ impl Store {
 
     /// Deletes a script and its routes.
     pub async fn delete_script(&self, id: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM scripts WHERE id = $1").bind(id).execute(&self.db.pool).await?;
+        let done = sqlx::query("DELETE FROM scripts WHERE id = $1")
+            .bind(id)
+            .execute(&self.db.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(Error::not_found("script", id));
         }
@@ -158,9 +178,11 @@ impl Store {
 
     /// Number of scripts an app has (for the idempotent Hello World seed).
     pub async fn count_scripts(&self, app_id: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM scripts WHERE app_id = $1")
-            .bind(app_id)
-            .fetch_one(&self.db.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM scripts WHERE app_id = $1")
+                .bind(app_id)
+                .fetch_one(&self.db.pool)
+                .await?,
+        )
     }
 }

@@ -26,18 +26,22 @@ pub fn generate_token() -> String {
 impl Store {
     /// Number of admin tokens (zero on a fresh install).
     pub async fn count_tokens(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM admin_tokens").fetch_one(&self.db.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM admin_tokens")
+            .fetch_one(&self.db.pool)
+            .await?)
     }
 
     /// Stores the hash of `token` under `name`.
     pub async fn add_token(&self, name: &str, token: &str) -> Result<()> {
-        sqlx::query("INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(Uuid::new_v4().to_string())
-            .bind(name)
-            .bind(hash_token(token))
-            .bind(now_ms())
-            .execute(&self.db.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(name)
+        .bind(hash_token(token))
+        .bind(now_ms())
+        .execute(&self.db.pool)
+        .await?;
         Ok(())
     }
 

@@ -1,0 +1,28 @@
+# PiCloud developer entry points. `make run` and `make test` are the two
+# commands in the README; both install what they need first.
+
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: setup build run test lint bench
+
+setup:
+	scripts/setup.sh
+
+build: setup
+	$(CARGO) build --release -p picloud
+
+run: build
+	$(CARGO) run --release -p picloud -- serve
+
+# Everything CI checks: formatting, lints, and every test (release profile,
+# so the wasm guest runs at production speed and shares the build with `run`).
+test: setup lint
+	$(CARGO) test --workspace --release
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
+
+bench: setup
+	$(CARGO) bench -p executor-core --bench execution

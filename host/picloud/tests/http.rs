@@ -1,0 +1,554 @@
+//! The server as a user meets it: real binary wiring, real SQLite file, real
+//! guest, over HTTP on a loopback port from the OS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use picloud::{Server, ServerConfig};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+struct TestServer {
+    server: Option<Server>,
+    base: String,
+    client: Client,
+    _data: Option<tempfile::TempDir>,
+}
+
+fn config(data_dir: PathBuf, admin_token: Option<&str>) -> ServerConfig {
+    ServerConfig {
+        listen: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        data_dir,
+        database_url: None,
+        admin_token: admin_token.map(str::to_owned),
+        public_base_url: None,
+        max_concurrent: 4,
+        // Shared across tests so the guest is pre-initialized and compiled once.
+        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+    }
+}
+
+impl TestServer {
+    async fn start() -> TestServer {
+        let data = tempfile::tempdir().unwrap();
+        let mut server = TestServer::at(config(data.path().to_owned(), Some(TOKEN))).await;
+        server._data = Some(data);
+        server
+    }
+
+    async fn at(config: ServerConfig) -> TestServer {
+        let server = Server::start(config).await.expect("server starts");
+        let base = format!("http://{}", server.addr);
+        TestServer {
+            server: Some(server),
+            base,
+            client: Client::new(),
+            _data: None,
+        }
+    }
+
+    async fn stop(mut self) -> Option<String> {
+        let server = self.server.take().unwrap();
+        let token = server.generated_token.clone();
+        server.stop().await.unwrap();
+        token
+    }
+
+    /// An admin call with the token; returns status and JSON (or Null).
+    async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A user request with a Host header; returns status and body text.
+    async fn call(&self, method: Method, host: &str, path: &str) -> (StatusCode, String) {
+        let resp = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+
+    async fn script(&self, name: &str, source: &str) -> String {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/api/v1/admin/scripts",
+                Some(json!({"name": name, "source": source})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn route(&self, script: &str, method: &str, path: &str) -> (StatusCode, Value) {
+        self.admin(
+            Method::POST,
+            &format!("/api/v1/admin/scripts/{script}/routes"),
+            Some(json!({"method": method, "path": path})),
+        )
+        .await
+    }
+}
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no code>")
+}
+
+#[tokio::test]
+async fn readme_walkthrough() {
+    let s = TestServer::start().await;
+    let health = s
+        .client
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok");
+    let version: Value = s
+        .client
+        .get(format!("{}/version", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(version["api"], "v1");
+    assert_eq!(version["wit"], "picloud:platform@0.1.0");
+    assert!(version["schema"].as_i64().unwrap() >= 1);
+    assert!(
+        version["public_base_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://")
+    );
+
+    assert_eq!(
+        s.call(Method::GET, "localhost", "/hello").await,
+        (StatusCode::OK, "Hello, World!".into())
+    );
+    assert_eq!(
+        s.call(Method::GET, "localhost:8080", "/hello?name=Pi")
+            .await
+            .1,
+        "Hello, Pi!"
+    );
+
+    // Create a script, bind a route, call it.
+    let id = s
+        .script("greet", "log::info(`greeting ${request.params.name}`);\n#{ greeting: `Hi ${request.params.name}` }")
+        .await;
+    let (status, route) = s.route(&id, "GET", "/greet/:name").await;
+    assert_eq!(status, StatusCode::CREATED, "{route}");
+    let (status, body) = s.call(Method::GET, "localhost", "/greet/Ada").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"greeting": "Hi Ada"})
+    );
+
+    // Its execution log, with the log line.
+    let (status, log) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/admin/scripts/{id}/executions"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let entry = &log["executions"][0];
+    assert_eq!(entry["status"], 200);
+    assert_eq!(entry["outcome"], "ok");
+    assert!(entry["fuel_used"].as_i64().unwrap() > 0);
+    let (_, detail) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/admin/executions/{}", entry["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        detail["logs"],
+        json!([{"level": "info", "message": "greeting Ada"}])
+    );
+
+    // A compile error names line and column.
+    let (status, body) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/scripts",
+            Some(json!({"name": "broken", "source": "let x = 1;\nlet y = ;"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(code(&body), "compile_error");
+    assert_eq!(body["error"]["line"], 2);
+    assert_eq!(body["error"]["column"], 9);
+
+    // A limit error: stopped, reported and logged, and the server keeps serving.
+    let spin = s.script("spin", "loop { }").await;
+    s.route(&spin, "GET", "/spin").await;
+    let (status, body) = s.call(Method::GET, "localhost", "/spin").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        code(&serde_json::from_str(&body).unwrap()),
+        "fuel_exhausted"
+    );
+    let (_, log) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/admin/executions?script={spin}&status=error"),
+            None,
+        )
+        .await;
+    assert_eq!(log["executions"][0]["error"]["code"], "fuel_exhausted");
+    assert_eq!(
+        s.call(Method::GET, "localhost", "/hello").await.0,
+        StatusCode::OK
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn admin_and_execute_require_a_token() {
+    let s = TestServer::start().await;
+    let hello = s.admin(Method::GET, "/api/v1/admin/scripts", None).await.1["scripts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (method, path) in [
+        (Method::GET, "/api/v1/admin/scripts".to_owned()),
+        (Method::POST, "/api/v1/admin/scripts".to_owned()),
+        (Method::GET, "/api/v1/admin/apps".to_owned()),
+        (Method::GET, "/api/v1/admin/executions".to_owned()),
+        (Method::DELETE, format!("/api/v1/admin/scripts/{hello}")),
+        (Method::GET, format!("/api/v1/execute/{hello}")),
+        (Method::GET, "/api/v1/admin/no-such-thing".to_owned()),
+    ] {
+        for auth in [None, Some("Bearer wrong-token"), Some("Basic dXNlcjpwYXNz")] {
+            let mut req = s
+                .client
+                .request(method.clone(), format!("{}{path}", s.base));
+            if let Some(auth) = auth {
+                req = req.header("authorization", auth);
+            }
+            let resp = req.send().await.unwrap();
+            assert_eq!(
+                resp.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {auth:?}"
+            );
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(code(&body), "unauthorized");
+        }
+    }
+    // With the token, execute-by-id runs any script regardless of domains.
+    let resp = s
+        .client
+        .get(format!("{}/api/v1/execute/{hello}?name=Direct", s.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.unwrap(), "Hello, Direct!");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bad_admin_requests_get_clear_4xx() {
+    let s = TestServer::start().await;
+    let id = s.script("thing", "\"thing\"").await;
+    let cases: Vec<(Method, String, Option<Value>, StatusCode, &str, &str)> = vec![
+        (
+            Method::POST,
+            format!("/api/v1/admin/scripts/{id}/routes"),
+            Some(json!({"method": "GET", "path": "/api/evil"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_route_path",
+            "reserved",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/scripts/{id}/routes"),
+            Some(json!({"method": "GET", "path": "/admin"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_route_path",
+            "reserved",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/scripts/{id}/routes"),
+            Some(json!({"method": "GET", "path": "/users/{id}"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_route_path",
+            ":name",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/scripts/{id}/routes"),
+            Some(json!({"method": "FETCH", "path": "/x"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_method",
+            "FETCH",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/scripts/{id}/routes"),
+            Some(json!({"method": "GET", "path": "/hello"})),
+            StatusCode::CONFLICT,
+            "route_conflict",
+            "/hello",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/scripts/{id}/routes"),
+            Some(json!({"method": "GET", "path": "/x", "host": "elsewhere.example"})),
+            StatusCode::BAD_REQUEST,
+            "host_not_claimed",
+            "elsewhere.example",
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/scripts".into(),
+            Some(json!({"name": "thing", "source": "1"})),
+            StatusCode::CONFLICT,
+            "script_name_taken",
+            "thing",
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/scripts".into(),
+            Some(json!({"name": "bad name!", "source": "1"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_name",
+            "bad name!",
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/scripts".into(),
+            Some(json!({"source": "1"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "name",
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/scripts".into(),
+            Some(json!({"name": "a", "source": "1", "colour": "red"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "colour",
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/scripts".into(),
+            Some(json!({"name": 5, "source": "1"})),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "name",
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/scripts".into(),
+            Some(json!({"name": "a", "source": "1", "app_id": "nope"})),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "nope",
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/scripts/00000000-0000-0000-0000-000000000000".into(),
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "script",
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/executions?limit=100000".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+            "100000",
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/executions?status=weird".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_status",
+            "weird",
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/executions?cursor=zzz".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+            "zzz",
+        ),
+    ];
+    for (method, path, body, status, want_code, mention) in cases {
+        let (got, resp) = s.admin(method.clone(), &path, body.clone()).await;
+        assert_eq!(got, status, "{method} {path} {body:?}: {resp}");
+        assert_eq!(code(&resp), want_code, "{method} {path}: {resp}");
+        let message = resp["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(mention),
+            "{method} {path}: message {message:?} should mention {mention:?}"
+        );
+    }
+    // Malformed JSON and a missing content type.
+    let resp = s
+        .client
+        .post(format!("{}/api/v1/admin/scripts", s.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(code(&resp.json().await.unwrap()), "invalid_json");
+    let resp = s
+        .client
+        .post(format!("{}/api/v1/admin/scripts", s.base))
+        .bearer_auth(TOKEN)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(code(&resp.json().await.unwrap()), "invalid_content_type");
+    // An oversized body.
+    let huge = "x".repeat(2 << 20);
+    let resp = s
+        .client
+        .post(format!("{}/api/v1/admin/scripts", s.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "big", "source": huge}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(code(&resp.json().await.unwrap()), "payload_too_large");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn user_requests_that_match_nothing_get_clear_errors() {
+    let s = TestServer::start().await;
+    let (status, body) = s.call(Method::GET, "nobody.example", "/hello").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body.contains("unknown_host") && body.contains("nobody.example"),
+        "{body}"
+    );
+    let (status, body) = s.call(Method::GET, "localhost", "/no/such/route").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body.contains("no_route") && body.contains("/no/such/route"),
+        "{body}"
+    );
+    let resp = s
+        .client
+        .delete(format!("{}/hello", s.base))
+        .header("host", "localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["allow"], "GET");
+    // HEAD falls back to GET, without a body.
+    let (status, body) = s.call(Method::HEAD, "localhost", "/hello").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    // A request body over the limit.
+    let echo = s.script("echo", "request.body.len()").await;
+    s.route(&echo, "POST", "/echo").await;
+    let resp = s
+        .client
+        .post(format!("{}/echo", s.base))
+        .header("host", "localhost")
+        .body("x".repeat(5 << 20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let resp = s
+        .client
+        .post(format!("{}/echo", s.base))
+        .header("host", "localhost")
+        .body("abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "3");
+    // A response over the app's limit is refused with 502.
+    let limits = json!({"limits": {"max_response_bytes": 1000}});
+    let (status, app) = s
+        .admin(Method::PATCH, "/api/v1/admin/apps/default", Some(limits))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{app}");
+    let big = s
+        .script("big", "let s = \"x\"; for i in 0..11 { s += s; } s")
+        .await;
+    s.route(&big, "GET", "/big").await;
+    let (status, body) = s.call(Method::GET, "localhost", "/big").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(
+        body.contains("response_too_large") && body.contains("2048"),
+        "{body}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn first_start_seeds_once_and_generates_a_token_once() {
+    let data = tempfile::tempdir().unwrap();
+    let first = TestServer::at(config(data.path().to_owned(), None)).await;
+    assert_eq!(
+        first.call(Method::GET, "localhost", "/hello").await.0,
+        StatusCode::OK
+    );
+    let token = first
+        .stop()
+        .await
+        .expect("a token is generated on a fresh install");
+    assert!(token.starts_with("pc_") && token.len() > 40);
+
+    let second = TestServer::at(config(data.path().to_owned(), None)).await;
+    let scripts: Value = second
+        .client
+        .get(format!("{}/api/v1/admin/scripts", second.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        scripts["scripts"].as_array().unwrap().len(),
+        1,
+        "hello is seeded once: {scripts}"
+    );
+    // Deleting hello is respected only until the app is empty again, by design:
+    // a restart with no scripts in the default app seeds it afresh.
+    assert_eq!(second.stop().await, None, "no second token");
+}
