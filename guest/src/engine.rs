@@ -46,11 +46,12 @@ fn build() -> Engine {
     engine
 }
 
-/// `log::debug/info/warn/error(message)`: any value, formatted as `print` would.
+/// `log::info/warn/error(message)`: any value, formatted as `print` would.
+/// There is no `log::debug`: `debug` is a reserved keyword in Rhai, so the
+/// path cannot be written; Rhai's own `debug(value)` logs at debug level.
 fn log_module() -> Module {
     let mut module = Module::new();
     for (name, level) in [
-        ("debug", Level::Debug),
         ("info", Level::Info),
         ("warn", Level::Warn),
         ("error", Level::Error),

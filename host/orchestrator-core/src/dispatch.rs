@@ -199,7 +199,11 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
             limits: target.limits,
         })
         .await;
-    let response = to_response(&outcome, parts.method == Method::HEAD);
+    // Anonymous callers of user routes learn the error code, not the script's
+    // internals (messages, thrown values, positions): those go to the
+    // execution log. Authenticated direct calls get the details.
+    let detailed = target.trigger == Trigger::Direct;
+    let response = to_response(&outcome, parts.method == Method::HEAD, detailed);
     o.recorder.record(ExecutionRecord {
         app_id: target.app_id,
         script_id: target.script_id,
@@ -230,7 +234,7 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     pairs
 }
 
-fn to_response(outcome: &ExecutionOutcome, head: bool) -> Response {
+fn to_response(outcome: &ExecutionOutcome, head: bool, detailed: bool) -> Response {
     match &outcome.outcome {
         Ok(script_response) => {
             let mut response = Response::new(if head {
@@ -252,15 +256,20 @@ fn to_response(outcome: &ExecutionOutcome, head: bool) -> Response {
             }
             response
         }
-        Err(err) => script_error(err),
+        Err(err) => script_error(err, detailed),
     }
 }
 
-fn script_error(err: &ExecutionError) -> Response {
+fn script_error(err: &ExecutionError, detailed: bool) -> Response {
     let status =
         StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut body = json!({ "error": { "code": err.code(), "message": err.to_string() } });
-    if let Some(position) = err.position() {
+    let message = if detailed {
+        err.to_string()
+    } else {
+        public_message(err).to_owned()
+    };
+    let mut body = json!({ "error": { "code": err.code(), "message": message } });
+    if let Some(position) = err.position().filter(|_| detailed) {
         body["error"]["line"] = json!(position.line);
         body["error"]["column"] = json!(position.column);
     }
@@ -271,4 +280,22 @@ fn script_error(err: &ExecutionError) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
+}
+
+/// What an anonymous caller is told, per error kind.
+fn public_message(err: &ExecutionError) -> &'static str {
+    match err {
+        ExecutionError::Compile(_)
+        | ExecutionError::Runtime(_)
+        | ExecutionError::BadResponse(_) => "the script failed; its execution log has the details",
+        ExecutionError::ScriptLimit { .. }
+        | ExecutionError::FuelExhausted { .. }
+        | ExecutionError::MemoryLimit { .. } => {
+            "the script was stopped at a resource limit (fuel, memory or an interpreter limit)"
+        }
+        ExecutionError::DeadlineExceeded { .. } => "the script ran past its deadline",
+        ExecutionError::ResponseTooLarge { .. } => "the script's response is larger than its limit",
+        ExecutionError::Overloaded => "the server is busy; retry shortly",
+        ExecutionError::Internal => "internal error; the server log has details",
+    }
 }

@@ -270,11 +270,21 @@ async fn admin_and_execute_require_a_token() {
     s.stop().await;
 }
 
+/// Method, path, body, expected status, expected code, a word the message names.
+type BadCase = (
+    Method,
+    String,
+    Option<Value>,
+    StatusCode,
+    &'static str,
+    &'static str,
+);
+
 #[tokio::test]
 async fn bad_admin_requests_get_clear_4xx() {
     let s = TestServer::start().await;
     let id = s.script("thing", "\"thing\"").await;
-    let cases: Vec<(Method, String, Option<Value>, StatusCode, &str, &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             Method::POST,
             format!("/api/v1/admin/scripts/{id}/routes"),
@@ -512,7 +522,7 @@ async fn user_requests_that_match_nothing_get_clear_errors() {
     let (status, body) = s.call(Method::GET, "localhost", "/big").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
     assert!(
-        body.contains("response_too_large") && body.contains("2048"),
+        body.contains("response_too_large") && !body.contains("2048"),
         "{body}"
     );
     s.stop().await;
