@@ -69,16 +69,16 @@ CREATE TABLE executions (
     trigger_kind  TEXT NOT NULL,
     method        TEXT NOT NULL,
     path          TEXT NOT NULL,
-    status        INTEGER NOT NULL,
+    status        BIGINT NOT NULL,
     error_code    TEXT,
     error_message TEXT,
-    error_line    INTEGER,
-    error_column  INTEGER,
+    error_line    BIGINT,
+    error_column  BIGINT,
     fuel_used     BIGINT NOT NULL,
     duration_us   BIGINT NOT NULL,
     -- JSON array of {"level", "message"}.
     logs          TEXT NOT NULL,
-    logs_dropped  INTEGER NOT NULL,
+    logs_dropped  BIGINT NOT NULL,
     started_at    BIGINT NOT NULL
 );
 CREATE INDEX executions_app_time ON executions(app_id, started_at DESC);

@@ -5,6 +5,9 @@
 //! - `empty_instance_floor`: a fresh instance of an empty component on an
 //!   engine configured like the executor's. No design that isolates every
 //!   request in its own instance can go below this.
+//! - `guest_instance_floor`: a fresh instance of the real guest (snapshot
+//!   memory, WASI and platform imports) and a call to its no-op `init`: what
+//!   isolation costs for *this* guest before any script work.
 //! - `native_rhai`: the same script compiled and evaluated by Rhai in-process,
 //!   i.e. with no isolation at all.
 //!
@@ -91,6 +94,17 @@ impl EmptyFloor {
                 .max_memory_size(
                     usize::try_from(executor_config.max_limits.memory_bytes).unwrap_or(usize::MAX),
                 );
+            // Mirror the executor's first tier where the kernel has the ioctl.
+            let mut scanning = pool.clone();
+            scanning
+                .pagemap_scan(wasmtime::Enabled::Yes)
+                .linear_memory_keep_resident(16 << 20)
+                .table_keep_resident(64 << 10);
+            let mut probe = config.clone();
+            probe.allocation_strategy(InstanceAllocationStrategy::Pooling(scanning.clone()));
+            if Engine::new(&probe).is_ok() {
+                pool = scanning;
+            }
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&config).expect("the executor's configuration is accepted");
@@ -209,6 +223,9 @@ fn main() {
             b.iter(|| hello_world_fresh_instance(&executor, &request))
         });
         group.bench_function("empty_instance_floor", |b| b.iter(|| floor.run()));
+        group.bench_function("guest_instance_floor", |b| {
+            b.iter(|| executor.instantiate_noop().expect("instantiates"))
+        });
         group.bench_function("native_rhai", |b| b.iter(|| native_rhai(&rhai_engine)));
         group.finish();
     }
@@ -223,13 +240,14 @@ fn main() {
         &mut [
             &mut || hello_world_fresh_instance(&executor, &request),
             &mut || floor.run(),
+            &mut || executor.instantiate_noop().expect("instantiates"),
             &mut || native_rhai(&rhai_engine),
         ],
         rounds,
         batch_time,
     );
-    let [hello, empty, native] = medians[..] else {
-        unreachable!("three workloads")
+    let [hello, empty, guest, native] = medians[..] else {
+        unreachable!("four workloads")
     };
 
     println!();
@@ -240,10 +258,15 @@ fn main() {
     );
     println!("  hello_world_fresh_instance  {:>10.2} µs", micros(hello));
     println!("  empty_instance_floor        {:>10.2} µs", micros(empty));
+    println!("  guest_instance_floor        {:>10.2} µs", micros(guest));
     println!("  native_rhai                 {:>10.2} µs", micros(native));
     println!(
         "  hello_world_fresh_instance / empty_instance_floor = {:.2}x (target: under 2x)",
         hello.as_secs_f64() / empty.as_secs_f64()
+    );
+    println!(
+        "  hello_world_fresh_instance / guest_instance_floor = {:.2}x",
+        hello.as_secs_f64() / guest.as_secs_f64()
     );
     println!(
         "  hello_world_fresh_instance / native_rhai = {:.2}x",

@@ -95,6 +95,24 @@ impl Executor {
         }
     }
 
+    /// Instantiates the guest in a fresh store, with the same limits as an
+    /// execution, and calls its `init` export (a no-op once pre-initialized).
+    /// This is the floor of per-request isolation for this guest: everything
+    /// an execution pays except compiling and running the script. Run once at
+    /// start as a self-check, and by the benchmark.
+    pub fn instantiate_noop(&self) -> Result<(), ExecutionError> {
+        let context = ExecutionContext {
+            app_id: shared::AppId::new(),
+            script_id: shared::ScriptId::new(),
+        };
+        let limits = Limits::default().capped_by(&self.max_limits);
+        let mut store = self.store(context, &limits);
+        self.pre
+            .instantiate(&mut store)
+            .and_then(|script| script.call_init(&mut store))
+            .map_err(|trap| classify_trap(&trap, store.data(), &limits))
+    }
+
     /// Compiles `source` in a fresh instance without running it.
     pub fn check(&self, source: &str) -> Result<(), ExecutionError> {
         let context = ExecutionContext {

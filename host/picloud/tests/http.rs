@@ -1,14 +1,67 @@
-//! The server as a user meets it: real binary wiring, real SQLite file, real
-//! guest, over HTTP on a loopback port from the OS.
+//! The server as a user meets it: real binary wiring, real guest, over HTTP on
+//! a loopback port from the OS. Every test runs twice: on a fresh SQLite file
+//! and on a fresh database in a PostgreSQL cluster this process starts and stops.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
 
 use picloud::{Server, ServerConfig};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "test-admin-token-0123456789";
+
+/// The database a test runs on: `None` = SQLite in the server's data
+/// directory, `Some(url)` = a fresh PostgreSQL database.
+type Db = Option<String>;
+
+type TestFn = fn(Db) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        vec![$((stringify!($name), (|db| Box::pin($name(db))) as TestFn)),*]
+    };
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let pg = Arc::new(testkit::PgCluster::start());
+    let mut trials = Vec::new();
+    for (name, test) in tests![
+        readme_walkthrough,
+        admin_and_execute_require_a_token,
+        bad_admin_requests_get_clear_4xx,
+        user_requests_that_match_nothing_get_clear_errors,
+        first_start_seeds_once_and_generates_a_token_once,
+    ] {
+        trials.push(Trial::test(format!("sqlite::{name}"), move || {
+            run(None, test)
+        }));
+        let pg = pg.clone();
+        trials.push(Trial::test(format!("postgres::{name}"), move || {
+            let cluster = pg.as_ref().as_ref().map_err(|e| Failed::from(e.as_str()))?;
+            run(Some(cluster.create_database(name)), test)
+        }));
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Stop the cluster before exiting (process::exit skips destructors).
+    drop(pg);
+    conclusion.exit();
+}
+
+fn run(db: Db, test: TestFn) -> Result<(), Failed> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(test(db));
+    Ok(())
+}
 
 struct TestServer {
     server: Option<Server>,
@@ -17,11 +70,11 @@ struct TestServer {
     _data: Option<tempfile::TempDir>,
 }
 
-fn config(data_dir: PathBuf, admin_token: Option<&str>) -> ServerConfig {
+fn config(data_dir: PathBuf, db: &Db, admin_token: Option<&str>) -> ServerConfig {
     ServerConfig {
         listen: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
         data_dir,
-        database_url: None,
+        database_url: db.clone(),
         admin_token: admin_token.map(str::to_owned),
         public_base_url: None,
         max_concurrent: 4,
@@ -31,9 +84,9 @@ fn config(data_dir: PathBuf, admin_token: Option<&str>) -> ServerConfig {
 }
 
 impl TestServer {
-    async fn start() -> TestServer {
+    async fn start(db: &Db) -> TestServer {
         let data = tempfile::tempdir().unwrap();
-        let mut server = TestServer::at(config(data.path().to_owned(), Some(TOKEN))).await;
+        let mut server = TestServer::at(config(data.path().to_owned(), db, Some(TOKEN))).await;
         server._data = Some(data);
         server
     }
@@ -109,9 +162,8 @@ fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no code>")
 }
 
-#[tokio::test]
-async fn readme_walkthrough() {
-    let s = TestServer::start().await;
+async fn readme_walkthrough(db: Db) {
+    let s = TestServer::start(&db).await;
     let health = s
         .client
         .get(format!("{}/healthz", s.base))
@@ -224,9 +276,8 @@ async fn readme_walkthrough() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn admin_and_execute_require_a_token() {
-    let s = TestServer::start().await;
+async fn admin_and_execute_require_a_token(db: Db) {
+    let s = TestServer::start(&db).await;
     let hello = s.admin(Method::GET, "/api/v1/admin/scripts", None).await.1["scripts"][0]["id"]
         .as_str()
         .unwrap()
@@ -280,9 +331,8 @@ type BadCase = (
     &'static str,
 );
 
-#[tokio::test]
-async fn bad_admin_requests_get_clear_4xx() {
-    let s = TestServer::start().await;
+async fn bad_admin_requests_get_clear_4xx(db: Db) {
+    let s = TestServer::start(&db).await;
     let id = s.script("thing", "\"thing\"").await;
     let cases: Vec<BadCase> = vec![
         (
@@ -461,9 +511,8 @@ async fn bad_admin_requests_get_clear_4xx() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn user_requests_that_match_nothing_get_clear_errors() {
-    let s = TestServer::start().await;
+async fn user_requests_that_match_nothing_get_clear_errors(db: Db) {
+    let s = TestServer::start(&db).await;
     let (status, body) = s.call(Method::GET, "nobody.example", "/hello").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
@@ -528,10 +577,9 @@ async fn user_requests_that_match_nothing_get_clear_errors() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn first_start_seeds_once_and_generates_a_token_once() {
+async fn first_start_seeds_once_and_generates_a_token_once(db: Db) {
     let data = tempfile::tempdir().unwrap();
-    let first = TestServer::at(config(data.path().to_owned(), None)).await;
+    let first = TestServer::at(config(data.path().to_owned(), &db, None)).await;
     assert_eq!(
         first.call(Method::GET, "localhost", "/hello").await.0,
         StatusCode::OK
@@ -542,7 +590,7 @@ async fn first_start_seeds_once_and_generates_a_token_once() {
         .expect("a token is generated on a fresh install");
     assert!(token.starts_with("pc_") && token.len() > 40);
 
-    let second = TestServer::at(config(data.path().to_owned(), None)).await;
+    let second = TestServer::at(config(data.path().to_owned(), &db, None)).await;
     let scripts: Value = second
         .client
         .get(format!("{}/api/v1/admin/scripts", second.base))

@@ -86,7 +86,7 @@ const COLUMNS: &str = "id, app_id, script_id, route_id, trigger_kind, method, pa
 
 fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
     let code: Option<String> = row.try_get("error_code")?;
-    let status: i32 = row.try_get("status")?;
+    let status: i64 = row.try_get("status")?;
     Ok(ExecutionSummary {
         id: row.try_get("id")?,
         app_id: row.try_get("app_id")?,
@@ -131,7 +131,7 @@ impl Store {
             .bind(r.trigger.as_str())
             .bind(&r.method)
             .bind(&r.path)
-            .bind(i32::from(r.status))
+            .bind(i64::from(r.status))
             .bind(error.map(|e| e.code()))
             .bind(error.map(|e| e.to_string()))
             .bind(error.and_then(|e| e.position()).map(|p| i64::from(p.line)))

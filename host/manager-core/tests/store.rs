@@ -1,0 +1,456 @@
+//! The repositories against both real databases: every test runs once on a
+//! fresh SQLite file and once on a fresh database in a throwaway PostgreSQL
+//! cluster that this process starts and stops.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use manager_core::store::{AppRef, DEFAULT_APP_ID, ExecutionFilter};
+use manager_core::{Db, Error, Store};
+use shared::{
+    AppId, ExecutionError, ExecutionOutcome, ExecutionRecord, LogLevel, LogLine, RoutingSource,
+    ScriptId, ScriptResponse, Trigger,
+};
+
+type TestFn = fn(Store) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        vec![$((stringify!($name), (|store| Box::pin($name(store))) as TestFn)),*]
+    };
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let pg = Arc::new(testkit::PgCluster::start());
+    let mut trials = Vec::new();
+    for (name, test) in tests![
+        default_app_and_schema,
+        scripts_are_unique_per_app,
+        routes_conflict_only_within_an_app,
+        route_hosts_must_be_claimed,
+        slug_history_and_takeover,
+        domain_shapes_are_unique_across_apps,
+        deleting_an_app_cascades,
+        execution_log_filters_and_pages,
+        tokens_are_stored_hashed,
+        routing_snapshot_has_everything,
+    ] {
+        trials.push(Trial::test(format!("sqlite::{name}"), move || {
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let url = format!("sqlite://{}", dir.path().join("picloud.db").display());
+            run(&url, test)
+        }));
+        let pg = pg.clone();
+        trials.push(Trial::test(format!("postgres::{name}"), move || {
+            let cluster = pg.as_ref().as_ref().map_err(|e| Failed::from(e.as_str()))?;
+            run(&cluster.create_database(name), test)
+        }));
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Stop the cluster before exiting (process::exit skips destructors).
+    drop(pg);
+    conclusion.exit();
+}
+
+fn run(url: &str, test: TestFn) -> Result<(), Failed> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = Store::new(Db::connect(url).await.map_err(|e| e.to_string())?);
+        test(store).await;
+        Ok(())
+    })
+}
+
+async fn default_app_and_schema(store: Store) {
+    assert!(store.db().schema_version().await.unwrap() >= 1);
+    let app = store.app("default").await.unwrap();
+    assert_eq!(app.id, DEFAULT_APP_ID);
+    assert_eq!(
+        app.domains
+            .iter()
+            .map(|d| d.pattern.as_str())
+            .collect::<Vec<_>>(),
+        ["localhost"]
+    );
+    assert!(matches!(
+        store.delete_app(&app).await,
+        Err(Error::BadRequest {
+            code: "default_app",
+            ..
+        })
+    ));
+}
+
+async fn scripts_are_unique_per_app(store: Store) {
+    let other = store.create_app("other", "Other", "").await.unwrap();
+    store
+        .create_script(DEFAULT_APP_ID, "same", "", "1")
+        .await
+        .unwrap();
+    store
+        .create_script(&other.id, "same", "", "2")
+        .await
+        .expect("same name in another app");
+    let dup = store
+        .create_script(DEFAULT_APP_ID, "same", "", "3")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &dup,
+            Error::Conflict {
+                code: "script_name_taken",
+                ..
+            }
+        ),
+        "{dup}"
+    );
+    let names: Vec<String> = store
+        .list_scripts(Some(&other.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.source)
+        .collect();
+    assert_eq!(names, ["2"]);
+}
+
+async fn routes_conflict_only_within_an_app(store: Store) {
+    let default = store.app("default").await.unwrap();
+    let other = store.create_app("other", "Other", "").await.unwrap();
+    let a = store
+        .create_script(DEFAULT_APP_ID, "a", "", "1")
+        .await
+        .unwrap();
+    let b = store.create_script(&other.id, "b", "", "2").await.unwrap();
+    let r = store
+        .validate_route(&default, "get", "/users/:id", None)
+        .unwrap();
+    store.create_route(&a, r).await.unwrap();
+    let same_shape = store
+        .validate_route(&default, "GET", "/users/:name", None)
+        .unwrap();
+    let err = store.create_route(&a, same_shape).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Conflict {
+                code: "route_conflict",
+                ..
+            }
+        ) && err.to_string().contains("/users/:id"),
+        "{err}"
+    );
+    let in_other = store
+        .validate_route(&other, "GET", "/users/:id", None)
+        .unwrap();
+    store
+        .create_route(&b, in_other)
+        .await
+        .expect("same path in another app");
+    let other_method = store
+        .validate_route(&default, "POST", "/users/:id", None)
+        .unwrap();
+    store
+        .create_route(&a, other_method)
+        .await
+        .expect("same path, other method");
+    assert_eq!(store.list_routes(&a.id).await.unwrap().len(), 2);
+}
+
+async fn route_hosts_must_be_claimed(store: Store) {
+    let app = store.create_app("hosted", "Hosted", "").await.unwrap();
+    store
+        .add_domain(&app, "{tenant}.example.com")
+        .await
+        .unwrap();
+    let app = store.app("hosted").await.unwrap();
+    assert!(
+        store
+            .validate_route(&app, "GET", "/x", Some("acme.example.com"))
+            .is_ok()
+    );
+    let err = store
+        .validate_route(&app, "GET", "/x", Some("acme.example.org"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::BadRequest {
+                code: "host_not_claimed",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+async fn slug_history_and_takeover(store: Store) {
+    let alpha = store.create_app("alpha", "Alpha", "").await.unwrap();
+    let beta = store.create_app("beta", "Beta", "").await.unwrap();
+    assert_eq!(
+        store.check_slug(&alpha, "beta").await.unwrap().status,
+        "taken"
+    );
+    let gamma = store.rename_app(&alpha, "gamma", false).await.unwrap();
+    assert_eq!(gamma.slug, "gamma");
+    assert!(
+        matches!(store.resolve_app("alpha").await.unwrap(), AppRef::Renamed { current_slug } if current_slug == "gamma")
+    );
+    let verdict = store.check_slug(&beta, "alpha").await.unwrap();
+    assert_eq!(
+        (verdict.status, verdict.holder.as_deref()),
+        ("history", Some("gamma"))
+    );
+    let err = store.rename_app(&beta, "alpha", false).await.unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Conflict {
+            code: "slug_in_history",
+            ..
+        }
+    ));
+    let taken = store.rename_app(&beta, "alpha", true).await.unwrap();
+    assert_eq!(taken.slug, "alpha");
+    assert!(
+        matches!(store.resolve_app("alpha").await.unwrap(), AppRef::Found(app) if app.id == beta.id)
+    );
+    let err = store.rename_app(&gamma, "alpha", true).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Conflict {
+                code: "slug_taken",
+                ..
+            }
+        ),
+        "force never takes an active slug"
+    );
+    let err = store.create_app("Bad_Slug", "x", "").await.unwrap_err();
+    assert!(matches!(
+        err,
+        Error::BadRequest {
+            code: "invalid_slug",
+            ..
+        }
+    ));
+}
+
+async fn domain_shapes_are_unique_across_apps(store: Store) {
+    let a = store.create_app("a1", "A", "").await.unwrap();
+    let b = store.create_app("b1", "B", "").await.unwrap();
+    store.add_domain(&a, "{tenant}.beta.test").await.unwrap();
+    let err = store.add_domain(&b, "{x}.BETA.test").await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Conflict {
+                code: "domain_taken",
+                ..
+            }
+        ) && err.to_string().contains("a1"),
+        "{err}"
+    );
+    store
+        .add_domain(&b, "vip.beta.test")
+        .await
+        .expect("an exact host inside a wildcard claim is a different shape");
+    let err = store
+        .add_domain(&b, "api.example.com:443")
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::BadRequest {
+            code: "invalid_domain",
+            ..
+        }
+    ));
+}
+
+async fn deleting_an_app_cascades(store: Store) {
+    let app = store.create_app("doomed", "Doomed", "").await.unwrap();
+    store.add_domain(&app, "doomed.test").await.unwrap();
+    let app = store.app("doomed").await.unwrap();
+    let script = store.create_script(&app.id, "s", "", "1").await.unwrap();
+    let route = store.validate_route(&app, "GET", "/s", None).unwrap();
+    store.create_route(&script, route).await.unwrap();
+    store
+        .insert_executions(&[record(&app.id, &script.id, Ok(()))])
+        .await
+        .unwrap();
+    let renamed = store.rename_app(&app, "doomed2", false).await.unwrap();
+    store.delete_app(&renamed).await.unwrap();
+    assert!(matches!(
+        store.script(&script.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(store.list_routes(&script.id).await.unwrap().is_empty());
+    let filter = ExecutionFilter {
+        app_id: Some(app.id.clone()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(store.list_executions(&filter).await.unwrap().is_empty());
+    assert!(
+        matches!(
+            store.resolve_app("doomed").await,
+            Err(Error::NotFound { .. })
+        ),
+        "history goes too"
+    );
+    let snapshot = store.load().await.unwrap();
+    assert!(snapshot.apps.iter().all(|a| a.slug != "doomed2"));
+}
+
+fn record(app_id: &str, script_id: &str, result: Result<(), ExecutionError>) -> ExecutionRecord {
+    ExecutionRecord {
+        app_id: app_id.parse().unwrap(),
+        script_id: script_id.parse().unwrap(),
+        route_id: None,
+        trigger: Trigger::Http,
+        method: "GET".into(),
+        path: "/x".into(),
+        status: if result.is_ok() { 200 } else { 500 },
+        started_at: SystemTime::now(),
+        outcome: ExecutionOutcome {
+            outcome: result.map(|()| ScriptResponse {
+                status: 200,
+                headers: vec![],
+                body: b"ok".to_vec(),
+            }),
+            fuel_used: 1234,
+            duration: Duration::from_micros(1500),
+            logs: vec![LogLine {
+                level: LogLevel::Info,
+                message: "hi".into(),
+            }],
+            logs_dropped: 0,
+        },
+    }
+}
+
+async fn execution_log_filters_and_pages(store: Store) {
+    let script = store
+        .create_script(DEFAULT_APP_ID, "logged", "", "1")
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for i in 0..7 {
+        let result = if i % 2 == 0 {
+            Ok(())
+        } else {
+            Err(ExecutionError::FuelExhausted { budget: 10 })
+        };
+        records.push(record(DEFAULT_APP_ID, &script.id, result));
+    }
+    store.insert_executions(&records).await.unwrap();
+    let errors = store
+        .list_executions(&ExecutionFilter {
+            script_id: Some(script.id.clone()),
+            outcome: Some("error".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(errors.len(), 3);
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.error.as_ref().unwrap().code == "fuel_exhausted" && e.status == 500)
+    );
+    // Page through all seven, three at a time, with the (time, id) cursor.
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .list_executions(&ExecutionFilter {
+                script_id: Some(script.id.clone()),
+                before: before.clone(),
+                limit: 3,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        let ms = humantime_ms(&last.started_at);
+        before = Some((ms, last.id.clone()));
+        seen.extend(page.into_iter().map(|e| e.id));
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (7, 7));
+    let detail = store.execution(&seen[0]).await.unwrap();
+    assert_eq!(
+        detail.logs,
+        vec![LogLine {
+            level: LogLevel::Info,
+            message: "hi".into()
+        }]
+    );
+    assert_eq!(detail.summary.fuel_used, 1234);
+}
+
+fn humantime_ms(text: &str) -> i64 {
+    let time = humantime::parse_rfc3339(text).expect("RFC 3339 timestamps");
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn tokens_are_stored_hashed(store: Store) {
+    assert_eq!(store.count_tokens().await.unwrap(), 0);
+    let token = manager_core::store::generate_token();
+    store.add_token("ci", &token).await.unwrap();
+    assert!(store.verify_token(&token).await.unwrap());
+    assert!(!store.verify_token("pc_wrong").await.unwrap());
+    assert!(!store.verify_token(&token[..token.len() - 1]).await.unwrap());
+}
+
+async fn routing_snapshot_has_everything(store: Store) {
+    let app = store.create_app("snap", "Snap", "").await.unwrap();
+    store.add_domain(&app, "{t}.snap.test").await.unwrap();
+    let app = store
+        .update_app(
+            &app,
+            None,
+            None,
+            Some(Some(serde_json::json!({"fuel": 1000}))),
+        )
+        .await
+        .unwrap();
+    let script = store
+        .create_script(&app.id, "s", "", "\"hi\"")
+        .await
+        .unwrap();
+    let route = store
+        .validate_route(&app, "GET", "/s", Some("x.snap.test"))
+        .unwrap();
+    store.create_route(&script, route).await.unwrap();
+    let snapshot = store.load().await.unwrap();
+    let snap = snapshot.apps.iter().find(|a| a.slug == "snap").unwrap();
+    assert_eq!(snap.domains, ["{t}.snap.test"]);
+    assert_eq!(snap.limits.fuel, 1000);
+    let id: ScriptId = script.id.parse().unwrap();
+    assert_eq!(
+        &*snapshot.scripts.iter().find(|s| s.id == id).unwrap().source,
+        "\"hi\""
+    );
+    let r = snapshot.routes.iter().find(|r| r.script_id == id).unwrap();
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str(), r.host.as_deref()),
+        ("GET", "/s", Some("x.snap.test"))
+    );
+    assert_eq!(r.app_id, app.id.parse::<AppId>().unwrap());
+}
