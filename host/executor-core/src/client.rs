@@ -32,15 +32,18 @@ impl LocalExecutor {
         &self.executor
     }
 
+    /// Runs `job` once a slot is free. Waiting is bounded by `patience` (the
+    /// execution's own deadline): a request that could not even start in that
+    /// time gets `executor_overloaded` (503, Retry-After) instead of queueing
+    /// without bound.
     async fn run<R: Send + 'static>(
         &self,
+        patience: std::time::Duration,
         job: impl FnOnce(&Executor) -> R + Send + 'static,
     ) -> Result<R, ExecutionError> {
-        let _permit = self
-            .slots
-            .clone()
-            .acquire_owned()
+        let _permit = tokio::time::timeout(patience, self.slots.clone().acquire_owned())
             .await
+            .map_err(|_| ExecutionError::Overloaded)?
             .map_err(|_| ExecutionError::Overloaded)?;
         let executor = self.executor.clone();
         tokio::task::spawn_blocking(move || job(&executor))
@@ -55,7 +58,14 @@ impl LocalExecutor {
 #[async_trait]
 impl ExecutorClient for LocalExecutor {
     async fn execute(&self, request: ExecutionRequest) -> ExecutionOutcome {
-        match self.run(move |executor| executor.execute(&request)).await {
+        let patience = request
+            .limits
+            .capped_by(self.executor.max_limits())
+            .deadline();
+        match self
+            .run(patience, move |executor| executor.execute(&request))
+            .await
+        {
             Ok(outcome) => outcome,
             Err(error) => ExecutionOutcome {
                 outcome: Err(error),
@@ -69,6 +79,8 @@ impl ExecutorClient for LocalExecutor {
 
     async fn check(&self, source: &str) -> Result<(), ExecutionError> {
         let source = source.to_owned();
-        self.run(move |executor| executor.check(&source)).await?
+        let patience = shared::Limits::default().deadline();
+        self.run(patience, move |executor| executor.check(&source))
+            .await?
     }
 }

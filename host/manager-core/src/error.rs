@@ -46,7 +46,7 @@ pub enum Error {
     #[error("authentication required: send `Authorization: Bearer <admin token>`")]
     Unauthorized,
     /// The request body is larger than allowed (413).
-    #[error("the request body is larger than the server accepts (PICLOUD_MAX_BODY_BYTES)")]
+    #[error("the request body is larger than the admin API accepts (1 MiB)")]
     PayloadTooLarge,
     /// The executor could not check the script (503).
     #[error("the executor is unavailable: {0}")]

@@ -218,14 +218,15 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
     response
 }
 
-/// Headers as the script sees them: lower-case names, repeats joined by ", ".
+/// Headers as the script sees them: lower-case names, repeats joined by ", "
+/// (by "; " for `cookie`, whose own separator that is).
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         match pairs.iter_mut().find(|(n, _)| n == name.as_str()) {
             Some((_, existing)) => {
-                existing.push_str(", ");
+                existing.push_str(if name == header::COOKIE { "; " } else { ", " });
                 existing.push_str(&value);
             }
             None => pairs.push((name.as_str().to_owned(), value)),

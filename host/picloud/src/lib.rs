@@ -42,6 +42,7 @@ pub struct Server {
     pub generated_token: Option<String>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    recorder: manager_core::Recorder,
 }
 
 impl Server {
@@ -120,20 +121,32 @@ impl Server {
             generated_token: bootstrap.generated_token,
             shutdown,
             task,
+            recorder: manager.recorder(),
         })
     }
 
-    /// Stops accepting requests and waits for in-flight ones.
+    /// Stops accepting requests, waits for in-flight ones, and writes the
+    /// execution records still queued.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(());
         self.task.await??;
+        self.recorder.flush().await;
         Ok(())
     }
 
-    /// Serves until the task ends (or the process is told to stop).
-    pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await??;
-        Ok(())
+    /// Serves until `signal` resolves (then stops gracefully) or the server
+    /// fails.
+    pub async fn run_until(
+        mut self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        tokio::select! {
+            result = &mut self.task => {
+                result??;
+                Ok(())
+            }
+            () = signal => self.stop().await,
+        }
     }
 }
 

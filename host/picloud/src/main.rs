@@ -113,10 +113,7 @@ async fn main() -> anyhow::Result<()> {
                 "PiCloud is listening on http://{} (try /hello)",
                 server.addr
             );
-            tokio::select! {
-                result = server.wait() => result,
-                _ = tokio::signal::ctrl_c() => Ok(()),
-            }
+            server.run_until(shutdown_signal()).await
         }
         Command::CreateToken { name } => {
             std::fs::create_dir_all(&args.data_dir)?;
@@ -138,4 +135,15 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Ctrl-C or SIGTERM (what systemd and container runtimes send).
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
 }

@@ -463,6 +463,38 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
             "invalid_cursor",
             "zzz",
         ),
+        (
+            Method::GET,
+            "/api/v1/admin/executions?limit=abc".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit",
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/nope".into(),
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "GET /api/v1/admin/nope",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/admin/apps/default".into(),
+            Some(json!({"limits": {"max_log_lines": 5_000_000_000u64}})),
+            StatusCode::BAD_REQUEST,
+            "invalid_limits",
+            "out of range",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/admin/apps/default".into(),
+            Some(json!({"limits": {"fuel_budget": 5}})),
+            StatusCode::BAD_REQUEST,
+            "invalid_limits",
+            "fuel_budget",
+        ),
     ];
     for (method, path, body, status, want_code, mention) in cases {
         let (got, resp) = s.admin(method.clone(), &path, body.clone()).await;
@@ -474,6 +506,28 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
             "{method} {path}: message {message:?} should mention {mention:?}"
         );
     }
+    // A PATCH that fails validation changes nothing, not even the slug.
+    let (status, _) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/apps",
+            Some(json!({"slug": "keep"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = s
+        .admin(
+            Method::PATCH,
+            "/api/v1/admin/apps/keep",
+            Some(json!({"slug": "kept", "name": " "})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_name")
+    );
+    let (status, _) = s.admin(Method::GET, "/api/v1/admin/apps/keep", None).await;
+    assert_eq!(status, StatusCode::OK, "the app kept its slug");
     // Malformed JSON and a missing content type.
     let resp = s
         .client

@@ -94,6 +94,9 @@ async fn update(
     ApiJson(body): ApiJson<UpdateApp>,
 ) -> Result<Json<App>> {
     let mut app = resolve(&m, &app, &uri).await?;
+    // Validate everything before the rename, so a 400 never leaves a half-applied PATCH.
+    m.store
+        .validate_app_update(body.name.as_deref(), body.limits.as_ref())?;
     if let Some(slug) = &body.slug {
         app = m.store.rename_app(&app, slug, body.force).await?;
     }

@@ -1,12 +1,12 @@
 //! `/executions`: the execution log.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::page_limit;
+use super::{ApiQuery, page_limit};
 use crate::store::{Execution, ExecutionFilter};
 use crate::{Error, Manager, Result};
 
@@ -31,7 +31,7 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn list(State(m): State<Manager>, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
+async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
     let app_id = match &q.app {
         Some(app) => Some(m.store.app(app).await?.id),
         None => None,
@@ -42,7 +42,7 @@ async fn list(State(m): State<Manager>, Query(q): Query<ListQuery>) -> Result<Js
 async fn list_for_script(
     State(m): State<Manager>,
     Path(id): Path<String>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>> {
     let script = m.store.script(&id).await?;
     page(&m, None, Some(script.id), q).await

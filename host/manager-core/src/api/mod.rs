@@ -22,7 +22,11 @@ pub fn router(manager: Manager) -> Router {
         .merge(scripts::router())
         .merge(apps::router())
         .merge(executions::router())
-        .fallback(|| async { Error::not_found("admin endpoint", "this path") })
+        .fallback(
+            |method: axum::http::Method, uri: axum::extract::OriginalUri| async move {
+                Error::not_found("admin endpoint", format!("{method} {}", uri.path()))
+            },
+        )
         .layer(middleware::from_fn_with_state(
             manager.clone(),
             require_admin,
@@ -77,6 +81,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             )),
             Err(rejection) => Err(Error::bad_request("invalid_json", rejection.body_text())),
         }
+    }
+}
+
+/// `Query` whose rejections use the API's error shape and name the parameter.
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection| Error::bad_request("invalid_query", rejection.body_text()))
     }
 }
 

@@ -1,13 +1,13 @@
 //! `/scripts` and `/scripts/{id}/routes`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::store::{DEFAULT_APP_ID, Route, Script};
 use crate::{Manager, Result};
 
@@ -28,7 +28,7 @@ struct ListQuery {
     app: Option<String>,
 }
 
-async fn list(State(m): State<Manager>, Query(q): Query<ListQuery>) -> Result<Json<Value>> {
+async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
     let app_id = match q.app {
         Some(app) => Some(m.store.app(&app).await?.id),
         None => None,

@@ -221,6 +221,25 @@ impl Store {
             .ok_or_else(|| Error::not_found("app", id))
     }
 
+    /// Checks what [`Store::update_app`] would check, without writing: lets a
+    /// request that also renames fail before anything changes.
+    pub fn validate_app_update(
+        &self,
+        name: Option<&str>,
+        limits: Option<&Option<serde_json::Value>>,
+    ) -> Result<()> {
+        if name.is_some_and(|n| n.trim().is_empty()) {
+            return Err(Error::bad_request(
+                "invalid_name",
+                "the app name must not be empty",
+            ));
+        }
+        if let Some(Some(value)) = limits {
+            validate_limits(value)?;
+        }
+        Ok(())
+    }
+
     /// Updates name, description and limits (any of them).
     pub async fn update_app(
         &self,
@@ -441,7 +460,9 @@ impl Store {
     }
 }
 
-/// Checks a limits object against `shared::Limits`' fields; returns its JSON text.
+/// Checks a limits object against `shared::Limits`' fields and types;
+/// returns its JSON text. Validating the merged result means a stored override
+/// always parses back, so an app never silently loses its limits.
 fn validate_limits(value: &serde_json::Value) -> Result<String> {
     let serde_json::Value::Object(map) = value else {
         return Err(Error::bad_request(
@@ -449,9 +470,9 @@ fn validate_limits(value: &serde_json::Value) -> Result<String> {
             "limits must be a JSON object",
         ));
     };
-    let known = serde_json::to_value(shared::Limits::default()).expect("limits serialize");
+    let mut merged = serde_json::to_value(shared::Limits::default()).expect("limits serialize");
     for (key, v) in map {
-        if known.get(key).is_none() {
+        if merged.get(key).is_none() {
             return Err(Error::bad_request(
                 "invalid_limits",
                 format!("unknown limit '{key}'"),
@@ -463,6 +484,10 @@ fn validate_limits(value: &serde_json::Value) -> Result<String> {
                 format!("limit '{key}' must be a positive integer"),
             ));
         }
+        merged[key] = v.clone();
     }
+    serde_json::from_value::<shared::Limits>(merged).map_err(|e| {
+        Error::bad_request("invalid_limits", format!("limits are out of range: {e}"))
+    })?;
     Ok(value.to_string())
 }
