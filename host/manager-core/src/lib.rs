@@ -4,10 +4,10 @@
 //!
 //! ```no_run
 //! # async fn demo(executor: std::sync::Arc<dyn shared::ExecutorClient>,
-//! #               listener: std::sync::Arc<dyn shared::RoutingListener>) -> manager_core::Result<()> {
+//! #               routing: std::sync::Arc<dyn shared::RoutingTables>) -> manager_core::Result<()> {
 //! use manager_core::{Db, Manager, ManagerConfig, Store};
 //! let store = Store::new(Db::connect("sqlite://data/picloud.db").await?);
-//! let manager = Manager::new(store, executor, listener, ManagerConfig::default());
+//! let manager = Manager::new(store, executor, routing, ManagerConfig::default());
 //! manager.bootstrap(None).await?;
 //! let admin_api: axum::Router = manager_core::api::router(manager.clone());
 //! # Ok(()) }
@@ -21,7 +21,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use shared::{ExecutionError, ExecutorClient, RoutingListener};
+use shared::{ExecutionError, ExecutorClient, RoutingTables};
 
 pub use db::{Db, Engine as DbEngine};
 pub use error::{Error, Result};
@@ -57,7 +57,7 @@ impl Default for ManagerConfig {
 pub struct Manager {
     pub(crate) store: Store,
     pub(crate) executor: Arc<dyn ExecutorClient>,
-    pub(crate) listener: Arc<dyn RoutingListener>,
+    pub(crate) routing: Arc<dyn RoutingTables>,
     pub(crate) recorder: Recorder,
     pub(crate) config: Arc<ManagerConfig>,
 }
@@ -86,14 +86,14 @@ impl Manager {
     pub fn new(
         store: Store,
         executor: Arc<dyn ExecutorClient>,
-        listener: Arc<dyn RoutingListener>,
+        routing: Arc<dyn RoutingTables>,
         config: ManagerConfig,
     ) -> Self {
         let recorder = Recorder::start(store.clone());
         Manager {
             store,
             executor,
-            listener,
+            routing,
             recorder,
             config: Arc::new(config),
         }
@@ -162,6 +162,6 @@ impl Manager {
     /// Tells the orchestrator that dispatch data changed, and waits until the
     /// next request sees it.
     pub(crate) async fn routing_changed(&self) {
-        self.listener.routing_changed().await;
+        self.routing.routing_changed().await;
     }
 }

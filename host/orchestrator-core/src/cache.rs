@@ -7,14 +7,15 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
-use shared::domain::DomainPattern;
+use shared::domain::{DomainPattern, normalize_host};
 use shared::{
-    AppId, AppRouting, RoutingListener, RoutingSnapshot, RoutingSource, ScriptEntry, ScriptId,
+    AppId, AppRouting, Resolution, RouteMatch, RoutingSnapshot, RoutingSource, RoutingTables,
+    ScriptEntry, ScriptId,
 };
 use tokio::sync::Mutex;
 
 use crate::domains::AppDomainTable;
-use crate::routes::{RouteMatch, RouteMiss, RouteTable};
+use crate::routes::{PathMatch, RouteMiss, RouteTable};
 
 /// An app's routes: host-scoped tables (most specific host first), then the
 /// table for routes without a host.
@@ -31,7 +32,7 @@ impl AppRoutes {
         host: &str,
         method: &str,
         path: &str,
-    ) -> Result<RouteMatch<'a>, RouteMiss> {
+    ) -> Result<PathMatch<'a>, RouteMiss> {
         let mut allowed = Vec::new();
         let tables = self
             .scoped
@@ -70,6 +71,46 @@ pub struct Tables {
 }
 
 impl Tables {
+    /// Host → app → route, exactly as dispatch does it. `raw_host` is the
+    /// `Host` header as sent (port, case and IDN are normalized here).
+    pub fn resolve(&self, raw_host: &str, method: &str, path: &str) -> Resolution {
+        let host = match normalize_host(raw_host) {
+            Ok(host) => host,
+            Err(message) => return Resolution::InvalidHost { message },
+        };
+        let Some(found) = self.domains.resolve(&host) else {
+            return Resolution::UnknownHost { host };
+        };
+        let (Some(app), Some(routes)) =
+            (self.apps.get(&found.app_id), self.routes.get(&found.app_id))
+        else {
+            return Resolution::UnknownHost { host };
+        };
+        let app_slug = app.slug.clone();
+        match routes.find(&host, method, path) {
+            Ok(m) if self.scripts.contains_key(&m.route.script_id) => {
+                Resolution::Matched(Box::new(RouteMatch {
+                    app_id: found.app_id,
+                    app_slug,
+                    route_id: m.route.id,
+                    route_path: m.route.path.clone(),
+                    script_id: m.route.script_id,
+                    params: m.params,
+                    host_params: found.host_params,
+                }))
+            }
+            Ok(_) | Err(RouteMiss::NotFound) => Resolution::NoRoute {
+                app_id: found.app_id,
+                app_slug,
+            },
+            Err(RouteMiss::MethodNotAllowed(allowed)) => Resolution::MethodNotAllowed {
+                app_id: found.app_id,
+                app_slug,
+                allowed,
+            },
+        }
+    }
+
     /// Builds the tables from a snapshot.
     pub fn build(snapshot: RoutingSnapshot) -> Tables {
         let mut tables = Tables::default();
@@ -153,11 +194,15 @@ impl RoutingCache {
 }
 
 #[async_trait]
-impl RoutingListener for RoutingCache {
+impl RoutingTables for RoutingCache {
     async fn routing_changed(&self) {
         if let Err(err) = self.reload().await {
             // The old tables keep serving; the next change retries.
             tracing::error!(error = %err, "reloading the routing tables failed");
         }
+    }
+
+    fn resolve(&self, host: &str, method: &str, path: &str) -> Resolution {
+        self.tables().resolve(host, method, path)
     }
 }

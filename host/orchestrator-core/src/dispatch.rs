@@ -8,14 +8,12 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use shared::domain::normalize_host;
 use shared::{
-    AppId, ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRequest, Limits, RouteId,
-    ScriptId, ScriptRequest, Trigger,
+    AppId, ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRequest, Limits, Resolution,
+    RouteId, ScriptId, ScriptRequest, Trigger,
 };
 
 use crate::Orchestrator;
-use crate::routes::RouteMiss;
 
 /// A JSON error in the platform's one shape.
 pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -34,47 +32,36 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
         .and_then(|h| h.to_str().ok())
         .or_else(|| request.uri().host())
         .unwrap_or("");
-    let host = match normalize_host(raw_host) {
-        Ok(host) => host,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "invalid_host", message),
-    };
-    let tables = o.cache.tables();
-    let Some(found) = tables.domains.resolve(&host) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "unknown_host",
-            format!("no app serves the host '{host}'"),
-        );
-    };
-    let Some(app_routes) = tables.routes.get(&found.app_id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "unknown_host",
-            format!("no app serves the host '{host}'"),
-        );
-    };
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
-    let slug = tables
-        .apps
-        .get(&found.app_id)
-        .map(|a| a.slug.as_str())
-        .unwrap_or("?");
-    let matched = match app_routes.find(&host, &method, &path) {
-        Ok(m) => m,
-        Err(RouteMiss::NotFound) => {
+    let tables = o.cache.tables();
+    let matched = match tables.resolve(raw_host, &method, &path) {
+        Resolution::Matched(m) => m,
+        Resolution::InvalidHost { message } => {
+            return error(StatusCode::BAD_REQUEST, "invalid_host", message);
+        }
+        Resolution::UnknownHost { host } => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "unknown_host",
+                format!("no app serves the host '{host}'"),
+            );
+        }
+        Resolution::NoRoute { app_slug, .. } => {
             return error(
                 StatusCode::NOT_FOUND,
                 "no_route",
-                format!("app '{slug}' has no route for {method} {path}"),
+                format!("app '{app_slug}' has no route for {method} {path}"),
             );
         }
-        Err(RouteMiss::MethodNotAllowed(allowed)) => {
+        Resolution::MethodNotAllowed {
+            app_slug, allowed, ..
+        } => {
             let mut response = error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 format!(
-                    "{path} in app '{slug}' does not accept {method}; it accepts {}",
+                    "{path} in app '{app_slug}' does not accept {method}; it accepts {}",
                     allowed.join(", ")
                 ),
             );
@@ -84,25 +71,25 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
             return response;
         }
     };
-    let Some(script) = tables.scripts.get(&matched.route.script_id) else {
+    let Some(script) = tables.scripts.get(&matched.script_id) else {
         return error(
             StatusCode::NOT_FOUND,
             "no_route",
-            format!("app '{slug}' has no route for {method} {path}"),
+            format!("no route for {method} {path}"),
         );
     };
     let target = Target {
-        app_id: found.app_id,
+        app_id: matched.app_id,
         script_id: script.id,
-        route_id: Some(matched.route.id),
+        route_id: Some(matched.route_id),
         source: script.source.clone(),
         limits: tables
             .apps
-            .get(&found.app_id)
+            .get(&matched.app_id)
             .map(|a| a.limits)
             .unwrap_or_default(),
         params: matched.params,
-        host_params: found.host_params,
+        host_params: matched.host_params,
         trigger: Trigger::Http,
     };
     drop(tables);

@@ -28,7 +28,7 @@ use shared::{ExecutionRecorder, ExecutorClient};
 
 pub use cache::{AppRoutes, RoutingCache, Tables};
 pub use domains::{AppDomainTable, HostMatch};
-pub use routes::{RouteMatch, RouteMiss, RouteTable};
+pub use routes::{PathMatch, RouteMiss, RouteTable};
 
 /// Ingress settings.
 #[derive(Debug, Clone)]

@@ -32,7 +32,7 @@ struct Node {
 
 /// A successful match.
 #[derive(Debug, Clone)]
-pub struct RouteMatch<'a> {
+pub struct PathMatch<'a> {
     /// The matched route.
     pub route: &'a RouteSpec,
     /// `:name` captures, plus `wildcard` for a trailing `*`.
@@ -101,7 +101,7 @@ impl RouteTable {
     }
 
     /// Finds the route for `method` and `path` (path without query).
-    pub fn find<'a>(&'a self, method: &str, path: &str) -> Result<RouteMatch<'a>, RouteMiss> {
+    pub fn find<'a>(&'a self, method: &str, path: &str) -> Result<PathMatch<'a>, RouteMiss> {
         let segments: Vec<&str> = match path.strip_prefix('/') {
             Some("") | None => Vec::new(),
             Some(rest) => rest.split('/').collect(),
@@ -119,7 +119,7 @@ impl RouteTable {
                 if target.has_wildcard {
                     params.push(("wildcard".into(), rest));
                 }
-                Ok(RouteMatch {
+                Ok(PathMatch {
                     route: &target.route,
                     params,
                 })

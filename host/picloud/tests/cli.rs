@@ -13,7 +13,19 @@ struct Running {
     token: Option<String>,
 }
 
+impl Drop for Running {
+    /// A failing test must not leave a server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `picloud serve` on a port from the OS and reads its banner.
+#[expect(
+    clippy::zombie_processes,
+    reason = "`Running`'s Drop kills and reaps the child"
+)]
 fn start(data: &std::path::Path) -> Running {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])

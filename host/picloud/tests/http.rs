@@ -38,6 +38,7 @@ fn main() {
         bad_admin_requests_get_clear_4xx,
         user_requests_that_match_nothing_get_clear_errors,
         first_start_seeds_once_and_generates_a_token_once,
+        two_apps_on_their_own_domains,
     ] {
         trials.push(Trial::test(format!("sqlite::{name}"), move || {
             run(None, test)
@@ -663,4 +664,179 @@ async fn first_start_seeds_once_and_generates_a_token_once(db: Db) {
     // Deleting hello is respected only until the app is empty again, by design:
     // a restart with no scripts in the default app seeds it afresh.
     assert_eq!(second.stop().await, None, "no second token");
+}
+
+async fn two_apps_on_their_own_domains(db: Db) {
+    let s = TestServer::start(&db).await;
+    let post = |path: &str, body: Value| {
+        let path = path.to_owned();
+        let s = &s;
+        async move { s.admin(Method::POST, &path, Some(body)).await }
+    };
+    for slug in ["alpha", "beta"] {
+        assert_eq!(
+            post("/api/v1/admin/apps", json!({"slug": slug})).await.0,
+            StatusCode::CREATED
+        );
+    }
+    assert_eq!(
+        post(
+            "/api/v1/admin/apps/alpha/domains",
+            json!({"pattern": "api.alpha.test"})
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        post(
+            "/api/v1/admin/apps/beta/domains",
+            json!({"pattern": "{tenant}.beta.test"})
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        post(
+            "/api/v1/admin/apps/alpha/domains",
+            json!({"pattern": "vip.beta.test"})
+        )
+        .await
+        .0,
+        StatusCode::CREATED
+    );
+    let (status, body) = post(
+        "/api/v1/admin/apps/alpha/domains",
+        json!({"pattern": "{x}.beta.test"}),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "domain_taken")
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("beta"),
+        "{body}"
+    );
+
+    // The same path in two apps, served by different scripts.
+    let mut ids = Vec::new();
+    for (app, source) in [
+        ("alpha", "`alpha ${request.host_params.tenant ?? \"-\"}`"),
+        ("beta", "`beta ${request.host_params.tenant}`"),
+    ] {
+        let (status, script) = post(
+            "/api/v1/admin/scripts",
+            json!({"app_id": app, "name": "who", "source": source}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{script}");
+        let id = script["id"].as_str().unwrap().to_owned();
+        assert_eq!(s.route(&id, "GET", "/who").await.0, StatusCode::CREATED);
+        ids.push(id);
+    }
+    assert_eq!(
+        s.route(&ids[0], "GET", "/who").await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        s.call(Method::GET, "api.alpha.test", "/who").await.1,
+        "alpha -"
+    );
+    assert_eq!(
+        s.call(Method::GET, "API.Alpha.test:8443", "/who").await.1,
+        "alpha -"
+    );
+    assert_eq!(
+        s.call(Method::GET, "acme.beta.test", "/who").await.1,
+        "beta acme"
+    );
+    assert_eq!(
+        s.call(Method::GET, "vip.beta.test", "/who").await.1,
+        "alpha -",
+        "exact beats wildcard"
+    );
+    assert_eq!(
+        s.call(Method::GET, "localhost", "/who").await.0,
+        StatusCode::NOT_FOUND,
+        "the default app has no /who"
+    );
+
+    // routes:check and routes:match answer as creation and dispatch do.
+    let (_, verdict) = post(
+        "/api/v1/admin/routes:check",
+        json!({"app_id": "beta", "method": "GET", "path": "/who"}),
+    )
+    .await;
+    assert_eq!(verdict["ok"], false);
+    assert_eq!(verdict["conflict"]["script_id"], ids[1]);
+    let (_, verdict) = post(
+        "/api/v1/admin/routes:check",
+        json!({"app_id": "beta", "method": "GET", "path": "/other"}),
+    )
+    .await;
+    assert_eq!(verdict["ok"], true);
+    let (_, hit) = post(
+        "/api/v1/admin/routes:match",
+        json!({"host": "acme.beta.test", "method": "get", "path": "/who"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            hit["matched"].clone(),
+            hit["app"]["slug"].clone(),
+            hit["script_id"].clone()
+        ),
+        (json!(true), json!("beta"), json!(ids[1]))
+    );
+    assert_eq!(hit["host_params"], json!({"tenant": "acme"}));
+    let (_, miss) = post(
+        "/api/v1/admin/routes:match",
+        json!({"host": "nobody.test", "method": "GET", "path": "/who"}),
+    )
+    .await;
+    assert_eq!(miss["reason"], "unknown_host");
+
+    // Renaming keeps the old slug as a permanent redirect.
+    let (status, _) = s
+        .admin(
+            Method::PATCH,
+            "/api/v1/admin/apps/alpha",
+            Some(json!({"slug": "gamma"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/api/v1/admin/apps/alpha/domains", s.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        resp.headers()["location"],
+        "/api/v1/admin/apps/gamma/domains"
+    );
+
+    // Deleting an app takes its domains and routes with it, at once.
+    let (status, _) = s
+        .admin(Method::DELETE, "/api/v1/admin/apps/beta", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = s.call(Method::GET, "acme.beta.test", "/who").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("unknown_host"), "{body}");
+    let (status, _) = s
+        .admin(
+            Method::GET,
+            &format!("/api/v1/admin/scripts/{}", ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    s.stop().await;
 }

@@ -31,7 +31,8 @@ pub use execution::{
 pub use ids::{AppId, RouteId, ScriptId};
 pub use limits::Limits;
 pub use routing::{
-    AppRouting, RouteSpec, RoutingListener, RoutingSnapshot, RoutingSource, ScriptEntry,
+    AppRouting, Resolution, RouteMatch, RouteSpec, RoutingSnapshot, RoutingSource, RoutingTables,
+    ScriptEntry,
 };
 
 /// Versions of PiCloud's compatibility surfaces, reported by `/version`.

@@ -2,7 +2,7 @@
 //!
 //! The manager owns the data (it is the only writer to the database) and
 //! implements [`RoutingSource`]; the orchestrator builds its lookup tables from
-//! a [`RoutingSnapshot`] and implements [`RoutingListener`]. After every change
+//! a [`RoutingSnapshot`] and implements [`RoutingTables`]. After every change
 //! that affects dispatch the manager awaits `routing_changed()`, so an admin
 //! call returns only once the next request will see its effect.
 
@@ -73,9 +73,66 @@ pub trait RoutingSource: Send + Sync + 'static {
     async fn load(&self) -> Result<RoutingSnapshot, String>;
 }
 
-/// Told when routing data changed; implemented by the orchestrator's cache.
+/// The orchestrator's cached dispatch tables as the manager sees them: told
+/// when routing data changed, and asked which route would serve a request
+/// (the admin API's `routes:match`). Implemented by the orchestrator's cache.
 #[async_trait]
-pub trait RoutingListener: Send + Sync + 'static {
+pub trait RoutingTables: Send + Sync + 'static {
     /// Rebuilds from the source; returns once the new tables serve requests.
     async fn routing_changed(&self);
+
+    /// Resolves a request exactly as dispatch would, without running anything.
+    fn resolve(&self, host: &str, method: &str, path: &str) -> Resolution;
+}
+
+/// How dispatch resolves a request: host → app, then the app's routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// The `Host` value is malformed.
+    InvalidHost {
+        /// What is wrong with it.
+        message: String,
+    },
+    /// No app claims the (normalized) host.
+    UnknownHost {
+        /// The normalized host.
+        host: String,
+    },
+    /// The app has no route for the path.
+    NoRoute {
+        /// The app that claims the host.
+        app_id: AppId,
+        /// Its slug.
+        app_slug: String,
+    },
+    /// The app has routes for the path, but not for this method.
+    MethodNotAllowed {
+        /// The app that claims the host.
+        app_id: AppId,
+        /// Its slug.
+        app_slug: String,
+        /// Methods that would match.
+        allowed: Vec<String>,
+    },
+    /// A route matched.
+    Matched(Box<RouteMatch>),
+}
+
+/// A matched route with everything needed to run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMatch {
+    /// The app.
+    pub app_id: AppId,
+    /// Its slug.
+    pub app_slug: String,
+    /// The route.
+    pub route_id: RouteId,
+    /// The route's path pattern.
+    pub route_path: String,
+    /// The script.
+    pub script_id: ScriptId,
+    /// `:name` captures (and `wildcard`).
+    pub params: Vec<(String, String)>,
+    /// `{name}` captures from the app's domain claim.
+    pub host_params: Vec<(String, String)>,
 }

@@ -3,6 +3,7 @@
 
 mod apps;
 mod executions;
+mod routes;
 mod scripts;
 
 use axum::extract::rejection::JsonRejection;
@@ -22,6 +23,7 @@ pub fn router(manager: Manager) -> Router {
         .merge(scripts::router())
         .merge(apps::router())
         .merge(executions::router())
+        .merge(routes::router())
         .fallback(
             |method: axum::http::Method, uri: axum::extract::OriginalUri| async move {
                 Error::not_found("admin endpoint", format!("{method} {}", uri.path()))

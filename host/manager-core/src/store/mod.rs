@@ -15,6 +15,7 @@ use shared::{AppRouting, Limits, RouteSpec, RoutingSnapshot, RoutingSource, Scri
 
 pub use apps::{App, AppRef, Domain, SlugVerdict};
 pub use executions::{Execution, ExecutionFilter, ExecutionSummary};
+pub(crate) use routes::conflict_message;
 pub use routes::{NewRoute, Route};
 pub use scripts::{Script, validate_script_name};
 pub use tokens::generate_token;

@@ -167,17 +167,14 @@ impl Store {
 }
 
 pub(crate) fn conflict_error(route: &NewRoute, existing: &Route) -> Error {
-    Error::conflict(
-        "route_conflict",
-        format!(
-            "{} {} conflicts with route {} {} (id {}, script {}) in the same app",
-            route.method,
-            route.path,
-            existing.method,
-            existing.path,
-            existing.id,
-            existing.script_id
-        ),
+    Error::conflict("route_conflict", conflict_message(route, existing))
+}
+
+/// Names the existing route a new one collides with.
+pub(crate) fn conflict_message(route: &NewRoute, existing: &Route) -> String {
+    format!(
+        "{} {} conflicts with route {} {} (id {}, script {}) in the same app",
+        route.method, route.path, existing.method, existing.path, existing.id, existing.script_id
     )
 }
 
