@@ -17,15 +17,26 @@ use tokio::sync::Mutex;
 use crate::domains::AppDomainTable;
 use crate::routes::{PathMatch, RouteMiss, RouteTable};
 
-/// An app's routes: host-scoped tables (most specific host first), then the
-/// table for routes without a host.
-#[derive(Debug, Default)]
-pub struct AppRoutes {
+/// One app as dispatch sees it: its settings and its routes, host-scoped
+/// tables (most specific host first) before the table for routes without a
+/// host. Keeping both in one entry makes a request one map lookup per app.
+#[derive(Debug)]
+pub struct AppTable {
+    /// Id, slug and limits.
+    pub info: AppRouting,
     scoped: Vec<(DomainPattern, RouteTable)>,
     any_host: RouteTable,
 }
 
-impl AppRoutes {
+impl AppTable {
+    fn new(info: AppRouting) -> Self {
+        AppTable {
+            info,
+            scoped: Vec::new(),
+            any_host: RouteTable::default(),
+        }
+    }
+
     /// Finds a route for the request; host-scoped routes win over unscoped ones.
     pub fn find<'a>(
         &'a self,
@@ -57,98 +68,113 @@ impl AppRoutes {
     }
 }
 
+/// A request resolved to a runnable route.
+#[derive(Debug)]
+pub struct Hit<'a> {
+    /// The app.
+    pub app: &'a AppTable,
+    /// The route, its script's source and the captured parameters.
+    pub route: PathMatch<'a>,
+    /// `{name}` captures of the app's domain claim.
+    pub host_params: Vec<(String, String)>,
+}
+
 /// Everything dispatch needs, immutable once built.
 #[derive(Debug, Default)]
 pub struct Tables {
     /// Host → app.
     pub domains: AppDomainTable,
-    /// App → its routes.
-    pub routes: HashMap<AppId, AppRoutes>,
-    /// App metadata (slug, limits).
-    pub apps: HashMap<AppId, AppRouting>,
-    /// Every script by id.
+    /// App → its settings and routes.
+    pub apps: HashMap<AppId, AppTable>,
+    /// Every script by id (`/api/v1/execute/{id}` reaches unrouted ones too).
     pub scripts: HashMap<ScriptId, ScriptEntry>,
 }
 
 impl Tables {
     /// Host → app → route, exactly as dispatch does it. `raw_host` is the
-    /// `Host` header as sent (port, case and IDN are normalized here).
-    pub fn resolve(&self, raw_host: &str, method: &str, path: &str) -> Resolution {
-        let host = match normalize_host(raw_host) {
-            Ok(host) => host,
-            Err(message) => return Resolution::InvalidHost { message },
-        };
+    /// `Host` header as sent (port, case and IDN are normalized here). A miss
+    /// is the [`Resolution`] that explains it.
+    pub fn lookup(&self, raw_host: &str, method: &str, path: &str) -> Result<Hit<'_>, Resolution> {
+        let host =
+            normalize_host(raw_host).map_err(|message| Resolution::InvalidHost { message })?;
         let Some(found) = self.domains.resolve(&host) else {
-            return Resolution::UnknownHost { host };
+            return Err(Resolution::UnknownHost { host });
         };
-        let (Some(app), Some(routes)) =
-            (self.apps.get(&found.app_id), self.routes.get(&found.app_id))
-        else {
-            return Resolution::UnknownHost { host };
+        let Some(app) = self.apps.get(&found.app_id) else {
+            return Err(Resolution::UnknownHost { host });
         };
-        let app_slug = app.slug.clone();
-        match routes.find(&host, method, path) {
-            Ok(m) if self.scripts.contains_key(&m.route.script_id) => {
-                Resolution::Matched(Box::new(RouteMatch {
-                    app_id: found.app_id,
-                    app_slug,
-                    route_id: m.route.id,
-                    route_path: m.route.path.clone(),
-                    script_id: m.route.script_id,
-                    params: m.params,
-                    host_params: found.host_params,
-                }))
-            }
-            Ok(_) | Err(RouteMiss::NotFound) => Resolution::NoRoute {
-                app_id: found.app_id,
-                app_slug,
-            },
-            Err(RouteMiss::MethodNotAllowed(allowed)) => Resolution::MethodNotAllowed {
-                app_id: found.app_id,
-                app_slug,
+        match app.find(&host, method, path) {
+            Ok(route) => Ok(Hit {
+                app,
+                route,
+                host_params: found.host_params,
+            }),
+            Err(RouteMiss::NotFound) => Err(Resolution::NoRoute {
+                app_id: app.info.id,
+                app_slug: app.info.slug.clone(),
+            }),
+            Err(RouteMiss::MethodNotAllowed(allowed)) => Err(Resolution::MethodNotAllowed {
+                app_id: app.info.id,
+                app_slug: app.info.slug.clone(),
                 allowed,
-            },
+            }),
         }
     }
 
-    /// Builds the tables from a snapshot.
+    /// [`Tables::lookup`] as the shared [`Resolution`] (for `routes:match`).
+    pub fn resolve(&self, raw_host: &str, method: &str, path: &str) -> Resolution {
+        match self.lookup(raw_host, method, path) {
+            Ok(hit) => Resolution::Matched(Box::new(RouteMatch {
+                app_id: hit.app.info.id,
+                app_slug: hit.app.info.slug.clone(),
+                route_id: hit.route.route.id,
+                route_path: hit.route.route.path.clone(),
+                script_id: hit.route.route.script_id,
+                params: hit.route.params,
+                host_params: hit.host_params,
+            })),
+            Err(miss) => miss,
+        }
+    }
+
+    /// Builds the tables from a snapshot. Routes whose script or app is
+    /// missing from the snapshot are skipped.
     pub fn build(snapshot: RoutingSnapshot) -> Tables {
         let mut tables = Tables::default();
         for app in snapshot.apps {
             for pattern in &app.domains {
                 tables.domains.insert(app.id, pattern);
             }
-            tables.routes.insert(app.id, AppRoutes::default());
-            tables.apps.insert(app.id, app);
+            tables.apps.insert(app.id, AppTable::new(app));
         }
         for script in snapshot.scripts {
             tables.scripts.insert(script.id, script);
         }
         for route in snapshot.routes {
-            let Some(app_routes) = tables.routes.get_mut(&route.app_id) else {
+            let (Some(app), Some(script)) = (
+                tables.apps.get_mut(&route.app_id),
+                tables.scripts.get(&route.script_id),
+            ) else {
                 continue;
             };
+            let source = script.source.clone();
             match route.host.as_deref().map(DomainPattern::parse) {
-                None => app_routes.any_host.insert(route),
-                Some(Ok(pattern)) => {
-                    match app_routes.scoped.iter_mut().find(|(p, _)| *p == pattern) {
-                        Some((_, table)) => table.insert(route),
-                        None => {
-                            let mut table = RouteTable::default();
-                            table.insert(route);
-                            app_routes.scoped.push((pattern, table));
-                        }
+                None => app.any_host.insert(route, source),
+                Some(Ok(pattern)) => match app.scoped.iter_mut().find(|(p, _)| *p == pattern) {
+                    Some((_, table)) => table.insert(route, source),
+                    None => {
+                        let mut table = RouteTable::default();
+                        table.insert(route, source);
+                        app.scoped.push((pattern, table));
                     }
-                }
+                },
                 Some(Err(_)) => {
                     tracing::warn!(route = %route.id, "skipping a route whose host does not parse")
                 }
             }
         }
-        for app_routes in tables.routes.values_mut() {
-            app_routes
-                .scoped
-                .sort_by(|(a, _), (b, _)| a.specificity_cmp(b));
+        for app in tables.apps.values_mut() {
+            app.scoped.sort_by(|(a, _), (b, _)| a.specificity_cmp(b));
         }
         tables
     }

@@ -35,28 +35,21 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let tables = o.cache.tables();
-    let matched = match tables.resolve(raw_host, &method, &path) {
-        Resolution::Matched(m) => m,
-        Resolution::InvalidHost { message } => {
+    let hit = match tables.lookup(raw_host, &method, &path) {
+        Ok(hit) => hit,
+        Err(Resolution::InvalidHost { message }) => {
             return error(StatusCode::BAD_REQUEST, "invalid_host", message);
         }
-        Resolution::UnknownHost { host } => {
+        Err(Resolution::UnknownHost { host }) => {
             return error(
                 StatusCode::NOT_FOUND,
                 "unknown_host",
                 format!("no app serves the host '{host}'"),
             );
         }
-        Resolution::NoRoute { app_slug, .. } => {
-            return error(
-                StatusCode::NOT_FOUND,
-                "no_route",
-                format!("app '{app_slug}' has no route for {method} {path}"),
-            );
-        }
-        Resolution::MethodNotAllowed {
+        Err(Resolution::MethodNotAllowed {
             app_slug, allowed, ..
-        } => {
+        }) => {
             let mut response = error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -70,30 +63,30 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
             }
             return response;
         }
-    };
-    let Some(script) = tables.scripts.get(&matched.script_id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "no_route",
-            format!("no route for {method} {path}"),
-        );
+        Err(Resolution::NoRoute { app_slug, .. }) => return no_route(&app_slug, &method, &path),
+        // `lookup` reports a match as `Ok`; kept total rather than panicking.
+        Err(Resolution::Matched(m)) => return no_route(&m.app_slug, &method, &path),
     };
     let target = Target {
-        app_id: matched.app_id,
-        script_id: script.id,
-        route_id: Some(matched.route_id),
-        source: script.source.clone(),
-        limits: tables
-            .apps
-            .get(&matched.app_id)
-            .map(|a| a.limits)
-            .unwrap_or_default(),
-        params: matched.params,
-        host_params: matched.host_params,
+        app_id: hit.app.info.id,
+        script_id: hit.route.route.script_id,
+        route_id: Some(hit.route.route.id),
+        source: hit.route.source.clone(),
+        limits: hit.app.info.limits,
+        params: hit.route.params,
+        host_params: hit.host_params,
         trigger: Trigger::Http,
     };
     drop(tables);
     run(&o, target, request).await
+}
+
+fn no_route(app_slug: &str, method: &str, path: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        format!("app '{app_slug}' has no route for {method} {path}"),
+    )
 }
 
 /// `/api/v1/execute/{id}`: run a script by id, whatever its domains or routes.
@@ -123,7 +116,7 @@ pub(crate) async fn execute_by_id(
         limits: tables
             .apps
             .get(&script.app_id)
-            .map(|a| a.limits)
+            .map(|a| a.info.limits)
             .unwrap_or_default(),
         params: Vec::new(),
         host_params: Vec::new(),

@@ -26,7 +26,7 @@ use axum::Router;
 use axum::routing::any;
 use shared::{ExecutionRecorder, ExecutorClient};
 
-pub use cache::{AppRoutes, RoutingCache, Tables};
+pub use cache::{AppTable, Hit, RoutingCache, Tables};
 pub use domains::{AppDomainTable, HostMatch};
 pub use routes::{PathMatch, RouteMiss, RouteTable};
 

@@ -6,6 +6,7 @@
 //! method beats `*` (any); HEAD falls back to GET.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use shared::RouteSpec;
 use shared::path::{PathPattern, Segment};
@@ -15,6 +16,8 @@ use shared::path::{PathPattern, Segment};
 pub(crate) struct RouteTarget {
     /// The route.
     pub route: RouteSpec,
+    /// Its script's source, resolved when the table is built.
+    source: Arc<str>,
     /// Parameter names in path order (values are captured positionally).
     param_names: Vec<String>,
     has_wildcard: bool,
@@ -35,6 +38,8 @@ struct Node {
 pub struct PathMatch<'a> {
     /// The matched route.
     pub route: &'a RouteSpec,
+    /// Its script's source.
+    pub source: &'a Arc<str>,
     /// `:name` captures, plus `wildcard` for a trailing `*`.
     pub params: Vec<(String, String)>,
 }
@@ -58,7 +63,7 @@ pub struct RouteTable {
 impl RouteTable {
     /// Adds a route; routes whose path no longer parses are skipped (they
     /// were validated when created).
-    pub fn insert(&mut self, route: RouteSpec) {
+    pub fn insert(&mut self, route: RouteSpec, source: Arc<str>) {
         let Ok(pattern) = PathPattern::parse(&route.path) else {
             tracing::warn!(route = %route.id, path = %route.path, "skipping a stored route whose path is invalid");
             return;
@@ -79,6 +84,7 @@ impl RouteTable {
         let method = route.method.clone();
         let target = RouteTarget {
             route,
+            source,
             param_names,
             has_wildcard,
         };
@@ -121,6 +127,7 @@ impl RouteTable {
                 }
                 Ok(PathMatch {
                     route: &target.route,
+                    source: &target.source,
                     params,
                 })
             }
@@ -201,14 +208,17 @@ mod tests {
     fn table(routes: &[(&str, &str)]) -> RouteTable {
         let mut t = RouteTable::default();
         for (method, path) in routes {
-            t.insert(RouteSpec {
-                id: RouteId::new(),
-                app_id: AppId::new(),
-                script_id: ScriptId::new(),
-                method: method.to_string(),
-                path: path.to_string(),
-                host: None,
-            });
+            t.insert(
+                RouteSpec {
+                    id: RouteId::new(),
+                    app_id: AppId::new(),
+                    script_id: ScriptId::new(),
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    host: None,
+                },
+                Arc::from("1"),
+            );
         }
         t
     }
