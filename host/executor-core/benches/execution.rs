@@ -21,13 +21,13 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
-use executor_core::{AllocatorKind, Executor, ExecutorConfig};
+use executor_core::{Executor, ExecutorConfig};
 use shared::{AppId, ExecutionRequest, Limits, ScriptId, ScriptRequest};
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Engine, Store};
 
 const HELLO_WORLD: &str = r#""Hello, World!""#;
 
@@ -61,9 +61,8 @@ fn hello_world_fresh_instance(executor: &Executor, request: &ExecutionRequest) {
     black_box(outcome);
 }
 
-/// The empty component on an engine that mirrors `src/engine.rs` (its builder
-/// is private): same fuel, epoch, copy-on-write and pooling settings, so the
-/// floor pays the same per-store and per-instance bookkeeping as the guest.
+/// The empty component on the executor's engine, so the floor pays the same
+/// per-store and per-instance bookkeeping as the guest.
 struct EmptyFloor {
     engine: Engine,
     pre: InstancePre<()>,
@@ -72,42 +71,10 @@ struct EmptyFloor {
 }
 
 impl EmptyFloor {
-    fn new(executor_config: &ExecutorConfig, allocator: AllocatorKind) -> Self {
-        let mut config = Config::new();
-        config
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .memory_init_cow(true)
-            .max_wasm_stack(1 << 20)
-            .parallel_compilation(true);
-        // Follow whatever the executor actually got: comparing a pooled floor
-        // with an on-demand guest (or the reverse) would measure the allocator.
-        if allocator == AllocatorKind::Pooling {
-            let slots = executor_config.max_concurrent.max(1);
-            let mut pool = PoolingAllocationConfig::new();
-            pool.total_component_instances(slots)
-                .total_core_instances(slots * 8)
-                .max_core_instances_per_component(8)
-                .total_memories(slots)
-                .total_tables(slots * 8)
-                .total_stacks(slots)
-                .max_memory_size(
-                    usize::try_from(executor_config.max_limits.memory_bytes).unwrap_or(usize::MAX),
-                );
-            // Mirror the executor's first tier where the kernel has the ioctl.
-            let mut scanning = pool.clone();
-            scanning
-                .pagemap_scan(wasmtime::Enabled::Yes)
-                .linear_memory_keep_resident(16 << 20)
-                .table_keep_resident(64 << 10);
-            let mut probe = config.clone();
-            probe.allocation_strategy(InstanceAllocationStrategy::Pooling(scanning.clone()));
-            if Engine::new(&probe).is_ok() {
-                pool = scanning;
-            }
-            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        }
-        let engine = Engine::new(&config).expect("the executor's configuration is accepted");
+    fn new(executor: &Executor) -> Self {
+        // The executor's own engine: identical fuel, epoch, copy-on-write and
+        // allocator settings (whichever pooling tier, or on-demand, it got).
+        let engine = executor.engine().clone();
         let bytes = wat::parse_str(EMPTY_COMPONENT_WAT).expect("valid WAT");
         let component = Component::new(&engine, bytes).expect("valid component");
         // Look the export up once, as the executor's generated bindings do.
@@ -117,7 +84,7 @@ impl EmptyFloor {
         let pre = Linker::new(&engine)
             .instantiate_pre(&component)
             .expect("no imports to satisfy");
-        let limits = Limits::default().capped_by(&executor_config.max_limits);
+        let limits = Limits::default().capped_by(executor.max_limits());
         EmptyFloor {
             engine,
             pre,
@@ -150,49 +117,6 @@ fn native_rhai(engine: &rhai::Engine) {
     black_box(value);
 }
 
-/// Per-iteration medians for several workloads, timed in interleaved batches
-/// so that frequency scaling or a noisy neighbour hits all of them alike
-/// rather than skewing one side of a ratio.
-fn interleaved_medians(
-    workloads: &mut [&mut dyn FnMut()],
-    rounds: usize,
-    batch_time: Duration,
-) -> Vec<Duration> {
-    let iterations: Vec<u32> = workloads
-        .iter_mut()
-        .map(|work| {
-            // Warm-up, and a first estimate to size batches to about `batch_time`.
-            let started = Instant::now();
-            let mut n = 0u32;
-            while started.elapsed() < batch_time / 2 || n < 10 {
-                work();
-                n += 1;
-            }
-            let per_iter = started.elapsed() / n;
-            u32::try_from(batch_time.as_nanos() / per_iter.as_nanos().max(1))
-                .unwrap_or(u32::MAX)
-                .max(1)
-        })
-        .collect();
-    let mut samples = vec![Vec::with_capacity(rounds); workloads.len()];
-    for _ in 0..rounds {
-        for ((work, &n), samples) in workloads.iter_mut().zip(&iterations).zip(&mut samples) {
-            let started = Instant::now();
-            for _ in 0..n {
-                work();
-            }
-            samples.push(started.elapsed() / n);
-        }
-    }
-    samples
-        .into_iter()
-        .map(|mut s| {
-            s.sort_unstable();
-            s[s.len() / 2]
-        })
-        .collect()
-}
-
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -207,7 +131,7 @@ fn main() {
         ..Default::default()
     };
     let executor = Executor::new(config.clone()).expect("executor starts");
-    let floor = EmptyFloor::new(&config, executor.allocator());
+    let floor = EmptyFloor::new(&executor);
     let rhai_engine = rhai::Engine::new();
     let request = hello_request();
 
@@ -236,7 +160,7 @@ fn main() {
     } else {
         (3, Duration::from_millis(5))
     };
-    let medians = interleaved_medians(
+    let medians = testkit::bench::interleaved_medians(
         &mut [
             &mut || hello_world_fresh_instance(&executor, &request),
             &mut || floor.run(),

@@ -61,6 +61,12 @@ impl Executor {
         self.allocator
     }
 
+    /// The engine, e.g. to measure another component under identical
+    /// settings (the benchmark's empty-component floor does).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// The operator ceilings every execution's limits are capped by.
     pub fn max_limits(&self) -> &Limits {
         &self.max_limits

@@ -13,7 +13,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
 use orchestrator_core::Tables;
@@ -127,28 +127,6 @@ fn lookup(tables: &Tables, requests: &[(String, &'static str)], i: &mut usize) {
     black_box(resolution);
 }
 
-/// Median per-lookup time over interleaved batches, so machine noise hits
-/// both sides of the ratio alike.
-fn interleaved(sides: &mut [&mut dyn FnMut()], rounds: usize, per_batch: u32) -> Vec<Duration> {
-    let mut samples = vec![Vec::new(); sides.len()];
-    for _ in 0..rounds {
-        for (side, samples) in sides.iter_mut().zip(&mut samples) {
-            let started = Instant::now();
-            for _ in 0..per_batch {
-                side();
-            }
-            samples.push(started.elapsed() / per_batch);
-        }
-    }
-    samples
-        .into_iter()
-        .map(|mut s| {
-            s.sort_unstable();
-            s[s.len() / 2]
-        })
-        .collect()
-}
-
 fn main() {
     let full_run = std::env::args().any(|a| a == "--bench");
     let (small_tables, small_requests) = small();
@@ -180,19 +158,26 @@ fn main() {
     }
     criterion.final_summary();
 
-    let (rounds, per_batch) = if full_run { (41, 200_000) } else { (3, 1_000) };
+    let (rounds, batch_time) = if full_run {
+        (41, Duration::from_millis(100))
+    } else {
+        (3, Duration::from_millis(2))
+    };
     let (mut i, mut j) = (0, 0);
-    let medians = interleaved(
+    let medians = testkit::bench::interleaved_medians(
         &mut [
             &mut || lookup(&small_tables, &small_requests, &mut i),
             &mut || lookup(&large_tables, &large_requests, &mut j),
         ],
         rounds,
-        per_batch,
+        batch_time,
     );
     let (small, large) = (medians[0], medians[1]);
     println!();
-    println!("summary (median of {rounds} interleaved batches of {per_batch} lookups)");
+    println!(
+        "summary (median of {rounds} interleaved batches of ~{} ms each)",
+        batch_time.as_millis()
+    );
     println!(
         "  small: 1 app, 10 routes                          {:>8.1} ns/lookup",
         small.as_nanos() as f64

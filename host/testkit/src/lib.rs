@@ -1,13 +1,18 @@
-//! A throwaway PostgreSQL cluster for tests: `initdb` into a temporary
+//! Test and benchmark support.
+//!
+//! [`PgCluster`] is a throwaway PostgreSQL cluster: `initdb` into a temporary
 //! directory, a server listening only on a Unix socket inside it (no TCP port,
 //! so parallel runs cannot collide), a fresh database per test, and a stop on
 //! drop. Test suites that run against both engines start one per process.
+//! [`bench`] holds the timing loop behind the benchmarks' printed ratios.
 //!
 //! ```no_run
 //! let cluster = testkit::PgCluster::start().expect("PostgreSQL starts");
 //! let url = cluster.create_database("my_test");
 //! // connect with sqlx to `url` …
 //! ```
+
+pub mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
