@@ -1,0 +1,72 @@
+//! The guest grants scripts no ambient authority: every interface the
+//! component imports is on this list. WASI interfaces appear because Rust's
+//! `std` links them; the host satisfies them with an empty context (no
+//! preopened directories, environment, arguments or network), and anything
+//! new here — sockets, HTTP, a new filesystem interface — must be a deliberate,
+//! reviewed change to this list.
+
+use wasmparser::{ComponentTypeRef, Parser, Payload};
+
+const ALLOWED: &[&str] = &[
+    "picloud:platform/types",
+    "picloud:platform/log",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+];
+
+#[test]
+fn guest_imports_only_allowed_interfaces() {
+    let mut imports = Vec::new();
+    // Only the outermost component's imports matter: nested modules and
+    // components can reach nothing their parent was not given.
+    let mut depth = 0;
+    for payload in Parser::new(0).parse_all(executor_core::GUEST_WASM) {
+        match payload.expect("the guest is valid wasm") {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth -= 1,
+            Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    let import = import.expect("valid import");
+                    // World-level `use` imports record types (`http-request`):
+                    // shapes of data, which grant nothing.
+                    if matches!(import.ty, ComponentTypeRef::Type(_)) {
+                        continue;
+                    }
+                    imports.push(import.name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        imports
+            .iter()
+            .any(|i| i.starts_with("picloud:platform/log")),
+        "{imports:?}"
+    );
+    for import in &imports {
+        let unversioned = import.split('@').next().unwrap();
+        assert!(
+            ALLOWED.contains(&unversioned),
+            "the guest imports {import}, which is not on the allow-list"
+        );
+    }
+}
