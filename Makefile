@@ -4,10 +4,13 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup build run test lint bench
+.PHONY: setup setup-test build run test lint bench
 
 setup:
 	scripts/setup.sh
+
+setup-test:
+	scripts/setup.sh test
 
 build: setup
 	$(CARGO) build --release -p picloud
@@ -17,7 +20,7 @@ run: build
 
 # Everything CI checks: formatting, lints, and every test (release profile,
 # so the wasm guest runs at production speed and shares the build with `run`).
-test: setup lint
+test: setup-test lint
 	$(CARGO) test --workspace --release
 
 lint:
@@ -26,3 +29,4 @@ lint:
 
 bench: setup
 	$(CARGO) bench -p executor-core --bench execution
+	$(CARGO) bench -p orchestrator-core --bench dispatch

@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
-# Installs what building and testing PiCloud needs on a fresh Debian machine:
-# the Rust targets (always) and, when run as root, the Debian packages the
-# tests and tools use. Idempotent and quick when everything is present.
+# Installs what PiCloud needs on a fresh Debian machine: the Rust target for
+# the wasm guest (always) and, when run as root, Debian packages.
+#   scripts/setup.sh        what building and running needs
+#   scripts/setup.sh test   also what the test suites need (PostgreSQL server)
+# Idempotent, and quick when everything is present.
 set -euo pipefail
 
-targets=(wasm32-wasip2)
 installed=$(rustup target list --installed)
-for t in "${targets[@]}"; do
-  grep -qx "$t" <<<"$installed" || rustup target add "$t"
-done
+grep -qx wasm32-wasip2 <<<"$installed" || rustup target add wasm32-wasip2
 
-# Debian packages: command -> package.
-declare -A packages=([jq]=jq [curl]=curl [python3]=python3)
 missing=()
-for cmd in "${!packages[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
-done
-# PostgreSQL server binaries: the test suites run every database test against a
-# throwaway cluster as well as SQLite.
-compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+if [ "${1:-}" = test ]; then
+  for component in rustfmt clippy; do
+    rustup component list --installed | grep -q "^$component" || rustup component add "$component"
+  done
+  # The database suites run against a throwaway PostgreSQL cluster as well as
+  # SQLite; they need the server binaries (initdb, pg_ctl) and `runuser`.
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
