@@ -54,8 +54,15 @@ pub enum RouteMiss {
 }
 
 /// One app's routes (for one host scope).
+///
+/// Fully static routes (no `:param`, no `*`) live in a hash map keyed by the
+/// whole path rather than in the trie: they always win at every segment, so
+/// one probe answers for them, and a request to a static route touches no
+/// trie node (which matters when thousands of apps' tables compete for the
+/// CPU cache). The trie holds the routes with parameters or a wildcard.
 #[derive(Debug, Default)]
 pub struct RouteTable {
+    statics: HashMap<String, HashMap<String, RouteTarget>>,
     root: Node,
     len: usize,
 }
@@ -68,6 +75,23 @@ impl RouteTable {
             tracing::warn!(route = %route.id, path = %route.path, "skipping a stored route whose path is invalid");
             return;
         };
+        self.len += 1;
+        let method = route.method.clone();
+        if pattern
+            .segments
+            .iter()
+            .all(|s| matches!(s, Segment::Literal(_)))
+        {
+            let target = RouteTarget {
+                route,
+                source,
+                param_names: Vec::new(),
+                has_wildcard: false,
+            };
+            let path = target.route.path.clone();
+            self.statics.entry(path).or_default().insert(method, target);
+            return;
+        }
         let mut node = &mut self.root;
         let mut param_names = Vec::new();
         let mut has_wildcard = false;
@@ -81,7 +105,6 @@ impl RouteTable {
                 Segment::Wildcard => has_wildcard = true,
             }
         }
-        let method = route.method.clone();
         let target = RouteTarget {
             route,
             source,
@@ -93,7 +116,6 @@ impl RouteTable {
         } else {
             node.routes.insert(method, target);
         }
-        self.len += 1;
     }
 
     /// Number of routes.
@@ -108,12 +130,23 @@ impl RouteTable {
 
     /// Finds the route for `method` and `path` (path without query).
     pub fn find<'a>(&'a self, method: &str, path: &str) -> Result<PathMatch<'a>, RouteMiss> {
+        let mut allowed = Vec::new();
+        if let Some(target) = self
+            .statics
+            .get(path)
+            .and_then(|m| pick(m, method, &mut allowed))
+        {
+            return Ok(PathMatch {
+                route: &target.route,
+                source: &target.source,
+                params: Vec::new(),
+            });
+        }
         let segments: Vec<&str> = match path.strip_prefix('/') {
             Some("") | None => Vec::new(),
             Some(rest) => rest.split('/').collect(),
         };
         let mut values = Vec::new();
-        let mut allowed = Vec::new();
         match search(&self.root, &segments, method, &mut values, &mut allowed) {
             Some((target, rest)) => {
                 let mut params: Vec<(String, String)> = target
