@@ -58,9 +58,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     let dir = path.parent().expect("cache files live in a directory");
     std::fs::create_dir_all(dir).map_err(io)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    // A uniquely named temporary file, renamed into place: executors starting
+    // at the same time (several servers, parallel tests) may all compile, but
+    // readers only ever see a complete file.
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 /// Runs the guest's `init` export under wizer and returns the snapshot: a
