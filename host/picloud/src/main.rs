@@ -88,6 +88,10 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_env("PICLOUD_LOG")
                 .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
+        // The server log goes to stderr, colored only on a terminal; stdout
+        // carries what a user acts on (the one-time token, the address).
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let args = cli.serve;
