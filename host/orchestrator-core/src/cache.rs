@@ -82,15 +82,24 @@ pub struct Hit<'a> {
 /// Everything dispatch needs, immutable once built.
 #[derive(Debug, Default)]
 pub struct Tables {
-    /// Host → app.
-    pub domains: AppDomainTable,
-    /// App → its settings and routes.
-    pub apps: HashMap<AppId, AppTable>,
+    /// Host → index into `apps` (an index, not an id: one probe fewer per request).
+    pub domains: AppDomainTable<u32>,
+    /// Every app with its settings and routes.
+    pub apps: Vec<AppTable>,
+    /// App id → index into `apps`.
+    pub app_index: HashMap<AppId, u32>,
     /// Every script by id (`/api/v1/execute/{id}` reaches unrouted ones too).
     pub scripts: HashMap<ScriptId, ScriptEntry>,
 }
 
 impl Tables {
+    /// An app by id.
+    pub fn app(&self, id: &AppId) -> Option<&AppTable> {
+        self.app_index
+            .get(id)
+            .and_then(|i| self.apps.get(*i as usize))
+    }
+
     /// Host → app → route, exactly as dispatch does it. `raw_host` is the
     /// `Host` header as sent (port, case and IDN are normalized here). A miss
     /// is the [`Resolution`] that explains it.
@@ -100,7 +109,7 @@ impl Tables {
         let Some(found) = self.domains.resolve(&host) else {
             return Err(Resolution::UnknownHost { host });
         };
-        let Some(app) = self.apps.get(&found.app_id) else {
+        let Some(app) = self.apps.get(found.app as usize) else {
             return Err(Resolution::UnknownHost { host });
         };
         match app.find(&host, method, path) {
@@ -142,19 +151,22 @@ impl Tables {
     pub fn build(snapshot: RoutingSnapshot) -> Tables {
         let mut tables = Tables::default();
         for app in snapshot.apps {
+            let index = u32::try_from(tables.apps.len()).expect("fewer than 4 billion apps");
             for pattern in &app.domains {
-                tables.domains.insert(app.id, pattern);
+                tables.domains.insert(index, pattern);
             }
-            tables.apps.insert(app.id, AppTable::new(app));
+            tables.app_index.insert(app.id, index);
+            tables.apps.push(AppTable::new(app));
         }
         for script in snapshot.scripts {
             tables.scripts.insert(script.id, script);
         }
         for route in snapshot.routes {
-            let (Some(app), Some(script)) = (
-                tables.apps.get_mut(&route.app_id),
-                tables.scripts.get(&route.script_id),
-            ) else {
+            let app = tables
+                .app_index
+                .get(&route.app_id)
+                .and_then(|i| tables.apps.get_mut(*i as usize));
+            let (Some(app), Some(script)) = (app, tables.scripts.get(&route.script_id)) else {
                 continue;
             };
             let source = script.source.clone();
@@ -173,7 +185,7 @@ impl Tables {
                 }
             }
         }
-        for app in tables.apps.values_mut() {
+        for app in &mut tables.apps {
             app.scoped.sort_by(|(a, _), (b, _)| a.specificity_cmp(b));
         }
         tables

@@ -114,8 +114,7 @@ pub(crate) async fn execute_by_id(
         route_id: None,
         source: script.source.clone(),
         limits: tables
-            .apps
-            .get(&script.app_id)
+            .app(&script.app_id)
             .map(|a| a.info.limits)
             .unwrap_or_default(),
         params: Vec::new(),

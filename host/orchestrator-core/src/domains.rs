@@ -14,38 +14,52 @@ use shared::domain::{DomainPattern, specificity_cmp_masks};
 
 /// A resolved host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostMatch {
-    /// The claiming app.
-    pub app_id: AppId,
+pub struct HostMatch<T = AppId> {
+    /// The claiming app (its id, or wherever the table's owner keeps it).
+    pub app: T,
     /// `{name}` captures of a wildcard claim.
     pub host_params: Vec<(String, String)>,
 }
 
-#[derive(Debug, Default)]
-struct MaskGroup {
+#[derive(Debug)]
+struct MaskGroup<T> {
     mask: u64,
     /// Key: the host's labels with masked ones removed, joined by '.'.
-    claims: HashMap<String, (AppId, DomainPattern)>,
+    claims: HashMap<String, (T, DomainPattern)>,
 }
 
-/// Host → app lookup for every claim.
-#[derive(Debug, Default)]
-pub struct AppDomainTable {
-    exact: HashMap<String, AppId>,
+/// Host → app lookup for every claim. `T` is what a claim resolves to: an
+/// [`AppId`], or an index into the owner's own app table.
+#[derive(Debug)]
+pub struct AppDomainTable<T = AppId> {
+    exact: HashMap<String, T>,
     /// By label count: mask groups ordered most specific first.
-    wildcard: HashMap<usize, Vec<MaskGroup>>,
+    wildcard: HashMap<usize, Vec<MaskGroup<T>>>,
 }
 
-impl AppDomainTable {
+impl<T> Default for AppDomainTable<T> {
+    fn default() -> Self {
+        AppDomainTable {
+            exact: HashMap::new(),
+            wildcard: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Copy + std::fmt::Debug> AppDomainTable<T> {
     /// Adds a claim; claims that fail to parse are skipped (they were
     /// validated when stored).
-    pub fn insert(&mut self, app_id: AppId, pattern: &str) {
+    pub fn insert(&mut self, app: T, pattern: &str) {
         let Ok(parsed) = DomainPattern::parse(pattern) else {
-            tracing::warn!(%app_id, pattern, "skipping a stored domain claim that does not parse");
+            tracing::warn!(
+                ?app,
+                pattern,
+                "skipping a stored domain claim that does not parse"
+            );
             return;
         };
         if parsed.is_exact() {
-            self.exact.insert(parsed.to_string(), app_id);
+            self.exact.insert(parsed.to_string(), app);
             return;
         }
         let mask = parsed.wildcard_mask();
@@ -65,22 +79,22 @@ impl AppDomainTable {
                     .expect("just inserted")
             }
         };
-        groups[index].claims.insert(key, (app_id, parsed));
+        groups[index].claims.insert(key, (app, parsed));
     }
 
     /// The app claiming a normalized host, with wildcard captures.
-    pub fn resolve(&self, host: &str) -> Option<HostMatch> {
-        if let Some(app_id) = self.exact.get(host) {
+    pub fn resolve(&self, host: &str) -> Option<HostMatch<T>> {
+        if let Some(app) = self.exact.get(host) {
             return Some(HostMatch {
-                app_id: *app_id,
+                app: *app,
                 host_params: Vec::new(),
             });
         }
         let labels = host.split('.').count();
         for group in self.wildcard.get(&labels)? {
-            if let Some((app_id, pattern)) = group.claims.get(&fixed_labels(host, group.mask)) {
+            if let Some((app, pattern)) = group.claims.get(&fixed_labels(host, group.mask)) {
                 return Some(HostMatch {
-                    app_id: *app_id,
+                    app: *app,
                     host_params: pattern.matches(host).unwrap_or_default(),
                 });
             }
@@ -110,20 +124,20 @@ mod tests {
     #[test]
     fn exact_beats_wildcard_and_more_specific_wins() {
         let (a, b, c, d) = (AppId::new(), AppId::new(), AppId::new(), AppId::new());
-        let mut t = AppDomainTable::default();
+        let mut t: AppDomainTable = AppDomainTable::default();
         t.insert(a, "vip.beta.test");
         t.insert(b, "{tenant}.beta.test");
         t.insert(c, "{x}.{y}.test");
         t.insert(d, "api.{env}.test");
-        assert_eq!(t.resolve("vip.beta.test").unwrap().app_id, a);
+        assert_eq!(t.resolve("vip.beta.test").unwrap().app, a);
         let m = t.resolve("acme.beta.test").unwrap();
         assert_eq!(
-            (m.app_id, m.host_params),
+            (m.app, m.host_params),
             (b, vec![("tenant".into(), "acme".into())])
         );
         // One wildcard beats two.
-        assert_eq!(t.resolve("acme.gamma.test").unwrap().app_id, c);
-        assert_eq!(t.resolve("api.gamma.test").unwrap().app_id, d);
+        assert_eq!(t.resolve("acme.gamma.test").unwrap().app, c);
+        assert_eq!(t.resolve("api.gamma.test").unwrap().app, d);
         assert_eq!(t.resolve("x.y.z.test"), None);
         assert_eq!(t.resolve("beta.test"), None);
     }
