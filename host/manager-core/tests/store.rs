@@ -2,12 +2,8 @@
 //! fresh SQLite file and once on a fresh database in a throwaway PostgreSQL
 //! cluster that this process starts and stops.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use libtest_mimic::{Arguments, Failed, Trial};
 use manager_core::store::{AppRef, DEFAULT_APP_ID, ExecutionFilter};
 use manager_core::{Db, Error, Store};
 use shared::{
@@ -15,19 +11,24 @@ use shared::{
     ScriptId, ScriptResponse, Trigger,
 };
 
-type TestFn = fn(Store) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-
+/// Wraps a test of the store in the harness's signature: it gets a migrated
+/// store on a fresh SQLite file (kept until the test ends) or the given
+/// PostgreSQL database.
 macro_rules! tests {
     ($($name:ident),* $(,)?) => {
-        vec![$((stringify!($name), (|store| Box::pin($name(store))) as TestFn)),*]
+        vec![$((
+            stringify!($name),
+            (|db| Box::pin(async move {
+                let dir = tempfile::tempdir().unwrap();
+                let url = db.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("picloud.db").display()));
+                $name(Store::new(Db::connect(&url).await.unwrap())).await;
+            })) as testkit::harness::Test,
+        )),*]
     };
 }
 
 fn main() {
-    let args = Arguments::from_args();
-    let pg = Arc::new(testkit::PgCluster::start());
-    let mut trials = Vec::new();
-    for (name, test) in tests![
+    testkit::harness::run_on_both_databases(tests![
         default_app_and_schema,
         scripts_are_unique_per_app,
         routes_conflict_only_within_an_app,
@@ -38,33 +39,7 @@ fn main() {
         execution_log_filters_and_pages,
         tokens_are_stored_hashed,
         routing_snapshot_has_everything,
-    ] {
-        trials.push(Trial::test(format!("sqlite::{name}"), move || {
-            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let url = format!("sqlite://{}", dir.path().join("picloud.db").display());
-            run(&url, test)
-        }));
-        let pg = pg.clone();
-        trials.push(Trial::test(format!("postgres::{name}"), move || {
-            let cluster = pg.as_ref().as_ref().map_err(|e| Failed::from(e.as_str()))?;
-            run(&cluster.create_database(name), test)
-        }));
-    }
-    let conclusion = libtest_mimic::run(&args, trials);
-    // Stop the cluster before exiting (process::exit skips destructors).
-    drop(pg);
-    conclusion.exit();
-}
-
-fn run(url: &str, test: TestFn) -> Result<(), Failed> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let store = Store::new(Db::connect(url).await.map_err(|e| e.to_string())?);
-        test(store).await;
-        Ok(())
-    })
+    ])
 }
 
 async fn default_app_and_schema(store: Store) {

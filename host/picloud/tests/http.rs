@@ -2,13 +2,8 @@
 //! a loopback port from the OS. Every test runs twice: on a fresh SQLite file
 //! and on a fresh database in a PostgreSQL cluster this process starts and stops.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::Arc;
-
-use libtest_mimic::{Arguments, Failed, Trial};
 
 use picloud::{Server, ServerConfig};
 use reqwest::{Client, Method, StatusCode};
@@ -20,48 +15,21 @@ const TOKEN: &str = "test-admin-token-0123456789";
 /// directory, `Some(url)` = a fresh PostgreSQL database.
 type Db = Option<String>;
 
-type TestFn = fn(Db) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-
 macro_rules! tests {
     ($($name:ident),* $(,)?) => {
-        vec![$((stringify!($name), (|db| Box::pin($name(db))) as TestFn)),*]
+        vec![$((stringify!($name), (|db| Box::pin($name(db))) as testkit::harness::Test)),*]
     };
 }
 
 fn main() {
-    let args = Arguments::from_args();
-    let pg = Arc::new(testkit::PgCluster::start());
-    let mut trials = Vec::new();
-    for (name, test) in tests![
+    testkit::harness::run_on_both_databases(tests![
         readme_walkthrough,
         admin_and_execute_require_a_token,
         bad_admin_requests_get_clear_4xx,
         user_requests_that_match_nothing_get_clear_errors,
         first_start_seeds_once_and_generates_a_token_once,
         two_apps_on_their_own_domains,
-    ] {
-        trials.push(Trial::test(format!("sqlite::{name}"), move || {
-            run(None, test)
-        }));
-        let pg = pg.clone();
-        trials.push(Trial::test(format!("postgres::{name}"), move || {
-            let cluster = pg.as_ref().as_ref().map_err(|e| Failed::from(e.as_str()))?;
-            run(Some(cluster.create_database(name)), test)
-        }));
-    }
-    let conclusion = libtest_mimic::run(&args, trials);
-    // Stop the cluster before exiting (process::exit skips destructors).
-    drop(pg);
-    conclusion.exit();
-}
-
-fn run(db: Db, test: TestFn) -> Result<(), Failed> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(test(db));
-    Ok(())
+    ])
 }
 
 struct TestServer {

@@ -4,6 +4,7 @@
 //! directory, a server listening only on a Unix socket inside it (no TCP port,
 //! so parallel runs cannot collide), a fresh database per test, and a stop on
 //! drop. Test suites that run against both engines start one per process.
+//! [`harness`] runs a suite once per database engine with such a cluster;
 //! [`bench`] holds the timing loop behind the benchmarks' printed ratios.
 //!
 //! ```no_run
@@ -13,6 +14,7 @@
 //! ```
 
 pub mod bench;
+pub mod harness;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
