@@ -57,7 +57,7 @@ fn hello_request() -> ExecutionRequest {
 }
 
 fn hello_world_fresh_instance(executor: &Executor, request: &ExecutionRequest) {
-    let outcome = executor.execute(black_box(request));
+    let outcome = executor.execute(black_box(request.clone()));
     black_box(outcome);
 }
 
@@ -136,7 +136,7 @@ fn main() {
     let request = hello_request();
 
     // A benchmark of an error path would be meaningless; check the script works.
-    let outcome = executor.execute(&request);
+    let outcome = executor.execute(request.clone());
     let response = outcome.outcome.expect("Hello World runs");
     assert_eq!(response.body, b"Hello, World!");
 

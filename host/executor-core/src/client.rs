@@ -27,11 +27,6 @@ impl LocalExecutor {
         })
     }
 
-    /// The executor itself, e.g. to ask which allocator it uses.
-    pub fn executor(&self) -> &Executor {
-        &self.executor
-    }
-
     /// Runs `job` once a slot is free. Waiting is bounded by `patience` (the
     /// execution's own deadline): a request that could not even start in that
     /// time gets `executor_overloaded` (503, Retry-After) instead of queueing
@@ -63,7 +58,7 @@ impl ExecutorClient for LocalExecutor {
             .capped_by(self.executor.max_limits())
             .deadline();
         match self
-            .run(patience, move |executor| executor.execute(&request))
+            .run(patience, move |executor| executor.execute(request))
             .await
         {
             Ok(outcome) => outcome,

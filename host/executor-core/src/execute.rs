@@ -74,7 +74,7 @@ impl Executor {
 
     /// Runs one script in a fresh instance. Blocking: call it from a blocking
     /// thread (see [`LocalExecutor`](crate::LocalExecutor)).
-    pub fn execute(&self, request: &ExecutionRequest) -> ExecutionOutcome {
+    pub fn execute(&self, request: ExecutionRequest) -> ExecutionOutcome {
         let started = Instant::now();
         let limits = request.limits.capped_by(&self.max_limits);
         let context = ExecutionContext {
@@ -83,7 +83,7 @@ impl Executor {
         };
         let mut store = self.store(context, &limits);
         let result = self.pre.instantiate(&mut store).and_then(|script| {
-            script.call_run(&mut store, &request.source, &to_wit(&request.request))
+            script.call_run(&mut store, &request.source, &to_wit(request.request))
         });
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let outcome = match result {
@@ -155,15 +155,17 @@ impl Executor {
     }
 }
 
-fn to_wit(request: &ScriptRequest) -> wit::HttpRequest {
+/// Moves the request into the WIT record: the body is copied once, into the
+/// guest's memory, and nowhere else.
+fn to_wit(request: ScriptRequest) -> wit::HttpRequest {
     wit::HttpRequest {
-        method: request.method.clone(),
-        path: request.path.clone(),
-        query: request.query.clone(),
-        headers: request.headers.clone(),
-        params: request.params.clone(),
-        host_params: request.host_params.clone(),
-        body: request.body.clone(),
+        method: request.method,
+        path: request.path,
+        query: request.query,
+        headers: request.headers,
+        params: request.params,
+        host_params: request.host_params,
+        body: request.body,
     }
 }
 

@@ -13,7 +13,7 @@
 //! use shared::{AppId, ExecutionRequest, Limits, ScriptId, ScriptRequest};
 //!
 //! let executor = Executor::new(ExecutorConfig::default())?;
-//! let outcome = executor.execute(&ExecutionRequest {
+//! let outcome = executor.execute(ExecutionRequest {
 //!     app_id: AppId::new(),
 //!     script_id: ScriptId::new(),
 //!     route_id: None,

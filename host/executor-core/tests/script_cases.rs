@@ -79,7 +79,7 @@ fn limits_from(value: Option<&Value>) -> Limits {
 }
 
 fn run(source: &str, request: ScriptRequest, limits: Limits) -> shared::ExecutionOutcome {
-    executor().execute(&ExecutionRequest {
+    executor().execute(ExecutionRequest {
         app_id: AppId::new(),
         script_id: ScriptId::new(),
         route_id: None,

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, ConnectOptions};
 
 use crate::{Error, Result};
@@ -18,20 +18,30 @@ use crate::{Error, Result};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
 
-/// Which engine a [`Db`] talks to.
+/// Set on every SQLite connection (the `Any` driver's URL carries the file
+/// options, not pragmas). WAL lets readers (dispatch reloads, log queries) run
+/// beside the single writer; foreign keys, which the cascades rely on, are off
+/// by default in SQLite.
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 10000",
+];
+
+/// Which engine a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+enum Engine {
     /// Embedded, one file under the data directory.
     Sqlite,
     /// PostgreSQL 15+.
     Postgres,
 }
 
-/// A connection pool plus the engine it talks to. Cheap to clone.
+/// A connection pool to SQLite or PostgreSQL. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
     pub(crate) pool: AnyPool,
-    engine: Engine,
 }
 
 impl Db {
@@ -50,14 +60,8 @@ impl Db {
             )));
         };
         let url = match engine {
-            // WAL lets readers (dispatch reloads, log queries) run beside the
-            // single writer; foreign keys are off by default in SQLite.
             Engine::Sqlite => SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(std::time::Duration::from_secs(10))
                 .to_url_lossy()
                 .to_string(),
             Engine::Postgres => url.to_owned(),
@@ -67,19 +71,9 @@ impl Db {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
-                        // `to_url_lossy` keeps the file options, not the pragmas.
-                        sqlx::query("PRAGMA foreign_keys = ON")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000")
-                            .execute(&mut *conn)
-                            .await?;
+                        for pragma in SQLITE_PRAGMAS {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
                     }
                     Ok(())
                 })
@@ -91,12 +85,7 @@ impl Db {
             Engine::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await?;
-        Ok(Db { pool, engine })
-    }
-
-    /// The engine behind this handle.
-    pub fn engine(&self) -> Engine {
-        self.engine
+        Ok(Db { pool })
     }
 
     /// The number of the newest migration applied: the schema version `/version` reports.

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use shared::{ExecutionError, ExecutorClient, RoutingTables};
 
-pub use db::{Db, Engine as DbEngine};
+pub use db::Db;
 pub use error::{Error, Result};
 pub use recorder::Recorder;
 pub use store::Store;

@@ -165,9 +165,9 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
         headers: header_pairs(&parts.headers),
         params: target.params,
         host_params: target.host_params,
-        body: body.to_vec(),
+        body: Vec::from(body),
     };
-    let outcome = o
+    let mut outcome = o
         .executor
         .execute(ExecutionRequest {
             app_id: target.app_id,
@@ -182,7 +182,7 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
     // internals (messages, thrown values, positions): those go to the
     // execution log. Authenticated direct calls get the details.
     let detailed = target.trigger == Trigger::Direct;
-    let response = to_response(&outcome, parts.method == Method::HEAD, detailed);
+    let response = to_response(&mut outcome, parts.method == Method::HEAD, detailed);
     o.recorder.record(ExecutionRecord {
         app_id: target.app_id,
         script_id: target.script_id,
@@ -214,13 +214,16 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     pairs
 }
 
-fn to_response(outcome: &ExecutionOutcome, head: bool, detailed: bool) -> Response {
-    match &outcome.outcome {
+/// Builds the HTTP response, moving the body out of `outcome`: the execution
+/// log records costs and errors, never bodies, so the body is not copied.
+fn to_response(outcome: &mut ExecutionOutcome, head: bool, detailed: bool) -> Response {
+    match &mut outcome.outcome {
         Ok(script_response) => {
+            let body = std::mem::take(&mut script_response.body);
             let mut response = Response::new(if head {
                 Body::empty()
             } else {
-                Body::from(script_response.body.clone())
+                Body::from(body)
             });
             *response.status_mut() =
                 StatusCode::from_u16(script_response.status).unwrap_or(StatusCode::OK);

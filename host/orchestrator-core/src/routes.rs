@@ -108,7 +108,6 @@ pub struct RouteTable {
     hasher: RandomState,
     statics: HashMap<u64, Methods>,
     root: Node,
-    len: usize,
 }
 
 impl RouteTable {
@@ -119,7 +118,6 @@ impl RouteTable {
             tracing::warn!(route = %route.id, path = %route.path, "skipping a stored route whose path is invalid");
             return;
         };
-        self.len += 1;
         let method = route.method.clone();
         let key = self.hasher.hash_one(route.path.as_str());
         let is_static = pattern
@@ -165,16 +163,6 @@ impl RouteTable {
         } else {
             node.routes.insert(&method, target);
         }
-    }
-
-    /// Number of routes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True without routes.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Finds the route for `method` and `path` (path without query).

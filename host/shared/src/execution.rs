@@ -323,7 +323,8 @@ pub struct ExecutionRecord {
     pub status: u16,
     /// When it started.
     pub started_at: std::time::SystemTime,
-    /// The result and its costs.
+    /// The result and its costs. The response body may already have been
+    /// moved out into the HTTP response: the log never stores bodies.
     pub outcome: ExecutionOutcome,
 }
 

@@ -181,12 +181,7 @@ impl Store {
     /// Creates an app.
     pub async fn create_app(&self, slug: &str, name: &str, description: &str) -> Result<App> {
         validate_slug(slug)?;
-        if name.trim().is_empty() {
-            return Err(Error::bad_request(
-                "invalid_name",
-                "the app name must not be empty",
-            ));
-        }
+        self.validate_app_update(Some(name), None)?;
         let mut tx = self.db.pool.begin().await?;
         let in_history: Option<String> = sqlx::query_scalar(
             "SELECT a.slug FROM app_slug_history h JOIN apps a ON a.id = h.app_id WHERE h.slug = $1",
@@ -248,19 +243,8 @@ impl Store {
         description: Option<&str>,
         limits: Option<Option<serde_json::Value>>,
     ) -> Result<App> {
-        if let Some(name) = name
-            && name.trim().is_empty()
-        {
-            return Err(Error::bad_request(
-                "invalid_name",
-                "the app name must not be empty",
-            ));
-        }
-        let limits_text = match &limits {
-            Some(Some(value)) => Some(Some(validate_limits(value)?)),
-            Some(None) => Some(None),
-            None => None,
-        };
+        self.validate_app_update(name, limits.as_ref())?;
+        let limits_text = limits.map(|l| l.map(|value| value.to_string()));
         let current_limits = app.limits.as_ref().map(|v| v.to_string());
         sqlx::query("UPDATE apps SET name = $1, description = $2, limits = $3, updated_at = $4 WHERE id = $5")
             .bind(name.map(str::trim).unwrap_or(&app.name))
@@ -460,10 +444,10 @@ impl Store {
     }
 }
 
-/// Checks a limits object against `shared::Limits`' fields and types;
-/// returns its JSON text. Validating the merged result means a stored override
+/// Checks a limits object against `shared::Limits`' fields and types.
+/// Validating the merged result means a stored override
 /// always parses back, so an app never silently loses its limits.
-fn validate_limits(value: &serde_json::Value) -> Result<String> {
+fn validate_limits(value: &serde_json::Value) -> Result<()> {
     let serde_json::Value::Object(map) = value else {
         return Err(Error::bad_request(
             "invalid_limits",
@@ -489,5 +473,5 @@ fn validate_limits(value: &serde_json::Value) -> Result<String> {
     serde_json::from_value::<shared::Limits>(merged).map_err(|e| {
         Error::bad_request("invalid_limits", format!("limits are out of range: {e}"))
     })?;
-    Ok(value.to_string())
+    Ok(())
 }
