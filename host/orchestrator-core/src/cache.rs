@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use compact_str::CompactString;
 use shared::domain::{DomainPattern, normalize_host};
 use shared::{
-    AppId, AppRouting, Resolution, RouteMatch, RoutingSnapshot, RoutingSource, RoutingTables,
-    ScriptEntry, ScriptId,
+    AppId, AppRouting, Limits, Resolution, RouteMatch, RoutingSnapshot, RoutingSource,
+    RoutingTables, ScriptEntry, ScriptId,
 };
 use tokio::sync::Mutex;
 
@@ -22,16 +23,22 @@ use crate::routes::{PathMatch, RouteMiss, RouteTable};
 /// host. Keeping both in one entry makes a request one map lookup per app.
 #[derive(Debug)]
 pub struct AppTable {
-    /// Id, slug and limits.
-    pub info: AppRouting,
+    /// The app.
+    pub id: AppId,
+    /// Its current slug (inline when short: no pointer to follow per request).
+    pub slug: CompactString,
+    /// Limits for its executions.
+    pub limits: Limits,
     scoped: Vec<(DomainPattern, RouteTable)>,
     any_host: RouteTable,
 }
 
 impl AppTable {
-    fn new(info: AppRouting) -> Self {
+    fn new(info: &AppRouting) -> Self {
         AppTable {
-            info,
+            id: info.id,
+            slug: info.slug.as_str().into(),
+            limits: info.limits,
             scoped: Vec::new(),
             any_host: RouteTable::default(),
         }
@@ -119,12 +126,12 @@ impl Tables {
                 host_params: found.host_params,
             }),
             Err(RouteMiss::NotFound) => Err(Resolution::NoRoute {
-                app_id: app.info.id,
-                app_slug: app.info.slug.clone(),
+                app_id: app.id,
+                app_slug: app.slug.to_string(),
             }),
             Err(RouteMiss::MethodNotAllowed(allowed)) => Err(Resolution::MethodNotAllowed {
-                app_id: app.info.id,
-                app_slug: app.info.slug.clone(),
+                app_id: app.id,
+                app_slug: app.slug.to_string(),
                 allowed,
             }),
         }
@@ -134,10 +141,10 @@ impl Tables {
     pub fn resolve(&self, raw_host: &str, method: &str, path: &str) -> Resolution {
         match self.lookup(raw_host, method, path) {
             Ok(hit) => Resolution::Matched(Box::new(RouteMatch {
-                app_id: hit.app.info.id,
-                app_slug: hit.app.info.slug.clone(),
+                app_id: hit.app.id,
+                app_slug: hit.app.slug.to_string(),
                 route_id: hit.route.route.id,
-                route_path: hit.route.route.path.clone(),
+                route_path: hit.route.route.path.to_string(),
                 script_id: hit.route.route.script_id,
                 params: hit.route.params,
                 host_params: hit.host_params,
@@ -156,7 +163,7 @@ impl Tables {
                 tables.domains.insert(index, pattern);
             }
             tables.app_index.insert(app.id, index);
-            tables.apps.push(AppTable::new(app));
+            tables.apps.push(AppTable::new(&app));
         }
         for script in snapshot.scripts {
             tables.scripts.insert(script.id, script);

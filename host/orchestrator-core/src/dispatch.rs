@@ -68,11 +68,11 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
         Err(Resolution::Matched(m)) => return no_route(&m.app_slug, &method, &path),
     };
     let target = Target {
-        app_id: hit.app.info.id,
+        app_id: hit.app.id,
         script_id: hit.route.route.script_id,
         route_id: Some(hit.route.route.id),
-        source: hit.route.source.clone(),
-        limits: hit.app.info.limits,
+        source: hit.route.route.source.clone(),
+        limits: hit.app.limits,
         params: hit.route.params,
         host_params: hit.host_params,
         trigger: Trigger::Http,
@@ -115,7 +115,7 @@ pub(crate) async fn execute_by_id(
         source: script.source.clone(),
         limits: tables
             .app(&script.app_id)
-            .map(|a| a.info.limits)
+            .map(|a| a.limits)
             .unwrap_or_default(),
         params: Vec::new(),
         host_params: Vec::new(),

@@ -9,8 +9,10 @@
 
 use std::collections::HashMap;
 
+use compact_str::CompactString;
 use shared::AppId;
 use shared::domain::{DomainPattern, specificity_cmp_masks};
+use smallvec::SmallVec;
 
 /// A resolved host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,24 +26,27 @@ pub struct HostMatch<T = AppId> {
 #[derive(Debug)]
 struct MaskGroup<T> {
     mask: u64,
-    /// Key: the host's labels with masked ones removed, joined by '.'.
-    claims: HashMap<String, (T, DomainPattern)>,
+    /// Key: the host's labels with masked ones removed, joined by '.'. The
+    /// value carries the wildcard names, left to right. Keys and names are
+    /// inline strings, so a typical host is compared and its captures named
+    /// inside the hash bucket, without following a pointer.
+    claims: HashMap<CompactString, (T, SmallVec<[CompactString; 2]>)>,
 }
 
 /// Host → app lookup for every claim. `T` is what a claim resolves to: an
 /// [`AppId`], or an index into the owner's own app table.
 #[derive(Debug)]
 pub struct AppDomainTable<T = AppId> {
-    exact: HashMap<String, T>,
-    /// By label count: mask groups ordered most specific first.
-    wildcard: HashMap<usize, Vec<MaskGroup<T>>>,
+    exact: HashMap<CompactString, T>,
+    /// Indexed by label count: mask groups ordered most specific first.
+    wildcard: Vec<Vec<MaskGroup<T>>>,
 }
 
 impl<T> Default for AppDomainTable<T> {
     fn default() -> Self {
         AppDomainTable {
             exact: HashMap::new(),
-            wildcard: HashMap::new(),
+            wildcard: Vec::new(),
         }
     }
 }
@@ -59,12 +64,15 @@ impl<T: Copy + std::fmt::Debug> AppDomainTable<T> {
             return;
         };
         if parsed.is_exact() {
-            self.exact.insert(parsed.to_string(), app);
+            self.exact.insert(parsed.to_string().into(), app);
             return;
         }
         let mask = parsed.wildcard_mask();
         let key = fixed_labels(&parsed.shape_key(), mask);
-        let groups = self.wildcard.entry(parsed.len()).or_default();
+        if self.wildcard.len() <= parsed.len() {
+            self.wildcard.resize_with(parsed.len() + 1, Vec::new);
+        }
+        let groups = &mut self.wildcard[parsed.len()];
         let index = match groups.iter().position(|g| g.mask == mask) {
             Some(i) => i,
             None => {
@@ -79,7 +87,17 @@ impl<T: Copy + std::fmt::Debug> AppDomainTable<T> {
                     .expect("just inserted")
             }
         };
-        groups[index].claims.insert(key, (app, parsed));
+        groups[index].claims.insert(
+            key,
+            (
+                app,
+                parsed
+                    .wildcard_names()
+                    .iter()
+                    .map(CompactString::from)
+                    .collect(),
+            ),
+        );
     }
 
     /// The app claiming a normalized host, with wildcard captures.
@@ -91,11 +109,17 @@ impl<T: Copy + std::fmt::Debug> AppDomainTable<T> {
             });
         }
         let labels = host.split('.').count();
-        for group in self.wildcard.get(&labels)? {
-            if let Some((app, pattern)) = group.claims.get(&fixed_labels(host, group.mask)) {
+        for group in self.wildcard.get(labels)? {
+            if let Some((app, names)) = group.claims.get(&fixed_labels(host, group.mask)) {
+                // The fixed labels matched, so the masked ones are the captures.
+                let values = host
+                    .split('.')
+                    .enumerate()
+                    .filter(|(i, _)| group.mask & (1 << i) != 0)
+                    .map(|(_, label)| label.to_owned());
                 return Some(HostMatch {
                     app: *app,
-                    host_params: pattern.matches(host).unwrap_or_default(),
+                    host_params: names.iter().map(|n| n.to_string()).zip(values).collect(),
                 });
             }
         }
@@ -103,11 +127,13 @@ impl<T: Copy + std::fmt::Debug> AppDomainTable<T> {
     }
 }
 
-/// The labels of `name` whose bit in `mask` is clear, joined by '.'.
-fn fixed_labels(name: &str, mask: u64) -> String {
-    let mut out = String::with_capacity(name.len());
+/// The labels of `name` whose bit in `mask` is clear, joined by '.'. Labels
+/// past the 64th never match a pattern (patterns have at most 64 labels, and
+/// a lookup only tries masks of patterns with the host's label count).
+fn fixed_labels(name: &str, mask: u64) -> CompactString {
+    let mut out = CompactString::with_capacity(name.len());
     for (i, label) in name.split('.').enumerate() {
-        if mask & (1 << i.min(63)) == 0 {
+        if i >= 64 || mask & (1 << i) == 0 {
             if !out.is_empty() {
                 out.push('.');
             }

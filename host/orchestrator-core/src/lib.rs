@@ -28,7 +28,7 @@ use shared::{ExecutionRecorder, ExecutorClient};
 
 pub use cache::{AppTable, Hit, RoutingCache, Tables};
 pub use domains::{AppDomainTable, HostMatch};
-pub use routes::{PathMatch, RouteMiss, RouteTable};
+pub use routes::{PathMatch, RouteEntry, RouteMiss, RouteTable};
 
 /// Ingress settings.
 #[derive(Debug, Clone)]

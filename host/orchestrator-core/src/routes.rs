@@ -4,44 +4,62 @@
 //! trailing `*`; the search backtracks, so `POST /users/me` still reaches
 //! `POST /users/:id` when `/users/me` exists only for GET. Methods: an exact
 //! method beats `*` (any); HEAD falls back to GET.
+//!
+//! Layout is chosen for a host with thousands of apps, where a lookup's cost
+//! is mostly cache misses, not instructions: keys are inline strings (a short
+//! path or segment is compared inside the hash bucket, with no pointer to
+//! follow), methods are inline arrays, trie nodes live in one vector and point
+//! at each other by index, and the route records sit together at the end.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
-use shared::RouteSpec;
-use shared::path::{PathPattern, Segment};
+use compact_str::CompactString;
+use smallvec::SmallVec;
 
-/// What a route resolves to.
+use shared::path::{PathPattern, Segment};
+use shared::{RouteId, RouteSpec, ScriptId};
+
+/// A route as dispatch needs it. Strings are inline when short (most paths,
+/// every method and parameter name), so reading a match follows no pointer
+/// beyond this record.
 #[derive(Debug, Clone)]
-pub(crate) struct RouteTarget {
+pub struct RouteEntry {
     /// The route.
-    pub route: RouteSpec,
-    /// Its script's source, resolved when the table is built.
-    source: Arc<str>,
+    pub id: RouteId,
+    /// The script it runs.
+    pub script_id: ScriptId,
+    /// `GET`, …, or `*`.
+    pub method: CompactString,
+    /// The route's path pattern as stored.
+    pub path: CompactString,
+    /// The script's source, resolved when the table is built.
+    pub source: Arc<str>,
     /// Parameter names in path order (values are captured positionally).
-    param_names: Vec<String>,
+    param_names: SmallVec<[CompactString; 2]>,
     has_wildcard: bool,
 }
 
+/// Index of a node in `RouteTable::nodes`, or of a target in `targets`.
+type Index = u32;
+
 #[derive(Debug, Default)]
 struct Node {
-    literal: HashMap<String, Node>,
-    param: Option<Box<Node>>,
+    /// Literal children, sorted by segment (binary search); the first is
+    /// inline, as most nodes have one.
+    literal: SmallVec<[(CompactString, Index); 1]>,
+    param: Option<Index>,
     /// Routes ending in `*` at this depth, by method.
     wildcard: Methods,
     /// Routes ending exactly here, by method.
     routes: Methods,
 }
 
-/// The routes of one path, by method. A path has a handful of methods at
-/// most, so two short vectors (the method names inline, compared as eight
-/// bytes) beat a hash map, and keep a lookup within a cache line or two.
+/// The routes of one path, by method: a path has a handful of methods at
+/// most, so an inline array of (method, target) pairs (methods compared as
+/// eight bytes) beats a hash map and needs no allocation for up to two.
 #[derive(Debug, Default)]
-struct Methods {
-    keys: Vec<[u8; 8]>,
-    targets: Vec<RouteTarget>,
-}
+struct Methods(SmallVec<[([u8; 8], Index); 2]>);
 
 /// Route methods are validated to `GET`…`OPTIONS` or `*`: all fit in 8 bytes.
 fn method_key(method: &str) -> [u8; 8] {
@@ -53,33 +71,26 @@ fn method_key(method: &str) -> [u8; 8] {
 }
 
 impl Methods {
-    fn insert(&mut self, method: &str, target: RouteTarget) {
+    /// The target previously stored for `method`, if any, is replaced.
+    fn insert(&mut self, method: &str, target: Index) {
         let key = method_key(method);
-        match self.keys.iter().position(|k| *k == key) {
-            Some(i) => self.targets[i] = target,
-            None => {
-                self.keys.push(key);
-                self.targets.push(target);
-            }
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = target,
+            None => self.0.push((key, target)),
         }
     }
 
-    fn get(&self, method: &str) -> Option<&RouteTarget> {
+    fn get(&self, method: &str) -> Option<Index> {
         let key = method_key(method);
-        self.keys
-            .iter()
-            .position(|k| *k == key)
-            .map(|i| &self.targets[i])
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)
     }
 }
 
 /// A successful match.
 #[derive(Debug, Clone)]
 pub struct PathMatch<'a> {
-    /// The matched route.
-    pub route: &'a RouteSpec,
-    /// Its script's source.
-    pub source: &'a Arc<str>,
+    /// The matched route, with its script's source.
+    pub route: &'a RouteEntry,
     /// `:name` captures, plus `wildcard` for a trailing `*`.
     pub params: Vec<(String, String)>,
 }
@@ -95,19 +106,26 @@ pub enum RouteMiss {
 
 /// One app's routes (for one host scope).
 ///
-/// Fully static routes (no `:param`, no `*`) live in a hash map keyed by a
-/// hash of the whole path rather than in the trie: they always win at every
-/// segment, so one probe answers for them, and a request to a static route
-/// touches no trie node and no out-of-line key (which matters when thousands
-/// of apps' tables compete for the CPU cache). A hit is confirmed against the
-/// route's own path; two static paths of one table with the same hash (never
-/// seen in practice) would put the second in the trie, which handles literal
-/// paths too. The trie holds the routes with parameters or a wildcard.
-#[derive(Debug, Default)]
+/// Fully static routes (no `:param`, no `*`) live in a hash map keyed by the
+/// whole path rather than in the trie: they always win at every segment, so
+/// one probe answers for them and a request to a static route touches no trie
+/// node. The trie holds the routes with parameters or a wildcard.
+#[derive(Debug)]
 pub struct RouteTable {
-    hasher: RandomState,
-    statics: HashMap<u64, Methods>,
-    root: Node,
+    statics: HashMap<CompactString, Methods>,
+    /// `nodes[0]` is the root.
+    nodes: Vec<Node>,
+    targets: Vec<RouteEntry>,
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        RouteTable {
+            statics: HashMap::new(),
+            nodes: vec![Node::default()],
+            targets: Vec::new(),
+        }
+    }
 }
 
 impl RouteTable {
@@ -118,86 +136,103 @@ impl RouteTable {
             tracing::warn!(route = %route.id, path = %route.path, "skipping a stored route whose path is invalid");
             return;
         };
-        let method = route.method.clone();
-        let key = self.hasher.hash_one(route.path.as_str());
-        let is_static = pattern
+        let target = Index::try_from(self.targets.len()).expect("fewer than 4 billion routes");
+        let mut param_names = SmallVec::new();
+        let mut has_wildcard = false;
+        let methods = if pattern
             .segments
             .iter()
-            .all(|s| matches!(s, Segment::Literal(_)));
-        let collides = self
-            .statics
-            .get(&key)
-            .and_then(|m| m.targets.first())
-            .is_some_and(|t| t.route.path != route.path);
-        if is_static && !collides {
-            let target = RouteTarget {
-                route,
-                source,
-                param_names: Vec::new(),
-                has_wildcard: false,
-            };
-            self.statics.entry(key).or_default().insert(&method, target);
-            return;
-        }
-        let mut node = &mut self.root;
-        let mut param_names = Vec::new();
-        let mut has_wildcard = false;
-        for segment in &pattern.segments {
-            match segment {
-                Segment::Literal(text) => node = node.literal.entry(text.clone()).or_default(),
-                Segment::Param(name) => {
-                    param_names.push(name.clone());
-                    node = node.param.get_or_insert_with(Default::default);
-                }
-                Segment::Wildcard => has_wildcard = true,
+            .all(|s| matches!(s, Segment::Literal(_)))
+        {
+            self.statics
+                .entry(CompactString::from(route.path.as_str()))
+                .or_default()
+        } else {
+            let mut node = 0;
+            for segment in &pattern.segments {
+                node = match segment {
+                    Segment::Literal(text) => self.literal_child(node, text),
+                    Segment::Param(name) => {
+                        param_names.push(CompactString::from(name.as_str()));
+                        self.param_child(node)
+                    }
+                    Segment::Wildcard => {
+                        has_wildcard = true;
+                        node
+                    }
+                };
             }
-        }
-        let target = RouteTarget {
-            route,
+            let node = &mut self.nodes[node as usize];
+            if has_wildcard {
+                &mut node.wildcard
+            } else {
+                &mut node.routes
+            }
+        };
+        methods.insert(&route.method, target);
+        self.targets.push(RouteEntry {
+            id: route.id,
+            script_id: route.script_id,
+            method: route.method.as_str().into(),
+            path: route.path.as_str().into(),
             source,
             param_names,
             has_wildcard,
-        };
-        if has_wildcard {
-            node.wildcard.insert(&method, target);
-        } else {
-            node.routes.insert(&method, target);
+        });
+    }
+
+    fn literal_child(&mut self, node: Index, text: &str) -> Index {
+        let next = Index::try_from(self.nodes.len()).expect("fewer than 4 billion nodes");
+        let literal = &mut self.nodes[node as usize].literal;
+        match literal.binary_search_by(|(key, _)| key.as_str().cmp(text)) {
+            Ok(i) => literal[i].1,
+            Err(i) => {
+                literal.insert(i, (CompactString::from(text), next));
+                self.nodes.push(Node::default());
+                next
+            }
         }
+    }
+
+    fn param_child(&mut self, node: Index) -> Index {
+        if let Some(child) = self.nodes[node as usize].param {
+            return child;
+        }
+        let next = Index::try_from(self.nodes.len()).expect("fewer than 4 billion nodes");
+        self.nodes[node as usize].param = Some(next);
+        self.nodes.push(Node::default());
+        next
     }
 
     /// Finds the route for `method` and `path` (path without query).
     pub fn find<'a>(&'a self, method: &str, path: &str) -> Result<PathMatch<'a>, RouteMiss> {
         let mut allowed = Vec::new();
-        let statics = self
-            .statics
-            .get(&self.hasher.hash_one(path))
-            .filter(|m| m.targets.first().is_some_and(|t| t.route.path == path));
-        if let Some(target) = statics.and_then(|m| pick(m, method, &mut allowed)) {
+        if let Some(methods) = self.statics.get(path)
+            && let Some(target) = self.pick(methods, method, &mut allowed)
+        {
             return Ok(PathMatch {
-                route: &target.route,
-                source: &target.source,
+                route: target,
                 params: Vec::new(),
             });
         }
-        let segments: Vec<&str> = match path.strip_prefix('/') {
-            Some("") | None => Vec::new(),
+        let segments: SmallVec<[&str; 8]> = match path.strip_prefix('/') {
+            Some("") | None => SmallVec::new(),
             Some(rest) => rest.split('/').collect(),
         };
-        let mut values = Vec::new();
-        match search(&self.root, &segments, method, &mut values, &mut allowed) {
+        let mut values = SmallVec::new();
+        match self.search(0, &segments, method, &mut values, &mut allowed) {
             Some((target, rest)) => {
                 let mut params: Vec<(String, String)> = target
                     .param_names
                     .iter()
-                    .cloned()
+                    .map(|name| name.to_string())
                     .zip(values.into_iter().map(decode))
                     .collect();
                 if target.has_wildcard {
                     params.push(("wildcard".into(), rest));
                 }
                 Ok(PathMatch {
-                    route: &target.route,
-                    source: &target.source,
+                    route: target,
                     params,
                 })
             }
@@ -209,58 +244,74 @@ impl RouteTable {
             }
         }
     }
-}
 
-fn pick<'a>(
-    routes: &'a Methods,
-    method: &str,
-    allowed: &mut Vec<String>,
-) -> Option<&'a RouteTarget> {
-    let found = routes
-        .get(method)
-        .or_else(|| {
-            if method == "HEAD" {
-                routes.get("GET")
-            } else {
+    fn pick(
+        &self,
+        routes: &Methods,
+        method: &str,
+        allowed: &mut Vec<String>,
+    ) -> Option<&RouteEntry> {
+        let found = routes
+            .get(method)
+            .or_else(|| {
+                if method == "HEAD" {
+                    routes.get("GET")
+                } else {
+                    None
+                }
+            })
+            .or_else(|| routes.get("*"));
+        match found {
+            Some(target) => Some(&self.targets[target as usize]),
+            None => {
+                allowed.extend(
+                    routes
+                        .0
+                        .iter()
+                        .map(|(_, t)| self.targets[*t as usize].method.to_string()),
+                );
                 None
             }
-        })
-        .or_else(|| routes.get("*"));
-    if found.is_none() {
-        allowed.extend(routes.targets.iter().map(|t| t.route.method.clone()));
-    }
-    found
-}
-
-/// Depth-first search in precedence order; `values` collects param values.
-fn search<'a>(
-    node: &'a Node,
-    segments: &[&str],
-    method: &str,
-    values: &mut Vec<String>,
-    allowed: &mut Vec<String>,
-) -> Option<(&'a RouteTarget, String)> {
-    let Some((first, rest)) = segments.split_first() else {
-        if let Some(target) = pick(&node.routes, method, allowed) {
-            return Some((target, String::new()));
         }
-        return pick(&node.wildcard, method, allowed).map(|t| (t, String::new()));
-    };
-    if let Some(child) = node.literal.get(*first)
-        && let Some(found) = search(child, rest, method, values, allowed)
-    {
-        return Some(found);
     }
-    if !first.is_empty()
-        && let Some(child) = &node.param
-    {
-        values.push((*first).to_owned());
-        if let Some(found) = search(child, rest, method, values, allowed) {
+
+    /// Depth-first search in precedence order; `values` collects param values.
+    fn search<'a, 'p>(
+        &'a self,
+        node: Index,
+        segments: &[&'p str],
+        method: &str,
+        values: &mut SmallVec<[&'p str; 4]>,
+        allowed: &mut Vec<String>,
+    ) -> Option<(&'a RouteEntry, String)> {
+        let here = &self.nodes[node as usize];
+        let Some((first, rest)) = segments.split_first() else {
+            if let Some(target) = self.pick(&here.routes, method, allowed) {
+                return Some((target, String::new()));
+            }
+            return self
+                .pick(&here.wildcard, method, allowed)
+                .map(|t| (t, String::new()));
+        };
+        if let Ok(i) = here
+            .literal
+            .binary_search_by(|(key, _)| key.as_str().cmp(first))
+            && let Some(found) = self.search(here.literal[i].1, rest, method, values, allowed)
+        {
             return Some(found);
         }
-        values.pop();
+        if !first.is_empty()
+            && let Some(child) = here.param
+        {
+            values.push(first);
+            if let Some(found) = self.search(child, rest, method, values, allowed) {
+                return Some(found);
+            }
+            values.pop();
+        }
+        self.pick(&here.wildcard, method, allowed)
+            .map(|t| (t, decode(segments.join("/"))))
     }
-    pick(&node.wildcard, method, allowed).map(|t| (t, decode(segments.join("/"))))
 }
 
 /// Percent-decodes a captured path segment (`+` stays `+` in paths).
@@ -297,7 +348,7 @@ mod tests {
         let m = t
             .find(method, path)
             .unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
-        (m.route.path.clone(), m.params)
+        (m.route.path.to_string(), m.params)
     }
 
     #[test]

@@ -110,7 +110,7 @@ impl TestServer {
             .admin(
                 Method::POST,
                 "/api/v1/admin/scripts",
-                Some(json!({"name": name, "source": source})),
+                Some(json!({"app_id": "default", "name": name, "source": source})),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -183,6 +183,17 @@ async fn readme_walkthrough(db: Db) {
         json!({"greeting": "Hi Ada"})
     );
 
+    // While `default` is the only app, a script may leave its app out.
+    let (status, script) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/scripts",
+            Some(json!({"name": "solo", "source": "1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{script}");
+    assert_eq!(script["app_id"], "00000000-0000-4000-8000-000000000001");
+
     // Its execution log, with the log line.
     let (status, log) = s
         .admin(
@@ -213,7 +224,7 @@ async fn readme_walkthrough(db: Db) {
         .admin(
             Method::POST,
             "/api/v1/admin/scripts",
-            Some(json!({"name": "broken", "source": "let x = 1;\nlet y = ;"})),
+            Some(json!({"app_id": "default", "name": "broken", "source": "let x = 1;\nlet y = ;"})),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -355,7 +366,7 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
         (
             Method::POST,
             "/api/v1/admin/scripts".into(),
-            Some(json!({"name": "thing", "source": "1"})),
+            Some(json!({"app_id": "default", "name": "thing", "source": "1"})),
             StatusCode::CONFLICT,
             "script_name_taken",
             "thing",
@@ -363,7 +374,7 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
         (
             Method::POST,
             "/api/v1/admin/scripts".into(),
-            Some(json!({"name": "bad name!", "source": "1"})),
+            Some(json!({"app_id": "default", "name": "bad name!", "source": "1"})),
             StatusCode::BAD_REQUEST,
             "invalid_name",
             "bad name!",
@@ -371,7 +382,7 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
         (
             Method::POST,
             "/api/v1/admin/scripts".into(),
-            Some(json!({"source": "1"})),
+            Some(json!({"app_id": "default", "source": "1"})),
             StatusCode::BAD_REQUEST,
             "invalid_json",
             "name",
@@ -379,7 +390,7 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
         (
             Method::POST,
             "/api/v1/admin/scripts".into(),
-            Some(json!({"name": "a", "source": "1", "colour": "red"})),
+            Some(json!({"app_id": "default", "name": "a", "source": "1", "colour": "red"})),
             StatusCode::BAD_REQUEST,
             "invalid_json",
             "colour",
@@ -387,7 +398,7 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
         (
             Method::POST,
             "/api/v1/admin/scripts".into(),
-            Some(json!({"name": 5, "source": "1"})),
+            Some(json!({"app_id": "default", "name": 5, "source": "1"})),
             StatusCode::BAD_REQUEST,
             "invalid_json",
             "name",
@@ -525,7 +536,7 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
         .client
         .post(format!("{}/api/v1/admin/scripts", s.base))
         .bearer_auth(TOKEN)
-        .json(&json!({"name": "big", "source": huge}))
+        .json(&json!({"app_id": "default", "name": "big", "source": huge}))
         .send()
         .await
         .unwrap();
@@ -685,6 +696,25 @@ async fn two_apps_on_their_own_domains(db: Db) {
     );
     assert!(
         body["error"]["message"].as_str().unwrap().contains("beta"),
+        "{body}"
+    );
+
+    // With more than one app, a script must name its app.
+    let (status, body) = post(
+        "/api/v1/admin/scripts",
+        json!({"name": "orphan", "source": "1"}),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "app_required"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("app_id"),
         "{body}"
     );
 

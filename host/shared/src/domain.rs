@@ -26,6 +26,10 @@ enum Label {
 /// Longest host name (RFC 1035).
 const MAX_HOST_LEN: usize = 253;
 
+/// Most labels in a pattern: one bit per label in [`DomainPattern::wildcard_mask`].
+/// (A 253-character name could have 127 one-letter labels; nobody claims those.)
+pub const MAX_PATTERN_LABELS: usize = 64;
+
 impl DomainPattern {
     /// Parses and normalizes a pattern (lower-case, IDN to punycode), or says
     /// what is wrong with it.
@@ -66,6 +70,12 @@ impl DomainPattern {
         if labels.iter().all(|l| matches!(l, Label::Wildcard(_))) {
             return Err(format!(
                 "'{pattern}' has no fixed label; it would claim every host"
+            ));
+        }
+        if labels.len() > MAX_PATTERN_LABELS {
+            return Err(format!(
+                "'{pattern}' has {} labels; a pattern has at most {MAX_PATTERN_LABELS}",
+                labels.len()
             ));
         }
         let parsed = DomainPattern { labels };
@@ -110,7 +120,18 @@ impl DomainPattern {
             .iter()
             .enumerate()
             .filter(|(_, l)| matches!(l, Label::Wildcard(_)))
-            .fold(0, |mask, (i, _)| mask | (1 << i.min(63)))
+            .fold(0, |mask, (i, _)| mask | (1 << i))
+    }
+
+    /// The `{name}` of each wildcard label, left to right.
+    pub fn wildcard_names(&self) -> Vec<String> {
+        self.labels
+            .iter()
+            .filter_map(|l| match l {
+                Label::Wildcard(name) => Some(name.clone()),
+                Label::Literal(_) => None,
+            })
+            .collect()
     }
 
     /// Matches a normalized host, returning the captured `{name}` labels.
@@ -276,6 +297,9 @@ mod tests {
             let err = DomainPattern::parse(bad).unwrap_err();
             assert!(err.contains(needle), "{bad}: {err}");
         }
+        let many = format!("{}example.com", "a.".repeat(63));
+        let err = DomainPattern::parse(&many).unwrap_err();
+        assert!(err.contains("at most 64"), "{err}");
     }
 
     #[test]

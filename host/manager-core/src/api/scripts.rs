@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{ApiJson, ApiQuery};
 use crate::store::{DEFAULT_APP_ID, Route, Script};
-use crate::{Manager, Result};
+use crate::{Error, Manager, Result};
 
 pub(super) fn router() -> Router<Manager> {
     Router::new()
@@ -42,7 +42,7 @@ async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Res
 struct CreateScript {
     name: String,
     source: String,
-    /// App id or slug; the default app when absent.
+    /// App id or slug. May be left out only while `default` is the only app.
     app_id: Option<String>,
     #[serde(default)]
     description: String,
@@ -52,10 +52,20 @@ async fn create(
     State(m): State<Manager>,
     ApiJson(body): ApiJson<CreateScript>,
 ) -> Result<(StatusCode, Json<Script>)> {
-    let app = m
-        .store
-        .app(body.app_id.as_deref().unwrap_or(DEFAULT_APP_ID))
-        .await?;
+    let app_id = match body.app_id {
+        Some(app_id) => app_id,
+        // With one app there is nothing to choose (a single-app install never
+        // has to learn about apps). With more, a guess could put code under
+        // the wrong tenant, so the caller must say which.
+        None if m.store.count_apps().await? == 1 => DEFAULT_APP_ID.to_owned(),
+        None => {
+            return Err(Error::bad_request(
+                "app_required",
+                "`app_id` is required once the install has more than one app: pass the app's id or slug",
+            ));
+        }
+    };
+    let app = m.store.app(&app_id).await?;
     crate::store::validate_script_name(&body.name)?;
     m.compile(&body.source).await?;
     let script = m

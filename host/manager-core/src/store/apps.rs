@@ -100,6 +100,13 @@ pub(crate) fn validate_slug(slug: &str) -> Result<()> {
 }
 
 impl Store {
+    /// Number of apps, `default` included.
+    pub async fn count_apps(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM apps")
+            .fetch_one(&self.db.pool)
+            .await?)
+    }
+
     /// All apps, ordered by slug.
     pub async fn list_apps(&self) -> Result<Vec<App>> {
         let rows = sqlx::query("SELECT id FROM apps ORDER BY slug")
