@@ -26,6 +26,37 @@ pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) 
 
 /// Fallback handler: every request no platform route claimed.
 pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request) -> Response {
+    match route(&o, &request) {
+        Ok(target) => run(&o, target, request).await,
+        Err(response) => {
+            let mut response = *response;
+            if has_body(request.headers()) {
+                close_connection(&mut response);
+            }
+            response
+        }
+    }
+}
+
+/// Whether the request announces a body (which an early error leaves unread).
+fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+}
+
+/// A response sent before the request body was read ends the connection, and
+/// says so: hyper will not reuse a connection with unread body bytes, and a
+/// client that is not told would send its next request into a closing socket.
+fn close_connection(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+}
+
+/// Host → app → route; a miss is the error response that explains it.
+fn route(o: &Orchestrator, request: &Request) -> Result<Target, Box<Response>> {
     let raw_host = request
         .headers()
         .get(header::HOST)
@@ -38,14 +69,18 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
     let hit = match tables.lookup(raw_host, &method, &path) {
         Ok(hit) => hit,
         Err(Resolution::InvalidHost { message }) => {
-            return error(StatusCode::BAD_REQUEST, "invalid_host", message);
+            return Err(Box::new(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_host",
+                message,
+            )));
         }
         Err(Resolution::UnknownHost { host }) => {
-            return error(
+            return Err(Box::new(error(
                 StatusCode::NOT_FOUND,
                 "unknown_host",
                 format!("no app serves the host '{host}'"),
-            );
+            )));
         }
         Err(Resolution::MethodNotAllowed {
             app_slug, allowed, ..
@@ -61,13 +96,17 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
             if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
                 response.headers_mut().insert(header::ALLOW, value);
             }
-            return response;
+            return Err(Box::new(response));
         }
-        Err(Resolution::NoRoute { app_slug, .. }) => return no_route(&app_slug, &method, &path),
+        Err(Resolution::NoRoute { app_slug, .. }) => {
+            return Err(Box::new(no_route(&app_slug, &method, &path)));
+        }
         // `lookup` reports a match as `Ok`; kept total rather than panicking.
-        Err(Resolution::Matched(m)) => return no_route(&m.app_slug, &method, &path),
+        Err(Resolution::Matched(m)) => {
+            return Err(Box::new(no_route(&m.app_slug, &method, &path)));
+        }
     };
-    let target = Target {
+    Ok(Target {
         app_id: hit.app.id,
         script_id: hit.route.route.script_id,
         route_id: Some(hit.route.route.id),
@@ -76,9 +115,7 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
         params: hit.route.params,
         host_params: hit.host_params,
         trigger: Trigger::Http,
-    };
-    drop(tables);
-    run(&o, target, request).await
+    })
 }
 
 fn no_route(app_slug: &str, method: &str, path: &str) -> Response {
@@ -142,7 +179,7 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
     let body = match to_bytes(body, o.config.max_request_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return error(
+            let mut response = error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!(
@@ -150,6 +187,8 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
                     o.config.max_request_bytes
                 ),
             );
+            close_connection(&mut response);
+            return response;
         }
     };
     let method = parts.method.as_str().to_owned();

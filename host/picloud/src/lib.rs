@@ -177,5 +177,19 @@ pub fn app(
         .merge(manager_core::api::router(manager.clone()))
         .merge(execute)
         .merge(orchestrator.user_router())
+        .layer(axum::middleware::map_response(close_after_too_large))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// A 413 leaves request body bytes unread, so hyper will not reuse the
+/// connection; saying `Connection: close` keeps a keep-alive client from
+/// sending its next request into the closing socket.
+async fn close_after_too_large(mut response: axum::response::Response) -> axum::response::Response {
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }

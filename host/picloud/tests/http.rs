@@ -541,6 +541,7 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp.headers()["connection"], "close");
     assert_eq!(code(&resp.json().await.unwrap()), "payload_too_large");
     s.stop().await;
 }
@@ -571,6 +572,17 @@ async fn user_requests_that_match_nothing_get_clear_errors(db: Db) {
     // HEAD falls back to GET, without a body.
     let (status, body) = s.call(Method::HEAD, "localhost", "/hello").await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    // An error sent before a request body is read closes the connection.
+    let resp = s
+        .client
+        .post(format!("{}/nowhere", s.base))
+        .header("host", "localhost")
+        .body("abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(resp.headers()["connection"], "close");
     // A request body over the limit.
     let echo = s.script("echo", "request.body.len()").await;
     s.route(&echo, "POST", "/echo").await;
@@ -583,6 +595,9 @@ async fn user_requests_that_match_nothing_get_clear_errors(db: Db) {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The unread body ends the connection, and the client is told so (the
+    // next request below then opens a new one instead of failing).
+    assert_eq!(resp.headers()["connection"], "close");
     let resp = s
         .client
         .post(format!("{}/echo", s.base))
@@ -819,6 +834,60 @@ async fn two_apps_on_their_own_domains(db: Db) {
         resp.headers()["location"],
         "/api/v1/admin/apps/gamma/domains"
     );
+
+    // A claim that a host-scoped route depends on cannot be dropped from under it.
+    let (status, route) = s
+        .admin(
+            Method::POST,
+            &format!("/api/v1/admin/scripts/{}/routes", ids[1]),
+            Some(json!({"method": "GET", "path": "/scoped", "host": "{t}.beta.test"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{route}");
+    let (_, domains) = s
+        .admin(Method::GET, "/api/v1/admin/apps/beta/domains", None)
+        .await;
+    let domain = domains["domains"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = s
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/admin/apps/beta/domains/{domain}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "domain_in_use")
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/scoped"),
+        "{body}"
+    );
+    assert_eq!(
+        s.call(Method::GET, "acme.beta.test", "/scoped").await.1,
+        "beta acme",
+        "the refused delete changed nothing"
+    );
+    let route_id = route["id"].as_str().unwrap();
+    let (status, _) = s
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/admin/scripts/{}/routes/{route_id}", ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = s
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/admin/apps/beta/domains/{domain}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     // Deleting an app takes its domains and routes with it, at once.
     let (status, _) = s

@@ -437,8 +437,38 @@ impl Store {
         })
     }
 
-    /// Removes a claim of `app`.
+    /// Removes a claim of `app`. Refused (409 `domain_in_use`) while a route
+    /// is scoped to a host that only this claim covers: that route would stay
+    /// stored but could never be reached, which nobody asks for on purpose.
     pub async fn delete_domain(&self, app: &App, domain_id: &str) -> Result<()> {
+        if !app.domains.iter().any(|d| d.id == domain_id) {
+            return Err(Error::not_found("domain", domain_id));
+        }
+        let remaining: Vec<DomainPattern> = app
+            .domains
+            .iter()
+            .filter(|d| d.id != domain_id)
+            .filter_map(|d| DomainPattern::parse(&d.pattern).ok())
+            .collect();
+        let stranded: Vec<String> = self
+            .host_scoped_routes(&app.id)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                DomainPattern::parse(r.host.as_deref().unwrap_or_default())
+                    .is_ok_and(|host| !remaining.iter().any(|claim| host.within(claim)))
+            })
+            .map(|r| format!("{} {} {}", r.method, r.host.unwrap_or_default(), r.path))
+            .collect();
+        if !stranded.is_empty() {
+            return Err(Error::conflict(
+                "domain_in_use",
+                format!(
+                    "routes scoped to this claim would become unreachable: {}; delete or rescope them first",
+                    stranded.join(", ")
+                ),
+            ));
+        }
         let done = sqlx::query("DELETE FROM app_domains WHERE id = $1 AND app_id = $2")
             .bind(domain_id)
             .bind(&app.id)

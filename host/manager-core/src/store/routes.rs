@@ -152,6 +152,17 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// Routes of one app that are scoped to a host.
+    pub async fn host_scoped_routes(&self, app_id: &str) -> Result<Vec<Route>> {
+        let rows = sqlx::query(
+            "SELECT id, app_id, script_id, method, path, host, created_at FROM routes WHERE app_id = $1 AND host <> '' ORDER BY host, path, method",
+        )
+        .bind(app_id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     /// Removes a route of `script_id`.
     pub async fn delete_route(&self, script_id: &str, route_id: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM routes WHERE id = $1 AND script_id = $2")
