@@ -43,8 +43,32 @@ pub enum Error {
         location: String,
     },
     /// No valid credentials (401).
-    #[error("authentication required: send `Authorization: Bearer <admin token>`")]
+    #[error(
+        "authentication required: send `Authorization: Bearer <API token>` or sign in at /api/v1/admin/auth/login"
+    )]
     Unauthorized,
+    /// Wrong username or password (401; never says which).
+    #[error("wrong username or password")]
+    BadCredentials,
+    /// A cookie-authenticated write without the session's CSRF token (403).
+    #[error(
+        "this request is authenticated by a session cookie and must carry the session's CSRF token in `X-CSRF-Token`"
+    )]
+    CsrfFailed,
+    /// Authenticated, but not allowed to do this (403).
+    #[error("{message}")]
+    Forbidden {
+        /// Stable code, e.g. `wrong_password`.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// Too many failed logins for this account or address (429).
+    #[error("too many failed sign-ins; try again in {retry_after} s")]
+    TooManyAttempts {
+        /// Seconds until the next attempt is considered.
+        retry_after: u64,
+    },
     /// The request body is larger than allowed (413).
     #[error("the request body is larger than the admin API accepts (1 MiB)")]
     PayloadTooLarge,
@@ -98,7 +122,9 @@ impl Error {
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Moved { .. } => StatusCode::PERMANENT_REDIRECT,
-            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
+            Error::CsrfFailed | Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Executor(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Migrate(_) | Error::Config(_) => {
@@ -110,11 +136,16 @@ impl Error {
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::BadRequest { code, .. } | Error::Conflict { code, .. } => code,
+            Error::BadRequest { code, .. }
+            | Error::Conflict { code, .. }
+            | Error::Forbidden { code, .. } => code,
             Error::Compile(_) => "compile_error",
             Error::NotFound { .. } => "not_found",
             Error::Moved { .. } => "moved_permanently",
             Error::Unauthorized => "unauthorized",
+            Error::BadCredentials => "bad_credentials",
+            Error::CsrfFailed => "csrf_failed",
+            Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::PayloadTooLarge => "payload_too_large",
             Error::Executor(_) => "executor_unavailable",
             Error::Database(_) | Error::Migrate(_) | Error::Config(_) => "internal_error",
@@ -150,6 +181,11 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Error::TooManyAttempts { retry_after } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
     }

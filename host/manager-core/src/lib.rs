@@ -8,12 +8,13 @@
 //! use manager_core::{Db, Manager, ManagerConfig, Store};
 //! let store = Store::new(Db::connect("sqlite://data/picloud.db").await?);
 //! let manager = Manager::new(store, executor, routing, ManagerConfig::default());
-//! manager.bootstrap(None).await?;
+//! manager.bootstrap(&manager_core::FirstAdmin::default()).await?;
 //! let admin_api: axum::Router = manager_core::api::router(manager.clone());
 //! # Ok(()) }
 //! ```
 
 pub mod api;
+pub mod auth;
 mod db;
 mod error;
 mod recorder;
@@ -41,6 +42,8 @@ pub struct ManagerConfig {
     pub public_base_url: String,
     /// Largest admin request body, in bytes (413 above it).
     pub max_body_bytes: usize,
+    /// How long a browser session lasts after sign-in.
+    pub session_ttl: std::time::Duration,
 }
 
 impl Default for ManagerConfig {
@@ -48,8 +51,20 @@ impl Default for ManagerConfig {
         ManagerConfig {
             public_base_url: "http://localhost:8080".into(),
             max_body_bytes: 1 << 20,
+            session_ttl: std::time::Duration::from_secs(12 * 60 * 60),
         }
     }
+}
+
+/// Who gets in on a fresh install (see [`Manager::bootstrap`]).
+#[derive(Debug, Clone, Default)]
+pub struct FirstAdmin {
+    /// API token to store when there is none (`PICLOUD_ADMIN_TOKEN`);
+    /// `None` generates one, shown once.
+    pub token: Option<String>,
+    /// User to create when there are no users
+    /// (`PICLOUD_ADMIN_USER` + `PICLOUD_ADMIN_PASSWORD`). Never a default.
+    pub user: Option<(String, String)>,
 }
 
 /// The manager service: shared state of the admin API. Cheap to clone.
@@ -60,6 +75,7 @@ pub struct Manager {
     pub(crate) routing: Arc<dyn RoutingTables>,
     pub(crate) recorder: Recorder,
     pub(crate) config: Arc<ManagerConfig>,
+    pub(crate) throttle: Arc<auth::LoginThrottle>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -96,6 +112,7 @@ impl Manager {
             routing,
             recorder,
             config: Arc::new(config),
+            throttle: Arc::default(),
         }
     }
 
@@ -115,12 +132,24 @@ impl Manager {
     }
 
     /// First-start work, idempotent: the first admin token (the operator's
-    /// `PICLOUD_ADMIN_TOKEN`, else a generated one) when none exists, and
-    /// Hello World at `GET /hello` when the default app has no scripts.
-    pub async fn bootstrap(&self, admin_token: Option<&str>) -> Result<Bootstrap> {
+    /// `PICLOUD_ADMIN_TOKEN`, else a generated one) when none exists, the
+    /// first user when there are none and one is configured, and Hello World
+    /// at `GET /hello` when the default app has no scripts.
+    pub async fn bootstrap(&self, first: &FirstAdmin) -> Result<Bootstrap> {
         let mut report = Bootstrap::default();
+        if let Some((username, password)) = &first.user
+            && self.store.count_users().await? == 0
+        {
+            let username = auth::normalize_username(username)
+                .map_err(|e| Error::Config(format!("PICLOUD_ADMIN_USER: {e}")))?;
+            auth::validate_password(password)
+                .map_err(|e| Error::Config(format!("PICLOUD_ADMIN_PASSWORD: {e}")))?;
+            let hash = auth::hash_password(password.clone()).await?;
+            self.store.create_user(&username, &hash).await?;
+            tracing::info!(%username, "created the first admin user");
+        }
         if self.store.count_tokens().await? == 0 {
-            let token = match admin_token {
+            let token = match first.token.as_deref() {
                 Some(token) if token.len() >= 16 => token.to_owned(),
                 Some(_) => {
                     return Err(Error::Config(
@@ -133,7 +162,7 @@ impl Manager {
                     token
                 }
             };
-            self.store.add_token("bootstrap", &token).await?;
+            self.store.add_token("bootstrap", &token, None).await?;
         }
         if self.store.count_scripts(store::DEFAULT_APP_ID).await? == 0 {
             let script = self

@@ -387,10 +387,52 @@ fn humantime_ms(text: &str) -> i64 {
 async fn tokens_are_stored_hashed(store: Store) {
     assert_eq!(store.count_tokens().await.unwrap(), 0);
     let token = manager_core::store::generate_token();
-    store.add_token("ci", &token).await.unwrap();
-    assert!(store.verify_token(&token).await.unwrap());
-    assert!(!store.verify_token("pc_wrong").await.unwrap());
-    assert!(!store.verify_token(&token[..token.len() - 1]).await.unwrap());
+    let stored = store.add_token("ci", &token, None).await.unwrap();
+    assert_eq!(
+        store.verify_token(&token).await.unwrap(),
+        Some((stored.id.clone(), None))
+    );
+    assert_eq!(store.verify_token("pc_wrong").await.unwrap(), None);
+    assert_eq!(
+        store.verify_token(&token[..token.len() - 1]).await.unwrap(),
+        None
+    );
+    // Listed without the token; the use is recorded.
+    let listed = store.list_tokens().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].last_used_at.is_some());
+    assert!(
+        !serde_json::to_string(&listed)
+            .unwrap()
+            .contains(&token[3..])
+    );
+    // A user's tokens and sessions go with the user.
+    let ada = store.create_user("ada", "$argon2id$fake").await.unwrap();
+    let bob = store.create_user("bob", "$argon2id$fake").await.unwrap();
+    let ada_token = manager_core::store::generate_token();
+    store
+        .add_token("laptop", &ada_token, Some(&ada.id))
+        .await
+        .unwrap();
+    let (cookie, _) = store.create_session(&ada.id, 60_000).await.unwrap();
+    assert!(store.session(&cookie).await.unwrap().is_some());
+    store.delete_user(&ada.id).await.unwrap();
+    assert_eq!(store.verify_token(&ada_token).await.unwrap(), None);
+    assert!(store.session(&cookie).await.unwrap().is_none());
+    // The last user stays.
+    let err = store.delete_user(&bob.id).await.unwrap_err();
+    assert_eq!(err.code(), "last_user");
+    // An expired session is not live, and is purged.
+    let (old, _) = store.create_session(&bob.id, -1).await.unwrap();
+    assert!(store.session(&old).await.unwrap().is_none());
+    assert_eq!(store.purge_expired_sessions().await.unwrap(), 1);
+    // Revoking.
+    store.delete_token(&stored.id).await.unwrap();
+    assert_eq!(store.verify_token(&token).await.unwrap(), None);
+    assert_eq!(
+        store.delete_token(&stored.id).await.unwrap_err().code(),
+        "not_found"
+    );
 }
 
 async fn routing_snapshot_has_everything(store: Store) {

@@ -10,7 +10,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
 use executor_core::{ExecutorConfig, LocalExecutor};
-use manager_core::{Db, Manager, ManagerConfig, Store};
+use manager_core::{Db, FirstAdmin, Manager, ManagerConfig, Store};
 use orchestrator_core::{Orchestrator, OrchestratorConfig, RoutingCache};
 use serde_json::json;
 
@@ -25,6 +25,10 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     /// Bootstrap admin token for a fresh install.
     pub admin_token: Option<String>,
+    /// First admin user (username, password) for an install without users.
+    pub admin_user: Option<(String, String)>,
+    /// How long a browser session lasts.
+    pub session_ttl: std::time::Duration,
     /// Public URL reported by `/version`.
     pub public_base_url: Option<String>,
     /// Executions that may run at once.
@@ -88,10 +92,16 @@ impl Server {
             cache.clone(),
             ManagerConfig {
                 public_base_url: public_base_url.clone(),
+                session_ttl: config.session_ttl,
                 ..Default::default()
             },
         );
-        let bootstrap = manager.bootstrap(config.admin_token.as_deref()).await?;
+        let bootstrap = manager
+            .bootstrap(&FirstAdmin {
+                token: config.admin_token.clone(),
+                user: config.admin_user.clone(),
+            })
+            .await?;
         if bootstrap.seeded_hello {
             cache.reload().await.map_err(anyhow::Error::msg)?;
         }
@@ -109,11 +119,15 @@ impl Server {
         let addr = listener.local_addr()?;
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.await;
-                })
-                .await
+            // Peer addresses feed the sign-in throttle.
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.await;
+            })
+            .await
         });
         tracing::info!(%addr, "PiCloud is serving");
         Ok(Server {

@@ -1,6 +1,7 @@
 //! The `picloud` binary as an operator runs it: first start prints the token
 //! once, SIGTERM stops it gracefully without losing the execution log, and
-//! `create-token` makes a working token.
+//! `create-token` makes a working token, and the first admin user can come
+//! from the environment or from `picloud users create`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -22,15 +23,22 @@ impl Drop for Running {
 }
 
 /// Starts `picloud serve` on a port from the OS and reads its banner.
+fn start(data: &std::path::Path) -> Running {
+    start_with(data, &[])
+}
+
 #[expect(
     clippy::zombie_processes,
     reason = "`Running`'s Drop kills and reaps the child"
 )]
-fn start(data: &std::path::Path) -> Running {
+fn start_with(data: &std::path::Path, env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env_remove("PICLOUD_ADMIN_TOKEN")
+        .env_remove("PICLOUD_ADMIN_USER")
+        .env_remove("PICLOUD_ADMIN_PASSWORD")
+        .envs(env.iter().copied())
         .env("PICLOUD_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -111,4 +119,102 @@ async fn token_once_graceful_stop_and_create_token() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     sigterm(&mut third);
+}
+
+async fn login(client: &reqwest::Client, base: &str, username: &str, password: &str) -> u16 {
+    client
+        .post(format!("{base}/api/v1/admin/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `picloud users create` with the password on stdin, or none (generated).
+fn users_create(data: &std::path::Path, username: &str, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(["users", "create", username, "--data-dir"])
+        .arg(data)
+        .env("PICLOUD_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn first_admin_user_from_env_or_cli() {
+    let client = reqwest::Client::new();
+    let password = "correct horse battery";
+
+    // From the environment, on a fresh install.
+    let data = tempfile::tempdir().unwrap();
+    let mut server = start_with(
+        data.path(),
+        &[
+            ("PICLOUD_ADMIN_USER", "root"),
+            ("PICLOUD_ADMIN_PASSWORD", password),
+        ],
+    );
+    assert_eq!(login(&client, &server.base, "root", password).await, 200);
+    sigterm(&mut server);
+
+    // A weak password from the environment stops the start with the reason.
+    let weak = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(weak.path())
+        .env("PICLOUD_ADMIN_USER", "root")
+        .env("PICLOUD_ADMIN_PASSWORD", "short")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("PICLOUD_ADMIN_PASSWORD") && stderr.contains("12"),
+        "{stderr}"
+    );
+
+    // From the CLI: the password on stdin, or generated and printed once.
+    let out = users_create(data.path(), "Ada", &format!("{password}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(password));
+    let out = users_create(data.path(), "bob", "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let generated = stdout
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("the generated password")
+        .to_owned();
+    let out = users_create(data.path(), "carl", "short\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12"));
+
+    let mut server = start(data.path());
+    assert_eq!(login(&client, &server.base, "ada", password).await, 200);
+    assert_eq!(login(&client, &server.base, "bob", &generated).await, 200);
+    assert_eq!(login(&client, &server.base, "carl", "short").await, 401);
+    sigterm(&mut server);
 }

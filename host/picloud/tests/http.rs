@@ -29,6 +29,7 @@ fn main() {
         user_requests_that_match_nothing_get_clear_errors,
         first_start_seeds_once_and_generates_a_token_once,
         two_apps_on_their_own_domains,
+        users_sessions_and_tokens,
     ])
 }
 
@@ -45,6 +46,8 @@ fn config(data_dir: PathBuf, db: &Db, admin_token: Option<&str>) -> ServerConfig
         data_dir,
         database_url: db.clone(),
         admin_token: admin_token.map(str::to_owned),
+        admin_user: None,
+        session_ttl: std::time::Duration::from_secs(3600),
         public_base_url: None,
         max_concurrent: 4,
         // Shared across tests so the guest is pre-initialized and compiled once.
@@ -270,13 +273,28 @@ async fn admin_and_execute_require_a_token(db: Db) {
         (Method::DELETE, format!("/api/v1/admin/scripts/{hello}")),
         (Method::GET, format!("/api/v1/execute/{hello}")),
         (Method::GET, "/api/v1/admin/no-such-thing".to_owned()),
+        (Method::POST, "/api/v1/admin/auth/logout".to_owned()),
+        (Method::GET, "/api/v1/admin/auth/me".to_owned()),
+        (Method::GET, "/api/v1/admin/users".to_owned()),
+        (Method::POST, "/api/v1/admin/users".to_owned()),
+        (Method::DELETE, "/api/v1/admin/users/ada".to_owned()),
+        (Method::PUT, "/api/v1/admin/users/ada/password".to_owned()),
+        (Method::GET, "/api/v1/admin/tokens".to_owned()),
+        (Method::POST, "/api/v1/admin/tokens".to_owned()),
+        (Method::DELETE, "/api/v1/admin/tokens/x".to_owned()),
     ] {
-        for auth in [None, Some("Bearer wrong-token"), Some("Basic dXNlcjpwYXNz")] {
+        for (name, value) in [
+            ("", ""),
+            ("authorization", "Bearer wrong-token"),
+            ("authorization", "Basic dXNlcjpwYXNz"),
+            ("cookie", "picloud_session=not-a-session"),
+        ] {
+            let auth = (!name.is_empty()).then_some((name, value));
             let mut req = s
                 .client
                 .request(method.clone(), format!("{}{path}", s.base));
-            if let Some(auth) = auth {
-                req = req.header("authorization", auth);
+            if let Some((name, value)) = auth {
+                req = req.header(name, value);
             }
             let resp = req.send().await.unwrap();
             assert_eq!(
@@ -905,5 +923,370 @@ async fn two_apps_on_their_own_domains(db: Db) {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    s.stop().await;
+}
+
+/// Signs in; returns status, body and the session cookie (`name=value`).
+async fn login(
+    s: &TestServer,
+    username: &str,
+    password: &str,
+) -> (StatusCode, Value, Option<String>) {
+    let resp = s
+        .client
+        .post(format!("{}/api/v1/admin/auth/login", s.base))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = resp.json().await.unwrap_or(Value::Null);
+    (status, body, cookie)
+}
+
+/// A request authenticated by a session cookie, with an optional CSRF token.
+async fn with_cookie(
+    s: &TestServer,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = s
+        .client
+        .request(method, format!("{}{path}", s.base))
+        .header("cookie", cookie);
+    if let Some(csrf) = csrf {
+        req = req.header("x-csrf-token", csrf);
+    }
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn users_sessions_and_tokens(db: Db) {
+    let s = TestServer::start(&db).await;
+    let post = |path: &'static str, body: Value| s.admin(Method::POST, path, Some(body));
+    const PASSWORD: &str = "correct horse battery";
+
+    // Users are created by an admin; the rules are checked and named.
+    let (status, ada) = post(
+        "/api/v1/admin/users",
+        json!({"username": "Ada", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{ada}");
+    assert_eq!(ada["username"], "ada");
+    assert!(ada.get("password_hash").is_none(), "{ada}");
+    let (status, body) = post(
+        "/api/v1/admin/users",
+        json!({"username": "eve", "password": "short"}),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "weak_password")
+    );
+    let (status, body) = post(
+        "/api/v1/admin/users",
+        json!({"username": "ada", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "username_taken")
+    );
+
+    // A wrong password and an unknown user get the same answer.
+    for (user, password) in [("ada", "wrong password!!"), ("nobody", PASSWORD)] {
+        let (status, body, cookie) = login(&s, user, password).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNAUTHORIZED, "bad_credentials")
+        );
+        assert_eq!(body["error"]["message"], "wrong username or password");
+        assert!(cookie.is_none());
+    }
+
+    // Sign-in sets an HttpOnly, SameSite=Strict cookie (not Secure over plain HTTP).
+    let (status, signed_in, set_cookie) = login(&s, "ADA", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+    let set_cookie = set_cookie.expect("a session cookie");
+    assert!(set_cookie.starts_with("picloud_session="), "{set_cookie}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=3600"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let csrf = signed_in["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(signed_in["user"]["username"], "ada");
+
+    // Reads need only the cookie; writes also the CSRF token.
+    let (status, _) = with_cookie(&s, Method::GET, "/api/v1/admin/apps", &cookie, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let app = json!({"slug": "cookie-app"});
+    for csrf in [None, Some("wrong")] {
+        let (status, body) = with_cookie(
+            &s,
+            Method::POST,
+            "/api/v1/admin/apps",
+            &cookie,
+            csrf,
+            Some(app.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::FORBIDDEN, "csrf_failed"),
+            "{csrf:?}"
+        );
+    }
+    let (status, _) = s
+        .admin(Method::GET, "/api/v1/admin/apps/cookie-app", None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a refused write changes nothing"
+    );
+    let (status, body) = with_cookie(
+        &s,
+        Method::POST,
+        "/api/v1/admin/apps",
+        &cookie,
+        Some(&csrf),
+        Some(app),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, me) = with_cookie(
+        &s,
+        Method::GET,
+        "/api/v1/admin/auth/me",
+        &cookie,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (me["kind"].clone(), me["user"]["username"].clone()),
+        (json!("session"), json!("ada"))
+    );
+    assert_eq!(me["csrf_token"], csrf.as_str());
+
+    // Tokens: shown once, listed without the secret, usable, revocable.
+    let (status, created) = with_cookie(
+        &s,
+        Method::POST,
+        "/api/v1/admin/tokens",
+        &cookie,
+        Some(&csrf),
+        Some(json!({"name": "ci"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("pc_"));
+    assert_eq!(created["user_id"], ada["id"]);
+    let as_token = |method: Method, path: &'static str| {
+        s.client
+            .request(method, format!("{}{path}", s.base))
+            .bearer_auth(&token)
+            .send()
+    };
+    let resp = as_token(Method::GET, "/api/v1/admin/auth/me")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let me: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (me["kind"].clone(), me["user"]["username"].clone()),
+        (json!("token"), json!("ada"))
+    );
+    let (_, tokens) = s.admin(Method::GET, "/api/v1/admin/tokens", None).await;
+    let listed = tokens["tokens"].as_array().unwrap();
+    let ci = listed.iter().find(|t| t["name"] == "ci").expect("listed");
+    assert!(ci["last_used_at"].is_string(), "{ci}");
+    assert!(
+        !tokens.to_string().contains(&token[3..]),
+        "the secret is never listed"
+    );
+    let (status, _) = s
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/admin/tokens/{}", ci["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let resp = as_token(Method::GET, "/api/v1/admin/auth/me")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // Changing one's own password needs the current one, and ends other sessions.
+    let (_, _, other) = login(&s, "ada", PASSWORD).await;
+    let other = other.unwrap().split(';').next().unwrap().to_owned();
+    let password_path = format!(
+        "/api/v1/admin/users/{}/password",
+        ada["id"].as_str().unwrap()
+    );
+    let new_password = "tr0ub4dor & 3 more words";
+    let (status, body) = with_cookie(
+        &s,
+        Method::PUT,
+        &password_path,
+        &cookie,
+        Some(&csrf),
+        Some(json!({"password": new_password})),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "current_password_required")
+    );
+    let (status, body) = with_cookie(
+        &s,
+        Method::PUT,
+        &password_path,
+        &cookie,
+        Some(&csrf),
+        Some(json!({"password": new_password, "current_password": "not it at all"})),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "wrong_password")
+    );
+    let (status, body) = with_cookie(
+        &s,
+        Method::PUT,
+        &password_path,
+        &cookie,
+        Some(&csrf),
+        Some(json!({"password": new_password, "current_password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(
+        with_cookie(&s, Method::GET, "/api/v1/admin/auth/me", &other, None, None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        with_cookie(
+            &s,
+            Method::GET,
+            "/api/v1/admin/auth/me",
+            &cookie,
+            None,
+            None
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(login(&s, "ada", PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login(&s, "ada", new_password).await.0, StatusCode::OK);
+
+    // Sign-out revokes the session on the server, not just in the browser.
+    let (status, _) = with_cookie(
+        &s,
+        Method::POST,
+        "/api/v1/admin/auth/logout",
+        &cookie,
+        Some(&csrf),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        with_cookie(
+            &s,
+            Method::GET,
+            "/api/v1/admin/auth/me",
+            &cookie,
+            None,
+            None
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Failed sign-ins back off: after five, the account is locked for a while,
+    // even for the right password.
+    let (status, _) = post(
+        "/api/v1/admin/users",
+        json!({"username": "eve", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for _ in 0..6 {
+        assert_eq!(
+            login(&s, "eve", "guess guess guess").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let resp = s
+        .client
+        .post(format!("{}/api/v1/admin/auth/login", s.base))
+        .json(&json!({"username": "eve", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(code(&resp.json().await.unwrap()), "too_many_attempts");
+
+    // The last user cannot be deleted.
+    let (status, _) = s
+        .admin(Method::DELETE, "/api/v1/admin/users/eve", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = s
+        .admin(Method::DELETE, "/api/v1/admin/users/ada", None)
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "last_user"));
+    s.stop().await;
+
+    // A session past its lifetime is refused (a server whose sessions last 0 s).
+    let data = tempfile::tempdir().unwrap();
+    let mut short = config(data.path().to_owned(), &db, Some(TOKEN));
+    short.session_ttl = std::time::Duration::ZERO;
+    let s = TestServer::at(short).await;
+    let (status, _) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/users",
+            Some(json!({"username": "tim", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, cookie) = login(&s, "tim", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = cookie.unwrap().split(';').next().unwrap().to_owned();
+    assert_eq!(
+        with_cookie(
+            &s,
+            Method::GET,
+            "/api/v1/admin/auth/me",
+            &cookie,
+            None,
+            None
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
     s.stop().await;
 }

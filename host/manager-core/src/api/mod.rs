@@ -2,13 +2,13 @@
 //! behind [`require_admin`]. docs/api.md is the reference.
 
 mod apps;
+mod auth;
 mod executions;
 mod routes;
 mod scripts;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, extract::DefaultBodyLimit};
@@ -16,14 +16,16 @@ use serde::de::DeserializeOwned;
 
 use crate::{Error, Manager};
 
-/// The admin router: every route under `/api/v1/admin` requires an admin token.
+/// The admin router: every route under `/api/v1/admin` requires an admin
+/// (API token or session) except `POST /auth/login`.
 pub fn router(manager: Manager) -> Router {
     let limit = manager.config.max_body_bytes;
-    let admin = Router::new()
+    let protected = Router::new()
         .merge(scripts::router())
         .merge(apps::router())
         .merge(executions::router())
         .merge(routes::router())
+        .merge(auth::router())
         .fallback(
             |method: axum::http::Method, uri: axum::extract::OriginalUri| async move {
                 Error::not_found("admin endpoint", format!("{method} {}", uri.path()))
@@ -32,34 +34,28 @@ pub fn router(manager: Manager) -> Router {
         .layer(middleware::from_fn_with_state(
             manager.clone(),
             require_admin,
-        ))
+        ));
+    // Merged after the layer above, so sign-in is the one route without it.
+    let admin = protected
+        .merge(auth::public_router())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(manager);
     Router::new().nest("/api/v1/admin", admin)
 }
 
 /// The one authentication seam: every admin and execute route passes here.
-/// Per-app roles will slot in by resolving the principal's grants here.
+/// It attaches the [`Principal`](crate::auth::Principal) to the request;
+/// per-app roles will slot in by checking the principal's grants here.
 pub async fn require_admin(
     State(manager): State<Manager>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let token = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return Error::Unauthorized.into_response();
-    };
-    match manager.store.verify_token(token).await {
-        Ok(true) => next.run(request).await,
-        Ok(false) => Error::Unauthorized.into_response(),
+    match auth::authenticate(&manager, request.method(), request.headers()).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
         Err(err) => err.into_response(),
     }
 }

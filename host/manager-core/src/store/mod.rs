@@ -7,6 +7,7 @@ mod executions;
 mod routes;
 mod scripts;
 mod tokens;
+mod users;
 
 use std::sync::Arc;
 
@@ -18,7 +19,8 @@ pub use executions::{Execution, ExecutionFilter, ExecutionSummary};
 pub(crate) use routes::conflict_message;
 pub use routes::{NewRoute, Route};
 pub use scripts::{Script, validate_script_name};
-pub use tokens::generate_token;
+pub use tokens::{Token, generate_token, validate_token_name};
+pub use users::{Session, User};
 
 use crate::db::Db;
 

@@ -1,26 +1,71 @@
 //! Admin API tokens. Only a SHA-256 of each token is stored; the token itself
-//! is shown once, when it is created.
+//! is shown once, when it is created. (SHA-256 rather than a slow hash: a
+//! token is 256 random bits, not a guessable password.)
 
 use rand::RngCore;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use sqlx::Row;
 use uuid::Uuid;
 
 use super::Store;
-use crate::Result;
-use crate::db::now_ms;
+use crate::db::{now_ms, rfc3339};
+use crate::{Error, Result};
 
 /// Prefix that makes PiCloud tokens recognizable (e.g. to secret scanners).
 const TOKEN_PREFIX: &str = "pc_";
+
+/// `last_used_at` is written at most this often per token, so a busy CLI or
+/// CI job does not turn every request into a database write.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 pub(crate) fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// A fresh random token: 32 bytes from a CSPRNG seeded by the OS, hex-encoded.
-pub fn generate_token() -> String {
+/// 32 bytes from the OS-seeded CSPRNG, hex-encoded.
+pub(crate) fn generate_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+    hex::encode(bytes)
+}
+
+/// A fresh API token.
+pub fn generate_token() -> String {
+    format!("{TOKEN_PREFIX}{}", generate_secret())
+}
+
+/// A token as the API lists it (never the token or its hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct Token {
+    /// UUID.
+    pub id: String,
+    /// What it is for.
+    pub name: String,
+    /// The user it acts for (`null`: bootstrap or operator CLI).
+    pub user_id: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, to the minute; `null` if never used.
+    pub last_used_at: Option<String>,
+}
+
+/// Longest token name.
+const MAX_TOKEN_NAME: usize = 100;
+
+/// Checks a token name: 1–100 printable characters.
+pub fn validate_token_name(name: &str) -> Result<()> {
+    let trimmed = name.trim();
+    if trimmed.is_empty()
+        || trimmed.chars().count() > MAX_TOKEN_NAME
+        || trimmed.chars().any(char::is_control)
+    {
+        return Err(Error::bad_request(
+            "invalid_name",
+            format!("a token name must be 1-{MAX_TOKEN_NAME} printable characters"),
+        ));
+    }
+    Ok(())
 }
 
 impl Store {
@@ -31,28 +76,83 @@ impl Store {
             .await?)
     }
 
-    /// Stores the hash of `token` under `name`.
-    pub async fn add_token(&self, name: &str, token: &str) -> Result<()> {
+    /// Stores the hash of `token` under `name`, for `user_id` if given.
+    pub async fn add_token(&self, name: &str, token: &str, user_id: Option<&str>) -> Result<Token> {
+        validate_token_name(name)?;
+        let id = Uuid::new_v4().to_string();
+        let now = now_ms();
         sqlx::query(
-            "INSERT INTO admin_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO admin_tokens (id, name, token_hash, created_at, user_id) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(Uuid::new_v4().to_string())
-        .bind(name)
+        .bind(&id)
+        .bind(name.trim())
         .bind(hash_token(token))
-        .bind(now_ms())
+        .bind(now)
+        .bind(user_id)
         .execute(&self.db.pool)
         .await?;
+        Ok(Token {
+            id,
+            name: name.trim().to_owned(),
+            user_id: user_id.map(str::to_owned),
+            created_at: rfc3339(now),
+            last_used_at: None,
+        })
+    }
+
+    /// All tokens, newest first.
+    pub async fn list_tokens(&self) -> Result<Vec<Token>> {
+        let rows = sqlx::query(
+            "SELECT id, name, user_id, created_at, last_used_at FROM admin_tokens ORDER BY created_at DESC, id",
+        )
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Token {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    user_id: row.try_get("user_id")?,
+                    created_at: rfc3339(row.try_get("created_at")?),
+                    last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(rfc3339),
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes a token.
+    pub async fn delete_token(&self, id: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM admin_tokens WHERE id = $1")
+            .bind(id)
+            .execute(&self.db.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("token", id));
+        }
         Ok(())
     }
 
-    /// True when `token` is a known admin token; records its last use.
-    pub async fn verify_token(&self, token: &str) -> Result<bool> {
+    /// The id and user of `token` if it is a known admin token; records its
+    /// last use (to the minute).
+    pub async fn verify_token(&self, token: &str) -> Result<Option<(String, Option<String>)>> {
         // The lookup is by hash, so timing reveals nothing about stored tokens.
-        let done = sqlx::query("UPDATE admin_tokens SET last_used_at = $1 WHERE token_hash = $2")
-            .bind(now_ms())
-            .bind(hash_token(token))
-            .execute(&self.db.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let row: Option<(String, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT id, user_id, last_used_at FROM admin_tokens WHERE token_hash = $1",
+        )
+        .bind(hash_token(token))
+        .fetch_optional(&self.db.pool)
+        .await?;
+        let Some((id, user_id, last_used)) = row else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
+            sqlx::query("UPDATE admin_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&id)
+                .execute(&self.db.pool)
+                .await?;
+        }
+        Ok(Some((id, user_id)))
     }
 }

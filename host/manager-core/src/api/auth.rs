@@ -1,0 +1,338 @@
+//! `/auth/*` (sign-in, sign-out, who am I), `/users` and `/tokens`.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Extension, Json, Router};
+use cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiJson;
+use crate::auth::{self, Principal, SESSION_COOKIE};
+use crate::db::rfc3339;
+use crate::store::{Token, User, generate_token};
+use crate::{Error, Manager, Result};
+
+/// Routes that need no credentials (they are how one gets credentials).
+pub(super) fn public_router() -> Router<Manager> {
+    Router::new().route("/auth/login", post(login))
+}
+
+/// Routes behind `require_admin`.
+pub(super) fn router() -> Router<Manager> {
+    Router::new()
+        .route("/auth/logout", post(logout))
+        .route("/auth/me", get(me))
+        .route("/users", get(list_users).post(create_user))
+        .route("/users/{id}", get(show_user).delete(delete_user))
+        .route("/users/{id}/password", put(set_password))
+        .route("/tokens", get(list_tokens).post(create_token))
+        .route("/tokens/{id}", delete(revoke_token))
+}
+
+/// The client's address: the TCP peer, or, when the peer is a proxy on this
+/// machine (Caddy), the address that proxy appended to `X-Forwarded-For`.
+/// Headers from anyone else are ignored, since any client can forge them.
+pub(crate) fn client_addr(request_peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+    let peer = request_peer?.ip();
+    if !peer.is_loopback() {
+        return Some(peer);
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .next_back();
+    Some(forwarded.unwrap_or(peer))
+}
+
+/// Whether the browser reached us over HTTPS (directly configured, or said by
+/// the local proxy), so the cookie must be `Secure`.
+fn over_https(m: &Manager, peer: Option<SocketAddr>, headers: &HeaderMap) -> bool {
+    m.config.public_base_url.starts_with("https://")
+        || (peer.is_some_and(|p| p.ip().is_loopback())
+            && headers
+                .get("x-forwarded-proto")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+async fn login(
+    State(m): State<Manager>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Response> {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+    let addr = client_addr(peer, &headers);
+    let username = body.username.trim().to_lowercase();
+    m.throttle.check(&username, addr)?;
+    let stored = if body.password.len() > auth::MAX_PASSWORD_BYTES {
+        None
+    } else {
+        m.store.user_credentials(&username).await?
+    };
+    let user_id = stored.as_ref().map(|(id, _)| id.clone());
+    let verified = body.password.len() <= auth::MAX_PASSWORD_BYTES
+        && auth::verify_password(body.password, stored.map(|(_, hash)| hash)).await;
+    let Some(user_id) = user_id.filter(|_| verified) else {
+        m.throttle.failed(&username, addr);
+        // The attempted name is logged only when it could be a username: a
+        // password typed into the wrong field must not land in the log.
+        let shown =
+            auth::normalize_username(&username).unwrap_or_else(|_| "<not a username>".into());
+        tracing::warn!(username = %shown, client = ?addr, "failed sign-in");
+        return Err(Error::BadCredentials);
+    };
+    m.throttle.succeeded(&username, addr);
+    let ttl_ms = i64::try_from(m.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
+    let (secret, session) = m.store.create_session(&user_id, ttl_ms).await?;
+    let user = m.store.user(&user_id).await?;
+    tracing::info!(username = %user.username, client = ?addr, "signed in");
+    let cookie = Cookie::build((SESSION_COOKIE, secret))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(over_https(&m, peer, &headers))
+        .path("/")
+        .max_age(cookie::time::Duration::milliseconds(ttl_ms))
+        .build();
+    let mut response = Json(json!({
+        "user": user,
+        "csrf_token": session.csrf_token,
+        "expires_at": rfc3339(session.expires_at),
+    }))
+    .into_response();
+    set_cookie(&mut response, &cookie);
+    Ok(response)
+}
+
+fn set_cookie(response: &mut Response, cookie: &Cookie<'_>) {
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    // Responses that set a session must never be stored by a cache.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+async fn logout(
+    State(m): State<Manager>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response> {
+    let Principal::Session { id_hash, .. } = principal else {
+        return Err(Error::bad_request(
+            "not_a_session",
+            "this request is authenticated by an API token; revoke tokens at /api/v1/admin/tokens",
+        ));
+    };
+    m.store.delete_session(&id_hash).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let expired = Cookie::build((SESSION_COOKIE, ""))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(cookie::time::Duration::ZERO)
+        .build();
+    set_cookie(&mut response, &expired);
+    Ok(response)
+}
+
+async fn me(
+    State(m): State<Manager>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Value>> {
+    let user = match principal.user_id() {
+        Some(id) => Some(m.store.user(id).await?),
+        None => None,
+    };
+    Ok(Json(match &principal {
+        Principal::Token { id, .. } => json!({ "kind": "token", "token_id": id, "user": user }),
+        Principal::Session { id_hash, .. } => {
+            let session = m.store.session_by_hash(id_hash).await?;
+            json!({
+                "kind": "session",
+                "user": user,
+                "csrf_token": session.as_ref().map(|s| s.csrf_token.clone()),
+                "expires_at": session.map(|s| rfc3339(s.expires_at)),
+            })
+        }
+    }))
+}
+
+async fn list_users(State(m): State<Manager>) -> Result<Json<Value>> {
+    Ok(Json(json!({ "users": m.store.list_users().await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    username: String,
+    password: String,
+}
+
+async fn create_user(
+    State(m): State<Manager>,
+    ApiJson(body): ApiJson<NewUser>,
+) -> Result<(StatusCode, Json<User>)> {
+    let username = auth::normalize_username(&body.username)?;
+    auth::validate_password(&body.password)?;
+    let hash = auth::hash_password(body.password).await?;
+    let user = m.store.create_user(&username, &hash).await?;
+    tracing::info!(username = %user.username, "created a user");
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+async fn show_user(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<User>> {
+    Ok(Json(m.store.user(&id).await?))
+}
+
+async fn delete_user(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
+    let user = m.store.user(&id).await?;
+    m.store.delete_user(&user.id).await?;
+    tracing::info!(username = %user.username, "deleted a user");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPassword {
+    password: String,
+    /// Required when changing one's own password.
+    current_password: Option<String>,
+}
+
+async fn set_password(
+    State(m): State<Manager>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewPassword>,
+) -> Result<StatusCode> {
+    let user = m.store.user(&id).await?;
+    auth::validate_password(&body.password)?;
+    // Changing one's own password proves knowledge of the current one, so a
+    // session left open on a shared screen cannot lock its owner out.
+    if principal.user_id() == Some(user.id.as_str()) {
+        let Some(current) = body.current_password else {
+            return Err(Error::bad_request(
+                "current_password_required",
+                "changing your own password needs `current_password`",
+            ));
+        };
+        let stored = m.store.password_hash(&user.id).await?;
+        if current.len() > auth::MAX_PASSWORD_BYTES || !auth::verify_password(current, stored).await
+        {
+            return Err(Error::Forbidden {
+                code: "wrong_password",
+                message: "`current_password` is not this user's password".into(),
+            });
+        }
+    }
+    let hash = auth::hash_password(body.password).await?;
+    let keep = match &principal {
+        Principal::Session { id_hash, .. } => Some(id_hash.as_str()),
+        Principal::Token { .. } => None,
+    };
+    m.store.set_password(&user.id, &hash, keep).await?;
+    tracing::info!(username = %user.username, "changed a password; the user's other sessions ended");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_tokens(State(m): State<Manager>) -> Result<Json<Value>> {
+    Ok(Json(json!({ "tokens": m.store.list_tokens().await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+}
+
+async fn create_token(
+    State(m): State<Manager>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<NewToken>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let secret = generate_token();
+    let token: Token = m
+        .store
+        .add_token(&body.name, &secret, principal.user_id())
+        .await?;
+    let mut shown = serde_json::to_value(&token).expect("a token serializes");
+    // The only time the token itself is returned; only its hash is stored.
+    shown["token"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+async fn revoke_token(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
+    m.store.delete_token(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Authenticates a request: a bearer token, else a session cookie (with the
+/// CSRF token on anything but GET, HEAD and OPTIONS).
+pub(crate) async fn authenticate(
+    m: &Manager,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Principal> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        // A bearer token is never sent by a browser on its own, so it needs
+        // no CSRF check; if present it decides, cookie or not.
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(Error::Unauthorized)?;
+        let (id, user_id) = m
+            .store
+            .verify_token(token)
+            .await?
+            .ok_or(Error::Unauthorized)?;
+        return Ok(Principal::Token { id, user_id });
+    }
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(|c| c.ok())
+        .find(|c| c.name() == SESSION_COOKIE)
+        .ok_or(Error::Unauthorized)?;
+    let session = m
+        .store
+        .session(cookie.value())
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    if !method.is_safe() {
+        let sent = headers
+            .get(auth::CSRF_HEADER)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        let expected = session.csrf_token.as_bytes();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(sent, expected)) {
+            return Err(Error::CsrfFailed);
+        }
+    }
+    Ok(Principal::Session {
+        id_hash: session.id_hash,
+        user_id: session.user_id,
+    })
+}

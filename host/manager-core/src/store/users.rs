@@ -1,0 +1,242 @@
+//! Admin users and their browser sessions. Passwords are stored as Argon2id
+//! hashes; sessions by the SHA-256 of their cookie value.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::Store;
+use super::tokens::{generate_secret, hash_token};
+use crate::db::{now_ms, rfc3339};
+use crate::error::OnConflict;
+use crate::{Error, Result};
+
+/// A user as the API shows it (never the hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    /// UUID.
+    pub id: String,
+    /// Lower-case login name.
+    pub username: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; changes with the password.
+    pub updated_at: String,
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
+/// A live session, as `require_admin` needs it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// SHA-256 of the cookie value.
+    pub id_hash: String,
+    /// The signed-in user.
+    pub user_id: String,
+    /// The token mutating requests must echo in `X-CSRF-Token`.
+    pub csrf_token: String,
+    /// Milliseconds since the epoch.
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Number of users (zero on a fresh install).
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.db.pool)
+            .await?)
+    }
+
+    /// All users, by username.
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows =
+            sqlx::query("SELECT id, username, created_at, updated_at FROM users ORDER BY username")
+                .fetch_all(&self.db.pool)
+                .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// A user by id or username.
+    pub async fn user(&self, id_or_name: &str) -> Result<User> {
+        let row = sqlx::query(
+            "SELECT id, username, created_at, updated_at FROM users WHERE id = $1 OR username = $2",
+        )
+        .bind(id_or_name)
+        .bind(id_or_name.to_lowercase())
+        .fetch_optional(&self.db.pool)
+        .await?;
+        match row {
+            Some(row) => user_from_row(&row),
+            None => Err(Error::not_found("user", id_or_name)),
+        }
+    }
+
+    /// The id and password hash of a (normalized) username, for login.
+    pub async fn user_credentials(&self, username: &str) -> Result<Option<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&self.db.pool)
+                .await?,
+        )
+    }
+
+    /// The password hash of a user by id.
+    pub async fn password_hash(&self, user_id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.db.pool)
+                .await?,
+        )
+    }
+
+    /// Creates a user; `username` is normalized and `password_hash` an
+    /// Argon2id PHC string (see `auth`).
+    pub async fn create_user(&self, username: &str, password_hash: &str) -> Result<User> {
+        let id = Uuid::new_v4().to_string();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(&id)
+        .bind(username)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&self.db.pool)
+        .await
+        .on_conflict("username_taken", || format!("the username '{username}' is taken"))?;
+        self.user(&id).await
+    }
+
+    /// Replaces a user's password and ends their sessions, except `keep`
+    /// (the session that made the change, if any).
+    pub async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        let done =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now_ms())
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("user", user_id));
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(user_id)
+            .bind(keep.unwrap_or(""))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a user with their sessions and tokens. The last user cannot be
+    /// deleted, so an install with users always keeps a person who can sign in.
+    pub async fn delete_user(&self, user_id: &str) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(Error::not_found("user", user_id));
+        }
+        if users <= 1 {
+            return Err(Error::conflict(
+                "last_user",
+                "this is the only user; create another before deleting it",
+            ));
+        }
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Starts a session for `user_id` lasting `ttl_ms`; returns the cookie
+    /// value (shown to the browser only) and the stored session.
+    pub async fn create_session(&self, user_id: &str, ttl_ms: i64) -> Result<(String, Session)> {
+        let secret = generate_secret();
+        let now = now_ms();
+        let session = Session {
+            id_hash: hash_token(&secret),
+            user_id: user_id.to_owned(),
+            csrf_token: generate_secret(),
+            expires_at: now.saturating_add(ttl_ms),
+        };
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session.id_hash)
+        .bind(&session.user_id)
+        .bind(&session.csrf_token)
+        .bind(now)
+        .bind(session.expires_at)
+        .execute(&self.db.pool)
+        .await?;
+        Ok((secret, session))
+    }
+
+    /// The live session for a cookie value; expired ones are not returned.
+    pub async fn session(&self, cookie_value: &str) -> Result<Option<Session>> {
+        self.session_by_hash(&hash_token(cookie_value)).await
+    }
+
+    /// The live session by its stored key.
+    pub async fn session_by_hash(&self, id_hash: &str) -> Result<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT id_hash, user_id, csrf_token, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Session {
+                id_hash: row.try_get("id_hash")?,
+                user_id: row.try_get("user_id")?,
+                csrf_token: row.try_get("csrf_token")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends a session (logout).
+    pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes expired sessions; returns how many.
+    pub async fn purge_expired_sessions(&self) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now_ms())
+            .execute(&self.db.pool)
+            .await?
+            .rows_affected())
+    }
+}
