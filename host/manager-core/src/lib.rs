@@ -44,6 +44,12 @@ pub struct ManagerConfig {
     pub max_body_bytes: usize,
     /// How long a browser session lasts after sign-in.
     pub session_ttl: std::time::Duration,
+    /// Execution records kept per app (the newest).
+    pub log_max_per_app: u64,
+    /// Execution records older than this are removed.
+    pub log_max_age: std::time::Duration,
+    /// How often the janitor applies retention and drops expired sessions.
+    pub janitor_interval: std::time::Duration,
 }
 
 impl Default for ManagerConfig {
@@ -52,6 +58,9 @@ impl Default for ManagerConfig {
             public_base_url: "http://localhost:8080".into(),
             max_body_bytes: 1 << 20,
             session_ttl: std::time::Duration::from_secs(12 * 60 * 60),
+            log_max_per_app: 10_000,
+            log_max_age: std::time::Duration::from_secs(30 * 24 * 60 * 60),
+            janitor_interval: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -179,6 +188,39 @@ impl Manager {
 
     /// Compiles `source` through the executor; 422 with line:column on a
     /// syntax error.
+    /// One janitor pass: the execution-log retention and expired sessions.
+    /// Returns (execution records removed, sessions removed).
+    pub async fn clean_up(&self) -> Result<(u64, u64)> {
+        // Queued records count too: write them first so the limit holds.
+        self.recorder.flush().await;
+        let max_age = i64::try_from(self.config.log_max_age.as_millis()).unwrap_or(i64::MAX);
+        let max_count = i64::try_from(self.config.log_max_per_app).unwrap_or(i64::MAX);
+        let executions = self.store.prune_executions(max_age, max_count).await?;
+        let sessions = self.store.purge_expired_sessions().await?;
+        Ok((executions, sessions))
+    }
+
+    /// Runs [`Manager::clean_up`] every `janitor_interval` in the background
+    /// until the returned handle is aborted (or the runtime stops).
+    pub fn start_janitor(&self) -> tokio::task::JoinHandle<()> {
+        let manager = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(manager.config.janitor_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match manager.clean_up().await {
+                    Ok((0, 0)) => {}
+                    Ok((executions, sessions)) => {
+                        tracing::info!(executions, sessions, "retention: removed old records");
+                    }
+                    // A failed pass (database briefly away) is retried next tick.
+                    Err(err) => tracing::warn!(error = %err, "retention pass failed"),
+                }
+            }
+        })
+    }
+
     pub(crate) async fn compile(&self, source: &str) -> Result<()> {
         match self.executor.check(source).await {
             Ok(()) => Ok(()),

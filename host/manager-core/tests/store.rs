@@ -39,6 +39,7 @@ fn main() {
         execution_log_filters_and_pages,
         tokens_are_stored_hashed,
         routing_snapshot_has_everything,
+        execution_log_retention,
     ])
 }
 
@@ -470,4 +471,83 @@ async fn routing_snapshot_has_everything(store: Store) {
         ("GET", "/s", Some("x.snap.test"))
     );
     assert_eq!(r.app_id, app.id.parse::<AppId>().unwrap());
+}
+
+async fn execution_log_retention(store: Store) {
+    let other = store.create_app("other", "Other", "").await.unwrap();
+    let mine = store
+        .create_script(DEFAULT_APP_ID, "kept", "", "1")
+        .await
+        .unwrap();
+    let theirs = store
+        .create_script(&other.id, "kept", "", "1")
+        .await
+        .unwrap();
+    let hour = Duration::from_secs(3600);
+    let mut records = Vec::new();
+    // Default app: 6 recent records and 2 from two days ago; the other app: 2 recent.
+    for i in 0..8u32 {
+        let mut r = record(DEFAULT_APP_ID, &mine.id, Ok(()));
+        r.started_at = if i < 2 {
+            SystemTime::now() - 48 * hour
+        } else {
+            SystemTime::now() - Duration::from_millis(u64::from(i))
+        };
+        records.push(r);
+    }
+    for _ in 0..2 {
+        records.push(record(&other.id, &theirs.id, Ok(())));
+    }
+    store.insert_executions(&records).await.unwrap();
+    let count = |app: &str| {
+        let store = store.clone();
+        let app = app.to_owned();
+        async move {
+            store
+                .list_executions(&ExecutionFilter {
+                    app_id: Some(app),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    // Time range filter: the two old ones only.
+    let old = store
+        .list_executions(&ExecutionFilter {
+            app_id: Some(DEFAULT_APP_ID.into()),
+            until_ms: Some(humantime_ms(
+                &humantime::format_rfc3339_millis(SystemTime::now() - hour).to_string(),
+            )),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(old.len(), 2);
+    // Keep one day and at most 4 per app: 2 go for age, 2 more for count.
+    let newest: Vec<String> = count(DEFAULT_APP_ID)
+        .await
+        .iter()
+        .take(4)
+        .map(|e| e.id.clone())
+        .collect();
+    let removed = store.prune_executions(24 * 3600 * 1000, 4).await.unwrap();
+    assert_eq!(removed, 4);
+    let left: Vec<String> = count(DEFAULT_APP_ID)
+        .await
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left, newest, "the newest four stay");
+    assert_eq!(
+        count(&other.id).await.len(),
+        2,
+        "other apps keep their own quota"
+    );
+    assert_eq!(
+        store.prune_executions(24 * 3600 * 1000, 4).await.unwrap(),
+        0
+    );
 }

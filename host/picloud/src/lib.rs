@@ -29,6 +29,10 @@ pub struct ServerConfig {
     pub admin_user: Option<(String, String)>,
     /// How long a browser session lasts.
     pub session_ttl: std::time::Duration,
+    /// Execution records kept per app.
+    pub log_max_per_app: u64,
+    /// Execution records older than this are removed.
+    pub log_max_age: std::time::Duration,
     /// Public URL reported by `/version`.
     pub public_base_url: Option<String>,
     /// Executions that may run at once.
@@ -46,6 +50,7 @@ pub struct Server {
     pub generated_token: Option<String>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    janitor: tokio::task::JoinHandle<()>,
     recorder: manager_core::Recorder,
 }
 
@@ -93,6 +98,8 @@ impl Server {
             ManagerConfig {
                 public_base_url: public_base_url.clone(),
                 session_ttl: config.session_ttl,
+                log_max_per_app: config.log_max_per_app,
+                log_max_age: config.log_max_age,
                 ..Default::default()
             },
         );
@@ -129,12 +136,14 @@ impl Server {
             })
             .await
         });
+        let janitor = manager.start_janitor();
         tracing::info!(%addr, "PiCloud is serving");
         Ok(Server {
             addr,
             generated_token: bootstrap.generated_token,
             shutdown,
             task,
+            janitor,
             recorder: manager.recorder(),
         })
     }
@@ -144,6 +153,7 @@ impl Server {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(());
         self.task.await??;
+        self.janitor.abort();
         self.recorder.flush().await;
         Ok(())
     }

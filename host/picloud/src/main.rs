@@ -99,6 +99,17 @@ struct ServeArgs {
     /// How long a dashboard sign-in lasts (e.g. 12h, 30m, 7d).
     #[arg(long, env = "PICLOUD_SESSION_TTL", default_value = "12h", value_parser = humantime::parse_duration, global = true)]
     session_ttl: std::time::Duration,
+    /// Execution-log records kept per app (the newest).
+    #[arg(
+        long,
+        env = "PICLOUD_LOG_MAX_PER_APP",
+        default_value_t = 10_000,
+        global = true
+    )]
+    log_max_per_app: u64,
+    /// Execution-log records older than this are removed (e.g. 30d, 12h).
+    #[arg(long, env = "PICLOUD_LOG_MAX_AGE", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
+    log_max_age: std::time::Duration,
     /// The URL users reach PiCloud at (shown by /version).
     #[arg(long, env = "PICLOUD_PUBLIC_BASE_URL", global = true)]
     public_base_url: Option<String>,
@@ -164,6 +175,8 @@ async fn main() -> anyhow::Result<()> {
                 admin_token: args.admin_token.clone(),
                 admin_user: args.first_user()?,
                 session_ttl: args.session_ttl,
+                log_max_per_app: args.log_max_per_app,
+                log_max_age: args.log_max_age,
                 public_base_url: args.public_base_url.clone(),
                 max_concurrent: args.max_concurrent,
                 cache_dir: None,

@@ -48,6 +48,8 @@ fn config(data_dir: PathBuf, db: &Db, admin_token: Option<&str>) -> ServerConfig
         admin_token: admin_token.map(str::to_owned),
         admin_user: None,
         session_ttl: std::time::Duration::from_secs(3600),
+        log_max_per_app: 10_000,
+        log_max_age: std::time::Duration::from_secs(30 * 24 * 3600),
         public_base_url: None,
         max_concurrent: 4,
         // Shared across tests so the guest is pre-initialized and compiled once.
@@ -436,6 +438,14 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
             StatusCode::NOT_FOUND,
             "not_found",
             "script",
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/executions?since=yesterday".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_time",
+            "since",
         ),
         (
             Method::GET,

@@ -26,9 +26,33 @@ struct ListQuery {
     script: Option<String>,
     /// `ok` or `error`.
     status: Option<String>,
+    /// RFC 3339: only executions started at or after this time.
+    since: Option<String>,
+    /// RFC 3339: only executions started before this time.
+    until: Option<String>,
     limit: Option<i64>,
     /// Opaque cursor from a previous page's `next_cursor`.
     cursor: Option<String>,
+}
+
+/// An RFC 3339 query parameter as milliseconds since the epoch.
+fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>> {
+    value
+        .map(|text| {
+            humantime::parse_rfc3339_weak(text)
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .and_then(|d| i64::try_from(d.as_millis()).ok())
+                .ok_or_else(|| {
+                    Error::bad_request(
+                        "invalid_time",
+                        format!(
+                            "{name} '{text}' is not an RFC 3339 time like 2026-11-26T18:00:00Z"
+                        ),
+                    )
+                })
+        })
+        .transpose()
 }
 
 async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
@@ -76,6 +100,8 @@ async fn page(
         ),
         None => None,
     };
+    let since_ms = time_param("since", q.since.as_deref())?;
+    let until_ms = time_param("until", q.until.as_deref())?;
     let limit = page_limit(q.limit)?;
     // Executions that already answered may still sit in the writer's queue.
     m.recorder.flush().await;
@@ -85,6 +111,8 @@ async fn page(
             app_id,
             script_id,
             outcome: q.status,
+            since_ms,
+            until_ms,
             before,
             limit: limit + 1,
         })

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use super::Store;
-use crate::db::{rfc3339, to_ms};
+use crate::db::{now_ms, rfc3339, to_ms};
 use crate::{Error, Result};
 
 /// One execution, as listed (without log lines).
@@ -75,6 +75,10 @@ pub struct ExecutionFilter {
     pub script_id: Option<String>,
     /// `ok` or `error`.
     pub outcome: Option<String>,
+    /// Only executions started at or after this (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Only executions started before this (ms since the epoch).
+    pub until_ms: Option<i64>,
     /// Paging cursor: only executions ordered after this (started_at ms, id).
     pub before: Option<(i64, String)>,
     /// At most this many.
@@ -165,6 +169,12 @@ impl Store {
             Some("error") => sql += " AND error_code IS NOT NULL",
             _ => {}
         }
+        if let Some(ms) = filter.since_ms {
+            sql += &format!(" AND started_at >= {ms}");
+        }
+        if let Some(ms) = filter.until_ms {
+            sql += &format!(" AND started_at < {ms}");
+        }
         if let Some((ms, id)) = &filter.before {
             binds.push(id.clone());
             sql += &format!(
@@ -182,6 +192,45 @@ impl Store {
         }
         let rows = query.fetch_all(&self.db.pool).await?;
         rows.iter().map(summary).collect()
+    }
+
+    /// Applies the execution-log retention: drops records older than
+    /// `max_age_ms`, then all but the newest `max_per_app` of each app.
+    /// Returns how many were removed.
+    pub async fn prune_executions(&self, max_age_ms: i64, max_per_app: i64) -> Result<u64> {
+        let mut removed = sqlx::query("DELETE FROM executions WHERE started_at < $1")
+            .bind(now_ms().saturating_sub(max_age_ms))
+            .execute(&self.db.pool)
+            .await?
+            .rows_affected();
+        let apps: Vec<String> = sqlx::query_scalar("SELECT id FROM apps")
+            .fetch_all(&self.db.pool)
+            .await?;
+        for app in apps {
+            // The newest record past the limit, in the log's own order
+            // (started_at, id); it and everything older go.
+            let cutoff: Option<(i64, String)> = sqlx::query_as(
+                "SELECT started_at, id FROM executions WHERE app_id = $1
+                 ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET $2",
+            )
+            .bind(&app)
+            .bind(max_per_app.max(0))
+            .fetch_optional(&self.db.pool)
+            .await?;
+            if let Some((ms, id)) = cutoff {
+                removed += sqlx::query(
+                    "DELETE FROM executions WHERE app_id = $1
+                     AND (started_at < $2 OR (started_at = $2 AND id <= $3))",
+                )
+                .bind(&app)
+                .bind(ms)
+                .bind(&id)
+                .execute(&self.db.pool)
+                .await?
+                .rows_affected();
+            }
+        }
+        Ok(removed)
     }
 
     /// One execution with its log lines.
