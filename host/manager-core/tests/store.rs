@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use manager_core::store::{AppRef, DEFAULT_APP_ID, ExecutionFilter};
+use manager_core::store::{AppRef, DEFAULT_APP_ID, ExecutionFilter, Page};
 use manager_core::{Db, Error, Store};
 use shared::{
     AppId, ExecutionError, ExecutionOutcome, ExecutionRecord, LogLevel, LogLine, RoutingSource,
@@ -88,7 +88,7 @@ async fn scripts_are_unique_per_app(store: Store) {
         "{dup}"
     );
     let names: Vec<String> = store
-        .list_scripts(Some(&other.id))
+        .list_scripts(Some(&other.id), &Page::all())
         .await
         .unwrap()
         .into_iter()
@@ -399,7 +399,7 @@ async fn tokens_are_stored_hashed(store: Store) {
         None
     );
     // Listed without the token; the use is recorded.
-    let listed = store.list_tokens().await.unwrap();
+    let listed = store.list_tokens(&Page::all()).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].last_used_at.is_some());
     assert!(

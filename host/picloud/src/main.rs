@@ -234,7 +234,7 @@ async fn users(store: &manager_core::Store, command: UsersCommand) -> anyhow::Re
             }
         }
         UsersCommand::List => {
-            for user in store.list_users().await? {
+            for user in store.list_users(&manager_core::store::Page::all()).await? {
                 println!("{}\t{}\t{}", user.id, user.username, user.created_at);
             }
         }

@@ -30,6 +30,7 @@ fn main() {
         first_start_seeds_once_and_generates_a_token_once,
         two_apps_on_their_own_domains,
         users_sessions_and_tokens,
+        lists_page_with_a_cursor,
     ])
 }
 
@@ -438,6 +439,22 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
             StatusCode::NOT_FOUND,
             "not_found",
             "script",
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/apps?cursor=not-ours".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+            "not-ours",
+        ),
+        (
+            Method::GET,
+            "/api/v1/admin/scripts?colour=red".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "colour",
         ),
         (
             Method::GET,
@@ -1298,5 +1315,58 @@ async fn users_sessions_and_tokens(db: Db) {
         .0,
         StatusCode::UNAUTHORIZED
     );
+    s.stop().await;
+}
+
+async fn lists_page_with_a_cursor(db: Db) {
+    let s = TestServer::start(&db).await;
+    for i in 0..5 {
+        let (status, _) = s
+            .admin(
+                Method::POST,
+                "/api/v1/admin/apps",
+                Some(json!({"slug": format!("app-{i}")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        s.admin(
+            Method::POST,
+            "/api/v1/admin/scripts",
+            Some(json!({"app_id": format!("app-{i}"), "name": "same", "source": "1"})),
+        )
+        .await;
+    }
+    for (path, field, key, total) in [
+        ("/api/v1/admin/apps", "apps", "slug", 6),
+        ("/api/v1/admin/scripts", "scripts", "id", 6),
+    ] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}?limit=2&cursor={c}"),
+                None => format!("{path}?limit=2"),
+            };
+            let (status, page) = s.admin(Method::GET, &url, None).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let items = page[field].as_array().unwrap();
+            assert!(items.len() <= 2);
+            seen.extend(items.iter().map(|i| i[key].as_str().unwrap().to_owned()));
+            pages += 1;
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            (seen.len(), unique.len(), pages),
+            (total, total, 3),
+            "{path}: {seen:?}"
+        );
+    }
     s.stop().await;
 }

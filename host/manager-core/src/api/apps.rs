@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery, page_request, paged};
 use crate::store::{App, AppRef, Domain, SlugVerdict};
 use crate::{Error, Manager, Result};
 
@@ -40,8 +40,17 @@ async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result<App> {
     }
 }
 
-async fn list(State(m): State<Manager>) -> Result<Json<Value>> {
-    Ok(Json(json!({ "apps": m.store.list_apps().await? })))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
+    let page = page_request(q.limit, q.cursor.as_deref())?;
+    let apps = m.store.list_apps(&page).await?;
+    Ok(Json(paged("apps", apps, &page, |a| (&a.slug, &a.id))))
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery, page_request, paged};
 use crate::auth::{self, Principal, SESSION_COOKIE};
 use crate::db::rfc3339;
 use crate::store::{Token, User, generate_token};
@@ -172,8 +172,20 @@ async fn me(
     }))
 }
 
-async fn list_users(State(m): State<Manager>) -> Result<Json<Value>> {
-    Ok(Json(json!({ "users": m.store.list_users().await? })))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+async fn list_users(
+    State(m): State<Manager>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>> {
+    let page = page_request(q.limit, q.cursor.as_deref())?;
+    let users = m.store.list_users(&page).await?;
+    Ok(Json(paged("users", users, &page, |u| (&u.username, &u.id))))
 }
 
 #[derive(Deserialize)]
@@ -250,8 +262,13 @@ async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_tokens(State(m): State<Manager>) -> Result<Json<Value>> {
-    Ok(Json(json!({ "tokens": m.store.list_tokens().await? })))
+async fn list_tokens(
+    State(m): State<Manager>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>> {
+    let page = page_request(q.limit, q.cursor.as_deref())?;
+    let tokens = m.store.list_tokens(&page).await?;
+    Ok(Json(paged("tokens", tokens, &page, |t| (&t.name, &t.id))))
 }
 
 #[derive(Deserialize)]

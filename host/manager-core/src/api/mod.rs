@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Router, extract::DefaultBodyLimit};
 use serde::de::DeserializeOwned;
 
+use crate::store::Page;
 use crate::{Error, Manager};
 
 /// The admin router: every route under `/api/v1/admin` requires an admin
@@ -97,6 +98,49 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
             .map(|axum::extract::Query(value)| ApiQuery(value))
             .map_err(|rejection| Error::bad_request("invalid_query", rejection.body_text()))
     }
+}
+
+/// A page request from `?limit=&cursor=`.
+pub(crate) fn page_request(limit: Option<i64>, cursor: Option<&str>) -> crate::Result<Page> {
+    let limit = page_limit(limit)?;
+    let after = cursor
+        .map(|c| {
+            c.split_once('.')
+                .and_then(|(key, id)| {
+                    let key = String::from_utf8(hex::decode(key).ok()?).ok()?;
+                    Some((key, id.to_owned()))
+                })
+                .ok_or_else(|| {
+                    Error::bad_request(
+                        "invalid_cursor",
+                        format!("cursor '{c}' is not one this server issued"),
+                    )
+                })
+        })
+        .transpose()?;
+    // One more than asked, to learn whether another page follows.
+    Ok(Page {
+        after,
+        limit: limit + 1,
+    })
+}
+
+/// `{"<field>": [...], "next_cursor": ...}` for a page fetched with
+/// [`page_request`]; `key` gives an item's (sort key, id).
+pub(crate) fn paged<T: serde::Serialize>(
+    field: &str,
+    mut items: Vec<T>,
+    page: &Page,
+    key: impl Fn(&T) -> (&str, &str),
+) -> serde_json::Value {
+    let limit = usize::try_from(page.limit - 1).unwrap_or(usize::MAX);
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = more
+        .then(|| items.last().map(&key))
+        .flatten()
+        .map(|(sort, id)| format!("{}.{id}", hex::encode(sort)));
+    serde_json::json!({ field: items, "next_cursor": next })
 }
 
 /// Limit and cursor parameters shared by list endpoints.

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiQuery};
+use super::{ApiJson, ApiQuery, page_request, paged};
 use crate::store::{DEFAULT_APP_ID, Route, Script};
 use crate::{Error, Manager, Result};
 
@@ -23,9 +23,12 @@ pub(super) fn router() -> Router<Manager> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ListQuery {
     /// App id or slug.
     app: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
 }
 
 async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
@@ -33,8 +36,9 @@ async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Res
         Some(app) => Some(m.store.app(&app).await?.id),
         None => None,
     };
-    let scripts = m.store.list_scripts(app_id.as_deref()).await?;
-    Ok(Json(json!({ "scripts": scripts })))
+    let page = page_request(q.limit, q.cursor.as_deref())?;
+    let scripts = m.store.list_scripts(app_id.as_deref(), &page).await?;
+    Ok(Json(paged("scripts", scripts, &page, |s| (&s.name, &s.id))))
 }
 
 #[derive(Deserialize)]

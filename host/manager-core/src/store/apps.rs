@@ -5,7 +5,7 @@ use shared::domain::DomainPattern;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{DEFAULT_APP_ID, Store};
+use super::{DEFAULT_APP_ID, Page, Store};
 use crate::db::{now_ms, rfc3339};
 use crate::error::OnConflict;
 use crate::{Error, Result};
@@ -107,9 +107,11 @@ impl Store {
             .await?)
     }
 
-    /// All apps, ordered by slug.
-    pub async fn list_apps(&self) -> Result<Vec<App>> {
-        let rows = sqlx::query("SELECT id FROM apps ORDER BY slug")
+    /// Apps ordered by slug, one page.
+    pub async fn list_apps(&self, page: &Page) -> Result<Vec<App>> {
+        let sql = format!("SELECT id FROM apps WHERE 1 = 1{}", page.sql("slug", 1));
+        let rows = page
+            .bind(sqlx::query(&sql))
             .fetch_all(&self.db.pool)
             .await?;
         let mut apps = Vec::with_capacity(rows.len());

@@ -24,6 +24,52 @@ pub use users::{Session, User};
 
 use crate::db::Db;
 
+/// One page of a list ordered by (sort key, id): items after `after`, at
+/// most `limit` of them.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The (sort key, id) of the last item of the previous page.
+    pub after: Option<(String, String)>,
+    /// Most items to return.
+    pub limit: i64,
+}
+
+impl Page {
+    /// Everything (for callers that want the whole list, like the CLI).
+    pub fn all() -> Self {
+        Page {
+            after: None,
+            limit: i64::MAX,
+        }
+    }
+
+    /// The SQL condition and ordering for `key` (a column), binding the
+    /// cursor as `$n` and `$n+1`; `next` is the first free parameter number.
+    pub(crate) fn sql(&self, key: &str, next: usize) -> String {
+        let filter = if self.after.is_some() {
+            format!(
+                " AND ({key} > ${a} OR ({key} = ${a} AND id > ${b}))",
+                a = next,
+                b = next + 1
+            )
+        } else {
+            String::new()
+        };
+        format!("{filter} ORDER BY {key}, id LIMIT {}", self.limit.max(1))
+    }
+
+    /// Binds the cursor parameters `sql` referred to.
+    pub(crate) fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        match &self.after {
+            Some((key, id)) => query.bind(key).bind(id),
+            None => query,
+        }
+    }
+}
+
 /// The id of the `default` app, fixed by the first migration.
 pub const DEFAULT_APP_ID: &str = "00000000-0000-4000-8000-000000000001";
 

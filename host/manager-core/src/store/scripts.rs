@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::Store;
+use super::{Page, Store};
 use crate::db::{now_ms, rfc3339};
 use crate::error::OnConflict;
 use crate::{Error, Result};
@@ -78,23 +78,26 @@ pub(crate) fn validate_source(source: &str) -> Result<()> {
 }
 
 impl Store {
-    /// Scripts, optionally of one app, by name.
-    pub async fn list_scripts(&self, app_id: Option<&str>) -> Result<Vec<Script>> {
+    /// Scripts, optionally of one app, ordered by name (then id), one page.
+    pub async fn list_scripts(&self, app_id: Option<&str>, page: &Page) -> Result<Vec<Script>> {
         let rows = match app_id {
             Some(app) => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM scripts WHERE app_id = $1 ORDER BY name"
-                ))
-                .bind(app)
-                .fetch_all(&self.db.pool)
-                .await?
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM scripts WHERE app_id = $1{}",
+                    page.sql("name", 2)
+                );
+                page.bind(sqlx::query(&sql).bind(app))
+                    .fetch_all(&self.db.pool)
+                    .await?
             }
             None => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM scripts ORDER BY app_id, name"
-                ))
-                .fetch_all(&self.db.pool)
-                .await?
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM scripts WHERE 1 = 1{}",
+                    page.sql("name", 1)
+                );
+                page.bind(sqlx::query(&sql))
+                    .fetch_all(&self.db.pool)
+                    .await?
             }
         };
         rows.iter().map(from_row).collect()

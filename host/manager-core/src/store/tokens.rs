@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::Store;
+use super::{Page, Store};
 use crate::db::{now_ms, rfc3339};
 use crate::{Error, Result};
 
@@ -100,13 +100,16 @@ impl Store {
         })
     }
 
-    /// All tokens, newest first.
-    pub async fn list_tokens(&self) -> Result<Vec<Token>> {
-        let rows = sqlx::query(
-            "SELECT id, name, user_id, created_at, last_used_at FROM admin_tokens ORDER BY created_at DESC, id",
-        )
-        .fetch_all(&self.db.pool)
-        .await?;
+    /// Tokens by name (then id), one page.
+    pub async fn list_tokens(&self, page: &Page) -> Result<Vec<Token>> {
+        let sql = format!(
+            "SELECT id, name, user_id, created_at, last_used_at FROM admin_tokens WHERE 1 = 1{}",
+            page.sql("name", 1)
+        );
+        let rows = page
+            .bind(sqlx::query(&sql))
+            .fetch_all(&self.db.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(Token {

@@ -6,8 +6,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::Store;
 use super::tokens::{generate_secret, hash_token};
+use super::{Page, Store};
 use crate::db::{now_ms, rfc3339};
 use crate::error::OnConflict;
 use crate::{Error, Result};
@@ -55,12 +55,16 @@ impl Store {
             .await?)
     }
 
-    /// All users, by username.
-    pub async fn list_users(&self) -> Result<Vec<User>> {
-        let rows =
-            sqlx::query("SELECT id, username, created_at, updated_at FROM users ORDER BY username")
-                .fetch_all(&self.db.pool)
-                .await?;
+    /// Users by username, one page.
+    pub async fn list_users(&self, page: &Page) -> Result<Vec<User>> {
+        let sql = format!(
+            "SELECT id, username, created_at, updated_at FROM users WHERE 1 = 1{}",
+            page.sql("username", 1)
+        );
+        let rows = page
+            .bind(sqlx::query(&sql))
+            .fetch_all(&self.db.pool)
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 
