@@ -140,14 +140,24 @@ impl Manager {
         &self.config
     }
 
-    /// First-start work, idempotent: the first admin token (the operator's
-    /// `PICLOUD_ADMIN_TOKEN`, else a generated one) when none exists, the
-    /// first user when there are none and one is configured, and Hello World
-    /// at `GET /hello` when the default app has no scripts.
+    /// First-start work, idempotent. An install with neither tokens nor
+    /// users gets a way in: the operator's `PICLOUD_ADMIN_TOKEN`, the
+    /// configured first user, or, with neither configured, a generated token
+    /// shown once. Once users exist, revoking every token never brings a
+    /// bootstrap token back. A configured first user is also created on an
+    /// install that has tokens but no users yet. Hello World is seeded at
+    /// `GET /hello` when the default app has no scripts.
     pub async fn bootstrap(&self, first: &FirstAdmin) -> Result<Bootstrap> {
         let mut report = Bootstrap::default();
+        let no_users = self.store.count_users().await? == 0;
+        let fresh = no_users && self.store.count_tokens().await? == 0;
+        if fresh && first.token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(Error::Config(
+                "PICLOUD_ADMIN_TOKEN must be at least 16 characters".into(),
+            ));
+        }
         if let Some((username, password)) = &first.user
-            && self.store.count_users().await? == 0
+            && no_users
         {
             let username = auth::normalize_username(username)
                 .map_err(|e| Error::Config(format!("PICLOUD_ADMIN_USER: {e}")))?;
@@ -157,21 +167,19 @@ impl Manager {
             self.store.create_user(&username, &hash).await?;
             tracing::info!(%username, "created the first admin user");
         }
-        if self.store.count_tokens().await? == 0 {
+        if fresh {
             let token = match first.token.as_deref() {
-                Some(token) if token.len() >= 16 => token.to_owned(),
-                Some(_) => {
-                    return Err(Error::Config(
-                        "PICLOUD_ADMIN_TOKEN must be at least 16 characters".into(),
-                    ));
-                }
+                Some(token) => Some(token.to_owned()),
+                None if first.user.is_some() => None,
                 None => {
                     let token = store::generate_token();
                     report.generated_token = Some(token.clone());
-                    token
+                    Some(token)
                 }
             };
-            self.store.add_token("bootstrap", &token, None).await?;
+            if let Some(token) = token {
+                self.store.add_token("bootstrap", &token, None).await?;
+            }
         }
         if self.store.count_scripts(store::DEFAULT_APP_ID).await? == 0 {
             let script = self

@@ -1,4 +1,8 @@
-//! `picloud`: the all-in-one server and its operator commands.
+//! `picloud`: the all-in-one server, its operator commands (run on the
+//! server, against its database) and client commands (run anywhere, against
+//! a server's admin API).
+
+mod client;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +19,28 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+    #[command(flatten)]
+    remote: RemoteArgs,
+}
+
+/// Where client commands send their requests.
+#[derive(Debug, clap::Args)]
+struct RemoteArgs {
+    /// Server URL for client commands (default: the one `picloud login` saved).
+    #[arg(long, env = "PICLOUD_URL", global = true)]
+    url: Option<String>,
+    /// API token for client commands (default: the one `picloud login` saved).
+    #[arg(long, env = "PICLOUD_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// Print lists as JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+impl RemoteArgs {
+    fn client(&self) -> anyhow::Result<client::Client> {
+        client::Client::new(self.url.clone(), self.token.clone())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -32,8 +58,88 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Print the server configuration this command line and environment give
+    /// (secrets masked).
+    Config,
+    /// Client: sign in to a server and save its URL and an API token in the
+    /// config file (~/.config/picloud/config.toml, or PICLOUD_CONFIG).
+    Login {
+        /// Server URL, e.g. https://pi.example.com.
+        server: String,
+        /// Username; the password is prompted for (or read from stdin) and an
+        /// API token is created for this machine. Without it, pass --token.
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Client: list apps.
+    Apps {
+        #[command(subcommand)]
+        command: ListCommand,
+    },
+    /// Client: list scripts.
+    Scripts {
+        #[command(subcommand)]
+        command: ScriptsCommand,
+    },
+    /// Client: list an app's routes.
+    Routes {
+        #[command(subcommand)]
+        command: RoutesCommand,
+    },
+    /// Client: upload a script (create or update by name) and bind routes.
+    Deploy {
+        /// The .rhai file.
+        file: PathBuf,
+        /// App id or slug.
+        #[arg(long)]
+        app: String,
+        /// Script name (default: the file name without extension).
+        #[arg(long)]
+        name: Option<String>,
+        /// A route to bind, like 'GET /hello' (repeatable); existing ones are kept.
+        #[arg(long = "route")]
+        routes: Vec<String>,
+    },
+    /// Client: print an app's recent executions with their log lines.
+    Logs {
+        /// App id or slug.
+        #[arg(long)]
+        app: String,
+        /// How many recent executions to show first.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Keep printing new executions until interrupted.
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+enum ListCommand {
+    /// List them.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ScriptsCommand {
+    /// List scripts, all or one app's.
+    List {
+        /// App id or slug.
+        #[arg(long)]
+        app: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RoutesCommand {
+    /// List an app's routes.
+    List {
+        /// App id or slug.
+        #[arg(long)]
+        app: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +272,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let args = cli.serve;
+    let remote = cli.remote;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let server = Server::start(ServerConfig {
@@ -202,6 +309,57 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users { command } => users(&args.store().await?, command).await,
+        Command::Config => {
+            let masked = |set: bool| if set { "(set)" } else { "(not set)" };
+            println!("listen           = {}", args.listen);
+            println!("data_dir         = {}", args.data_dir.display());
+            println!("database_url     = {}", mask_password(&args.database_url()));
+            println!("admin_token      = {}", masked(args.admin_token.is_some()));
+            println!(
+                "admin_user       = {}",
+                args.admin_user.as_deref().unwrap_or("(not set)")
+            );
+            println!(
+                "admin_password   = {}",
+                masked(args.admin_password.is_some())
+            );
+            println!(
+                "session_ttl      = {}",
+                humantime::format_duration(args.session_ttl)
+            );
+            println!("log_max_per_app  = {}", args.log_max_per_app);
+            println!(
+                "log_max_age      = {}",
+                humantime::format_duration(args.log_max_age)
+            );
+            println!(
+                "public_base_url  = {}",
+                args.public_base_url.as_deref().unwrap_or("(from listen)")
+            );
+            println!("max_concurrent   = {}", args.max_concurrent);
+            Ok(())
+        }
+        Command::Login { server, username } => {
+            client::login(&server, remote.token.clone(), username).await
+        }
+        Command::Apps {
+            command: ListCommand::List,
+        } => client::apps_list(&remote.client()?, remote.json).await,
+        Command::Scripts {
+            command: ScriptsCommand::List { app },
+        } => client::scripts_list(&remote.client()?, app.as_deref(), remote.json).await,
+        Command::Routes {
+            command: RoutesCommand::List { app },
+        } => client::routes_list(&remote.client()?, &app, remote.json).await,
+        Command::Deploy {
+            file,
+            app,
+            name,
+            routes,
+        } => client::deploy(&remote.client()?, &file, &app, name, &routes).await,
+        Command::Logs { app, limit, follow } => {
+            client::logs(&remote.client()?, &app, limit, follow).await
+        }
         Command::Migrate => {
             std::fs::create_dir_all(&args.data_dir)?;
             let db = manager_core::Db::connect(&args.database_url())
@@ -279,6 +437,20 @@ fn read_password() -> anyhow::Result<(String, bool)> {
         manager_core::store::generate_token()[3..27].to_owned(),
         true,
     ))
+}
+
+/// A database URL with its password replaced, for printing.
+fn mask_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// Ctrl-C or SIGTERM (what systemd and container runtimes send).

@@ -218,3 +218,142 @@ async fn first_admin_user_from_env_or_cli() {
     assert_eq!(login(&client, &server.base, "carl", "short").await, 401);
     sigterm(&mut server);
 }
+
+/// Runs a client command with its own config file; returns (success, stdout + stderr).
+fn client(config: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("PICLOUD_CONFIG", config)
+        .env_remove("PICLOUD_URL")
+        .env_remove("PICLOUD_TOKEN")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn client_commands_against_a_running_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("picloud.toml");
+    let mut server = start(data.path());
+    let token = server.token.clone().unwrap();
+    let base = server.base.clone();
+    let http = reqwest::Client::new();
+
+    // Without a login, a client command says what to do.
+    let (ok, out) = client(&config, &["apps", "list"], "");
+    assert!(!ok);
+    assert!(out.contains("picloud login"), "{out}");
+
+    let (ok, out) = client(&config, &["login", &base, "--token", "pc_wrong"], "");
+    assert!(!ok && out.contains("401 unauthorized"), "{out}");
+    let (ok, out) = client(&config, &["login", &base, "--token", &token], "");
+    assert!(ok, "{out}");
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the saved token is private");
+
+    // Deploy creates the script and its route; again, it updates in place.
+    let file = home.path().join("greet.rhai");
+    std::fs::write(&file, "log::info(\"greeting\");\n\"v1\"").unwrap();
+    let file = file.to_str().unwrap();
+    let deploy = ["deploy", file, "--app", "default", "--route", "GET /greet"];
+    let (ok, out) = client(&config, &deploy, "");
+    assert!(
+        ok && out.contains("created script 'greet'") && out.contains("added route GET /greet"),
+        "{out}"
+    );
+    let get = || async {
+        http.get(format!("{base}/greet"))
+            .header("host", "localhost")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert_eq!(get().await, "v1");
+    std::fs::write(file, "log::info(\"greeting\");\n\"v2\"").unwrap();
+    let (ok, out) = client(&config, &deploy, "");
+    assert!(
+        ok && out.contains("updated script 'greet'") && out.contains("already"),
+        "{out}"
+    );
+    assert_eq!(get().await, "v2");
+    // A script that does not compile is refused with its position.
+    std::fs::write(file, "let x = ;").unwrap();
+    let (ok, out) = client(&config, &deploy, "");
+    assert!(
+        !ok && out.contains("compile_error") && out.contains("line 1"),
+        "{out}"
+    );
+    assert_eq!(get().await, "v2", "the running version stays");
+
+    let (ok, out) = client(&config, &["apps", "list"], "");
+    assert!(
+        ok && out.contains("default") && out.contains("localhost"),
+        "{out}"
+    );
+    let (ok, out) = client(&config, &["routes", "list", "--app", "default"], "");
+    assert!(
+        ok && out.contains("/greet") && out.contains("/hello"),
+        "{out}"
+    );
+    let (ok, out) = client(
+        &config,
+        &["scripts", "list", "--app", "default", "--json"],
+        "",
+    );
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    assert!(
+        ok && listed.as_array().is_some_and(|s| s.len() == 2),
+        "{out}"
+    );
+    let (ok, out) = client(&config, &["logs", "--app", "default"], "");
+    assert!(
+        ok && out.contains("GET /greet") && out.contains("[info] greeting"),
+        "{out}"
+    );
+
+    // Signing in with a password mints a token for this machine; the
+    // password itself is not stored.
+    let password = "correct horse battery";
+    assert!(
+        users_create(data.path(), "ada", &format!("{password}\n"))
+            .status
+            .success()
+    );
+    let (ok, out) = client(
+        &config,
+        &["login", &base, "--username", "ada"],
+        &format!("{password}\n"),
+    );
+    assert!(ok && out.contains("as ada"), "{out}");
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        !saved.contains(password) && !saved.contains(&token),
+        "{saved}"
+    );
+    let (ok, out) = client(&config, &["apps", "list"], "");
+    assert!(ok, "{out}");
+    sigterm(&mut server);
+}

@@ -821,6 +821,18 @@ async fn two_apps_on_their_own_domains(db: Db) {
         "the default app has no /who"
     );
 
+    // Each app lists only its own routes.
+    let (_, listed) = s
+        .admin(Method::GET, "/api/v1/admin/apps/beta/routes", None)
+        .await;
+    assert_eq!(
+        (
+            listed["routes"].as_array().unwrap().len(),
+            listed["routes"][0]["script_id"].clone()
+        ),
+        (1, json!(ids[1]))
+    );
+
     // routes:check and routes:match answer as creation and dispatch do.
     let (_, verdict) = post(
         "/api/v1/admin/routes:check",

@@ -16,6 +16,7 @@ pub(super) fn router() -> Router<Manager> {
         .route("/apps", get(list).post(create))
         .route("/apps/{app}", get(show).patch(update).delete(remove))
         .route("/apps/{app}/domains", get(list_domains).post(add_domain))
+        .route("/apps/{app}/routes", get(list_routes))
         .route("/apps/{app}/domains/{domain_id}", delete(remove_domain))
         .route("/apps/{app}/slug:check", post(check_slug))
 }
@@ -133,6 +134,18 @@ async fn remove(
     m.store.delete_app(&app).await?;
     m.routing_changed().await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every route of the app (each names its script), by path.
+async fn list_routes(
+    State(m): State<Manager>,
+    Path(app): Path<String>,
+    uri: OriginalUri,
+) -> Result<Json<Value>> {
+    let app = resolve(&m, &app, &uri).await?;
+    Ok(Json(
+        json!({ "routes": m.store.list_app_routes(&app.id).await? }),
+    ))
 }
 
 async fn list_domains(

@@ -152,6 +152,17 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// Routes of one app, by path and method.
+    pub async fn list_app_routes(&self, app_id: &str) -> Result<Vec<Route>> {
+        let rows = sqlx::query(
+            "SELECT id, app_id, script_id, method, path, host, created_at FROM routes WHERE app_id = $1 ORDER BY path, method, host",
+        )
+        .bind(app_id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     /// Routes of one app that are scoped to a host.
     pub async fn host_scoped_routes(&self, app_id: &str) -> Result<Vec<Route>> {
         let rows = sqlx::query(

@@ -1,0 +1,520 @@
+//! Client mode: the commands a developer runs on a laptop against a PiCloud
+//! server over its admin API (`login`, `apps`, `scripts`, `routes`, `deploy`,
+//! `logs`). Credentials come from flags, then the environment
+//! (`PICLOUD_URL`, `PICLOUD_TOKEN`), then the config file `picloud login`
+//! writes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// What `picloud login` stores.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct ClientConfig {
+    /// Server base URL, e.g. `https://pi.example.com`.
+    pub(crate) url: Option<String>,
+    /// API token (`pc_…`).
+    pub(crate) token: Option<String>,
+}
+
+/// `$PICLOUD_CONFIG`, else `$XDG_CONFIG_HOME/picloud/config.toml`, else
+/// `~/.config/picloud/config.toml`.
+pub(crate) fn config_path() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("PICLOUD_CONFIG") {
+        return Ok(PathBuf::from(path));
+    }
+    let base = match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => {
+            PathBuf::from(std::env::var_os("HOME").context("HOME is not set; set PICLOUD_CONFIG")?)
+                .join(".config")
+        }
+    };
+    Ok(base.join("picloud").join("config.toml"))
+}
+
+impl ClientConfig {
+    /// The stored config, or an empty one when there is no file yet.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("reading {}", path.display()))
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(ClientConfig::default()),
+            Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes the config readable by its owner only (it holds a token).
+    pub(crate) fn save(&self, path: &Path) -> anyhow::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let text = toml::to_string(self)?;
+        let tmp = path.with_extension("toml.tmp");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+}
+
+/// An authenticated admin API client.
+pub(crate) struct Client {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Client {
+    /// From explicit values, falling back to the config file.
+    pub(crate) fn new(url: Option<String>, token: Option<String>) -> anyhow::Result<Self> {
+        let stored = ClientConfig::load(&config_path()?)?;
+        let url = url
+            .or(stored.url)
+            .context("no server: run `picloud login <url>`, or pass --url / set PICLOUD_URL")?;
+        let token = token.or(stored.token).context(
+            "no API token: run `picloud login <url>`, or pass --token / set PICLOUD_TOKEN",
+        )?;
+        Ok(Client {
+            http: http_client()?,
+            url: url.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    /// Calls the admin API; a non-2xx answer becomes an error carrying the
+    /// server's code and message.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}/api/v1/admin{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("reaching {}", self.url))?;
+        answer(method, path, response).await
+    }
+}
+
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .user_agent(concat!("picloud-cli/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+async fn answer(method: Method, path: &str, response: reqwest::Response) -> anyhow::Result<Value> {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(body);
+    }
+    let code = body["error"]["code"].as_str().unwrap_or("error");
+    let message = body["error"]["message"].as_str().unwrap_or(text.as_str());
+    bail!("{method} {path}: {} {code}: {message}", status.as_u16())
+}
+
+/// `picloud login <url>`: checks the credentials and stores URL and token.
+/// With `--username`, signs in with the password (stdin, or a prompt) and
+/// creates an API token for this machine, so the password is never stored.
+pub(crate) async fn login(
+    url: &str,
+    token: Option<String>,
+    username: Option<String>,
+) -> anyhow::Result<()> {
+    let url = url.trim_end_matches('/').to_owned();
+    let http = http_client()?;
+    let token = match (token, username) {
+        (Some(token), _) => token,
+        (None, Some(username)) => token_from_password(&http, &url, &username).await?,
+        (None, None) => bail!("pass --token <API token> or --username <name>"),
+    };
+    let me = answer(
+        Method::GET,
+        "/auth/me",
+        http.get(format!("{url}/api/v1/admin/auth/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .with_context(|| format!("reaching {url}"))?,
+    )
+    .await?;
+    let path = config_path()?;
+    ClientConfig {
+        url: Some(url.clone()),
+        token: Some(token),
+    }
+    .save(&path)?;
+    let who = me["user"]["username"].as_str().unwrap_or("an API token");
+    println!(
+        "signed in to {url} as {who}; credentials saved in {}",
+        path.display()
+    );
+    Ok(())
+}
+
+async fn token_from_password(
+    http: &reqwest::Client,
+    url: &str,
+    username: &str,
+) -> anyhow::Result<String> {
+    let password = read_secret(&format!("password for {username}: "))?;
+    let response = http
+        .post(format!("{url}/api/v1/admin/auth/login"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .with_context(|| format!("reaching {url}"))?;
+    let cookie = response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    let session = answer(Method::POST, "/auth/login", response).await?;
+    let cookie = cookie.context("the server set no session cookie")?;
+    let csrf = session["csrf_token"].as_str().unwrap_or_default();
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "this machine".into());
+    let created = answer(
+        Method::POST,
+        "/tokens",
+        http.post(format!("{url}/api/v1/admin/tokens"))
+            .header(reqwest::header::COOKIE, &cookie)
+            .header("x-csrf-token", csrf)
+            .json(&json!({ "name": format!("cli on {host}") }))
+            .send()
+            .await?,
+    )
+    .await?;
+    // The session was only needed to mint the token.
+    let _ = http
+        .post(format!("{url}/api/v1/admin/auth/logout"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .header("x-csrf-token", csrf)
+        .send()
+        .await;
+    created["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the server returned no token")
+}
+
+/// A secret from a no-echo prompt on a terminal, else the first line of stdin.
+fn read_secret(prompt: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password(prompt)?);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Prints rows as aligned columns.
+fn table(header: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row);
+    }
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Every item of a paged list endpoint.
+async fn all(client: &Client, path: &str, field: &str) -> anyhow::Result<Vec<Value>> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    let separator = if path.contains('?') { '&' } else { '?' };
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}{separator}limit=500&cursor={c}"),
+            None => format!("{path}{separator}limit=500"),
+        };
+        let page = client.call(Method::GET, &url, None).await?;
+        items.extend(page[field].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// Percent-encodes a query value.
+fn q(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `picloud apps list`.
+pub(crate) async fn apps_list(client: &Client, as_json: bool) -> anyhow::Result<()> {
+    let apps = all(client, "/apps", "apps").await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&apps)?);
+        return Ok(());
+    }
+    let rows = apps
+        .iter()
+        .map(|a| {
+            let domains: Vec<String> = a["domains"]
+                .as_array()
+                .map(|d| d.iter().map(|d| text(&d["pattern"])).collect())
+                .unwrap_or_default();
+            vec![
+                text(&a["slug"]),
+                text(&a["name"]),
+                domains.join(","),
+                text(&a["id"]),
+            ]
+        })
+        .collect();
+    table(&["SLUG", "NAME", "DOMAINS", "ID"], rows);
+    Ok(())
+}
+
+/// `picloud scripts list [--app]`.
+pub(crate) async fn scripts_list(
+    client: &Client,
+    app: Option<&str>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let path = match app {
+        Some(app) => format!("/scripts?app={}", q(app)),
+        None => "/scripts".into(),
+    };
+    let scripts = all(client, &path, "scripts").await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&scripts)?);
+        return Ok(());
+    }
+    let rows = scripts
+        .iter()
+        .map(|s| {
+            vec![
+                text(&s["name"]),
+                text(&s["app_id"]),
+                text(&s["updated_at"]),
+                text(&s["id"]),
+            ]
+        })
+        .collect();
+    table(&["NAME", "APP", "UPDATED", "ID"], rows);
+    Ok(())
+}
+
+/// `picloud routes list --app`.
+pub(crate) async fn routes_list(client: &Client, app: &str, as_json: bool) -> anyhow::Result<()> {
+    let routes = client
+        .call(Method::GET, &format!("/apps/{}/routes", q(app)), None)
+        .await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&routes["routes"])?);
+        return Ok(());
+    }
+    let rows = routes["routes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            vec![
+                text(&r["method"]),
+                text(&r["host"]),
+                text(&r["path"]),
+                text(&r["script_id"]),
+            ]
+        })
+        .collect();
+    table(&["METHOD", "HOST", "PATH", "SCRIPT"], rows);
+    Ok(())
+}
+
+/// `picloud deploy <file> --app <app> [--name] [--route 'GET /path']…`:
+/// creates the script or updates its source, then adds the routes it does
+/// not have yet. Safe to run again (CI-friendly).
+pub(crate) async fn deploy(
+    client: &Client,
+    file: &Path,
+    app: &str,
+    name: Option<String>,
+    routes: &[String],
+) -> anyhow::Result<()> {
+    let source =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let name = match name {
+        Some(name) => name,
+        None => file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .context("cannot derive a script name from the file name; pass --name")?
+            .to_owned(),
+    };
+    let parsed: Vec<(String, String)> = routes
+        .iter()
+        .map(|r| {
+            r.trim()
+                .split_once(char::is_whitespace)
+                .map(|(m, p)| (m.to_uppercase(), p.trim().to_owned()))
+                .with_context(|| format!("route '{r}' must look like 'GET /path'"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let existing = all(client, &format!("/scripts?app={}", q(app)), "scripts")
+        .await?
+        .into_iter()
+        .find(|s| s["name"] == name.as_str());
+    let script = match existing {
+        Some(script) => {
+            let id = text(&script["id"]);
+            client
+                .call(
+                    Method::PATCH,
+                    &format!("/scripts/{id}"),
+                    Some(json!({ "source": source })),
+                )
+                .await?;
+            println!("updated script '{name}' ({id})");
+            id
+        }
+        None => {
+            let created = client
+                .call(
+                    Method::POST,
+                    "/scripts",
+                    Some(json!({ "app_id": app, "name": name, "source": source })),
+                )
+                .await?;
+            let id = text(&created["id"]);
+            println!("created script '{name}' ({id})");
+            id
+        }
+    };
+    let have = client
+        .call(Method::GET, &format!("/scripts/{script}/routes"), None)
+        .await?;
+    for (method, path) in parsed {
+        let present = have["routes"].as_array().is_some_and(|rs| {
+            rs.iter()
+                .any(|r| r["method"] == method.as_str() && r["path"] == path.as_str())
+        });
+        if present {
+            println!("route {method} {path} already points here");
+            continue;
+        }
+        client
+            .call(
+                Method::POST,
+                &format!("/scripts/{script}/routes"),
+                Some(json!({ "method": method, "path": path })),
+            )
+            .await?;
+        println!("added route {method} {path}");
+    }
+    Ok(())
+}
+
+/// `picloud logs --app <app> [--follow]`: the newest executions, oldest
+/// first; with `--follow`, keeps printing new ones until interrupted.
+pub(crate) async fn logs(
+    client: &Client,
+    app: &str,
+    limit: u32,
+    follow: bool,
+) -> anyhow::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let mut since: Option<String> = None;
+    loop {
+        let mut path = format!("/executions?app={}&limit={}", q(app), limit.clamp(1, 500));
+        if let Some(since) = &since {
+            path += &format!("&since={}", q(since));
+        }
+        let page = client.call(Method::GET, &path, None).await?;
+        let mut items = page["executions"].as_array().cloned().unwrap_or_default();
+        items.reverse();
+        for e in items {
+            let id = text(&e["id"]);
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            since = Some(text(&e["started_at"]));
+            print_execution(client, &e, &id).await?;
+        }
+        if !follow {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn print_execution(client: &Client, e: &Value, id: &str) -> anyhow::Result<()> {
+    let error = match &e["error"] {
+        Value::Null => String::new(),
+        err => format!(" {}: {}", text(&err["code"]), text(&err["message"])),
+    };
+    println!(
+        "{} {} {} {} {}ms{error}",
+        text(&e["started_at"]),
+        text(&e["status"]),
+        text(&e["method"]),
+        text(&e["path"]),
+        text(&e["duration_ms"]),
+    );
+    // The script's log lines live in the execution's detail.
+    let detail = client
+        .call(Method::GET, &format!("/executions/{id}"), None)
+        .await?;
+    for line in detail["logs"].as_array().cloned().unwrap_or_default() {
+        println!("    [{}] {}", text(&line["level"]), text(&line["message"]));
+    }
+    Ok(())
+}
