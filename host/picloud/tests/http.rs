@@ -309,6 +309,97 @@ async fn admin_and_execute_require_a_token(db: Db) {
             assert_eq!(code(&body), "unauthorized");
         }
     }
+    // Every operation the OpenAPI document lists (generated from the same
+    // registrations as the router) rejects anonymous and wrong credentials,
+    // except sign-in; and with a token, each reaches a handler rather than
+    // the unknown-endpoint fallback.
+    let doc: Value = s
+        .client
+        .get(format!("{}/api/v1/openapi.json", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let base_path = doc["servers"][0]["url"].as_str().unwrap().to_owned();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            operations += 1;
+            assert!(
+                op["responses"]["500"].is_object(),
+                "{method} {path} documents its errors"
+            );
+            // Path parameters get a placeholder.
+            let concrete: String = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            let url = format!("{}{base_path}{concrete}", s.base);
+            if path == "/auth/login" {
+                assert!(op["security"].as_array().is_some_and(|s| s.is_empty()));
+                continue;
+            }
+            assert!(op["responses"]["401"].is_object(), "{method} {path}");
+            for (name, value) in [
+                ("x-none", ""),
+                ("authorization", "Bearer wrong-token"),
+                ("cookie", "picloud_session=not-a-session"),
+            ] {
+                let resp = s
+                    .client
+                    .request(method.clone(), &url)
+                    .header(name, value)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    resp.status(),
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} with {name}"
+                );
+            }
+            let resp = s
+                .client
+                .request(method.clone(), &url)
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            let fallback = body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("admin endpoint"));
+            assert!(
+                !fallback,
+                "{method} {path} is documented but not served: {body}"
+            );
+            assert!(
+                op["responses"][status.as_str()].is_object(),
+                "{method} {path} answered {status}, which it does not document: {body}"
+            );
+        }
+    }
+    assert!(operations >= 35, "{operations} operations documented");
+    let mut ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "operationIds are unique");
+
     // With the token, execute-by-id runs any script regardless of domains.
     let resp = s
         .client

@@ -1,25 +1,30 @@
 //! `/apps`, `/apps/{id_or_slug}/domains` and `/apps/{id_or_slug}/slug:check`.
 
+use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiJson, ApiQuery, page_request, paged};
 use crate::store::{App, AppRef, Domain, SlugVerdict};
 use crate::{Error, Manager, Result};
 
-pub(super) fn router() -> Router<Manager> {
-    Router::new()
-        .route("/apps", get(list).post(create))
-        .route("/apps/{app}", get(show).patch(update).delete(remove))
-        .route("/apps/{app}/domains", get(list_domains).post(add_domain))
-        .route("/apps/{app}/routes", get(list_routes))
-        .route("/apps/{app}/domains/{domain_id}", delete(remove_domain))
-        .route("/apps/{app}/slug:check", post(check_slug))
+pub(super) fn router() -> OpenApiRouter<Manager> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(list_domains, add_domain))
+        .routes(routes!(list_routes))
+        .routes(routes!(remove_domain))
+        .routes(routes!(check_slug))
 }
+
+/// Description of the `{app}` path parameter.
+const APP_PARAM: &str = "App id or current slug; an old slug answers 308 with the current URL";
 
 /// Resolves `{app}`; an old slug becomes a 308 to the same URL with the
 /// current slug, so clients following redirects keep working after a rename.
@@ -41,28 +46,43 @@ async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result<App> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Items per page, 1-500 (default 50).
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// List apps by slug, one page.
+#[utoipa::path(get, path = "/apps", tag = "apps", params(ListQuery),
+    responses((status = 200, description = "A page of apps", body = super::openapi::AppList)))]
 async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let apps = m.store.list_apps(&page).await?;
     Ok(Json(paged("apps", apps, &page, |a| (&a.slug, &a.id))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateApp {
+    /// 1-63 of a-z, 0-9 and '-', starting with a letter.
     slug: String,
+    /// Display name (default: the slug).
     name: Option<String>,
     #[serde(default)]
     description: String,
 }
 
+/// Create an app.
+#[utoipa::path(post, path = "/apps", tag = "apps", request_body = CreateApp,
+    responses(
+        (status = 201, description = "Created", body = App),
+        (status = 400, description = "`invalid_slug` or `invalid_name`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`slug_taken` or `slug_in_history`", body = super::openapi::ErrorBody),
+    ))]
 async fn create(
     State(m): State<Manager>,
     ApiJson(body): ApiJson<CreateApp>,
@@ -76,6 +96,13 @@ async fn create(
     Ok((StatusCode::CREATED, Json(app)))
 }
 
+/// One app, with its domain claims.
+#[utoipa::path(get, path = "/apps/{app}", tag = "apps", params(("app" = String, Path, description = APP_PARAM)),
+    responses(
+        (status = 200, description = "The app", body = App),
+        (status = 308, description = "`moved_permanently`: an old slug; `Location` has the current URL", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn show(
     State(m): State<Manager>,
     Path(app): Path<String>,
@@ -84,19 +111,33 @@ async fn show(
     Ok(Json(resolve(&m, &app, &uri).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateApp {
     name: Option<String>,
     description: Option<String>,
-    /// Limit overrides; `null` resets to defaults.
+    /// Limit overrides (fuel, memory_bytes, deadline_ms, max_response_bytes,
+    /// max_log_lines, max_log_bytes); `null` resets to defaults.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
     limits: Option<Option<Value>>,
+    /// New slug; the old one keeps redirecting.
     slug: Option<String>,
+    /// Take `slug` from another app's history (never from an active app).
     #[serde(default)]
     force: bool,
 }
 
+/// Update an app: name, description, limits, or rename it (`slug`, `force`).
+#[utoipa::path(patch, path = "/apps/{app}", tag = "apps", request_body = UpdateApp,
+    params(("app" = String, Path, description = APP_PARAM)),
+    responses(
+        (status = 200, description = "The updated app", body = App),
+        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_slug`, `invalid_name`, `invalid_limits` or `default_app`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`slug_taken` or `slug_in_history` (rename with `force`)", body = super::openapi::ErrorBody),
+    ))]
 async fn update(
     State(m): State<Manager>,
     Path(app): Path<String>,
@@ -125,6 +166,14 @@ async fn update(
     Ok(Json(app))
 }
 
+/// Delete an app with its scripts, routes, domain claims, slug history and log.
+#[utoipa::path(delete, path = "/apps/{app}", tag = "apps", params(("app" = String, Path, description = APP_PARAM)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`default_app`: the default app cannot be deleted", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn remove(
     State(m): State<Manager>,
     Path(app): Path<String>,
@@ -137,6 +186,12 @@ async fn remove(
 }
 
 /// Every route of the app (each names its script), by path.
+#[utoipa::path(get, path = "/apps/{app}/routes", tag = "apps", params(("app" = String, Path, description = APP_PARAM)),
+    responses(
+        (status = 200, description = "The app's routes", body = super::openapi::RouteList),
+        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn list_routes(
     State(m): State<Manager>,
     Path(app): Path<String>,
@@ -148,6 +203,13 @@ async fn list_routes(
     ))
 }
 
+/// The app's domain claims.
+#[utoipa::path(get, path = "/apps/{app}/domains", tag = "apps", params(("app" = String, Path, description = APP_PARAM)),
+    responses(
+        (status = 200, description = "The claims", body = super::openapi::DomainList),
+        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn list_domains(
     State(m): State<Manager>,
     Path(app): Path<String>,
@@ -157,12 +219,23 @@ async fn list_domains(
     Ok(Json(json!({ "domains": app.domains })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddDomain {
+    /// `api.example.com` or with whole-label wildcards, `{tenant}.example.com`.
     pattern: String,
 }
 
+/// Claim a host pattern for the app.
+#[utoipa::path(post, path = "/apps/{app}/domains", tag = "apps", request_body = AddDomain,
+    params(("app" = String, Path, description = APP_PARAM)),
+    responses(
+        (status = 201, description = "Claimed", body = Domain),
+        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_domain`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`domain_taken`: another app claims a pattern of the same shape", body = super::openapi::ErrorBody),
+    ))]
 async fn add_domain(
     State(m): State<Manager>,
     Path(app): Path<String>,
@@ -175,6 +248,15 @@ async fn add_domain(
     Ok((StatusCode::CREATED, Json(domain)))
 }
 
+/// Drop a domain claim.
+#[utoipa::path(delete, path = "/apps/{app}/domains/{domain_id}", tag = "apps",
+    params(("app" = String, Path, description = APP_PARAM), ("domain_id" = String, Path, description = "Claim id")),
+    responses(
+        (status = 204, description = "Dropped"),
+        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`domain_in_use`: host-scoped routes need this claim", body = super::openapi::ErrorBody),
+    ))]
 async fn remove_domain(
     State(m): State<Manager>,
     Path((app, domain_id)): Path<(String, String)>,
@@ -186,12 +268,21 @@ async fn remove_domain(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SlugCheck {
     slug: String,
 }
 
+/// Would renaming the app to this slug work?
+#[utoipa::path(post, path = "/apps/{app}/slug:check", tag = "apps", request_body = SlugCheck,
+    params(("app" = String, Path, description = APP_PARAM)),
+    responses(
+        (status = 200, description = "The verdict", body = SlugVerdict),
+        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_slug`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn check_slug(
     State(m): State<Manager>,
     Path(app): Path<String>,

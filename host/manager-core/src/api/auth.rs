@@ -5,11 +5,13 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiJson, ApiQuery, page_request, paged};
 use crate::auth::{self, Principal, SESSION_COOKIE};
@@ -18,20 +20,20 @@ use crate::store::{Token, User, generate_token};
 use crate::{Error, Manager, Result};
 
 /// Routes that need no credentials (they are how one gets credentials).
-pub(super) fn public_router() -> Router<Manager> {
-    Router::new().route("/auth/login", post(login))
+pub(super) fn public_router() -> OpenApiRouter<Manager> {
+    OpenApiRouter::new().routes(routes!(login))
 }
 
 /// Routes behind `require_admin`.
-pub(super) fn router() -> Router<Manager> {
-    Router::new()
-        .route("/auth/logout", post(logout))
-        .route("/auth/me", get(me))
-        .route("/users", get(list_users).post(create_user))
-        .route("/users/{id}", get(show_user).delete(delete_user))
-        .route("/users/{id}/password", put(set_password))
-        .route("/tokens", get(list_tokens).post(create_token))
-        .route("/tokens/{id}", delete(revoke_token))
+pub(super) fn router() -> OpenApiRouter<Manager> {
+    OpenApiRouter::new()
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(show_user, delete_user))
+        .routes(routes!(set_password))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
 }
 
 /// The client's address: the TCP peer, or, when the peer is a proxy on this
@@ -62,13 +64,20 @@ fn over_https(m: &Manager, peer: Option<SocketAddr>, headers: &HeaderMap) -> boo
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Login {
     username: String,
     password: String,
 }
 
+/// Sign in: starts a session and sets the `picloud_session` cookie.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Login,
+    responses(
+        (status = 200, description = "Signed in; `Set-Cookie` carries the session", body = super::openapi::SignedIn),
+        (status = 401, description = "`bad_credentials`: wrong username or password (never says which)", body = super::openapi::ErrorBody),
+        (status = 429, description = "`too_many_attempts`; `Retry-After` says when to try again", body = super::openapi::ErrorBody),
+    ))]
 async fn login(
     State(m): State<Manager>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -128,6 +137,12 @@ fn set_cookie(response: &mut Response, cookie: &Cookie<'_>) {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
+/// Sign out: ends the session on the server and clears the cookie.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 400, description = "`not_a_session`: the request used an API token", body = super::openapi::ErrorBody),
+    ))]
 async fn logout(
     State(m): State<Manager>,
     Extension(principal): Extension<Principal>,
@@ -150,6 +165,9 @@ async fn logout(
     Ok(response)
 }
 
+/// Who the request is authenticated as (and the session's CSRF token).
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
+    responses((status = 200, description = "The caller", body = super::openapi::Me)))]
 async fn me(
     State(m): State<Manager>,
     Extension(principal): Extension<Principal>,
@@ -172,13 +190,19 @@ async fn me(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Items per page, 1-500 (default 50).
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// Users by username, one page.
+#[utoipa::path(get, path = "/users", tag = "auth", params(ListQuery),
+    responses((status = 200, description = "A page of users", body = super::openapi::UserList)))]
 async fn list_users(
     State(m): State<Manager>,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -188,13 +212,20 @@ async fn list_users(
     Ok(Json(paged("users", users, &page, |u| (&u.username, &u.id))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
     username: String,
     password: String,
 }
 
+/// Create a user.
+#[utoipa::path(post, path = "/users", tag = "auth", request_body = NewUser,
+    responses(
+        (status = 201, description = "Created", body = User),
+        (status = 400, description = "`invalid_username`, `weak_password` or `invalid_password`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`username_taken`", body = super::openapi::ErrorBody),
+    ))]
 async fn create_user(
     State(m): State<Manager>,
     ApiJson(body): ApiJson<NewUser>,
@@ -207,10 +238,23 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+/// One user.
+#[utoipa::path(get, path = "/users/{id}", tag = "auth", params(("id" = String, Path, description = "User id or username")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn show_user(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<User>> {
     Ok(Json(m.store.user(&id).await?))
 }
 
+/// Delete a user with their sessions and tokens.
+#[utoipa::path(delete, path = "/users/{id}", tag = "auth", params(("id" = String, Path, description = "User id or username")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`last_user`: the only user cannot be deleted", body = super::openapi::ErrorBody),
+    ))]
 async fn delete_user(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
     let user = m.store.user(&id).await?;
     m.store.delete_user(&user.id).await?;
@@ -218,7 +262,7 @@ async fn delete_user(State(m): State<Manager>, Path(id): Path<String>) -> Result
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPassword {
     password: String,
@@ -226,6 +270,15 @@ struct NewPassword {
     current_password: Option<String>,
 }
 
+/// Set a user's password; ends the user's other sessions.
+#[utoipa::path(put, path = "/users/{id}/password", tag = "auth", request_body = NewPassword,
+    params(("id" = String, Path, description = "User id or username")),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "`weak_password`, `invalid_password` or `current_password_required`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 403, description = "`wrong_password`: `current_password` is wrong", body = super::openapi::ErrorBody),
+    ))]
 async fn set_password(
     State(m): State<Manager>,
     Extension(principal): Extension<Principal>,
@@ -262,6 +315,9 @@ async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// API tokens by name, one page (never the secrets).
+#[utoipa::path(get, path = "/tokens", tag = "auth", params(ListQuery),
+    responses((status = 200, description = "A page of tokens", body = super::openapi::TokenList)))]
 async fn list_tokens(
     State(m): State<Manager>,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -271,12 +327,18 @@ async fn list_tokens(
     Ok(Json(paged("tokens", tokens, &page, |t| (&t.name, &t.id))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
     name: String,
 }
 
+/// Create an API token for the caller's user; the secret is shown once.
+#[utoipa::path(post, path = "/tokens", tag = "auth", request_body = NewToken,
+    responses(
+        (status = 201, description = "Created", body = super::openapi::CreatedToken),
+        (status = 400, description = "`invalid_name`", body = super::openapi::ErrorBody),
+    ))]
 async fn create_token(
     State(m): State<Manager>,
     Extension(principal): Extension<Principal>,
@@ -293,6 +355,12 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
+/// Revoke an API token.
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "auth", params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn revoke_token(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
     m.store.delete_token(&id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,24 +1,27 @@
 //! `/executions`: the execution log.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiQuery, page_limit};
 use crate::store::{Execution, ExecutionFilter};
 use crate::{Error, Manager, Result};
 
-pub(super) fn router() -> Router<Manager> {
-    Router::new()
-        .route("/executions", get(list))
-        .route("/executions/{id}", get(show))
-        .route("/scripts/{id}/executions", get(list_for_script))
+pub(super) fn router() -> OpenApiRouter<Manager> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(list_for_script))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     /// App id or slug.
     app: Option<String>,
@@ -30,6 +33,7 @@ struct ListQuery {
     since: Option<String>,
     /// RFC 3339: only executions started before this time.
     until: Option<String>,
+    /// Items per page, 1-500 (default 50).
     limit: Option<i64>,
     /// Opaque cursor from a previous page's `next_cursor`.
     cursor: Option<String>,
@@ -55,6 +59,13 @@ fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>> {
         .transpose()
 }
 
+/// The execution log, newest first, filtered.
+#[utoipa::path(get, path = "/executions", tag = "executions", params(ListQuery),
+    responses(
+        (status = 200, description = "A page of executions, newest first", body = super::openapi::ExecutionList),
+        (status = 400, description = "`invalid_status`, `invalid_time`, `invalid_limit`, `invalid_cursor`, `invalid_query` or `app_renamed`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
     let app_id = match &q.app {
         Some(app) => Some(m.store.app(app).await?.id),
@@ -63,6 +74,14 @@ async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Res
     page(&m, app_id, q.script.clone(), q).await
 }
 
+/// One script's executions (the same filters).
+#[utoipa::path(get, path = "/scripts/{id}/executions", tag = "executions",
+    params(("id" = String, Path, description = "Script id"), ListQuery),
+    responses(
+        (status = 200, description = "A page of executions, newest first", body = super::openapi::ExecutionList),
+        (status = 400, description = "`invalid_status`, `invalid_time`, `invalid_limit`, `invalid_cursor`, `invalid_query` or `app_renamed`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn list_for_script(
     State(m): State<Manager>,
     Path(id): Path<String>,
@@ -141,6 +160,12 @@ fn millis(started_at: &str) -> String {
         .unwrap_or_default()
 }
 
+/// One execution with its log lines.
+#[utoipa::path(get, path = "/executions/{id}", tag = "executions", params(("id" = String, Path, description = "Execution id")),
+    responses(
+        (status = 200, description = "The execution", body = Execution),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn show(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<Execution>> {
     m.recorder.flush().await;
     Ok(Json(m.store.execution(&id).await?))

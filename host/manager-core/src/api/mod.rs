@@ -4,6 +4,7 @@
 mod apps;
 mod auth;
 mod executions;
+pub mod openapi;
 mod routes;
 mod scripts;
 
@@ -13,20 +14,27 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, extract::DefaultBodyLimit};
 use serde::de::DeserializeOwned;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::store::Page;
 use crate::{Error, Manager};
 
 /// The admin router: every route under `/api/v1/admin` requires an admin
-/// (API token or session) except `POST /auth/login`.
+/// (API token or session) except `POST /auth/login`; plus the OpenAPI
+/// document at `/api/v1/openapi.json`, generated from the same route
+/// registrations.
 pub fn router(manager: Manager) -> Router {
     let limit = manager.config.max_body_bytes;
-    let protected = Router::new()
+    let (protected, protected_doc) = OpenApiRouter::new()
         .merge(scripts::router())
         .merge(apps::router())
         .merge(executions::router())
         .merge(routes::router())
         .merge(auth::router())
+        .split_for_parts();
+    let (public, public_doc) = auth::public_router().split_for_parts();
+    let document = openapi::document([protected_doc, public_doc]);
+    let protected = protected
         .fallback(
             |method: axum::http::Method, uri: axum::extract::OriginalUri| async move {
                 Error::not_found("admin endpoint", format!("{method} {}", uri.path()))
@@ -38,10 +46,17 @@ pub fn router(manager: Manager) -> Router {
         ));
     // Merged after the layer above, so sign-in is the one route without it.
     let admin = protected
-        .merge(auth::public_router())
+        .merge(public)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(manager);
-    Router::new().nest("/api/v1/admin", admin)
+    let document = std::sync::Arc::new(document);
+    Router::new().nest("/api/v1/admin", admin).route(
+        "/api/v1/openapi.json",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move { axum::Json(document.as_ref().clone()) }
+        }),
+    )
 }
 
 /// The one authentication seam: every admin and execute route passes here.

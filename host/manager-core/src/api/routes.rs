@@ -1,23 +1,25 @@
 //! `routes:check` (would this route conflict, and with what?) and
 //! `routes:match` (which app, script and params would serve this request?).
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::Resolution;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiJson;
 use crate::{Manager, Result};
 
-pub(super) fn router() -> Router<Manager> {
-    Router::new()
-        .route("/routes:check", post(check))
-        .route("/routes:match", post(resolve))
+pub(super) fn router() -> OpenApiRouter<Manager> {
+    OpenApiRouter::new()
+        .routes(routes!(check))
+        .routes(routes!(resolve))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckRoute {
     /// App id or slug.
@@ -29,6 +31,12 @@ struct CheckRoute {
 
 /// Validates the route as creation would; `ok: false` names the route it
 /// would collide with. Conflicts are only ever within the app.
+#[utoipa::path(post, path = "/routes:check", tag = "routes", request_body = CheckRoute,
+    responses(
+        (status = 200, description = "The verdict", body = super::openapi::RouteCheck),
+        (status = 400, description = "`invalid_method`, `invalid_route_path`, `invalid_host`, `host_not_claimed` or `app_renamed`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such app", body = super::openapi::ErrorBody),
+    ))]
 async fn check(
     State(m): State<Manager>,
     ApiJson(body): ApiJson<CheckRoute>,
@@ -49,7 +57,7 @@ async fn check(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MatchRequest {
     /// The `Host` a request would carry (port allowed).
@@ -60,6 +68,8 @@ struct MatchRequest {
 }
 
 /// Asks the orchestrator's live tables, so the answer is what dispatch does.
+#[utoipa::path(post, path = "/routes:match", tag = "routes", request_body = MatchRequest,
+    responses((status = 200, description = "What dispatch would do", body = super::openapi::RouteMatch)))]
 async fn resolve(
     State(m): State<Manager>,
     ApiJson(body): ApiJson<MatchRequest>,

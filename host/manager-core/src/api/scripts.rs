@@ -1,36 +1,45 @@
 //! `/scripts` and `/scripts/{id}/routes`.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{ApiJson, ApiQuery, page_request, paged};
 use crate::store::{DEFAULT_APP_ID, Route, Script};
 use crate::{Error, Manager, Result};
 
-pub(super) fn router() -> Router<Manager> {
-    Router::new()
-        .route("/scripts", get(list).post(create))
-        .route(
-            "/scripts/{id}",
-            get(show).patch(update).put(update).delete(remove),
-        )
-        .route("/scripts/{id}/routes", get(list_routes).post(create_route))
-        .route("/scripts/{id}/routes/{route_id}", delete(remove_route))
+pub(super) fn router() -> OpenApiRouter<Manager> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, replace, remove))
+        .routes(routes!(list_routes, create_route))
+        .routes(routes!(remove_route))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
-    /// App id or slug.
+    /// Only this app's scripts (id or current slug).
     app: Option<String>,
+    /// Items per page, 1-500 (default 50).
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// List scripts by name, one page.
+#[utoipa::path(get, path = "/scripts", tag = "scripts", params(ListQuery),
+    responses(
+        (status = 200, description = "A page of scripts", body = super::openapi::ScriptList),
+        (status = 400, description = "`app_renamed`: `app` is an old slug", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such app", body = super::openapi::ErrorBody),
+    ))]
 async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
     let app_id = match q.app {
         Some(app) => Some(m.store.app(&app).await?.id),
@@ -41,10 +50,12 @@ async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Res
     Ok(Json(paged("scripts", scripts, &page, |s| (&s.name, &s.id))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateScript {
+    /// 1-100 of letters, digits, '-', '_' or '.'; unique within the app.
     name: String,
+    /// Rhai source (at most 256 KiB); compiled before it is stored.
     source: String,
     /// App id or slug. May be left out only while `default` is the only app.
     app_id: Option<String>,
@@ -52,6 +63,16 @@ struct CreateScript {
     description: String,
 }
 
+/// Create a script (compiled first).
+#[utoipa::path(post, path = "/scripts", tag = "scripts", request_body = CreateScript,
+    responses(
+        (status = 201, description = "Created", body = Script),
+        (status = 400, description = "`app_required`, `invalid_name`, `source_too_large` or `app_renamed`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such app", body = super::openapi::ErrorBody),
+        (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
+        (status = 422, description = "`compile_error` with `line` and `column`", body = super::openapi::ErrorBody),
+        (status = 503, description = "`executor_unavailable`: the sandbox could not check the script", body = super::openapi::ErrorBody),
+    ))]
 async fn create(
     State(m): State<Manager>,
     ApiJson(body): ApiJson<CreateScript>,
@@ -80,11 +101,17 @@ async fn create(
     Ok((StatusCode::CREATED, Json(script)))
 }
 
+/// One script, with its source.
+#[utoipa::path(get, path = "/scripts/{id}", tag = "scripts", params(("id" = String, Path, description = "Script id")),
+    responses(
+        (status = 200, description = "The script", body = Script),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn show(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<Script>> {
     Ok(Json(m.store.script(&id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateScript {
     name: Option<String>,
@@ -92,6 +119,17 @@ struct UpdateScript {
     description: Option<String>,
 }
 
+/// Change any of name, description and source (a new source is compiled first).
+#[utoipa::path(patch, path = "/scripts/{id}", tag = "scripts", request_body = UpdateScript,
+    params(("id" = String, Path, description = "Script id")),
+    responses(
+        (status = 200, description = "The updated script", body = Script),
+        (status = 400, description = "`invalid_name` or `source_too_large`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
+        (status = 422, description = "`compile_error`; the running version stays", body = super::openapi::ErrorBody),
+        (status = 503, description = "`executor_unavailable`", body = super::openapi::ErrorBody),
+    ))]
 async fn update(
     State(m): State<Manager>,
     Path(id): Path<String>,
@@ -114,12 +152,43 @@ async fn update(
     Ok(Json(updated))
 }
 
+/// The same as PATCH.
+#[utoipa::path(put, path = "/scripts/{id}", tag = "scripts", request_body = UpdateScript,
+    params(("id" = String, Path, description = "Script id")),
+    responses(
+        (status = 200, description = "The updated script", body = Script),
+        (status = 400, description = "`invalid_name` or `source_too_large`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
+        (status = 422, description = "`compile_error`; the running version stays", body = super::openapi::ErrorBody),
+        (status = 503, description = "`executor_unavailable`", body = super::openapi::ErrorBody),
+    ))]
+async fn replace(
+    state: State<Manager>,
+    id: Path<String>,
+    body: ApiJson<UpdateScript>,
+) -> Result<Json<Script>> {
+    update(state, id, body).await
+}
+
+/// Delete a script and its routes (its execution records stay).
+#[utoipa::path(delete, path = "/scripts/{id}", tag = "scripts", params(("id" = String, Path, description = "Script id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn remove(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
     m.store.delete_script(&id).await?;
     m.routing_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The script's routes, by path and method.
+#[utoipa::path(get, path = "/scripts/{id}/routes", tag = "scripts", params(("id" = String, Path, description = "Script id")),
+    responses(
+        (status = 200, description = "The routes", body = super::openapi::RouteList),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn list_routes(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<Value>> {
     let script = m.store.script(&id).await?;
     Ok(Json(
@@ -127,14 +196,26 @@ async fn list_routes(State(m): State<Manager>, Path(id): Path<String>) -> Result
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateRoute {
+    /// GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, or ANY / `*`.
     method: String,
+    /// `/users/:id`, `/static/*`, …
     path: String,
+    /// Only for this host pattern, which must fall within the app's claims.
     host: Option<String>,
 }
 
+/// Bind a route to the script.
+#[utoipa::path(post, path = "/scripts/{id}/routes", tag = "scripts", request_body = CreateRoute,
+    params(("id" = String, Path, description = "Script id")),
+    responses(
+        (status = 201, description = "Created", body = Route),
+        (status = 400, description = "`invalid_method`, `invalid_route_path`, `invalid_host` or `host_not_claimed`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`route_conflict`: names the route of the same app it collides with", body = super::openapi::ErrorBody),
+    ))]
 async fn create_route(
     State(m): State<Manager>,
     Path(id): Path<String>,
@@ -150,6 +231,13 @@ async fn create_route(
     Ok((StatusCode::CREATED, Json(route)))
 }
 
+/// Remove a route.
+#[utoipa::path(delete, path = "/scripts/{id}/routes/{route_id}", tag = "scripts",
+    params(("id" = String, Path, description = "Script id"), ("route_id" = String, Path, description = "Route id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
 async fn remove_route(
     State(m): State<Manager>,
     Path((id, route_id)): Path<(String, String)>,

@@ -11,7 +11,7 @@ use crate::error::OnConflict;
 use crate::{Error, Result};
 
 /// An app as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct App {
     /// UUID.
     pub id: String,
@@ -22,6 +22,7 @@ pub struct App {
     /// Free text.
     pub description: String,
     /// Per-app limit overrides (see docs/scripting.md, "Limits").
+    #[schema(value_type = Option<Object>)]
     pub limits: Option<serde_json::Value>,
     /// Host patterns the app claims.
     pub domains: Vec<Domain>,
@@ -32,7 +33,7 @@ pub struct App {
 }
 
 /// One domain claim.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Domain {
     /// UUID.
     pub id: String,
@@ -57,7 +58,7 @@ pub enum AppRef {
 }
 
 /// The answer of `slug:check`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SlugVerdict {
     /// The slug asked about.
     pub slug: String,

@@ -11,7 +11,7 @@ use crate::db::{now_ms, rfc3339, to_ms};
 use crate::{Error, Result};
 
 /// One execution, as listed (without log lines).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExecutionSummary {
     /// UUID.
     pub id: String,
@@ -42,7 +42,7 @@ pub struct ExecutionSummary {
 }
 
 /// The error part of an execution record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExecutionFailure {
     /// Stable code, e.g. `fuel_exhausted`.
     pub code: String,
@@ -55,12 +55,13 @@ pub struct ExecutionFailure {
 }
 
 /// One execution with its log lines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Execution {
     /// The summary fields.
     #[serde(flatten)]
     pub summary: ExecutionSummary,
     /// Captured log lines.
+    #[schema(value_type = Vec<crate::api::openapi::LogLineSchema>)]
     pub logs: Vec<LogLine>,
     /// Lines dropped because the per-execution cap was reached.
     pub logs_dropped: i64,

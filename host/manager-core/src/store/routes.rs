@@ -12,7 +12,7 @@ use crate::error::OnConflict;
 use crate::{Error, Result};
 
 /// A route as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Route {
     /// UUID.
     pub id: String,

@@ -14,7 +14,7 @@ use crate::{Error, Result};
 pub(crate) const MAX_SOURCE_BYTES: usize = 256 << 10;
 
 /// A script as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Script {
     /// UUID.
     pub id: String,

@@ -36,7 +36,7 @@ pub fn generate_token() -> String {
 }
 
 /// A token as the API lists it (never the token or its hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Token {
     /// UUID.
     pub id: String,

@@ -13,7 +13,7 @@ use crate::error::OnConflict;
 use crate::{Error, Result};
 
 /// A user as the API shows it (never the hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// UUID.
     pub id: String,
