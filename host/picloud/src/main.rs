@@ -53,6 +53,11 @@ enum Command {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// List or revoke admin API tokens (on the server, against its database).
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
     /// Manage admin users (on the server, against its database).
     Users {
         #[command(subcommand)]
@@ -139,6 +144,17 @@ enum RoutesCommand {
         /// App id or slug.
         #[arg(long)]
         app: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// List tokens (id, name, user, created, last used); never the secrets.
+    List,
+    /// Revoke a token by id; it stops working at once.
+    Revoke {
+        /// Token id (from `picloud tokens list`).
+        id: String,
     },
 }
 
@@ -309,6 +325,28 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users { command } => users(&args.store().await?, command).await,
+        Command::Tokens { command } => {
+            let store = args.store().await?;
+            match command {
+                TokensCommand::List => {
+                    for t in store.list_tokens(&manager_core::store::Page::all()).await? {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            t.id,
+                            t.name,
+                            t.user_id.as_deref().unwrap_or("-"),
+                            t.created_at,
+                            t.last_used_at.as_deref().unwrap_or("never")
+                        );
+                    }
+                }
+                TokensCommand::Revoke { id } => {
+                    store.delete_token(&id).await?;
+                    println!("revoked token {id}");
+                }
+            }
+            Ok(())
+        }
         Command::Config => {
             let masked = |set: bool| if set { "(set)" } else { "(not set)" };
             println!("listen           = {}", args.listen);

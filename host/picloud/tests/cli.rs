@@ -118,6 +118,33 @@ async fn token_once_graceful_stop_and_create_token() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+
+    // `tokens list` shows it (never the secret); `tokens revoke` ends it at once.
+    let out = Command::new(BIN)
+        .args(["tokens", "list", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(!listed.contains(&new_token[3..]), "{listed}");
+    let laptop = listed
+        .lines()
+        .find(|l| l.split('\t').nth(1) == Some("laptop"))
+        .expect("the laptop token is listed");
+    let id = laptop.split('\t').next().unwrap();
+    let out = Command::new(BIN)
+        .args(["tokens", "revoke", id, "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let resp = client
+        .get(format!("{}/api/v1/admin/apps", third.base))
+        .bearer_auth(&new_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
     sigterm(&mut third);
 }
 
