@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup setup-test build run test lint bench
+.PHONY: setup setup-test build run test lint bench api-fuzz
 
 setup:
 	scripts/setup.sh
@@ -30,3 +30,8 @@ lint:
 bench: setup
 	$(CARGO) bench -p executor-core --bench execution
 	$(CARGO) bench -p orchestrator-core --bench dispatch
+
+# Fuzz the admin API from its OpenAPI document with Schemathesis (needs PyPI
+# for the first run; not part of `make test`). EXAMPLES=200 for a longer run.
+api-fuzz: setup
+	scripts/api-fuzz.sh $(EXAMPLES)

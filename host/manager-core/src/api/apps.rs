@@ -51,8 +51,10 @@ async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result<App> {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Items per page, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2})*[.].+$")]
     cursor: Option<String>,
 }
 
@@ -69,8 +71,10 @@ async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Res
 #[serde(deny_unknown_fields)]
 struct CreateApp {
     /// 1-63 of a-z, 0-9 and '-', starting with a letter.
+    #[schema(pattern = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
     slug: String,
-    /// Display name (default: the slug).
+    /// Display name (default: the slug); not blank.
+    #[schema(pattern = "[^ ]")]
     name: Option<String>,
     #[serde(default)]
     description: String,
@@ -114,6 +118,8 @@ async fn show(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateApp {
+    /// Display name; not blank.
+    #[schema(pattern = "[^ ]")]
     name: Option<String>,
     description: Option<String>,
     /// Limit overrides (fuel, memory_bytes, deadline_ms, max_response_bytes,
@@ -122,6 +128,7 @@ struct UpdateApp {
     #[schema(value_type = Option<Object>)]
     limits: Option<Option<Value>>,
     /// New slug; the old one keeps redirecting.
+    #[schema(pattern = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
     slug: Option<String>,
     /// Take `slug` from another app's history (never from an active app).
     #[serde(default)]
@@ -223,6 +230,7 @@ async fn list_domains(
 #[serde(deny_unknown_fields)]
 struct AddDomain {
     /// `api.example.com` or with whole-label wildcards, `{tenant}.example.com`.
+    #[schema(min_length = 1, max_length = 253)]
     pattern: String,
 }
 
@@ -271,6 +279,7 @@ async fn remove_domain(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SlugCheck {
+    #[schema(pattern = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
     slug: String,
 }
 

@@ -195,8 +195,10 @@ async fn me(
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Items per page, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2})*[.].+$")]
     cursor: Option<String>,
 }
 
@@ -215,7 +217,11 @@ async fn list_users(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
+    /// 1-64 of letters, digits, '.', '_', '-' or '@' (stored lower-case).
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
     username: String,
+    /// At least 12 characters, at most 1024 bytes.
+    #[schema(min_length = 12, max_length = 1024)]
     password: String,
 }
 
@@ -265,6 +271,8 @@ async fn delete_user(State(m): State<Manager>, Path(id): Path<String>) -> Result
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPassword {
+    /// At least 12 characters, at most 1024 bytes.
+    #[schema(min_length = 12, max_length = 1024)]
     password: String,
     /// Required when changing one's own password.
     current_password: Option<String>,
@@ -330,6 +338,8 @@ async fn list_tokens(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
+    /// 1-100 printable characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "[^ ]")]
     name: String,
 }
 

@@ -28,14 +28,19 @@ struct ListQuery {
     /// Script id.
     script: Option<String>,
     /// `ok` or `error`.
+    #[param(pattern = "^(ok|error)$")]
     status: Option<String>,
     /// RFC 3339: only executions started at or after this time.
+    #[param(format = DateTime)]
     since: Option<String>,
     /// RFC 3339: only executions started before this time.
+    #[param(format = DateTime)]
     until: Option<String>,
     /// Items per page, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// Opaque cursor from a previous page's `next_cursor`.
+    #[param(pattern = "^[0-9]{1,18}[.].+$")]
     cursor: Option<String>,
 }
 
@@ -43,10 +48,10 @@ struct ListQuery {
 fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>> {
     value
         .map(|text| {
-            humantime::parse_rfc3339_weak(text)
+            // Any RFC 3339 time, with any offset (times before 1970 are fine too).
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
                 .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .and_then(|d| i64::try_from(d.as_millis()).ok())
+                .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok())
                 .ok_or_else(|| {
                     Error::bad_request(
                         "invalid_time",

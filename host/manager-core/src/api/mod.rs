@@ -122,7 +122,9 @@ pub(crate) fn page_request(limit: Option<i64>, cursor: Option<&str>) -> crate::R
         .map(|c| {
             c.split_once('.')
                 .and_then(|(key, id)| {
-                    let key = String::from_utf8(hex::decode(key).ok()?).ok()?;
+                    // Lossy: a key that is not UTF-8 sorts like its
+                    // replacement, which only shifts where the page starts.
+                    let key = String::from_utf8_lossy(&hex::decode(key).ok()?).into_owned();
                     Some((key, id.to_owned()))
                 })
                 .ok_or_else(|| {

@@ -24,7 +24,9 @@ pub(super) fn router() -> OpenApiRouter<Manager> {
 struct CheckRoute {
     /// App id or slug.
     app_id: String,
+    #[schema(pattern = "^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY|[*])$")]
     method: String,
+    #[schema(pattern = "^/")]
     path: String,
     host: Option<String>,
 }

@@ -28,8 +28,10 @@ struct ListQuery {
     /// Only this app's scripts (id or current slug).
     app: Option<String>,
     /// Items per page, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2})*[.].+$")]
     cursor: Option<String>,
 }
 
@@ -54,6 +56,7 @@ async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Res
 #[serde(deny_unknown_fields)]
 struct CreateScript {
     /// 1-100 of letters, digits, '-', '_' or '.'; unique within the app.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     name: String,
     /// Rhai source (at most 256 KiB); compiled before it is stored.
     source: String,
@@ -114,6 +117,7 @@ async fn show(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<S
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateScript {
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     name: Option<String>,
     source: Option<String>,
     description: Option<String>,
@@ -200,8 +204,10 @@ async fn list_routes(State(m): State<Manager>, Path(id): Path<String>) -> Result
 #[serde(deny_unknown_fields)]
 struct CreateRoute {
     /// GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, or ANY / `*`.
+    #[schema(pattern = "^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|ANY|[*])$")]
     method: String,
     /// `/users/:id`, `/static/*`, …
+    #[schema(pattern = "^/")]
     path: String,
     /// Only for this host pattern, which must fall within the app's claims.
     host: Option<String>,
