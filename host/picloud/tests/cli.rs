@@ -27,19 +27,25 @@ fn start(data: &std::path::Path) -> Running {
     start_with(data, &[])
 }
 
+fn start_with(data: &std::path::Path, env: &[(&str, &str)]) -> Running {
+    start_logging(data, env, &data.join("server-stderr.log"))
+}
+
+/// [`start_with`], writing the server log (stderr, at `info`) to `log`.
 #[expect(
     clippy::zombie_processes,
     reason = "`Running`'s Drop kills and reaps the child"
 )]
-fn start_with(data: &std::path::Path, env: &[(&str, &str)]) -> Running {
+fn start_logging(data: &std::path::Path, env: &[(&str, &str)], log: &std::path::Path) -> Running {
     let mut child = Command::new(BIN)
+        .stderr(std::fs::File::create(log).unwrap())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env_remove("PICLOUD_ADMIN_TOKEN")
         .env_remove("PICLOUD_ADMIN_USER")
         .env_remove("PICLOUD_ADMIN_PASSWORD")
         .envs(env.iter().copied())
-        .env("PICLOUD_LOG", "warn")
+        .env("PICLOUD_LOG", "info")
         .stdout(Stdio::piped())
         .spawn()
         .expect("picloud starts");
@@ -187,15 +193,26 @@ async fn first_admin_user_from_env_or_cli() {
 
     // From the environment, on a fresh install.
     let data = tempfile::tempdir().unwrap();
-    let mut server = start_with(
+    let log = data.path().join("server.log");
+    let mut server = start_logging(
         data.path(),
         &[
             ("PICLOUD_ADMIN_USER", "root"),
             ("PICLOUD_ADMIN_PASSWORD", password),
         ],
+        &log,
     );
     assert_eq!(login(&client, &server.base, "root", password).await, 200);
+    // A failed sign-in is logged, by name and address, never with the password.
+    let guess = "hunter2-hunter2";
+    assert_eq!(login(&client, &server.base, "root", guess).await, 401);
     sigterm(&mut server);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("failed sign-in") && log.contains("root"),
+        "{log}"
+    );
+    assert!(!log.contains(guess) && !log.contains(password), "{log}");
 
     // A weak password from the environment stops the start with the reason.
     let weak = tempfile::tempdir().unwrap();

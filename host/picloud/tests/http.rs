@@ -1157,6 +1157,17 @@ async fn users_sessions_and_tokens(db: Db) {
     assert!(!set_cookie.contains("Secure"), "{set_cookie}");
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
     let csrf = signed_in["csrf_token"].as_str().unwrap().to_owned();
+    // Behind a TLS-terminating proxy on this machine, the cookie is Secure.
+    let behind_tls = s
+        .client
+        .post(format!("{}/api/v1/admin/auth/login", s.base))
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"username": "ada", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let secure = behind_tls.headers()["set-cookie"].to_str().unwrap();
+    assert!(secure.contains("; Secure"), "{secure}");
     assert_eq!(signed_in["user"]["username"], "ada");
 
     // Reads need only the cookie; writes also the CSRF token.
