@@ -297,30 +297,41 @@ fn q(value: &str) -> String {
         .collect()
 }
 
-/// `picloud apps list`.
-pub(crate) async fn apps_list(client: &Client, as_json: bool) -> anyhow::Result<()> {
-    let apps = all(client, "/apps", "apps").await?;
+/// Prints `items` as JSON, or as a table of the given (header, field) columns.
+fn print_list(items: &[Value], as_json: bool, columns: &[(&str, &str)]) -> anyhow::Result<()> {
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&apps)?);
+        println!("{}", serde_json::to_string_pretty(items)?);
         return Ok(());
     }
-    let rows = apps
+    let header: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    let rows = items
         .iter()
-        .map(|a| {
-            let domains: Vec<String> = a["domains"]
+        .map(|item| columns.iter().map(|(_, f)| text(&item[*f])).collect())
+        .collect();
+    table(&header, rows);
+    Ok(())
+}
+
+/// `picloud apps list`.
+pub(crate) async fn apps_list(client: &Client, as_json: bool) -> anyhow::Result<()> {
+    let mut apps = all(client, "/apps", "apps").await?;
+    if !as_json {
+        // The table shows the claims as one comma-separated column.
+        for app in &mut apps {
+            let domains: Vec<String> = app["domains"]
                 .as_array()
                 .map(|d| d.iter().map(|d| text(&d["pattern"])).collect())
                 .unwrap_or_default();
-            vec![
-                text(&a["slug"]),
-                text(&a["name"]),
-                domains.join(","),
-                text(&a["id"]),
-            ]
-        })
-        .collect();
-    table(&["SLUG", "NAME", "DOMAINS", "ID"], rows);
-    Ok(())
+            app["domains"] = Value::String(domains.join(","));
+        }
+    }
+    let columns = [
+        ("SLUG", "slug"),
+        ("NAME", "name"),
+        ("DOMAINS", "domains"),
+        ("ID", "id"),
+    ];
+    print_list(&apps, as_json, &columns)
 }
 
 /// `picloud scripts list [--app]`.
@@ -334,23 +345,13 @@ pub(crate) async fn scripts_list(
         None => "/scripts".into(),
     };
     let scripts = all(client, &path, "scripts").await?;
-    if as_json {
-        println!("{}", serde_json::to_string_pretty(&scripts)?);
-        return Ok(());
-    }
-    let rows = scripts
-        .iter()
-        .map(|s| {
-            vec![
-                text(&s["name"]),
-                text(&s["app_id"]),
-                text(&s["updated_at"]),
-                text(&s["id"]),
-            ]
-        })
-        .collect();
-    table(&["NAME", "APP", "UPDATED", "ID"], rows);
-    Ok(())
+    let columns = [
+        ("NAME", "name"),
+        ("APP", "app_id"),
+        ("UPDATED", "updated_at"),
+        ("ID", "id"),
+    ];
+    print_list(&scripts, as_json, &columns)
 }
 
 /// `picloud routes list --app`.
@@ -358,26 +359,14 @@ pub(crate) async fn routes_list(client: &Client, app: &str, as_json: bool) -> an
     let routes = client
         .call(Method::GET, &format!("/apps/{}/routes", q(app)), None)
         .await?;
-    if as_json {
-        println!("{}", serde_json::to_string_pretty(&routes["routes"])?);
-        return Ok(());
-    }
-    let rows = routes["routes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|r| {
-            vec![
-                text(&r["method"]),
-                text(&r["host"]),
-                text(&r["path"]),
-                text(&r["script_id"]),
-            ]
-        })
-        .collect();
-    table(&["METHOD", "HOST", "PATH", "SCRIPT"], rows);
-    Ok(())
+    let routes = routes["routes"].as_array().cloned().unwrap_or_default();
+    let columns = [
+        ("METHOD", "method"),
+        ("HOST", "host"),
+        ("PATH", "path"),
+        ("SCRIPT", "script_id"),
+    ];
+    print_list(&routes, as_json, &columns)
 }
 
 /// `picloud deploy <file> --app <app> [--name] [--route 'GET /path']…`:

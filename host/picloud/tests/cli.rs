@@ -165,13 +165,11 @@ async fn login(client: &reqwest::Client, base: &str, username: &str, password: &
         .as_u16()
 }
 
-/// `picloud users create` with the password on stdin, or none (generated).
-fn users_create(data: &std::path::Path, username: &str, stdin: &str) -> std::process::Output {
+/// Runs the binary with `stdin` as its standard input; returns its output.
+fn run_with_stdin(command: &mut Command, stdin: &str) -> std::process::Output {
     use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(["users", "create", username, "--data-dir"])
-        .arg(data)
-        .env("PICLOUD_LOG", "warn")
+    let mut child = command
+        .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -184,6 +182,17 @@ fn users_create(data: &std::path::Path, username: &str, stdin: &str) -> std::pro
         .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// `picloud users create` with the password on stdin, or none (generated).
+fn users_create(data: &std::path::Path, username: &str, stdin: &str) -> std::process::Output {
+    run_with_stdin(
+        Command::new(BIN)
+            .args(["users", "create", username, "--data-dir"])
+            .arg(data)
+            .env("PICLOUD_LOG", "warn"),
+        stdin,
+    )
 }
 
 #[tokio::test]
@@ -265,25 +274,14 @@ async fn first_admin_user_from_env_or_cli() {
 
 /// Runs a client command with its own config file; returns (success, stdout + stderr).
 fn client(config: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("PICLOUD_CONFIG", config)
-        .env_remove("PICLOUD_URL")
-        .env_remove("PICLOUD_TOKEN")
-        .env("RUST_BACKTRACE", "0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(
+        Command::new(BIN)
+            .args(args)
+            .env("PICLOUD_CONFIG", config)
+            .env_remove("PICLOUD_URL")
+            .env_remove("PICLOUD_TOKEN"),
+        stdin,
+    );
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

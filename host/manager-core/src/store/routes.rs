@@ -143,34 +143,34 @@ impl Store {
 
     /// Routes of one script.
     pub async fn list_routes(&self, script_id: &str) -> Result<Vec<Route>> {
-        let rows = sqlx::query(
-            "SELECT id, app_id, script_id, method, path, host, created_at FROM routes WHERE script_id = $1 ORDER BY path, method",
-        )
-        .bind(script_id)
-        .fetch_all(&self.db.pool)
-        .await?;
-        rows.iter().map(from_row).collect()
+        self.routes_where("script_id = $1 ORDER BY path, method", script_id)
+            .await
     }
 
     /// Routes of one app, by path and method.
     pub async fn list_app_routes(&self, app_id: &str) -> Result<Vec<Route>> {
-        let rows = sqlx::query(
-            "SELECT id, app_id, script_id, method, path, host, created_at FROM routes WHERE app_id = $1 ORDER BY path, method, host",
-        )
-        .bind(app_id)
-        .fetch_all(&self.db.pool)
-        .await?;
-        rows.iter().map(from_row).collect()
+        self.routes_where("app_id = $1 ORDER BY path, method, host", app_id)
+            .await
     }
 
     /// Routes of one app that are scoped to a host.
     pub async fn host_scoped_routes(&self, app_id: &str) -> Result<Vec<Route>> {
-        let rows = sqlx::query(
-            "SELECT id, app_id, script_id, method, path, host, created_at FROM routes WHERE app_id = $1 AND host <> '' ORDER BY host, path, method",
+        self.routes_where(
+            "app_id = $1 AND host <> '' ORDER BY host, path, method",
+            app_id,
         )
-        .bind(app_id)
-        .fetch_all(&self.db.pool)
-        .await?;
+        .await
+    }
+
+    /// Routes matching `condition` (SQL after WHERE, binding `value` as `$1`).
+    async fn routes_where(&self, condition: &str, value: &str) -> Result<Vec<Route>> {
+        let sql = format!(
+            "SELECT id, app_id, script_id, method, path, host, created_at FROM routes WHERE {condition}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(value)
+            .fetch_all(&self.db.pool)
+            .await?;
         rows.iter().map(from_row).collect()
     }
 
