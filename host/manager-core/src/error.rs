@@ -70,8 +70,11 @@ pub enum Error {
         retry_after: u64,
     },
     /// The request body is larger than allowed (413).
-    #[error("the request body is larger than the admin API accepts (1 MiB)")]
-    PayloadTooLarge,
+    #[error("the request body is larger than the admin API accepts ({limit} bytes)")]
+    PayloadTooLarge {
+        /// The configured limit (`PICLOUD_MAX_BODY`), in bytes.
+        limit: usize,
+    },
     /// The executor could not check the script (503).
     #[error("the executor is unavailable: {0}")]
     Executor(ExecutionError),
@@ -125,7 +128,7 @@ impl Error {
             Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
             Error::CsrfFailed | Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Executor(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Migrate(_) | Error::Config(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -146,7 +149,7 @@ impl Error {
             Error::BadCredentials => "bad_credentials",
             Error::CsrfFailed => "csrf_failed",
             Error::TooManyAttempts { .. } => "too_many_attempts",
-            Error::PayloadTooLarge => "payload_too_large",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::Executor(_) => "executor_unavailable",
             Error::Database(_) | Error::Migrate(_) | Error::Config(_) => "internal_error",
         }

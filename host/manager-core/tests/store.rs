@@ -287,6 +287,7 @@ async fn deleting_an_app_cascades(store: Store) {
 
 fn record(app_id: &str, script_id: &str, result: Result<(), ExecutionError>) -> ExecutionRecord {
     ExecutionRecord {
+        id: shared::ExecutionId::new(),
         app_id: app_id.parse().unwrap(),
         script_id: script_id.parse().unwrap(),
         route_id: None,

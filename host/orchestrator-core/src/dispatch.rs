@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shared::{
-    AppId, ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRequest, Limits, Resolution,
-    RouteId, ScriptId, ScriptRequest, Trigger,
+    AppId, ExecutionError, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionRequest,
+    Limits, Resolution, RouteId, ScriptId, ScriptRequest, Trigger,
 };
 
 use crate::Orchestrator;
@@ -223,6 +223,7 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
     let detailed = target.trigger == Trigger::Direct;
     let response = to_response(&mut outcome, parts.method == Method::HEAD, detailed);
     o.recorder.record(ExecutionRecord {
+        id: ExecutionId::new(),
         app_id: target.app_id,
         script_id: target.script_id,
         route_id: target.route_id,

@@ -14,6 +14,8 @@ use manager_core::{Db, FirstAdmin, Manager, ManagerConfig, Store};
 use orchestrator_core::{Orchestrator, OrchestratorConfig, RoutingCache};
 use serde_json::json;
 
+mod dashboard;
+
 /// Server settings (flags and environment, see `picloud serve --help`).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -37,6 +39,8 @@ pub struct ServerConfig {
     pub public_base_url: Option<String>,
     /// Executions that may run at once.
     pub max_concurrent: u32,
+    /// Largest admin API request body, in bytes.
+    pub max_body_bytes: usize,
     /// Compiled-guest cache; `None` = `<data_dir>/cache`.
     pub cache_dir: Option<PathBuf>,
 }
@@ -100,6 +104,7 @@ impl Server {
                 session_ttl: config.session_ttl,
                 log_max_per_app: config.log_max_per_app,
                 log_max_age: config.log_max_age,
+                max_body_bytes: config.max_body_bytes,
                 ..Default::default()
             },
         );
@@ -200,6 +205,7 @@ pub fn app(
         .route("/version", get(move || async move { axum::Json(version) }))
         .merge(manager_core::api::router(manager.clone()))
         .merge(execute)
+        .merge(dashboard::router())
         .merge(orchestrator.user_router())
         .layer(axum::middleware::map_response(close_after_too_large))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -235,6 +235,15 @@ struct ServeArgs {
     /// The URL users reach PiCloud at (shown by /version).
     #[arg(long, env = "PICLOUD_PUBLIC_BASE_URL", global = true)]
     public_base_url: Option<String>,
+    /// Largest admin API request body (e.g. 1MiB, 512KiB); larger ones get 413.
+    #[arg(
+        long,
+        env = "PICLOUD_MAX_BODY",
+        default_value = "1MiB",
+        value_parser = parse_body_size,
+        global = true
+    )]
+    max_body: usize,
     /// Executions that may run at once (also the pooled instance slots).
     #[arg(
         long,
@@ -243,6 +252,17 @@ struct ServeArgs {
         global = true
     )]
     max_concurrent: u32,
+}
+
+/// Parses a size such as `1MiB`, `512 KiB` or `65536`. The floor keeps an
+/// operator's typo (`1K`) from refusing every script upload.
+fn parse_body_size(text: &str) -> Result<usize, String> {
+    let size: bytesize::ByteSize = text.parse()?;
+    let bytes = usize::try_from(size.as_u64()).map_err(|_| format!("{text} is too large"))?;
+    if bytes < 64 * 1024 {
+        return Err(format!("{text} is below the smallest allowed limit, 64KiB"));
+    }
+    Ok(bytes)
 }
 
 impl ServeArgs {
@@ -302,6 +322,7 @@ async fn main() -> anyhow::Result<()> {
                 log_max_age: args.log_max_age,
                 public_base_url: args.public_base_url.clone(),
                 max_concurrent: args.max_concurrent,
+                max_body_bytes: args.max_body,
                 cache_dir: None,
             })
             .await?;
@@ -375,6 +396,7 @@ async fn main() -> anyhow::Result<()> {
                 args.public_base_url.as_deref().unwrap_or("(from listen)")
             );
             println!("max_concurrent   = {}", args.max_concurrent);
+            println!("max_body         = {} bytes", args.max_body);
             Ok(())
         }
         Command::Login { server, username } => {

@@ -31,6 +31,8 @@ fn main() {
         two_apps_on_their_own_domains,
         users_sessions_and_tokens,
         lists_page_with_a_cursor,
+        run_panel_and_app_statistics,
+        dashboard_is_served_at_admin,
     ])
 }
 
@@ -53,6 +55,7 @@ fn config(data_dir: PathBuf, db: &Db, admin_token: Option<&str>) -> ServerConfig
         log_max_age: std::time::Duration::from_secs(30 * 24 * 3600),
         public_base_url: None,
         max_concurrent: 4,
+        max_body_bytes: 1 << 20,
         // Shared across tests so the guest is pre-initialized and compiled once.
         cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
     }
@@ -679,6 +682,33 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(resp.headers()["connection"], "close");
     assert_eq!(code(&resp.json().await.unwrap()), "payload_too_large");
+    s.stop().await;
+
+    // The limit is the operator's (`--max-body`): a 200 KiB source, within
+    // the 256 KiB source limit, is refused by a server configured for 128 KiB,
+    // and the message says the limit.
+    let data = tempfile::tempdir().unwrap();
+    let mut small = config(data.path().to_owned(), &db, Some(TOKEN));
+    small.max_body_bytes = 128 * 1024;
+    let s = TestServer::at(small).await;
+    let resp = s
+        .client
+        .post(format!("{}/api/v1/admin/scripts", s.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"app_id": "default", "name": "big", "source": "x".repeat(200 * 1024)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = resp.json::<Value>().await.unwrap();
+    assert_eq!(code(&body), "payload_too_large");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("131072 bytes"),
+        "{body}"
+    );
     s.stop().await;
 }
 
@@ -1482,5 +1512,229 @@ async fn lists_page_with_a_cursor(db: Db) {
             "{path}: {seen:?}"
         );
     }
+    s.stop().await;
+}
+
+/// The dashboard's run panel (`POST /scripts/{id}/run`) and overview
+/// (`GET /apps/{app}/stats`), as a developer uses them.
+async fn run_panel_and_app_statistics(db: Db) {
+    let s = TestServer::start(&db).await;
+    let (status, _) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/apps",
+            Some(json!({"slug": "shop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, script) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/scripts",
+            Some(json!({"app_id": "shop", "name": "echo", "source":
+                "log::info(`id ${request.params.id}`);\n\
+                 if request.query.fail == \"1\" { throw \"out of stock\" }\n\
+                 response(201, #{ id: request.params.id, q: request.query.q, h: request.headers[\"x-test\"], m: request.method, body: request.body }, #{ \"x-served-by\": \"echo\" })"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{script}");
+    let id = script["id"].as_str().unwrap();
+    let run = format!("/api/v1/admin/scripts/{id}/run");
+
+    // A request with everything the panel can set comes back whole.
+    let (status, result) = s
+        .admin(
+            Method::POST,
+            &run,
+            Some(
+                json!({"method": "post", "path": "/orders/42", "params": {"id": "42"},
+                "query": "?q=x%20y", "headers": {"X-Test": "yes"}, "body": "hi"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["status"], 201);
+    assert_eq!(result["headers"]["x-served-by"], "echo");
+    assert_eq!(
+        serde_json::from_str::<Value>(result["body"].as_str().unwrap()).unwrap(),
+        json!({"id": "42", "q": "x y", "h": "yes", "m": "POST", "body": "hi"})
+    );
+    assert_eq!(
+        result["logs"],
+        json!([{"level": "info", "message": "id 42"}])
+    );
+    assert!(result["fuel_used"].as_u64().unwrap() > 0);
+    assert!(result["duration_ms"].as_f64().unwrap() > 0.0);
+    assert!(result["error"].is_null());
+
+    // A failing script: the status a caller would get, and where it failed.
+    let (status, failed) = s
+        .admin(Method::POST, &run, Some(json!({"query": "fail=1"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(failed["status"], 500);
+    assert_eq!(failed["error"]["code"], "runtime_error");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("out of stock")
+    );
+    assert_eq!(failed["error"]["line"], 2);
+    assert!(failed["body"].is_null());
+
+    // Both runs are in the log with trigger `test`, under the ids returned.
+    let (_, detail) = s
+        .admin(
+            Method::GET,
+            &format!(
+                "/api/v1/admin/executions/{}",
+                result["execution_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(detail["trigger"], "test");
+    assert_eq!(detail["method"], "POST");
+    assert_eq!(detail["path"], "/orders/42");
+    assert_eq!(
+        detail["logs"],
+        json!([{"level": "info", "message": "id 42"}])
+    );
+
+    // Bad input names the problem.
+    for (body, needle) in [
+        (json!({"method": "GE T"}), "method"),
+        (json!({"path": "orders"}), "path"),
+        (json!({"headers": {"bad header": "x"}}), "header name"),
+        (json!({"headers": {"x": "line\nbreak"}}), "header 'x'"),
+    ] {
+        let (status, error) = s.admin(Method::POST, &run, Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(code(&error), "invalid_run");
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains(needle),
+            "{error}"
+        );
+    }
+    let (status, error) = s
+        .admin(Method::POST, &run, Some(json!({"verb": "GET"})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error["error"]["message"].as_str().unwrap().contains("verb"));
+    let (status, _) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/scripts/00000000-0000-4000-8000-00000000dead/run",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Statistics over the two runs: one failure, one script, every bucket.
+    let (status, stats) = s
+        .admin(Method::GET, "/api/v1/admin/apps/shop/stats?buckets=6", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["total"], 2);
+    assert_eq!(stats["errors"], 1);
+    assert_eq!(stats["error_rate"], 0.5);
+    assert_eq!(stats["script_count"], 1);
+    assert_eq!(stats["bucket_seconds"], 4.0 * 3600.0);
+    let buckets = stats["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 6);
+    let last = &buckets[5];
+    assert_eq!(
+        (last["total"].as_i64(), last["errors"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let p50 = stats["p50_ms"].as_f64().unwrap();
+    let p95 = stats["p95_ms"].as_f64().unwrap();
+    assert!(p50 > 0.0 && p95 >= p50, "{stats}");
+
+    // Other apps' executions do not count; an empty window has no percentiles.
+    let (_, other) = s
+        .admin(Method::GET, "/api/v1/admin/apps/default/stats", None)
+        .await;
+    assert_eq!(other["total"], 0);
+    assert!(other["p50_ms"].is_null());
+    assert_eq!(other["buckets"].as_array().unwrap().len(), 24);
+    let (_, past) = s
+        .admin(
+            Method::GET,
+            "/api/v1/admin/apps/shop/stats?since=2020-01-01T00:00:00Z&until=2020-01-02T00:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(past["total"], 0);
+    assert_eq!(past["bucket_seconds"], 3600.0);
+    for (query, expected) in [
+        (
+            "since=2020-01-02T00:00:00Z&until=2020-01-01T00:00:00Z",
+            "invalid_window",
+        ),
+        ("buckets=0", "invalid_buckets"),
+        ("since=yesterday", "invalid_time"),
+    ] {
+        let (status, error) = s
+            .admin(
+                Method::GET,
+                &format!("/api/v1/admin/apps/shop/stats?{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {error}");
+        assert_eq!(code(&error), expected);
+    }
+    s.stop().await;
+}
+
+/// `/admin` is the dashboard: a redirect to the apps page, the single-page
+/// app's `index.html` for any page, and never HTML for a missing asset.
+async fn dashboard_is_served_at_admin(db: Db) {
+    let s = TestServer::start(&db).await;
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client
+        .get(format!("{}/admin", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(resp.headers()["location"], "/admin/apps");
+
+    let page = client
+        .get(format!("{}/admin/apps/shop/settings", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    let etag = page.headers()["etag"].clone();
+    let html = page.text().await.unwrap().to_ascii_lowercase();
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    let again = client
+        .get(format!("{}/admin/apps", s.base))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    let missing = client
+        .get(format!("{}/admin/_app/immutable/missing.js", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     s.stop().await;
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{AppId, Limits, RouteId, ScriptId};
+use crate::{AppId, ExecutionId, Limits, RouteId, ScriptId};
 
 /// The HTTP request handed to a script (`request` in Rhai).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,6 +292,9 @@ pub enum Trigger {
     Http,
     /// `/api/v1/execute/{id}`: an authenticated call by script id.
     Direct,
+    /// A test request from the dashboard's run panel
+    /// (`POST /api/v1/admin/scripts/{id}/run`).
+    Test,
 }
 
 impl Trigger {
@@ -300,6 +303,7 @@ impl Trigger {
         match self {
             Trigger::Http => "http",
             Trigger::Direct => "direct",
+            Trigger::Test => "test",
         }
     }
 }
@@ -307,6 +311,9 @@ impl Trigger {
 /// One row of the execution log, as the orchestrator reports it.
 #[derive(Debug, Clone)]
 pub struct ExecutionRecord {
+    /// The record's id, chosen by whoever ran the script so it can point
+    /// the caller at the record.
+    pub id: ExecutionId,
     /// The app the script belongs to.
     pub app_id: AppId,
     /// The script that ran.

@@ -53,3 +53,7 @@ id_type!(
     /// A route binding a method and path to a script.
     RouteId
 );
+id_type!(
+    /// One record of the execution log.
+    ExecutionId
+);

@@ -28,7 +28,7 @@ pub use execution::{
     ExecutorClient, LimitKind, LogLevel, LogLine, Position, ScriptFailure, ScriptRequest,
     ScriptResponse, Trigger,
 };
-pub use ids::{AppId, RouteId, ScriptId};
+pub use ids::{AppId, ExecutionId, RouteId, ScriptId};
 pub use limits::Limits;
 pub use routing::{
     AppRouting, Resolution, RouteMatch, RouteSpec, RoutingSnapshot, RoutingSource, RoutingTables,

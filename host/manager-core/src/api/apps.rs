@@ -28,7 +28,7 @@ const APP_PARAM: &str = "App id or current slug; an old slug answers 308 with th
 
 /// Resolves `{app}`; an old slug becomes a 308 to the same URL with the
 /// current slug, so clients following redirects keep working after a rename.
-async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result<App> {
+pub(super) async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result<App> {
     match m.store.resolve_app(app).await? {
         AppRef::Found(app) => Ok(app),
         AppRef::Renamed { current_slug } => {

@@ -2,9 +2,9 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,6 +17,130 @@ pub(super) fn router() -> OpenApiRouter<Manager> {
         .routes(routes!(list))
         .routes(routes!(show))
         .routes(routes!(list_for_script))
+        .routes(routes!(stats))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct StatsQuery {
+    /// RFC 3339 start of the window (default: 24 hours before `until`).
+    #[param(format = DateTime)]
+    since: Option<String>,
+    /// RFC 3339 end of the window (default: now).
+    #[param(format = DateTime)]
+    until: Option<String>,
+    /// Number of equal time buckets, 1-200 (default 24).
+    #[param(minimum = 1, maximum = 200)]
+    buckets: Option<i64>,
+}
+
+/// Execution counts over time for the dashboard's overview.
+#[derive(Serialize, ToSchema)]
+struct AppStats {
+    /// Window start, RFC 3339.
+    since: String,
+    /// Window end, RFC 3339.
+    until: String,
+    /// Length of each bucket in seconds (fractional when the window does
+    /// not divide evenly).
+    bucket_seconds: f64,
+    /// Executions in the window.
+    total: i64,
+    /// Executions that failed.
+    errors: i64,
+    /// `errors / total`; 0 without executions.
+    error_rate: f64,
+    /// Median duration in milliseconds; `null` without executions.
+    p50_ms: Option<f64>,
+    /// 95th-percentile duration in milliseconds; `null` without executions.
+    p95_ms: Option<f64>,
+    /// Scripts the app has now.
+    script_count: i64,
+    /// Every bucket, oldest first (empty ones included).
+    buckets: Vec<StatsBucket>,
+}
+
+/// One time bucket.
+#[derive(Serialize, ToSchema)]
+struct StatsBucket {
+    /// Bucket start, RFC 3339.
+    start: String,
+    /// Executions started in it.
+    total: i64,
+    /// Of those, failed.
+    errors: i64,
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// An app's executions over a window: counts, error rate, p50/p95 duration.
+#[utoipa::path(get, path = "/apps/{app}/stats", tag = "executions",
+    params(("app" = String, Path, description = "App id or slug"), StatsQuery),
+    responses(
+        (status = 200, description = "Counts and durations over the window", body = AppStats),
+        (status = 308, description = "`moved_permanently`: an old slug; `Location` has the current URL", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_time`, `invalid_window`, `invalid_buckets` or `invalid_query`", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
+async fn stats(
+    State(m): State<Manager>,
+    Path(app): Path<String>,
+    uri: axum::extract::OriginalUri,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> Result<Json<AppStats>> {
+    let app = super::apps::resolve(&m, &app, &uri).await?;
+    let until = time_param("until", q.until.as_deref())?.unwrap_or_else(crate::db::now_ms);
+    let since = time_param("since", q.since.as_deref())?.unwrap_or(until - DAY_MS);
+    if since >= until {
+        return Err(Error::bad_request(
+            "invalid_window",
+            "since must be earlier than until",
+        ));
+    }
+    let count = q.buckets.unwrap_or(24);
+    if !(1..=200).contains(&count) {
+        return Err(Error::bad_request(
+            "invalid_buckets",
+            format!("buckets {count} is outside 1-200"),
+        ));
+    }
+    // Ceiling division, so `count` buckets always cover the window.
+    let bucket_ms = ((until - since) + count - 1) / count;
+    m.recorder.flush().await;
+    let s = m
+        .store
+        .execution_stats(&app.id, since, until, bucket_ms)
+        .await?;
+    let mut buckets: Vec<StatsBucket> = (0..count)
+        .map(|i| StatsBucket {
+            start: crate::db::rfc3339(since + i * bucket_ms),
+            total: 0,
+            errors: 0,
+        })
+        .collect();
+    for (index, total, errors) in s.buckets {
+        if let Some(bucket) = usize::try_from(index).ok().and_then(|i| buckets.get_mut(i)) {
+            bucket.total = total;
+            bucket.errors = errors;
+        }
+    }
+    Ok(Json(AppStats {
+        since: crate::db::rfc3339(since),
+        until: crate::db::rfc3339(until),
+        bucket_seconds: bucket_ms as f64 / 1000.0,
+        total: s.total,
+        errors: s.errors,
+        error_rate: if s.total > 0 {
+            s.errors as f64 / s.total as f64
+        } else {
+            0.0
+        },
+        p50_ms: s.p50_us.map(|us| us as f64 / 1000.0),
+        p95_ms: s.p95_us.map(|us| us as f64 / 1000.0),
+        script_count: m.store.count_scripts(&app.id).await?,
+        buckets,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -6,6 +6,7 @@ mod auth;
 mod executions;
 pub mod openapi;
 mod routes;
+mod run;
 mod scripts;
 
 use axum::extract::rejection::JsonRejection;
@@ -27,6 +28,7 @@ pub fn router(manager: Manager) -> Router {
     let limit = manager.config.max_body_bytes;
     let (protected, protected_doc) = OpenApiRouter::new()
         .merge(scripts::router())
+        .merge(run::router())
         .merge(apps::router())
         .merge(executions::router())
         .merge(routes::router())
@@ -80,14 +82,16 @@ pub async fn require_admin(
 /// (missing or unknown field, wrong type, body too large).
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<Manager> for ApiJson<T> {
     type Rejection = Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &Manager) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(JsonRejection::BytesRejection(rejection)) if rejection.status() == 413 => {
-                Err(Error::PayloadTooLarge)
+                Err(Error::PayloadTooLarge {
+                    limit: state.config.max_body_bytes,
+                })
             }
             Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::bad_request(
                 "invalid_content_type",

@@ -4,7 +4,6 @@ use serde::Serialize;
 use shared::{ExecutionRecord, LogLine};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use uuid::Uuid;
 
 use super::Store;
 use crate::db::{now_ms, rfc3339, to_ms};
@@ -21,7 +20,7 @@ pub struct ExecutionSummary {
     pub script_id: String,
     /// The route that matched, if any.
     pub route_id: Option<String>,
-    /// `http` or `direct`.
+    /// `http`, `direct` or `test`.
     pub trigger: String,
     /// Request method.
     pub method: String,
@@ -65,6 +64,21 @@ pub struct Execution {
     pub logs: Vec<LogLine>,
     /// Lines dropped because the per-execution cap was reached.
     pub logs_dropped: i64,
+}
+
+/// Aggregates over one app's executions in a time window.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionStats {
+    /// Executions in the window.
+    pub total: i64,
+    /// Of those, the ones that failed.
+    pub errors: i64,
+    /// Median duration in microseconds (`None` without executions).
+    pub p50_us: Option<i64>,
+    /// 95th-percentile duration in microseconds.
+    pub p95_us: Option<i64>,
+    /// Non-empty buckets: (index from the window start, total, errors).
+    pub buckets: Vec<(i64, i64, i64)>,
 }
 
 /// Filters for listing executions; newest first.
@@ -129,7 +143,7 @@ impl Store {
             sqlx::query(&format!(
                 "INSERT INTO executions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
             ))
-            .bind(Uuid::new_v4().to_string())
+            .bind(r.id.to_string())
             .bind(r.app_id.to_string())
             .bind(r.script_id.to_string())
             .bind(r.route_id.map(|id| id.to_string()))
@@ -232,6 +246,56 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+
+    /// One app's executions in `[since_ms, until_ms)`: counts, duration
+    /// percentiles and per-bucket counts. All aggregation happens in the
+    /// database, so a long window costs no transfer of raw rows.
+    pub async fn execution_stats(
+        &self,
+        app_id: &str,
+        since_ms: i64,
+        until_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<ExecutionStats> {
+        const WINDOW: &str =
+            "FROM executions WHERE app_id = $1 AND started_at >= $2 AND started_at < $3";
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT (started_at - $2) / $4 AS bucket, COUNT(*),
+                    SUM(CASE WHEN error_code IS NULL THEN 0 ELSE 1 END)
+             {WINDOW} GROUP BY bucket ORDER BY bucket"
+        ))
+        .bind(app_id)
+        .bind(since_ms)
+        .bind(until_ms)
+        .bind(bucket_ms.max(1))
+        .fetch_all(&self.db.pool)
+        .await?;
+        let total = rows.iter().map(|(_, n, _)| n).sum::<i64>();
+        let errors = rows.iter().map(|(_, _, e)| e).sum::<i64>();
+        // Nearest-rank percentile: the ceil(p * n)-th smallest duration.
+        let nth_sql = format!("SELECT duration_us {WINDOW} ORDER BY duration_us LIMIT 1 OFFSET $4");
+        let percentile = |p: f64| {
+            let offset = ((p * total as f64).ceil() as i64 - 1).max(0);
+            sqlx::query_scalar::<_, i64>(&nth_sql)
+                .bind(app_id)
+                .bind(since_ms)
+                .bind(until_ms)
+                .bind(offset)
+                .fetch_optional(&self.db.pool)
+        };
+        let (p50_us, p95_us) = if total > 0 {
+            (percentile(0.50).await?, percentile(0.95).await?)
+        } else {
+            (None, None)
+        };
+        Ok(ExecutionStats {
+            total,
+            errors,
+            p50_us,
+            p95_us,
+            buckets: rows,
+        })
     }
 
     /// One execution with its log lines.

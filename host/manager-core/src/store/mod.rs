@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use shared::{AppRouting, Limits, RouteSpec, RoutingSnapshot, RoutingSource, ScriptEntry};
 
 pub use apps::{App, AppRef, Domain, SlugVerdict};
-pub use executions::{Execution, ExecutionFilter, ExecutionSummary};
+pub use executions::{
+    Execution, ExecutionFailure, ExecutionFilter, ExecutionStats, ExecutionSummary,
+};
 pub(crate) use routes::conflict_message;
 pub use routes::{NewRoute, Route};
 pub use scripts::{Script, validate_script_name};
@@ -92,7 +94,7 @@ impl Store {
 }
 
 /// Parses an id read back from the database.
-fn id<T: std::str::FromStr>(raw: &str) -> crate::Result<T> {
+pub(crate) fn id<T: std::str::FromStr>(raw: &str) -> crate::Result<T> {
     raw.parse()
         .map_err(|_| crate::Error::Config(format!("corrupt id '{raw}' in the database")))
 }

@@ -179,7 +179,7 @@ impl Store {
         Ok(())
     }
 
-    /// Number of scripts an app has (for the idempotent Hello World seed).
+    /// Number of scripts an app has (the Hello World seed, app statistics).
     pub async fn count_scripts(&self, app_id: &str) -> Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM scripts WHERE app_id = $1")

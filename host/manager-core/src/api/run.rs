@@ -1,0 +1,222 @@
+//! `POST /scripts/{id}/run`: a test request from the dashboard's run panel.
+//! It runs the stored script in the same sandbox, with the app's limits, as a
+//! user route would, and answers with everything a developer debugging it
+//! wants in one place: the response, its costs and the log lines.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue, Method};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use shared::{
+    AppId, ExecutionId, ExecutionRecord, ExecutionRecorder as _, ExecutionRequest, LogLine,
+    ScriptId, ScriptRequest, Trigger,
+};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiJson;
+use crate::store::{ExecutionFailure, app_limits};
+use crate::{Error, Manager, Result};
+
+pub(super) fn router() -> OpenApiRouter<Manager> {
+    OpenApiRouter::new().routes(routes!(run))
+}
+
+/// The request to simulate. Every field is optional.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunRequest {
+    /// HTTP method (default `GET`).
+    #[schema(pattern = "^[A-Za-z]{1,16}$")]
+    method: Option<String>,
+    /// Request path as the script sees it (default `/`).
+    #[schema(max_length = 2048, pattern = "^/")]
+    path: Option<String>,
+    /// Route parameters (`request.params`).
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    /// Query string, without or with the leading `?` (`request.query`).
+    #[serde(default)]
+    #[schema(max_length = 8192)]
+    query: String,
+    /// Request headers; names are lower-cased as for real requests.
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    /// Request body as text.
+    #[serde(default)]
+    body: String,
+}
+
+/// What the script answered, with its costs and log.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RunResult {
+    /// The execution-log record of this run (trigger `test`).
+    execution_id: String,
+    /// The status a caller would have received.
+    status: u16,
+    /// Response headers the script set.
+    headers: BTreeMap<String, String>,
+    /// The response body, when it is UTF-8 text.
+    body: Option<String>,
+    /// The response body in base64, when it is not UTF-8.
+    body_base64: Option<String>,
+    /// Wall time including sandbox start, in fractional milliseconds.
+    duration_ms: f64,
+    /// Fuel consumed.
+    fuel_used: u64,
+    /// Lines the script logged.
+    #[schema(value_type = Vec<super::openapi::LogLineSchema>)]
+    logs: Vec<LogLine>,
+    /// Lines dropped at the per-execution cap.
+    logs_dropped: u32,
+    /// Why the script failed, when it did.
+    error: Option<ExecutionFailure>,
+}
+
+const MAX_PATH: usize = 2048;
+const MAX_QUERY: usize = 8192;
+
+/// Run the script with a test request (recorded with trigger `test`).
+#[utoipa::path(post, path = "/scripts/{id}/run", tag = "scripts", request_body = RunRequest,
+    params(("id" = String, Path, description = "Script id")),
+    responses(
+        (status = 200, description = "The script ran; `error` says whether it failed", body = RunResult),
+        (status = 400, description = "`invalid_run`: a bad method, path, query or header (the message names it)", body = super::openapi::ErrorBody),
+        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+    ))]
+async fn run(
+    State(m): State<Manager>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RunRequest>,
+) -> Result<Json<RunResult>> {
+    let script = m.store.script(&id).await?;
+    let app = m.store.app(&script.app_id).await?;
+    let request = script_request(body)?;
+    let app_id: AppId = crate::store::id(&app.id)?;
+    let script_id: ScriptId = crate::store::id(&script.id)?;
+    let limits = app_limits(app.limits.as_ref().map(|l| l.to_string()).as_deref());
+    let (method, path) = (request.method.clone(), request.path.clone());
+    let started_at = std::time::SystemTime::now();
+    let mut outcome = m
+        .executor
+        .execute(ExecutionRequest {
+            app_id,
+            script_id,
+            route_id: None,
+            source: script.source.into(),
+            request,
+            limits,
+        })
+        .await;
+    let execution_id = ExecutionId::new();
+    let mut result = RunResult {
+        execution_id: execution_id.to_string(),
+        status: 200,
+        headers: BTreeMap::new(),
+        body: None,
+        body_base64: None,
+        duration_ms: outcome.duration.as_secs_f64() * 1000.0,
+        fuel_used: outcome.fuel_used,
+        logs: std::mem::take(&mut outcome.logs),
+        logs_dropped: outcome.logs_dropped,
+        error: None,
+    };
+    match &mut outcome.outcome {
+        Ok(response) => {
+            result.status = response.status;
+            for (name, value) in &response.headers {
+                result
+                    .headers
+                    .entry(name.clone())
+                    .and_modify(|existing| {
+                        existing.push_str(", ");
+                        existing.push_str(value);
+                    })
+                    .or_insert_with(|| value.clone());
+            }
+            match String::from_utf8(std::mem::take(&mut response.body)) {
+                Ok(text) => result.body = Some(text),
+                Err(err) => {
+                    result.body_base64 =
+                        Some(base64::engine::general_purpose::STANDARD.encode(err.into_bytes()));
+                }
+            }
+        }
+        Err(err) => {
+            result.status = err.http_status();
+            let position = err.position();
+            result.error = Some(ExecutionFailure {
+                code: err.code().to_owned(),
+                message: err.to_string(),
+                line: position.map(|p| i64::from(p.line)),
+                column: position.map(|p| i64::from(p.column)),
+            });
+        }
+    }
+    // The log keeps costs and errors; the lines go back to the caller too,
+    // so the record gets its own copy.
+    outcome.logs = result.logs.clone();
+    m.recorder.record(ExecutionRecord {
+        id: execution_id,
+        app_id,
+        script_id,
+        route_id: None,
+        trigger: Trigger::Test,
+        method,
+        path,
+        status: result.status,
+        started_at,
+        outcome,
+    });
+    Ok(Json(result))
+}
+
+/// Checks the simulated request the way the HTTP server would have parsed a
+/// real one, so the script sees the same shapes.
+fn script_request(body: RunRequest) -> Result<ScriptRequest> {
+    let invalid = |message: String| Error::bad_request("invalid_run", message);
+    let method = body.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    if method.is_empty() || method.len() > 16 || Method::from_bytes(method.as_bytes()).is_err() {
+        return Err(invalid(format!("method '{method}' is not an HTTP method")));
+    }
+    let path = body.path.unwrap_or_else(|| "/".to_owned());
+    if !path.starts_with('/') || path.len() > MAX_PATH || path.contains(['?', '#', ' ']) {
+        return Err(invalid(format!(
+            "path '{path}' must start with '/', have no query, fragment or spaces, and be at most {MAX_PATH} characters"
+        )));
+    }
+    if body.query.len() > MAX_QUERY {
+        return Err(invalid(format!(
+            "the query is longer than {MAX_QUERY} characters"
+        )));
+    }
+    let query = form_urlencoded::parse(body.query.trim_start_matches('?').as_bytes())
+        .into_owned()
+        .collect();
+    let mut headers = Vec::with_capacity(body.headers.len());
+    for (name, value) in body.headers {
+        let name = name.to_ascii_lowercase();
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(invalid(format!("'{name}' is not a valid header name")));
+        }
+        if HeaderValue::from_str(&value).is_err() {
+            return Err(invalid(format!(
+                "the value of header '{name}' has characters a header cannot carry"
+            )));
+        }
+        headers.push((name, value));
+    }
+    Ok(ScriptRequest {
+        method,
+        path,
+        query,
+        headers,
+        params: body.params.into_iter().collect(),
+        host_params: Vec::new(),
+        body: body.body.into_bytes(),
+    })
+}
