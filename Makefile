@@ -2,9 +2,13 @@
 # commands in the README; both install what they need first.
 
 CARGO ?= cargo
+NPM ?= npm
 export CARGO_TERM_COLOR ?= never
+# The server binary the dashboard's browser tests start.
+TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
+export PICLOUD_BIN ?= $(TARGET_DIR)/release/picloud
 
-.PHONY: setup setup-test build run test lint bench api-fuzz
+.PHONY: setup setup-test dashboard-deps dashboard build run test lint e2e bench api-fuzz
 
 setup:
 	scripts/setup.sh
@@ -12,20 +16,37 @@ setup:
 setup-test:
 	scripts/setup.sh test
 
-build: setup
+# `npm ci` only when the lockfile changed since the last install.
+dashboard-deps: dashboard/node_modules/.package-lock.json
+dashboard/node_modules/.package-lock.json: dashboard/package-lock.json
+	cd dashboard && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+# The dashboard's static build, which the `picloud` binary embeds.
+dashboard: dashboard-deps
+	cd dashboard && $(NPM) run build
+
+build: setup dashboard
 	$(CARGO) build --release -p picloud
 
 run: build
 	$(CARGO) run --release -p picloud -- serve
 
-# Everything CI checks: formatting, lints, and every test (release profile,
-# so the wasm guest runs at production speed and shares the build with `run`).
-test: setup-test lint
+# Everything CI checks: formatting, lints, every Rust test (release profile,
+# so the wasm guest runs at production speed and shares the build with `run`)
+# and the dashboard's end-to-end tests in Chromium against the built binary.
+test: setup-test lint build
 	$(CARGO) test --workspace --release
+	cd dashboard && $(NPM) run test:e2e
 
-lint:
+lint: dashboard-deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --release -- -D warnings
+	cd dashboard && $(NPM) run check && $(NPM) run lint
+
+# Only the browser tests (after `make build`).
+e2e: build
+	cd dashboard && $(NPM) run test:e2e
 
 bench: setup
 	$(CARGO) bench -p executor-core --bench execution

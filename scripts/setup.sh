@@ -2,7 +2,8 @@
 # Installs what PiCloud needs on a fresh Debian machine: the Rust target for
 # the wasm guest (always) and, when run as root, Debian packages.
 #   scripts/setup.sh        what building and running needs
-#   scripts/setup.sh test   also what the test suites need (PostgreSQL server)
+#   scripts/setup.sh test   also what the test suites need (PostgreSQL server,
+#                           Chromium for the dashboard's browser tests)
 # Idempotent, and quick when everything is present.
 set -euo pipefail
 
@@ -10,6 +11,15 @@ installed=$(rustup target list --installed)
 grep -qx wasm32-wasip2 <<<"$installed" || rustup target add wasm32-wasip2
 
 missing=()
+# The dashboard is built with Node.js (20.19 or newer, for Vite) and npm.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: the dashboard needs Node.js 20.19+ and npm; install them (https://nodejs.org or your distribution)" >&2
+  exit 1
+fi
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' || {
+  echo "setup: Node.js $(node --version) is too old for the dashboard build; install 20.19 or newer" >&2
+  exit 1
+}
 if [ "${1:-}" = test ]; then
   for component in rustfmt clippy; do
     rustup component list --installed | grep -q "^$component" || rustup component add "$component"
@@ -18,6 +28,8 @@ if [ "${1:-}" = test ]; then
   # SQLite; they need the server binaries (initdb, pg_ctl) and `runuser`.
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
   command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+  # The dashboard's end-to-end tests drive Debian's Chromium.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

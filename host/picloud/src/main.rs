@@ -179,6 +179,11 @@ enum UsersCommand {
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
+    /// A TOML file of server settings, keyed by these options' long names
+    /// (`listen = "0.0.0.0:8080"`, `data_dir = "/var/lib/picloud"`). Flags
+    /// and environment variables take precedence over it.
+    #[arg(long, env = "PICLOUD_CONFIG_FILE", global = true)]
+    config_file: Option<PathBuf>,
     /// Address to listen on.
     #[arg(
         long,
@@ -254,6 +259,71 @@ struct ServeArgs {
     max_concurrent: u32,
 }
 
+/// Parses the command line, with the settings file (`--config-file` or
+/// `PICLOUD_CONFIG_FILE`) as defaults: clap then applies flag, environment,
+/// file, built-in default, in that order.
+fn parse_cli() -> anyhow::Result<Cli> {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = Cli::command();
+    if let Some(path) = config_file_arg(&args) {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the settings file {}", path.display()))?;
+        let table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("parsing the settings file {}", path.display()))?;
+        let settable: Vec<String> = command
+            .get_arguments()
+            .filter(|arg| arg.get_long().is_some() && arg.get_env().is_some())
+            .map(|arg| arg.get_id().to_string())
+            .filter(|id| id != "config_file")
+            .collect();
+        for (key, value) in table {
+            let id = key.replace('-', "_");
+            if !settable.contains(&id) {
+                anyhow::bail!(
+                    "{}: unknown setting '{key}'; known: {}",
+                    path.display(),
+                    settable.join(", ")
+                );
+            }
+            let value = match value {
+                toml::Value::String(text) => text,
+                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                    value.to_string()
+                }
+                other => anyhow::bail!(
+                    "{}: setting '{key}' must be a string, number or boolean, not {}",
+                    path.display(),
+                    other.type_str()
+                ),
+            };
+            command = command.mut_arg(id, |arg| arg.default_value(value));
+        }
+    }
+    Ok(Cli::from_arg_matches(&command.get_matches_from(args))?)
+}
+
+/// The settings file named on the command line or in the environment; found
+/// before clap parses, because its contents become clap's defaults.
+fn config_file_arg(args: &[std::ffi::OsString]) -> Option<PathBuf> {
+    let mut iter = args.iter().skip(1);
+    while let Some(arg) = iter.next() {
+        let arg = arg.to_string_lossy();
+        if arg == "--" {
+            break;
+        }
+        if arg == "--config-file" {
+            return iter.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.strip_prefix("--config-file=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    std::env::var_os("PICLOUD_CONFIG_FILE")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+}
+
 /// Parses a size such as `1MiB`, `512 KiB` or `65536`. The floor keeps an
 /// operator's typo (`1K`) from refusing every script upload.
 fn parse_body_size(text: &str) -> Result<usize, String> {
@@ -306,7 +376,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
+    let cli = parse_cli()?;
     let args = cli.serve;
     let remote = cli.remote;
     match cli.command.unwrap_or(Command::Serve) {
@@ -370,6 +440,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Config => {
             let masked = |set: bool| if set { "(set)" } else { "(not set)" };
+            println!(
+                "config_file      = {}",
+                args.config_file
+                    .as_deref()
+                    .map_or("(none)".into(), |p| p.display().to_string())
+            );
             println!("listen           = {}", args.listen);
             println!("data_dir         = {}", args.data_dir.display());
             println!("database_url     = {}", mask_password(&args.database_url()));

@@ -399,3 +399,81 @@ async fn client_commands_against_a_running_server() {
     assert!(ok, "{out}");
     sigterm(&mut server);
 }
+
+/// A settings file supplies defaults; the environment and flags override it;
+/// a misspelt setting is refused by name. `picloud config` shows the result.
+#[test]
+fn settings_file_flags_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("picloud.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:9999\"\nlog-max-per-app = 42\nsession_ttl = \"2h\"\nmax_body = \"2MiB\"\n",
+    )
+    .unwrap();
+    let config = |args: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new(BIN)
+            .arg("config")
+            .args(args)
+            .env_remove("PICLOUD_CONFIG_FILE")
+            .env_remove("PICLOUD_LISTEN")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let setting = |text: &str, name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .map(|l| l.split_once("= ").unwrap().1.to_owned())
+            .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
+    };
+
+    let (ok, text) = config(&["--config-file", file.to_str().unwrap()], &[]);
+    assert!(ok, "{text}");
+    assert_eq!(setting(&text, "listen"), "127.0.0.1:9999");
+    assert_eq!(setting(&text, "log_max_per_app"), "42");
+    assert_eq!(setting(&text, "session_ttl"), "2h");
+    assert_eq!(setting(&text, "max_body"), "2097152 bytes");
+
+    // The environment names the file too, and beats it per setting; a flag
+    // beats both.
+    let path = file.to_str().unwrap();
+    let (ok, text) = config(
+        &[],
+        &[
+            ("PICLOUD_CONFIG_FILE", path),
+            ("PICLOUD_LISTEN", "127.0.0.1:7000"),
+        ],
+    );
+    assert!(ok, "{text}");
+    assert_eq!(setting(&text, "listen"), "127.0.0.1:7000");
+    assert_eq!(setting(&text, "log_max_per_app"), "42");
+    let (ok, text) = config(
+        &["--listen", "127.0.0.1:6000"],
+        &[
+            ("PICLOUD_CONFIG_FILE", path),
+            ("PICLOUD_LISTEN", "127.0.0.1:7000"),
+        ],
+    );
+    assert!(ok, "{text}");
+    assert_eq!(setting(&text, "listen"), "127.0.0.1:6000");
+
+    // Mistakes name the setting.
+    std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
+    let (ok, text) = config(&["--config-file", path], &[]);
+    assert!(!ok);
+    assert!(text.contains("unknown setting 'lisen'"), "{text}");
+    std::fs::write(&file, "max_body = \"1K\"\n").unwrap();
+    let (ok, text) = config(&["--config-file", path], &[]);
+    assert!(!ok);
+    assert!(
+        text.contains("max-body") && text.contains("64KiB"),
+        "{text}"
+    );
+    let (ok, text) = config(&["--config-file", "/nonexistent/picloud.toml"], &[]);
+    assert!(!ok);
+    assert!(text.contains("/nonexistent/picloud.toml"), "{text}");
+}
