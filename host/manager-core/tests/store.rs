@@ -137,7 +137,14 @@ async fn routes_conflict_only_within_an_app(store: Store) {
         .create_route(&a, other_method)
         .await
         .expect("same path, other method");
-    assert_eq!(store.list_routes(&a.id).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .list_routes(&a.id, &manager_core::store::Page::all())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 async fn route_hosts_must_be_claimed(store: Store) {
@@ -267,7 +274,13 @@ async fn deleting_an_app_cascades(store: Store) {
         store.script(&script.id).await,
         Err(Error::NotFound { .. })
     ));
-    assert!(store.list_routes(&script.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_routes(&script.id, &manager_core::store::Page::all())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let filter = ExecutionFilter {
         app_id: Some(app.id.clone()),
         limit: 10,

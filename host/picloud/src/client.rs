@@ -356,10 +356,7 @@ pub(crate) async fn scripts_list(
 
 /// `picloud routes list --app`.
 pub(crate) async fn routes_list(client: &Client, app: &str, as_json: bool) -> anyhow::Result<()> {
-    let routes = client
-        .call(Method::GET, &format!("/apps/{}/routes", q(app)), None)
-        .await?;
-    let routes = routes["routes"].as_array().cloned().unwrap_or_default();
+    let routes = all(client, &format!("/apps/{}/routes", q(app)), "routes").await?;
     let columns = [
         ("METHOD", "method"),
         ("HOST", "host"),
@@ -428,14 +425,11 @@ pub(crate) async fn deploy(
             id
         }
     };
-    let have = client
-        .call(Method::GET, &format!("/scripts/{script}/routes"), None)
-        .await?;
+    let have = all(client, &format!("/scripts/{script}/routes"), "routes").await?;
     for (method, path) in parsed {
-        let present = have["routes"].as_array().is_some_and(|rs| {
-            rs.iter()
-                .any(|r| r["method"] == method.as_str() && r["path"] == path.as_str())
-        });
+        let present = have
+            .iter()
+            .any(|r| r["method"] == method.as_str() && r["path"] == path.as_str());
         if present {
             println!("route {method} {path} already points here");
             continue;

@@ -381,6 +381,7 @@ async fn main() -> anyhow::Result<()> {
     let remote = cli.remote;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            let signal = shutdown_signal()?;
             let server = Server::start(ServerConfig {
                 listen: args.listen,
                 data_dir: args.data_dir.clone(),
@@ -406,7 +407,7 @@ async fn main() -> anyhow::Result<()> {
                 "PiCloud is listening on http://{} (try /hello)",
                 server.addr
             );
-            server.run_until(shutdown_signal()).await
+            server.run_until(signal).await
         }
         Command::CreateToken { name } => {
             let store = args.store().await?;
@@ -590,12 +591,19 @@ fn mask_password(url: &str) -> String {
 }
 
 /// Ctrl-C or SIGTERM (what systemd and container runtimes send).
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing the SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called, not when the future is first polled: a supervisor may send SIGTERM
+/// as soon as it sees the banner, and the default action would kill the
+/// process without the graceful stop.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }

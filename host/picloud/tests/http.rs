@@ -1480,9 +1480,50 @@ async fn lists_page_with_a_cursor(db: Db) {
         )
         .await;
     }
+    // Five claims and five routes (one host-scoped) on app-0's script.
+    for pattern in [
+        "e.example",
+        "a.example",
+        "{x}.c.example",
+        "d.example",
+        "b.example",
+    ] {
+        let (status, body) = s
+            .admin(
+                Method::POST,
+                "/api/v1/admin/apps/app-0/domains",
+                Some(json!({ "pattern": pattern })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, scripts) = s
+        .admin(Method::GET, "/api/v1/admin/scripts?app=app-0", None)
+        .await;
+    let script = scripts["scripts"][0]["id"].as_str().unwrap().to_owned();
+    for (method, path, host) in [
+        ("GET", "/z", None),
+        ("POST", "/a", None),
+        ("GET", "/a/b", None),
+        ("GET", "/a", Some("a.example")),
+        ("GET", "/a", None),
+    ] {
+        let (status, body) = s
+            .admin(
+                Method::POST,
+                &format!("/api/v1/admin/scripts/{script}/routes"),
+                Some(json!({ "method": method, "path": path, "host": host })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let script_routes = format!("/api/v1/admin/scripts/{script}/routes");
     for (path, field, key, total) in [
         ("/api/v1/admin/apps", "apps", "slug", 6),
         ("/api/v1/admin/scripts", "scripts", "id", 6),
+        ("/api/v1/admin/apps/app-0/domains", "domains", "pattern", 5),
+        ("/api/v1/admin/apps/app-0/routes", "routes", "id", 5),
+        (script_routes.as_str(), "routes", "id", 5),
     ] {
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
@@ -1511,7 +1552,39 @@ async fn lists_page_with_a_cursor(db: Db) {
             (total, total, 3),
             "{path}: {seen:?}"
         );
+        if field == "domains" {
+            assert_eq!(
+                seen,
+                [
+                    "a.example",
+                    "b.example",
+                    "d.example",
+                    "e.example",
+                    "{x}.c.example"
+                ]
+            );
+        }
     }
+    // Routes page in path, method, host order.
+    let (_, all) = s
+        .admin(Method::GET, &format!("{script_routes}?limit=500"), None)
+        .await;
+    let order: Vec<String> = all["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {} {}", r["method"], r["path"], r["host"]))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            r#""GET" "/a" null"#,
+            r#""GET" "/a" "a.example""#,
+            r#""POST" "/a" null"#,
+            r#""GET" "/a/b" null"#,
+            r#""GET" "/z" null"#,
+        ]
+    );
     s.stop().await;
 }
 

@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::Value;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiJson, ApiQuery, page_request, paged};
+use super::{ApiJson, ApiQuery, PageQuery, page_request, paged};
 use crate::store::{App, AppRef, Domain, SlugVerdict};
 use crate::{Error, Manager, Result};
 
@@ -46,25 +46,15 @@ pub(super) async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result
     }
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// Items per page, 1-500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    #[param(pattern = "^([0-9a-f]{2})*[.].+$")]
-    cursor: Option<String>,
-}
-
 /// List apps by slug, one page.
-#[utoipa::path(get, path = "/apps", tag = "apps", params(ListQuery),
+#[utoipa::path(get, path = "/apps", tag = "apps", params(PageQuery),
     responses((status = 200, description = "A page of apps", body = super::openapi::AppList)))]
-async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
+async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Value>> {
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let apps = m.store.list_apps(&page).await?;
-    Ok(Json(paged("apps", apps, &page, |a| (&a.slug, &a.id))))
+    Ok(Json(paged("apps", apps, &page, |a| {
+        (a.slug.clone(), &a.id)
+    })))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -192,10 +182,11 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every route of the app (each names its script), by path.
-#[utoipa::path(get, path = "/apps/{app}/routes", tag = "apps", params(("app" = String, Path, description = APP_PARAM)),
+/// The app's routes (each names its script) by path, method and host, one page.
+#[utoipa::path(get, path = "/apps/{app}/routes", tag = "apps", params(("app" = String, Path, description = APP_PARAM), PageQuery),
     responses(
-        (status = 200, description = "The app's routes", body = super::openapi::RouteList),
+        (status = 200, description = "A page of the app's routes", body = super::openapi::RouteList),
+        (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = super::openapi::ErrorBody),
         (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
     ))]
@@ -203,17 +194,21 @@ async fn list_routes(
     State(m): State<Manager>,
     Path(app): Path<String>,
     uri: OriginalUri,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>> {
     let app = resolve(&m, &app, &uri).await?;
-    Ok(Json(
-        json!({ "routes": m.store.list_app_routes(&app.id).await? }),
-    ))
+    let page = q.page()?;
+    let routes = m.store.list_app_routes(&app.id, &page).await?;
+    Ok(Json(paged("routes", routes, &page, |r| {
+        (crate::store::route_key(r), &r.id)
+    })))
 }
 
-/// The app's domain claims.
-#[utoipa::path(get, path = "/apps/{app}/domains", tag = "apps", params(("app" = String, Path, description = APP_PARAM)),
+/// The app's domain claims by pattern, one page.
+#[utoipa::path(get, path = "/apps/{app}/domains", tag = "apps", params(("app" = String, Path, description = APP_PARAM), PageQuery),
     responses(
-        (status = 200, description = "The claims", body = super::openapi::DomainList),
+        (status = 200, description = "A page of the claims", body = super::openapi::DomainList),
+        (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = super::openapi::ErrorBody),
         (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
     ))]
@@ -221,9 +216,14 @@ async fn list_domains(
     State(m): State<Manager>,
     Path(app): Path<String>,
     uri: OriginalUri,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>> {
     let app = resolve(&m, &app, &uri).await?;
-    Ok(Json(json!({ "domains": app.domains })))
+    let page = q.page()?;
+    let domains = m.store.list_domains(&app.id, &page).await?;
+    Ok(Json(paged("domains", domains, &page, |d| {
+        (d.pattern.clone(), &d.id)
+    })))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -9,11 +9,11 @@ use axum::{Extension, Json};
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiJson, ApiQuery, page_request, paged};
+use super::{ApiJson, ApiQuery, PageQuery, page_request, paged};
 use crate::auth::{self, Principal, SESSION_COOKIE};
 use crate::db::rfc3339;
 use crate::store::{Token, User, generate_token};
@@ -190,28 +190,18 @@ async fn me(
     }))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// Items per page, 1-500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    #[param(pattern = "^([0-9a-f]{2})*[.].+$")]
-    cursor: Option<String>,
-}
-
 /// Users by username, one page.
-#[utoipa::path(get, path = "/users", tag = "auth", params(ListQuery),
+#[utoipa::path(get, path = "/users", tag = "auth", params(PageQuery),
     responses((status = 200, description = "A page of users", body = super::openapi::UserList)))]
 async fn list_users(
     State(m): State<Manager>,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>> {
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let users = m.store.list_users(&page).await?;
-    Ok(Json(paged("users", users, &page, |u| (&u.username, &u.id))))
+    Ok(Json(paged("users", users, &page, |u| {
+        (u.username.clone(), &u.id)
+    })))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -324,15 +314,17 @@ async fn set_password(
 }
 
 /// API tokens by name, one page (never the secrets).
-#[utoipa::path(get, path = "/tokens", tag = "auth", params(ListQuery),
+#[utoipa::path(get, path = "/tokens", tag = "auth", params(PageQuery),
     responses((status = 200, description = "A page of tokens", body = super::openapi::TokenList)))]
 async fn list_tokens(
     State(m): State<Manager>,
-    ApiQuery(q): ApiQuery<ListQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>> {
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let tokens = m.store.list_tokens(&page).await?;
-    Ok(Json(paged("tokens", tokens, &page, |t| (&t.name, &t.id))))
+    Ok(Json(paged("tokens", tokens, &page, |t| {
+        (t.name.clone(), &t.id)
+    })))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -119,6 +119,26 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
     }
 }
 
+/// `?limit=&cursor=` of the list endpoints that have no other filters.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// Items per page, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub(crate) limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^([0-9a-f]{2})*[.].+$")]
+    pub(crate) cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page it asks for.
+    pub(crate) fn page(&self) -> crate::Result<Page> {
+        page_request(self.limit, self.cursor.as_deref())
+    }
+}
+
 /// A page request from `?limit=&cursor=`.
 pub(crate) fn page_request(limit: Option<i64>, cursor: Option<&str>) -> crate::Result<Page> {
     let limit = page_limit(limit)?;
@@ -152,7 +172,7 @@ pub(crate) fn paged<T: serde::Serialize>(
     field: &str,
     mut items: Vec<T>,
     page: &Page,
-    key: impl Fn(&T) -> (&str, &str),
+    key: impl Fn(&T) -> (String, &str),
 ) -> serde_json::Value {
     let limit = usize::try_from(page.limit - 1).unwrap_or(usize::MAX);
     let more = items.len() > limit;

@@ -74,8 +74,8 @@ list_schema!(
     crate::store::ExecutionSummary,
     paged
 );
-list_schema!(DomainList, domains, crate::store::Domain);
-list_schema!(RouteList, routes, crate::store::Route);
+list_schema!(DomainList, domains, crate::store::Domain, paged);
+list_schema!(RouteList, routes, crate::store::Route, paged);
 
 /// The answer of `routes:check`.
 #[derive(Serialize, ToSchema)]

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -49,7 +49,9 @@ async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Res
     };
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let scripts = m.store.list_scripts(app_id.as_deref(), &page).await?;
-    Ok(Json(paged("scripts", scripts, &page, |s| (&s.name, &s.id))))
+    Ok(Json(paged("scripts", scripts, &page, |s| {
+        (s.name.clone(), &s.id)
+    })))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -187,17 +189,24 @@ async fn remove(State(m): State<Manager>, Path(id): Path<String>) -> Result<Stat
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The script's routes, by path and method.
-#[utoipa::path(get, path = "/scripts/{id}/routes", tag = "scripts", params(("id" = String, Path, description = "Script id")),
+/// The script's routes by path, method and host, one page.
+#[utoipa::path(get, path = "/scripts/{id}/routes", tag = "scripts", params(("id" = String, Path, description = "Script id"), super::PageQuery),
     responses(
-        (status = 200, description = "The routes", body = super::openapi::RouteList),
+        (status = 200, description = "A page of the routes", body = super::openapi::RouteList),
+        (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
     ))]
-async fn list_routes(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<Value>> {
+async fn list_routes(
+    State(m): State<Manager>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<super::PageQuery>,
+) -> Result<Json<Value>> {
     let script = m.store.script(&id).await?;
-    Ok(Json(
-        json!({ "routes": m.store.list_routes(&script.id).await? }),
-    ))
+    let page = q.page()?;
+    let routes = m.store.list_routes(&script.id, &page).await?;
+    Ok(Json(paged("routes", routes, &page, |r| {
+        (crate::store::route_key(r), &r.id)
+    })))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -142,7 +142,7 @@ impl Store {
             name: row.try_get("name")?,
             description: row.try_get("description")?,
             limits: limits.and_then(|l| serde_json::from_str(&l).ok()),
-            domains: self.list_domains(id).await?,
+            domains: self.list_domains(id, &Page::all()).await?,
             created_at: rfc3339(row.try_get("created_at")?),
             updated_at: rfc3339(row.try_get("updated_at")?),
         }))
@@ -384,11 +384,16 @@ impl Store {
     }
 
     /// The app's domain claims.
-    pub async fn list_domains(&self, app_id: &str) -> Result<Vec<Domain>> {
-        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT id, pattern, shape_key, created_at FROM app_domains WHERE app_id = $1 ORDER BY pattern",
-        )
-        .bind(app_id)
+    pub async fn list_domains(&self, app_id: &str, page: &Page) -> Result<Vec<Domain>> {
+        let sql = format!(
+            "SELECT id, pattern, shape_key, created_at FROM app_domains WHERE app_id = $1{}",
+            page.sql("pattern", 2)
+        );
+        let query = sqlx::query_as::<_, (String, String, String, i64)>(&sql).bind(app_id);
+        let rows = match &page.after {
+            Some((key, id)) => query.bind(key).bind(id),
+            None => query,
+        }
         .fetch_all(&self.db.pool)
         .await?;
         Ok(rows

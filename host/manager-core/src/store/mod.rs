@@ -19,6 +19,7 @@ pub use executions::{
     Execution, ExecutionFailure, ExecutionFilter, ExecutionStats, ExecutionSummary,
 };
 pub(crate) use routes::conflict_message;
+pub(crate) use routes::route_key;
 pub use routes::{NewRoute, Route};
 pub use scripts::{Script, validate_script_name};
 pub use tokens::{Token, generate_token, validate_token_name};

@@ -6,7 +6,7 @@ use shared::path::{PathPattern, normalize_method};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{App, Script, Store};
+use super::{App, Page, Script, Store};
 use crate::db::{now_ms, rfc3339};
 use crate::error::OnConflict;
 use crate::{Error, Result};
@@ -37,6 +37,21 @@ pub struct NewRoute {
     pub(crate) path: String,
     pub(crate) host: String,
     pub(crate) shape: String,
+}
+
+/// The order route lists page in: path, then method, then host. Paths have
+/// no spaces, so the joined text sorts like the three columns would.
+pub(crate) const ROUTE_KEY: &str = "(path || ' ' || method || ' ' || host)";
+
+/// A route's sort key, as [`ROUTE_KEY`] computes it (`host` is stored as `''`
+/// when the route has none).
+pub(crate) fn route_key(route: &Route) -> String {
+    format!(
+        "{} {} {}",
+        route.path,
+        route.method,
+        route.host.as_deref().unwrap_or("")
+    )
 }
 
 impl Store {
@@ -142,15 +157,15 @@ impl Store {
     }
 
     /// Routes of one script.
-    pub async fn list_routes(&self, script_id: &str) -> Result<Vec<Route>> {
-        self.routes_where("script_id = $1 ORDER BY path, method", script_id)
-            .await
+    pub async fn list_routes(&self, script_id: &str, page: &Page) -> Result<Vec<Route>> {
+        let condition = format!("script_id = $1{}", page.sql(ROUTE_KEY, 2));
+        self.routes_where(&condition, script_id, page).await
     }
 
-    /// Routes of one app, by path and method.
-    pub async fn list_app_routes(&self, app_id: &str) -> Result<Vec<Route>> {
-        self.routes_where("app_id = $1 ORDER BY path, method, host", app_id)
-            .await
+    /// Routes of one app, by path, method and host, one page.
+    pub async fn list_app_routes(&self, app_id: &str, page: &Page) -> Result<Vec<Route>> {
+        let condition = format!("app_id = $1{}", page.sql(ROUTE_KEY, 2));
+        self.routes_where(&condition, app_id, page).await
     }
 
     /// Routes of one app that are scoped to a host.
@@ -158,17 +173,19 @@ impl Store {
         self.routes_where(
             "app_id = $1 AND host <> '' ORDER BY host, path, method",
             app_id,
+            &Page::all(),
         )
         .await
     }
 
-    /// Routes matching `condition` (SQL after WHERE, binding `value` as `$1`).
-    async fn routes_where(&self, condition: &str, value: &str) -> Result<Vec<Route>> {
+    /// Routes matching `condition` (SQL after WHERE, binding `value` as `$1`
+    /// and then `page`'s cursor).
+    async fn routes_where(&self, condition: &str, value: &str, page: &Page) -> Result<Vec<Route>> {
         let sql = format!(
             "SELECT id, app_id, script_id, method, path, host, created_at FROM routes WHERE {condition}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(value)
+        let rows = page
+            .bind(sqlx::query(&sql).bind(value))
             .fetch_all(&self.db.pool)
             .await?;
         rows.iter().map(from_row).collect()
