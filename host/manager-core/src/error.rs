@@ -78,7 +78,8 @@ pub enum Error {
     /// The executor could not check the script (503).
     #[error("the executor is unavailable: {0}")]
     Executor(ExecutionError),
-    /// Database failure (500; details logged, never returned).
+    /// Database failure: 503 `database_unavailable` when the database cannot
+    /// be reached (it may come back), else 500; details logged, never returned.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     /// Migration failure at start.
@@ -130,6 +131,7 @@ impl Error {
             Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Executor(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Database(err) if unreachable(err) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Migrate(_) | Error::Config(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -151,6 +153,7 @@ impl Error {
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::Executor(_) => "executor_unavailable",
+            Error::Database(err) if unreachable(err) => "database_unavailable",
             Error::Database(_) | Error::Migrate(_) | Error::Config(_) => "internal_error",
         }
     }
@@ -159,7 +162,11 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() && !matches!(self, Error::Executor(_)) {
+        let unavailable = matches!(&self, Error::Database(err) if unreachable(err));
+        let message = if unavailable {
+            tracing::error!(error = %self, "admin request failed: database unavailable");
+            "the database is unavailable; try again shortly".to_owned()
+        } else if status.is_server_error() && !matches!(self, Error::Executor(_)) {
             // Logged here, inside the request's span; the client gets no details.
             tracing::error!(error = %self, "admin request failed");
             "internal error; the server log has details".to_owned()
@@ -185,12 +192,44 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if unavailable {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if let Error::TooManyAttempts { retry_after } = &self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
+    }
+}
+
+/// Whether `err` means the database cannot be reached right now (server
+/// down or restarting, socket gone, file unopenable, pool exhausted), as
+/// opposed to a fault in the query or the data. Those are worth a retry.
+pub(crate) fn unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if code.len() == 5 {
+                // A PostgreSQL SQLSTATE: class 08 connection exceptions;
+                // 57P01-57P03 (shutting down, crashed, starting up).
+                code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+            } else {
+                // An SQLite result code, possibly extended (primary code in
+                // the low byte): 5 BUSY, 10 IOERR, 14 CANTOPEN.
+                code.parse::<i32>()
+                    .is_ok_and(|code| matches!(code & 0xff, 5 | 10 | 14))
+            }
+        }
+        _ => false,
     }
 }
 

@@ -200,15 +200,63 @@ pub fn app(
             manager.clone(),
             manager_core::api::require_admin,
         ));
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz/ready", get(ready).with_state(manager.clone()))
         .route("/version", get(move || async move { axum::Json(version) }))
         .merge(manager_core::api::router(manager.clone()))
         .merge(execute)
         .merge(dashboard::router())
-        .merge(orchestrator.user_router())
+        .merge(orchestrator.user_router());
+    harden(routes)
+}
+
+/// What every response passes through: the request's trace span, panics
+/// turned into 500s, and `Connection: close` after a 413.
+fn harden(routes: Router) -> Router {
+    routes
         .layer(axum::middleware::map_response(close_after_too_large))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Readiness: 200 while the database answers, 503 naming it while it does
+/// not. `/healthz` stays a pure liveness check, because user routes keep
+/// being served from the routing cache while the database is away.
+async fn ready(
+    axum::extract::State(manager): axum::extract::State<Manager>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match manager.store().db().ping().await {
+        Ok(()) => axum::Json(json!({"status": "ready", "database": "ok"})).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check: database unavailable");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"status": "unavailable", "database": "unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A handler that panics answers 500 in the API's error shape; the panic is
+/// logged, and the connection and the server carry on.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a request handler panicked");
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(json!({"error": {"code": "internal_error", "message": "internal error; the server log has details"}})),
+    )
+        .into_response()
 }
 
 /// A 413 leaves request body bytes unread, so hyper will not reuse the
@@ -222,4 +270,45 @@ async fn close_after_too_large(mut response: axum::response::Response) -> axum::
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("bug in a handler")
+    }
+
+    /// A bug that panics in a handler costs that request a 500 in the usual
+    /// shape; the same router keeps answering.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_router_carries_on() {
+        let router = harden(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/fine", get(|| async { "fine" })),
+        );
+        let response = router
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert!(!body.to_string().contains("bug in a handler"));
+        let response = router
+            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
 }

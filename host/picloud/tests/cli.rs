@@ -477,3 +477,108 @@ fn settings_file_flags_and_environment() {
     assert!(!ok);
     assert!(text.contains("/nonexistent/picloud.toml"), "{text}");
 }
+
+/// `kill -9` in the middle of a stream of admin writes: after a restart,
+/// every write the server acknowledged is there, and SQLite's integrity and
+/// foreign-key checks pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let token = "pc_kill_9_test_token_0123456789";
+    let mut server = start_with(data.path(), &[("PICLOUD_ADMIN_TOKEN", token)]);
+    let client = reqwest::Client::new();
+    let (acked, mut count) = tokio::sync::watch::channel(0usize);
+    let acked = std::sync::Arc::new(acked);
+    let slugs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let (client, base, acked, slugs) = (
+                client.clone(),
+                server.base.clone(),
+                acked.clone(),
+                slugs.clone(),
+            );
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let slug = format!("w{writer}-{i}");
+                    let sent = client
+                        .post(format!("{base}/api/v1/admin/apps"))
+                        .bearer_auth(token)
+                        .json(&serde_json::json!({ "slug": slug }))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(resp) if resp.status() == 201 => {
+                            let mut slugs = slugs.lock().unwrap();
+                            slugs.push(slug);
+                            acked.send_replace(slugs.len());
+                        }
+                        // The server is gone: this write was never acknowledged.
+                        _ => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    count.wait_for(|n| *n >= 200).await.unwrap();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let acknowledged = slugs.lock().unwrap().clone();
+
+    let mut again = start_with(data.path(), &[]);
+    let mut present = std::collections::HashSet::new();
+    let mut cursor = String::new();
+    loop {
+        let page: serde_json::Value = client
+            .get(format!(
+                "{}/api/v1/admin/apps?limit=500{cursor}",
+                again.base
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for app in page["apps"].as_array().unwrap() {
+            present.insert(app["slug"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|s| !present.contains(*s))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged writes lost: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
+    sigterm(&mut again);
+
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        data.path().join("picloud.db").display()
+    ))
+    .await
+    .unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let broken_references = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert!(broken_references.is_empty());
+    db.close().await;
+}

@@ -69,12 +69,26 @@ impl PgCluster {
                 "UTF8",
             ],
         )?;
+        cluster.resume()?;
+        Ok(cluster)
+    }
+
+    /// Stops the server (fast shutdown: open connections are cut), as an
+    /// outage would; [`PgCluster::resume`] starts it again on the same socket.
+    pub fn stop(&self) -> Result<(), String> {
+        let data = self.data_dir();
+        self.run_pg("pg_ctl", &["stop", "-m", "fast", "-w", "-D", path(&data)])
+    }
+
+    /// Starts the server (again) and waits until it accepts connections.
+    pub fn resume(&self) -> Result<(), String> {
+        let data = self.data_dir();
         let options = format!(
             "-c listen_addresses='' -c unix_socket_directories='{}' -p {SOCKET_PORT} -c fsync=off -c full_page_writes=off",
-            cluster.dir.path().display()
+            self.dir.path().display()
         );
-        let log = cluster.dir.path().join("server.log");
-        cluster.run_pg(
+        let log = self.dir.path().join("server.log");
+        self.run_pg(
             "pg_ctl",
             &[
                 "start",
@@ -87,7 +101,7 @@ impl PgCluster {
                 &options,
             ],
         )?;
-        Ok(cluster)
+        Ok(())
     }
 
     fn data_dir(&self) -> PathBuf {
