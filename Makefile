@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR ?= never
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 export PICLOUD_BIN ?= $(TARGET_DIR)/release/picloud
 
-.PHONY: setup setup-test dashboard-deps dashboard build run test lint e2e bench api-fuzz
+.PHONY: setup setup-test dashboard-deps dashboard build run test lint e2e bench api-fuzz fuzz
 
 setup:
 	scripts/setup.sh
@@ -22,8 +22,12 @@ dashboard/node_modules/.package-lock.json: dashboard/package-lock.json
 	cd dashboard && $(NPM) ci --no-audit --no-fund
 	touch $@
 
-# The dashboard's static build, which the `picloud` binary embeds.
-dashboard: dashboard-deps
+# The dashboard's static build, which the `picloud` binary embeds; rebuilt
+# only when its sources change (cargo re-embeds whenever build/ is touched).
+DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/static -type f 2>/dev/null) \
+	dashboard/package-lock.json dashboard/svelte.config.js dashboard/vite.config.ts
+dashboard: dashboard/build/index.html
+dashboard/build/index.html: $(DASHBOARD_SOURCES) dashboard/node_modules/.package-lock.json
 	cd dashboard && $(NPM) run build
 
 build: setup dashboard
@@ -56,3 +60,9 @@ bench: setup
 # for the first run; not part of `make test`). EXAMPLES=200 for a longer run.
 api-fuzz: setup
 	scripts/api-fuzz.sh $(EXAMPLES)
+
+# Run each cargo-fuzz target in fuzz/ for FUZZ_SECONDS (installs cargo-fuzz
+# on first use; not part of `make test`). docs/fuzzing.md explains the targets.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -75,6 +75,9 @@ pub enum Error {
         /// The configured limit (`PICLOUD_MAX_BODY`), in bytes.
         limit: usize,
     },
+    /// The request body stopped arriving (408).
+    #[error("the request body stopped arriving")]
+    RequestTimeout,
     /// The executor could not check the script (503).
     #[error("the executor is unavailable: {0}")]
     Executor(ExecutionError),
@@ -130,6 +133,7 @@ impl Error {
             Error::CsrfFailed | Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Error::Executor(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(err) if unreachable(err) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Migrate(_) | Error::Config(_) => {
@@ -152,6 +156,7 @@ impl Error {
             Error::CsrfFailed => "csrf_failed",
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::RequestTimeout => "request_timeout",
             Error::Executor(_) => "executor_unavailable",
             Error::Database(err) if unreachable(err) => "database_unavailable",
             Error::Database(_) | Error::Migrate(_) | Error::Config(_) => "internal_error",

@@ -178,15 +178,29 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = match to_bytes(body, o.config.max_request_bytes).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            let mut response = error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!(
-                    "the request body is larger than {} bytes",
-                    o.config.max_request_bytes
-                ),
-            );
+        Err(err) => {
+            let mut response = if shared::caused_by::<tower_http::timeout::TimeoutError>(&err) {
+                error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the request body stopped arriving",
+                )
+            } else if shared::caused_by::<http_body_util::LengthLimitError>(&err) {
+                error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!(
+                        "the request body is larger than {} bytes",
+                        o.config.max_request_bytes
+                    ),
+                )
+            } else {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    "the request body could not be read",
+                )
+            };
             close_connection(&mut response);
             return response;
         }

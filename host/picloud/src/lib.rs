@@ -15,6 +15,9 @@ use orchestrator_core::{Orchestrator, OrchestratorConfig, RoutingCache};
 use serde_json::json;
 
 mod dashboard;
+mod serve;
+
+pub use serve::HttpLimits;
 
 /// Server settings (flags and environment, see `picloud serve --help`).
 #[derive(Debug, Clone)]
@@ -41,6 +44,8 @@ pub struct ServerConfig {
     pub max_concurrent: u32,
     /// Largest admin API request body, in bytes.
     pub max_body_bytes: usize,
+    /// Read timeouts, header limits and the shutdown grace period.
+    pub http: HttpLimits,
     /// Compiled-guest cache; `None` = `<data_dir>/cache`.
     pub cache_dir: Option<PathBuf>,
 }
@@ -91,10 +96,16 @@ impl Server {
         let cache = RoutingCache::new(Arc::new(store.clone()))
             .await
             .map_err(anyhow::Error::msg)?;
+        // Bound before the default public URL is derived, so that it names
+        // the real port when the configured one is 0.
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let addr = listener.local_addr()?;
         let public_base_url = config
             .public_base_url
             .clone()
-            .unwrap_or_else(|| format!("http://localhost:{}", config.listen.port()));
+            .unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
         let manager = Manager::new(
             store,
             executor.clone(),
@@ -125,22 +136,11 @@ impl Server {
         );
         let app = app(&manager, &orchestrator, schema, public_base_url);
 
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("listening on {}", config.listen))?;
-        let addr = listener.local_addr()?;
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            // Peer addresses feed the sign-in throttle.
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop.await;
-            })
-            .await
-        });
+        let limits = config.http.clone();
+        let task = tokio::spawn(serve::serve(listener, app, limits, async move {
+            let _ = stop.await;
+        }));
         let janitor = manager.start_janitor();
         tracing::info!(%addr, "PiCloud is serving");
         Ok(Server {
@@ -212,10 +212,10 @@ pub fn app(
 }
 
 /// What every response passes through: the request's trace span, panics
-/// turned into 500s, and `Connection: close` after a 413.
+/// turned into 500s, and `Connection: close` after a 413 or 408.
 fn harden(routes: Router) -> Router {
     routes
-        .layer(axum::middleware::map_response(close_after_too_large))
+        .layer(axum::middleware::map_response(close_after_unread_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
@@ -259,11 +259,16 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::respo
         .into_response()
 }
 
-/// A 413 leaves request body bytes unread, so hyper will not reuse the
+/// A 413 or 408 leaves request body bytes unread, so hyper will not reuse the
 /// connection; saying `Connection: close` keeps a keep-alive client from
 /// sending its next request into the closing socket.
-async fn close_after_too_large(mut response: axum::response::Response) -> axum::response::Response {
-    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+async fn close_after_unread_body(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if matches!(
+        response.status(),
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE | axum::http::StatusCode::REQUEST_TIMEOUT
+    ) {
         response.headers_mut().insert(
             axum::http::header::CONNECTION,
             axum::http::HeaderValue::from_static("close"),

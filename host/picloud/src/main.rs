@@ -249,6 +249,15 @@ struct ServeArgs {
         global = true
     )]
     max_body: usize,
+    /// Time a client has to send a request's headers (e.g. 10s); then the connection closes.
+    #[arg(long, env = "PICLOUD_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    header_timeout: std::time::Duration,
+    /// Longest pause within a request body (e.g. 30s); then 408.
+    #[arg(long, env = "PICLOUD_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    body_timeout: std::time::Duration,
+    /// How long a graceful stop waits for in-flight requests (e.g. 30s).
+    #[arg(long, env = "PICLOUD_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    shutdown_grace: std::time::Duration,
     /// Executions that may run at once (also the pooled instance slots).
     #[arg(
         long,
@@ -394,6 +403,12 @@ async fn main() -> anyhow::Result<()> {
                 public_base_url: args.public_base_url.clone(),
                 max_concurrent: args.max_concurrent,
                 max_body_bytes: args.max_body,
+                http: picloud::HttpLimits {
+                    header_read_timeout: args.header_timeout,
+                    body_read_timeout: args.body_timeout,
+                    shutdown_grace: args.shutdown_grace,
+                    ..Default::default()
+                },
                 cache_dir: None,
             })
             .await?;
@@ -474,6 +489,13 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("max_concurrent   = {}", args.max_concurrent);
             println!("max_body         = {} bytes", args.max_body);
+            for (name, value) in [
+                ("header_timeout", args.header_timeout),
+                ("body_timeout", args.body_timeout),
+                ("shutdown_grace", args.shutdown_grace),
+            ] {
+                println!("{name:<16} = {}", humantime::format_duration(value));
+            }
             Ok(())
         }
         Command::Login { server, username } => {

@@ -21,6 +21,7 @@ fn config(data_dir: PathBuf, database_url: String) -> ServerConfig {
         public_base_url: None,
         max_concurrent: 4,
         max_body_bytes: 1 << 20,
+        http: picloud::HttpLimits::default(),
         cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
     }
 }
@@ -72,5 +73,93 @@ async fn database_outage_answers_503_and_recovers_by_itself() {
     let back = get("/api/v1/admin/apps").await.unwrap();
     assert_eq!(back.status(), 200);
     assert_eq!(get("/healthz/ready").await.unwrap().status(), 200);
+    server.stop().await.unwrap();
+}
+
+/// Clients that trickle in their headers or body, or send huge headers, are
+/// cut off instead of holding a connection (and its memory) indefinitely.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_oversized_requests_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let data = tempfile::tempdir().unwrap();
+    let mut config = config(
+        data.path().to_owned(),
+        format!("sqlite://{}", data.path().join("picloud.db").display()),
+    );
+    config.http.header_read_timeout = std::time::Duration::from_millis(300);
+    config.http.body_read_timeout = std::time::Duration::from_millis(300);
+    config.http.max_header_bytes = 16 * 1024;
+    let server = Server::start(config).await.expect("server starts");
+    // Reads until the server closes the connection. The outer bound only
+    // keeps a regression from hanging the suite; the server's own timeouts
+    // are 300 ms.
+    let exchange = |request: Vec<u8>| async move {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(&request).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            stream.read_to_end(&mut answer),
+        )
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+
+    // Headers that never finish: the connection is closed.
+    let answer = exchange(b"GET /hello HTTP/1.1\r\nHost: loca".to_vec()).await;
+    assert_eq!(answer, "");
+
+    // Too many header bytes: 431.
+    let mut big = b"GET /hello HTTP/1.1\r\nHost: localhost\r\nX-Big: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 32 * 1024));
+    big.extend(b"\r\n\r\n");
+    let answer = exchange(big).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+
+    // A body that stops halfway: the request fails with 408, and the
+    // connection is closed.
+    let answer = exchange(
+        format!(
+            "POST /api/v1/admin/apps HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"slug\":"
+        )
+        .into_bytes(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+
+    // The same on a user route, before the script runs.
+    let client = reqwest::Client::new();
+    let admin = format!("http://{}/api/v1/admin", server.addr);
+    let script: Value = client
+        .post(format!("{admin}/scripts"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"name": "echo", "source": "request.body"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let route = client
+        .post(format!(
+            "{admin}/scripts/{}/routes",
+            script["id"].as_str().unwrap()
+        ))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"method": "POST", "path": "/echo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(route.status(), 201);
+    let answer = exchange(
+        b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nhalf".to_vec(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
     server.stop().await.unwrap();
 }

@@ -56,6 +56,7 @@ fn config(data_dir: PathBuf, db: &Db, admin_token: Option<&str>) -> ServerConfig
         public_base_url: None,
         max_concurrent: 4,
         max_body_bytes: 1 << 20,
+        http: picloud::HttpLimits::default(),
         // Shared across tests so the guest is pre-initialized and compiled once.
         cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
     }

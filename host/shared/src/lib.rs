@@ -35,6 +35,20 @@ pub use routing::{
     ScriptEntry,
 };
 
+/// Whether `err`, or any error in its `source()` chain, is a `T`. Request
+/// bodies fail for different reasons (too large, too slow, client gone) that
+/// deserve different statuses, and the reason sits some layers down.
+pub fn caused_by<T: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if err.is::<T>() {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
 /// Versions of PiCloud's compatibility surfaces, reported by `/version`.
 /// docs/versioning.md says when each one changes.
 pub mod versions {

@@ -93,6 +93,11 @@ impl<T: DeserializeOwned> FromRequest<Manager> for ApiJson<T> {
                     limit: state.config.max_body_bytes,
                 })
             }
+            Err(JsonRejection::BytesRejection(rejection))
+                if shared::caused_by::<tower_http::timeout::TimeoutError>(&rejection) =>
+            {
+                Err(Error::RequestTimeout)
+            }
             Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::bad_request(
                 "invalid_content_type",
                 "send the body as JSON with `content-type: application/json`",

@@ -1,0 +1,30 @@
+import { getContext, setContext } from 'svelte';
+import type { App } from './api';
+
+const KEY = Symbol('app');
+
+/** The app whose pages are open; tabs read it and write back renames and edits. */
+export class AppState {
+	app = $state<App | null>(null);
+	/**
+	 * The slug in the address bar while it is being replaced by the app's
+	 * current one (a rename, or an old slug's redirect): the pages stay
+	 * mounted, so what they show (e.g. "Renamed") survives the URL change.
+	 */
+	previousSlug = $state<string | null>(null);
+}
+
+export function setAppState(state: AppState): void {
+	setContext(KEY, state);
+}
+
+export function appState(): AppState {
+	return getContext<AppState>(KEY);
+}
+
+/** The app, on a page that is only rendered once the layout has loaded it. */
+export function currentApp(): App {
+	const app = appState().app;
+	if (!app) throw new Error('app pages render only after the app has loaded');
+	return app;
+}

@@ -1,0 +1,57 @@
+// Display helpers. Times are shown in the browser's locale and time zone.
+
+const dateTime = new Intl.DateTimeFormat(undefined, {
+	year: 'numeric',
+	month: 'short',
+	day: 'numeric',
+	hour: '2-digit',
+	minute: '2-digit',
+	second: '2-digit'
+});
+
+const hourMinute = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+
+export function formatTime(iso: string | null | undefined): string {
+	if (!iso) return '—';
+	const date = new Date(iso);
+	return Number.isNaN(date.getTime()) ? iso : dateTime.format(date);
+}
+
+export function formatClock(iso: string): string {
+	const date = new Date(iso);
+	return Number.isNaN(date.getTime()) ? iso : hourMinute.format(date);
+}
+
+export function formatInt(n: number | null | undefined): string {
+	return n === null || n === undefined ? '—' : integer.format(n);
+}
+
+export function formatMs(ms: number | null | undefined): string {
+	if (ms === null || ms === undefined) return '—';
+	if (ms < 1) return `${ms.toFixed(2)} ms`;
+	if (ms < 100) return `${ms.toFixed(1)} ms`;
+	if (ms < 10_000) return `${Math.round(ms)} ms`;
+	return `${(ms / 1000).toFixed(1)} s`;
+}
+
+export function formatPercent(rate: number | null | undefined): string {
+	if (rate === null || rate === undefined) return '—';
+	if (rate === 0) return '0%';
+	if (rate < 0.001) return '<0.1%';
+	return `${(rate * 100).toFixed(rate < 0.1 ? 1 : 0)}%`;
+}
+
+/** "Line 3, column 9: Unexpected ';'": the position first, without the API's own suffix. */
+export function compileErrorText(message: string, line?: number | null, column?: number | null) {
+	const bare = message.replace(/\s*\(line \d+, column \d+\)\s*$/, '');
+	if (!line) return bare;
+	return column ? `Line ${line}, column ${column}: ${bare}` : `Line ${line}: ${bare}`;
+}
+
+/** A `<input type="datetime-local">` value (local time) as RFC 3339, or undefined. */
+export function localInputToIso(value: string): string | undefined {
+	if (!value) return undefined;
+	const date = new Date(value);
+	return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
