@@ -38,10 +38,50 @@ impl HostState {
             memory,
             // No preopened directories, no environment, no arguments, no
             // sockets (denied by default), no stdin: std's WASI imports are
-            // satisfied, but grant nothing.
-            wasi: WasiCtx::builder().build(),
+            // satisfied, but grant nothing. The clocks are coarse (below).
+            wasi: WasiCtx::builder()
+                .monotonic_clock(CoarseMonotonicClock(std::time::Instant::now()))
+                .wall_clock(CoarseWallClock)
+                .build(),
             table: ResourceTable::new(),
         }
+    }
+}
+
+/// Clock granularity for scripts. A millisecond is enough to time a script's
+/// own work (`timestamp()` in Rhai) and far too coarse for the timing side
+/// channels a fine clock would give a hostile tenant, the mitigation browsers
+/// and edge runtimes use.
+const CLOCK_GRANULARITY_NS: u64 = 1_000_000;
+
+/// Monotonic time since the execution started, in whole milliseconds: it
+/// also hides the host's uptime.
+struct CoarseMonotonicClock(std::time::Instant);
+
+impl wasmtime_wasi::HostMonotonicClock for CoarseMonotonicClock {
+    fn resolution(&self) -> u64 {
+        CLOCK_GRANULARITY_NS
+    }
+
+    fn now(&self) -> u64 {
+        let ns = u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        ns - ns % CLOCK_GRANULARITY_NS
+    }
+}
+
+/// Wall-clock time in whole milliseconds.
+struct CoarseWallClock;
+
+impl wasmtime_wasi::HostWallClock for CoarseWallClock {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(CLOCK_GRANULARITY_NS)
+    }
+
+    fn now(&self) -> std::time::Duration {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        std::time::Duration::from_millis(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
     }
 }
 

@@ -163,3 +163,95 @@ async fn slow_and_oversized_requests_are_cut_off() {
     assert!(answer.contains("connection: close"), "{answer}");
     server.stop().await.unwrap();
 }
+
+/// More slow scripts at once than execution slots: the ones that cannot get
+/// a slot within their deadline get `503 executor_overloaded` with
+/// `Retry-After`, never an unbounded queue; afterwards the server serves
+/// normally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_slow_scripts_than_slots_get_503_not_a_backlog() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = config(
+        data.path().to_owned(),
+        format!("sqlite://{}", data.path().join("picloud.db").display()),
+    );
+    config.max_concurrent = 1;
+    let server = Server::start(config).await.expect("server starts");
+    let client = reqwest::Client::new();
+    let admin = format!("http://{}/api/v1/admin", server.addr);
+    // A busy loop holds its slot until a limit stops it (the deadline, or
+    // Rhai's operation count, whichever comes first).
+    let limits = client
+        .patch(format!("{admin}/apps/default"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"limits": {"deadline_ms": 150, "fuel": 4_000_000_000u64}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limits.status(), 200);
+    let script: Value = client
+        .post(format!("{admin}/scripts"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"name": "spin", "source": "loop { }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let route = client
+        .post(format!(
+            "{admin}/scripts/{}/routes",
+            script["id"].as_str().unwrap()
+        ))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"method": "GET", "path": "/spin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(route.status(), 201);
+
+    let calls = (0..6).map(|_| {
+        let client = client.clone();
+        let url = format!("http://{}/spin", server.addr);
+        tokio::spawn(async move {
+            let resp = client
+                .get(url)
+                .header("host", "localhost")
+                .send()
+                .await
+                .unwrap();
+            let retry_after = resp.headers().contains_key("retry-after");
+            let body: Value = resp.json().await.unwrap();
+            (
+                body["error"]["code"].as_str().unwrap().to_owned(),
+                retry_after,
+            )
+        })
+    });
+    let mut codes = Vec::new();
+    for call in calls.collect::<Vec<_>>() {
+        codes.push(call.await.unwrap());
+    }
+    let overloaded = codes
+        .iter()
+        .filter(|(code, retry)| code == "executor_overloaded" && *retry)
+        .count();
+    let stopped = codes
+        .iter()
+        .filter(|(code, _)| {
+            ["deadline_exceeded", "fuel_exhausted", "operations_exceeded"].contains(&code.as_str())
+        })
+        .count();
+    assert_eq!(overloaded + stopped, 6, "{codes:?}");
+    // One slot, 150 ms each, 150 ms of patience: most of the six cannot start.
+    assert!(overloaded >= 3, "{codes:?}");
+    let hello = client
+        .get(format!("http://{}/hello", server.addr))
+        .header("host", "localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hello.text().await.unwrap(), "Hello, World!");
+    server.stop().await.unwrap();
+}

@@ -670,6 +670,17 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(code(&resp.json().await.unwrap()), "invalid_content_type");
+    // A huge literal within the body limit, over the 256 KiB source limit.
+    let literal = format!("let s = \"{}\"; s.len()", "x".repeat(300_000));
+    let (status, body) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/scripts",
+            Some(json!({"app_id": "default", "name": "literal", "source": literal})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&body), "source_too_large");
     // An oversized body.
     let huge = "x".repeat(2 << 20);
     let resp = s
