@@ -32,6 +32,7 @@ fn main() {
         users_sessions_and_tokens,
         lists_page_with_a_cursor,
         run_panel_and_app_statistics,
+        every_body_endpoint_refuses_bad_input_with_4xx,
         dashboard_is_served_at_admin,
     ])
 }
@@ -1821,5 +1822,87 @@ async fn dashboard_is_served_at_admin(db: Db) {
         .await
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    s.stop().await;
+}
+
+/// Every operation that takes a JSON body, from the OpenAPI document, is fed
+/// malformed JSON, wrong types, unknown and missing fields, invalid UTF-8,
+/// Unicode edge cases and an oversized body: each answers 4xx in the error
+/// shape, never 5xx, and the server stays up.
+async fn every_body_endpoint_refuses_bad_input_with_4xx(db: Db) {
+    let s = TestServer::start(&db).await;
+    let doc: Value = s
+        .client
+        .get(format!("{}/api/v1/openapi.json", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let base_path = doc["servers"][0]["url"].as_str().unwrap().to_owned();
+    let hello = s.admin(Method::GET, "/api/v1/admin/scripts", None).await.1["scripts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let oversized = format!("{{\"name\": \"{}\"}}", "x".repeat(2 << 20));
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated JSON", b"{\"name\": ".to_vec()),
+        ("not an object", b"[1, 2, 3]".to_vec()),
+        ("a bare string", b"\"hello\"".to_vec()),
+        ("wrong types", br#"{"name": 5, "source": [], "slug": {}, "pattern": true, "password": 1, "method": null}"#.to_vec()),
+        ("an unknown field", br#"{"surprise_field": 1}"#.to_vec()),
+        ("invalid UTF-8", b"{\"name\": \"\xff\xfe\"}".to_vec()),
+        ("a lone surrogate", br#"{"name": "\ud800", "slug": "\ud800", "pattern": "\ud800"}"#.to_vec()),
+        ("NUL and RTL marks", "{\"name\": \"a\\u0000b\u{202e}\", \"slug\": \"\u{1F600}\", \"pattern\": \"\u{202e}.example\"}".as_bytes().to_vec()),
+        ("deep nesting", format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes()),
+        ("an oversized body", oversized.into_bytes()),
+    ];
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("requestBody").is_none() {
+                continue;
+            }
+            let method = method.to_uppercase().parse::<Method>().unwrap();
+            // Real ids where the path has them, so the body is what is wrong.
+            let concrete: String = path
+                .split('/')
+                .map(|seg| match seg {
+                    "{app}" => "default",
+                    "{id}" if path.starts_with("/scripts") => hello.as_str(),
+                    seg if seg.starts_with('{') => "x",
+                    seg => seg,
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let url = format!("{}{base_path}{concrete}", s.base);
+            for (what, body) in &bodies {
+                let resp = s
+                    .client
+                    .request(method.clone(), &url)
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status();
+                let answer: Value = resp.json().await.unwrap_or(Value::Null);
+                assert!(
+                    status.is_client_error(),
+                    "{method} {path} with {what}: {status} {answer}"
+                );
+                assert!(
+                    answer["error"]["code"].is_string() && answer["error"]["message"].is_string(),
+                    "{method} {path} with {what}: {answer}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10 * bodies.len(), "only {checked} requests");
+    let (status, _) = s.admin(Method::GET, "/api/v1/admin/apps", None).await;
+    assert_eq!(status, StatusCode::OK);
     s.stop().await;
 }
