@@ -350,8 +350,8 @@ function withQuery(path: string, query?: Query): string {
 
 /**
  * Every page of a list the UI shows whole (a script's routes, an app's
- * claims): those stay small, but the API pages every list, so a long one must
- * not be cut off silently at the first page.
+ * claims, users, tokens): those stay small, but the API pages every list, so a
+ * long one must not be cut off silently at the first page.
  */
 async function allPages<K extends string, T>(path: string, key: K): Promise<Record<K, T[]>> {
 	const items: T[] = [];
@@ -449,8 +449,7 @@ export const api = {
 		request<ExecutionList>('GET', `/scripts/${enc(id)}/executions`, { query: { ...filter } }),
 	getExecution: (id: string) => request<Execution>('GET', `/executions/${enc(id)}`),
 
-	listUsers: (cursor?: string | null, limit = 200) =>
-		request<UserList>('GET', '/users', { query: { limit, cursor } }),
+	listUsers: () => allPages<'users', User>('/users', 'users'),
 	createUser: (username: string, password: string) =>
 		request<User>('POST', '/users', { body: { username, password } }),
 	deleteUser: (id: string) => request<void>('DELETE', `/users/${enc(id)}`),
@@ -462,8 +461,7 @@ export const api = {
 					: { password, current_password: currentPassword }
 		}),
 
-	listTokens: (cursor?: string | null, limit = 200) =>
-		request<TokenList>('GET', '/tokens', { query: { limit, cursor } }),
+	listTokens: () => allPages<'tokens', Token>('/tokens', 'tokens'),
 	createToken: (name: string) => request<CreatedToken>('POST', '/tokens', { body: { name } }),
 	revokeToken: (id: string) => request<void>('DELETE', `/tokens/${enc(id)}`)
 };

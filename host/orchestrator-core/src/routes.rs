@@ -11,6 +11,7 @@
 //! follow), methods are inline arrays, trie nodes live in one vector and point
 //! at each other by index, and the route records sit together at the end.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -145,13 +146,13 @@ impl RouteTable {
             .all(|s| matches!(s, Segment::Literal(_)))
         {
             self.statics
-                .entry(CompactString::from(route.path.as_str()))
+                .entry(CompactString::from(canonical_path(&route.path).as_ref()))
                 .or_default()
         } else {
             let mut node = 0;
             for segment in &pattern.segments {
                 node = match segment {
-                    Segment::Literal(text) => self.literal_child(node, text),
+                    Segment::Literal(text) => self.literal_child(node, &canonical_segment(text)),
                     Segment::Param(name) => {
                         param_names.push(CompactString::from(name.as_str()));
                         self.param_child(node)
@@ -206,6 +207,11 @@ impl RouteTable {
 
     /// Finds the route for `method` and `path` (path without query).
     pub fn find<'a>(&'a self, method: &str, path: &str) -> Result<PathMatch<'a>, RouteMiss> {
+        // Literals are stored in canonical percent-encoding; an escape in the
+        // request (`/caf%c3%a9`, `/%63afe`) is brought to the same form.
+        // Paths without one, nearly all of them, are compared as they are.
+        let canonical = canonical_path(path);
+        let path = canonical.as_ref();
         let mut allowed = Vec::new();
         if let Some(methods) = self.statics.get(path)
             && let Some(target) = self.pick(methods, method, &mut allowed)
@@ -314,6 +320,59 @@ impl RouteTable {
     }
 }
 
+/// Bytes escaped in the canonical form of a path: everything but ASCII
+/// letters, digits, `/` and the punctuation `http::Uri` lets through
+/// unescaped. Non-ASCII bytes are always escaped.
+const ESCAPED_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// The same within one segment, where `/` is data.
+const ESCAPED_IN_SEGMENT: &percent_encoding::AsciiSet = &ESCAPED_IN_PATH.add(b'/');
+
+/// One path segment in canonical form: percent-decoded, then escaped with
+/// [`ESCAPED_IN_SEGMENT`] (upper-case hex). A route literal `café` and the
+/// request segments `caf%C3%A9` and `caf%c3%a9` all become `caf%C3%A9`.
+fn canonical_segment(segment: &str) -> Cow<'_, str> {
+    if !segment.contains('%') {
+        // Borrowed when nothing needs escaping.
+        return percent_encoding::utf8_percent_encode(segment, ESCAPED_IN_SEGMENT).into();
+    }
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(segment).collect();
+    percent_encoding::percent_encode(&bytes, ESCAPED_IN_SEGMENT)
+        .to_string()
+        .into()
+}
+
+/// A path with each segment in canonical form (borrowed when it already is,
+/// which is the case for nearly every request).
+fn canonical_path(path: &str) -> Cow<'_, str> {
+    if !path.contains('%')
+        && let Cow::Borrowed(_) =
+            Cow::from(percent_encoding::utf8_percent_encode(path, ESCAPED_IN_PATH))
+    {
+        return path.into();
+    }
+    path.split('/')
+        .map(canonical_segment)
+        .collect::<Vec<_>>()
+        .join("/")
+        .into()
+}
+
 /// Percent-decodes a captured path segment (`+` stays `+` in paths).
 fn decode(value: impl AsRef<str>) -> String {
     percent_encoding::percent_decode_str(value.as_ref())
@@ -349,6 +408,26 @@ mod tests {
             .find(method, path)
             .unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
         (m.route.path.to_string(), m.params)
+    }
+
+    /// Clients escape what a URI cannot carry, in either case of hex, and
+    /// may escape what they need not; literals match all of those forms.
+    #[test]
+    fn literals_match_however_the_client_escapes_them() {
+        let t = table(&[
+            ("GET", "/café"),
+            ("GET", "/menu/crème-brûlée/:size"),
+            ("GET", "/100%"),
+        ]);
+        for path in ["/caf%C3%A9", "/caf%c3%a9", "/%63af%C3%A9"] {
+            assert_eq!(hit(&t, "GET", path).0, "/café", "{path}");
+        }
+        let (route, params) = hit(&t, "GET", "/menu/cr%C3%A8me-br%C3%BBl%C3%A9e/l%C3%A0rge");
+        assert_eq!(route, "/menu/crème-brûlée/:size");
+        assert_eq!(params, [("size".to_owned(), "làrge".to_owned())]);
+        assert_eq!(hit(&t, "GET", "/100%25").0, "/100%");
+        // An escaped slash is data inside a segment, not a separator.
+        assert!(t.find("GET", "/caf%C3%A9%2Fx").is_err());
     }
 
     #[test]

@@ -50,6 +50,27 @@ pub struct ServerConfig {
     pub cache_dir: Option<PathBuf>,
 }
 
+impl ServerConfig {
+    /// The defaults `picloud serve` uses, on `listen` with data in `data_dir`.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        ServerConfig {
+            listen,
+            data_dir,
+            database_url: None,
+            admin_token: None,
+            admin_user: None,
+            session_ttl: std::time::Duration::from_secs(12 * 60 * 60),
+            log_max_per_app: 10_000,
+            log_max_age: std::time::Duration::from_secs(30 * 24 * 60 * 60),
+            public_base_url: None,
+            max_concurrent: 16,
+            max_body_bytes: 1 << 20,
+            http: HttpLimits::default(),
+            cache_dir: None,
+        }
+    }
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct Server {

@@ -10,20 +10,39 @@ const TOKEN: &str = "pc_faults_test_token_0123456789";
 
 fn config(data_dir: PathBuf, database_url: String) -> ServerConfig {
     ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir,
         database_url: Some(database_url),
         admin_token: Some(TOKEN.into()),
-        admin_user: None,
-        session_ttl: std::time::Duration::from_secs(3600),
-        log_max_per_app: 10_000,
-        log_max_age: std::time::Duration::from_secs(30 * 24 * 3600),
-        public_base_url: None,
         max_concurrent: 4,
-        max_body_bytes: 1 << 20,
-        http: picloud::HttpLimits::default(),
+        // Shared across tests so the guest is pre-initialized and compiled once.
         cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+        ..ServerConfig::new("127.0.0.1:0".parse().unwrap(), data_dir)
     }
+}
+
+/// Creates a script in the `default` app and binds `method path` to it.
+async fn deploy(client: &reqwest::Client, server: &Server, source: &str, method: &str, path: &str) {
+    let admin = format!("http://{}/api/v1/admin", server.addr);
+    let script: Value = client
+        .post(format!("{admin}/scripts"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"name": path.trim_start_matches('/'), "source": source}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let route = client
+        .post(format!(
+            "{admin}/scripts/{}/routes",
+            script["id"].as_str().unwrap()
+        ))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"method": method, "path": path}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(route.status(), 201);
 }
 
 /// PostgreSQL stops: admin requests get a clear 503 (not a hang, not a 500),
@@ -132,29 +151,14 @@ async fn slow_and_oversized_requests_are_cut_off() {
     assert!(answer.contains("request_timeout"), "{answer}");
 
     // The same on a user route, before the script runs.
-    let client = reqwest::Client::new();
-    let admin = format!("http://{}/api/v1/admin", server.addr);
-    let script: Value = client
-        .post(format!("{admin}/scripts"))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({"name": "echo", "source": "request.body"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let route = client
-        .post(format!(
-            "{admin}/scripts/{}/routes",
-            script["id"].as_str().unwrap()
-        ))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({"method": "POST", "path": "/echo"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(route.status(), 201);
+    deploy(
+        &reqwest::Client::new(),
+        &server,
+        "request.body",
+        "POST",
+        "/echo",
+    )
+    .await;
     let answer = exchange(
         b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nhalf".to_vec(),
     )
@@ -189,27 +193,7 @@ async fn more_slow_scripts_than_slots_get_503_not_a_backlog() {
         .await
         .unwrap();
     assert_eq!(limits.status(), 200);
-    let script: Value = client
-        .post(format!("{admin}/scripts"))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({"name": "spin", "source": "loop { }"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let route = client
-        .post(format!(
-            "{admin}/scripts/{}/routes",
-            script["id"].as_str().unwrap()
-        ))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({"method": "GET", "path": "/spin"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(route.status(), 201);
+    deploy(&client, &server, "loop { }", "GET", "/spin").await;
 
     let calls = (0..6).map(|_| {
         let client = client.clone();

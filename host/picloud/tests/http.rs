@@ -46,20 +46,13 @@ struct TestServer {
 
 fn config(data_dir: PathBuf, db: &Db, admin_token: Option<&str>) -> ServerConfig {
     ServerConfig {
-        listen: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-        data_dir,
         database_url: db.clone(),
         admin_token: admin_token.map(str::to_owned),
-        admin_user: None,
         session_ttl: std::time::Duration::from_secs(3600),
-        log_max_per_app: 10_000,
-        log_max_age: std::time::Duration::from_secs(30 * 24 * 3600),
-        public_base_url: None,
         max_concurrent: 4,
-        max_body_bytes: 1 << 20,
-        http: picloud::HttpLimits::default(),
         // Shared across tests so the guest is pre-initialized and compiled once.
         cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+        ..ServerConfig::new("127.0.0.1:0".parse::<SocketAddr>().unwrap(), data_dir)
     }
 }
 
