@@ -12,6 +12,8 @@
 //! - among overlapping domain claims, the most specific matching claim wins,
 //!   with the wildcard labels as captures.
 
+// The input generators are shared with the parser properties in `shared`.
+#[path = "../../shared/tests/strategies/mod.rs"]
 mod strategies;
 
 use std::collections::HashSet;
