@@ -484,8 +484,46 @@ fn settings_file_flags_and_environment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_kill_9() {
     let data = tempfile::tempdir().unwrap();
+    kill_9_during_writes(data.path(), &[]).await;
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        data.path().join("picloud.db").display()
+    ))
+    .await
+    .unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let broken_references = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert!(broken_references.is_empty());
+    db.close().await;
+}
+
+/// The same against PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_kill_9_on_postgres() {
+    let cluster = testkit::PgCluster::start().expect("PostgreSQL starts");
+    let url = cluster.create_database("kill_9");
+    let data = tempfile::tempdir().unwrap();
+    kill_9_during_writes(data.path(), &[("PICLOUD_DATABASE_URL", url.as_str())]).await;
+}
+
+/// Streams app creations from four writers, kills the server with SIGKILL
+/// after 200 acknowledgements, restarts it, and checks every acknowledged
+/// app is there.
+async fn kill_9_during_writes(data: &std::path::Path, env: &[(&str, &str)]) {
     let token = "pc_kill_9_test_token_0123456789";
-    let mut server = start_with(data.path(), &[("PICLOUD_ADMIN_TOKEN", token)]);
+    let first_env: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .chain([("PICLOUD_ADMIN_TOKEN", token)])
+        .collect();
+    let mut server = start_with(data, &first_env);
     let client = reqwest::Client::new();
     let (acked, mut count) = tokio::sync::watch::channel(0usize);
     let acked = std::sync::Arc::new(acked);
@@ -528,7 +566,7 @@ async fn acknowledged_writes_survive_kill_9() {
     }
     let acknowledged = slugs.lock().unwrap().clone();
 
-    let mut again = start_with(data.path(), &[]);
+    let mut again = start_with(data, env);
     let mut present = std::collections::HashSet::new();
     let mut cursor = String::new();
     loop {
@@ -563,22 +601,4 @@ async fn acknowledged_writes_survive_kill_9() {
         acknowledged.len()
     );
     sigterm(&mut again);
-
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        data.path().join("picloud.db").display()
-    ))
-    .await
-    .unwrap();
-    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(integrity, "ok");
-    let broken_references = sqlx::query("PRAGMA foreign_key_check")
-        .fetch_all(&db)
-        .await
-        .unwrap();
-    assert!(broken_references.is_empty());
-    db.close().await;
 }
