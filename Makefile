@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR ?= never
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 export PICLOUD_BIN ?= $(TARGET_DIR)/release/picloud
 
-.PHONY: setup setup-test dashboard-deps dashboard build run test lint e2e bench api-fuzz fuzz
+.PHONY: setup setup-test dashboard-deps dashboard build run test lint e2e bench api-fuzz fuzz load soak
 
 setup:
 	scripts/setup.sh
@@ -66,3 +66,15 @@ api-fuzz: setup
 FUZZ_SECONDS ?= 60
 fuzz: setup
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# A bounded load test against a real server: 100,000 requests at 64
+# connections over a mix of scripts; only the deliberate `fuel_exhausted` may
+# fail (scripts/soak.sh; docs/reliability.md#load-and-soak; not in `make test`).
+load: setup
+	scripts/soak.sh load
+
+# The same mix for SOAK_SECONDS while sampling the server's RSS every 10 s;
+# fails if RSS keeps growing after the first minute.
+SOAK_SECONDS ?= 600
+soak: setup
+	scripts/soak.sh soak $(SOAK_SECONDS)
