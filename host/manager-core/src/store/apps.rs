@@ -192,7 +192,7 @@ impl Store {
     pub async fn create_app(&self, slug: &str, name: &str, description: &str) -> Result<App> {
         validate_slug(slug)?;
         self.validate_app_update(Some(name), None)?;
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let in_history: Option<String> = sqlx::query_scalar(
             "SELECT a.slug FROM app_slug_history h JOIN apps a ON a.id = h.app_id WHERE h.slug = $1",
         )
@@ -342,7 +342,7 @@ impl Store {
             _ => {}
         }
         let now = now_ms();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         sqlx::query("DELETE FROM app_slug_history WHERE slug = $1")
             .bind(slug)
             .execute(&mut *tx)

@@ -136,7 +136,7 @@ fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
 impl Store {
     /// Writes a batch of records in one transaction (the recorder's flush).
     pub async fn insert_executions(&self, records: &[ExecutionRecord]) -> Result<()> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         for r in records {
             let error = r.outcome.outcome.as_ref().err();
             let logs = serde_json::to_string(&r.outcome.logs).unwrap_or_else(|_| "[]".into());

@@ -125,7 +125,7 @@ impl RoutingSource for Store {
 impl Store {
     async fn snapshot(&self) -> crate::Result<RoutingSnapshot> {
         // One read transaction, so the three lists agree with each other.
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let apps: Vec<(String, String, Option<String>)> =
             sqlx::query_as("SELECT id, slug, limits FROM apps")
                 .fetch_all(&mut *tx)
