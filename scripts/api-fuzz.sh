@@ -24,24 +24,20 @@ fi
 cargo build --release -p picloud
 bin="${CARGO_TARGET_DIR:-target}/release/picloud"
 data=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 token="fuzz-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-PICLOUD_ADMIN_TOKEN="$token" PICLOUD_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data" >"$data/server.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 300); do
-  curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
-  kill -0 $server 2>/dev/null || { cat "$data/server.log"; exit 1; }
-  sleep 0.1
-done
-"$venv/bin/schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
-  --url "http://127.0.0.1:$port/api/v1/admin" \
+server=
+trap '[ -z "$server" ] || { kill $server 2>/dev/null; wait $server 2>/dev/null; }; rm -rf "$data"' EXIT
+# shellcheck source=scripts/picloud-server.sh
+. scripts/picloud-server.sh
+start_picloud "$bin" "$data" PICLOUD_ADMIN_TOKEN="$token" PICLOUD_LOG=warn
+"$venv/bin/schemathesis" run "$base/api/v1/openapi.json" \
+  --url "$base/api/v1/admin" \
   -H "Authorization: Bearer $token" \
   --max-examples "$examples" \
   --checks all --exclude-checks positive_data_acceptance \
   --exclude-operation-id auth_revoke_token --exclude-operation-id auth_logout
-if grep -q panicked "$data/server.log"; then
+if grep -q panicked "$data/server.err"; then
   echo "the server log shows a panic:" >&2
-  grep -B2 -A10 panicked "$data/server.log" >&2
+  grep -B2 -A10 panicked "$data/server.err" >&2
   exit 1
 fi

@@ -52,20 +52,9 @@ stop_server() {
 }
 trap 'stop_server || true; rm -rf "$data"' EXIT
 
-# --listen 127.0.0.1:0 picks a free port; the banner line names it.
-PICLOUD_ADMIN_TOKEN="$token" "$bin/picloud" serve --listen 127.0.0.1:0 --data-dir "$data" \
-  >"$data/server.out" 2>"$data/server.err" &
-server=$!
-addr=
-# The first start on a fresh data directory compiles the sandbox: allow 5 min.
-for _ in $(seq 3000); do
-  addr=$(sed -n 's|^PiCloud is listening on http://\([^ ]*\) .*|\1|p' "$data/server.out")
-  [ -n "$addr" ] && break
-  kill -0 "$server" 2>/dev/null || { cat "$data/server.err" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$addr" ] || { echo "the server did not start within 5 minutes" >&2; exit 1; }
-base="http://$addr"
+# shellcheck source=scripts/picloud-server.sh
+. scripts/picloud-server.sh
+start_picloud "$bin/picloud" "$data" PICLOUD_ADMIN_TOKEN="$token"
 echo "server pid $server listening on $base (data in $data)"
 
 json_string() {

@@ -79,15 +79,29 @@ pub async fn require_admin(
 }
 
 /// `Json` whose rejections use the API's error shape and name the problem
-/// (missing or unknown field, wrong type, body too large).
+/// (missing or unknown field, wrong type, body too large). Every request body
+/// of the API is an object: serde would also build a struct from a JSON array
+/// of its fields in order (`[null, null]`), which no client means.
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
 impl<T: DeserializeOwned> FromRequest<Manager> for ApiJson<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &Manager) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            // The path names the offending field, as axum's own message does.
+            Ok(axum::Json(value)) if value.is_object() => serde_path_to_error::deserialize(&value)
+                .map(ApiJson)
+                .map_err(|err| {
+                    Error::bad_request(
+                        "invalid_json",
+                        format!("Failed to deserialize the JSON body into the target type: {err}"),
+                    )
+                }),
+            Ok(_) => Err(Error::bad_request(
+                "invalid_json",
+                "the body must be a JSON object",
+            )),
             Err(JsonRejection::BytesRejection(rejection)) if rejection.status() == 413 => {
                 Err(Error::PayloadTooLarge {
                     limit: state.config.max_body_bytes,
