@@ -52,9 +52,10 @@ lint: dashboard-deps
 e2e: build
 	cd dashboard && $(NPM) run test:e2e
 
-bench: setup
-	$(CARGO) bench -p executor-core --bench execution
-	$(CARGO) bench -p orchestrator-core --bench dispatch
+# The benchmark suite: seven benchmarks, one table of ratios against their
+# baselines (docs/performance.md). BENCH="http memory" runs only those.
+bench: setup dashboard
+	$(CARGO) bench -p picloud --bench suite -- $(BENCH)
 
 # Fuzz the admin API from its OpenAPI document with Schemathesis (needs PyPI
 # for the first run; not part of `make test`). EXAMPLES=200 for a longer run.

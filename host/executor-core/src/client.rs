@@ -1,6 +1,8 @@
-//! The in-process [`ExecutorClient`]: runs executions on tokio's blocking pool,
-//! at most `max_concurrent` at a time (one per pooled instance slot).
+//! The in-process [`ExecutorClient`]: runs executions as futures on the
+//! caller's runtime, at most `max_concurrent` at a time (one per pooled
+//! instance slot).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -31,22 +33,25 @@ impl LocalExecutor {
     /// execution's own deadline): a request that could not even start in that
     /// time gets `executor_overloaded` (503, Retry-After) instead of queueing
     /// without bound.
-    async fn run<R: Send + 'static>(
-        &self,
+    ///
+    /// The job runs in the calling task: no hand-off to a blocking thread and
+    /// back (two context switches per request, most of the request path's
+    /// cost for short scripts; ADR 002). A long script yields every
+    /// [`YIELD_FUEL`](crate::YIELD_FUEL) units of fuel, so other tasks on
+    /// the same worker keep being served.
+    async fn run<'a, R, F>(
+        &'a self,
         patience: std::time::Duration,
-        job: impl FnOnce(&Executor) -> R + Send + 'static,
-    ) -> Result<R, ExecutionError> {
-        let _permit = tokio::time::timeout(patience, self.slots.clone().acquire_owned())
+        job: impl FnOnce(&'a Executor) -> F,
+    ) -> Result<R, ExecutionError>
+    where
+        F: Future<Output = R> + 'a,
+    {
+        let _permit = tokio::time::timeout(patience, self.slots.acquire())
             .await
             .map_err(|_| ExecutionError::Overloaded)?
             .map_err(|_| ExecutionError::Overloaded)?;
-        let executor = self.executor.clone();
-        tokio::task::spawn_blocking(move || job(&executor))
-            .await
-            .map_err(|err| {
-                tracing::error!(error = %err, "execution task failed");
-                ExecutionError::Internal
-            })
+        Ok(job(&self.executor).await)
     }
 }
 
@@ -73,9 +78,8 @@ impl ExecutorClient for LocalExecutor {
     }
 
     async fn check(&self, source: &str) -> Result<(), ExecutionError> {
-        let source = source.to_owned();
         let patience = shared::Limits::default().deadline();
-        self.run(patience, move |executor| executor.check(&source))
+        self.run(patience, move |executor| executor.check(source))
             .await?
     }
 }

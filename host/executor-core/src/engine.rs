@@ -30,7 +30,7 @@ pub(crate) fn build(config: &ExecutorConfig) -> crate::Result<(Engine, Allocator
         // keeping memory resident would mean memset-ing it whole, which is
         // slower than madvise; so the second tier is plain pooling.
         for scan in [true, false] {
-            match Engine::new(&base_config(Some(pooling(config, scan)))) {
+            match Engine::new(&base_config(config, Some(pooling(config, scan)))) {
                 Ok(engine) => return Ok((engine, AllocatorKind::Pooling)),
                 Err(err) => tracing::info!(
                     pagemap_scan = scan,
@@ -41,18 +41,22 @@ pub(crate) fn build(config: &ExecutorConfig) -> crate::Result<(Engine, Allocator
         }
         tracing::warn!("pooling allocator unavailable; falling back to on-demand allocation");
     }
-    Ok((Engine::new(&base_config(None))?, AllocatorKind::OnDemand))
+    Ok((
+        Engine::new(&base_config(config, None))?,
+        AllocatorKind::OnDemand,
+    ))
 }
 
-fn base_config(pool: Option<PoolingAllocationConfig>) -> Config {
+fn base_config(executor: &ExecutorConfig, pool: Option<PoolingAllocationConfig>) -> Config {
     let mut config = Config::new();
     config
-        .consume_fuel(true)
+        .consume_fuel(executor.fuel)
         .epoch_interruption(true)
         // Snapshot memory is mapped copy-on-write, so instantiating the
         // pre-initialized guest does not copy its multi-megabyte heap.
         .memory_init_cow(true)
-        // Below the 2 MiB stack of tokio's blocking threads, which run executions.
+        // Wasm may use 1 MiB of the fiber's stack; the rest (async_stack_size
+        // defaults to 2 MiB) is headroom for host calls made from it.
         .max_wasm_stack(1 << 20)
         .parallel_compilation(true);
     if let Some(pool) = pool {

@@ -16,6 +16,14 @@ use crate::engine::{self, AllocatorKind};
 use crate::host::{ExecutionContext, HostState, LogBuffer, MemoryCap};
 use crate::{ExecutorConfig, Result, component};
 
+/// Fuel between two yields of a running script to the async runtime: the
+/// time slice after which other requests on the same worker thread get a
+/// turn. About 0.1 ms of guest work on the machine in docs/performance.md;
+/// smaller slices cost throughput (each yield is a fiber switch and a trip
+/// through the scheduler), larger ones let a busy script delay a quick one
+/// for longer (the noisy-neighbour benchmark measures both).
+pub const YIELD_FUEL: u64 = 100_000;
+
 /// The process-wide executor: engine, pre-linked guest, epoch ticker.
 /// Cheap to share behind an `Arc`; every call is independent.
 pub struct Executor {
@@ -23,6 +31,7 @@ pub struct Executor {
     pre: ScriptPre<HostState>,
     allocator: AllocatorKind,
     max_limits: Limits,
+    fuel: bool,
     _ticker: Arc<()>,
 }
 
@@ -42,7 +51,7 @@ impl Executor {
         let (engine, allocator) = engine::build(&config)?;
         let component = component::load(&engine, config.cache_dir.as_deref())?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Script::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)?;
         let pre = ScriptPre::new(linker.instantiate_pre(&component)?)?;
         let ticker = engine::start_epoch_ticker(&engine);
@@ -52,6 +61,7 @@ impl Executor {
             pre,
             allocator,
             max_limits: config.max_limits,
+            fuel: config.fuel,
             _ticker: ticker,
         })
     }
@@ -72,9 +82,11 @@ impl Executor {
         &self.max_limits
     }
 
-    /// Runs one script in a fresh instance. Blocking: call it from a blocking
-    /// thread (see [`LocalExecutor`](crate::LocalExecutor)).
-    pub fn execute(&self, request: ExecutionRequest) -> ExecutionOutcome {
+    /// Runs one script in a fresh instance. The future does the work when
+    /// polled and yields every [`YIELD_FUEL`] units of fuel, so it can run on
+    /// an async runtime's worker threads next to other requests without
+    /// starving them (ADR 002).
+    pub async fn execute(&self, request: ExecutionRequest) -> ExecutionOutcome {
         let started = Instant::now();
         let limits = request.limits.capped_by(&self.max_limits);
         let context = ExecutionContext {
@@ -82,10 +94,16 @@ impl Executor {
             script_id: request.script_id,
         };
         let mut store = self.store(context, &limits);
-        let result = self.pre.instantiate(&mut store).and_then(|script| {
-            script.call_run(&mut store, &request.source, &to_wit(request.request))
-        });
-        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let result = async {
+            let script = self.pre.instantiate_async(&mut store).await?;
+            script
+                .call_run(&mut store, &request.source, &to_wit(request.request))
+                .await
+        }
+        .await;
+        let fuel_used = store
+            .get_fuel()
+            .map_or(0, |left| limits.fuel.saturating_sub(left));
         let outcome = match result {
             Ok(Ok(response)) => check_response(response, &limits),
             Ok(Err(script_error)) => Err(from_script_error(script_error)),
@@ -106,32 +124,35 @@ impl Executor {
     /// This is the floor of per-request isolation for this guest: everything
     /// an execution pays except compiling and running the script. Run once at
     /// start as a self-check, and by the benchmark.
-    pub fn instantiate_noop(&self) -> Result<(), ExecutionError> {
+    pub async fn instantiate_noop(&self) -> Result<(), ExecutionError> {
         let context = ExecutionContext {
             app_id: shared::AppId::new(),
             script_id: shared::ScriptId::new(),
         };
         let limits = Limits::default().capped_by(&self.max_limits);
         let mut store = self.store(context, &limits);
-        self.pre
-            .instantiate(&mut store)
-            .and_then(|script| script.call_init(&mut store))
-            .map_err(|trap| classify_trap(&trap, store.data(), &limits))
+        let result = async {
+            let script = self.pre.instantiate_async(&mut store).await?;
+            script.call_init(&mut store).await
+        }
+        .await;
+        result.map_err(|trap| classify_trap(&trap, store.data(), &limits))
     }
 
     /// Compiles `source` in a fresh instance without running it.
-    pub fn check(&self, source: &str) -> Result<(), ExecutionError> {
+    pub async fn check(&self, source: &str) -> Result<(), ExecutionError> {
         let context = ExecutionContext {
             app_id: shared::AppId::new(),
             script_id: shared::ScriptId::new(),
         };
         let limits = Limits::default().capped_by(&self.max_limits);
         let mut store = self.store(context, &limits);
-        match self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|script| script.call_check(&mut store, source))
-        {
+        let result = async {
+            let script = self.pre.instantiate_async(&mut store).await?;
+            script.call_check(&mut store, source).await
+        }
+        .await;
+        match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(failure)) => Err(ExecutionError::Compile(from_failure(failure))),
             Err(trap) => Err(classify_trap(&trap, store.data(), &limits)),
@@ -146,9 +167,14 @@ impl Executor {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
-        store
-            .set_fuel(limits.fuel)
-            .expect("fuel is enabled in the engine config");
+        if self.fuel {
+            store
+                .set_fuel(limits.fuel)
+                .expect("fuel is enabled in the engine config");
+            store
+                .fuel_async_yield_interval(Some(YIELD_FUEL))
+                .expect("fuel is enabled in the engine config");
+        }
         store.set_epoch_deadline(engine::deadline_ticks(limits.deadline()));
         store.epoch_deadline_trap();
         store

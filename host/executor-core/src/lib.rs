@@ -12,6 +12,7 @@
 //! use executor_core::{Executor, ExecutorConfig};
 //! use shared::{AppId, ExecutionRequest, Limits, ScriptId, ScriptRequest};
 //!
+//! # async fn demo() -> Result<(), executor_core::Error> {
 //! let executor = Executor::new(ExecutorConfig::default())?;
 //! let outcome = executor.execute(ExecutionRequest {
 //!     app_id: AppId::new(),
@@ -20,9 +21,10 @@
 //!     source: "`Hello, ${request.query.name}!`".into(),
 //!     request: ScriptRequest { method: "GET".into(), ..Default::default() },
 //!     limits: Limits::default(),
-//! });
+//! }).await;
 //! assert_eq!(outcome.outcome.unwrap().status, 200);
-//! # Ok::<(), executor_core::Error>(())
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! The crate has no database dependency; data-plane services will reach it
@@ -39,6 +41,10 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "script",
+        // Exports are called with `call_async`, so a running script is a
+        // future that yields to the runtime every `YIELD_FUEL` units of fuel
+        // (see execute.rs); imports stay synchronous until one has to wait.
+        exports: { default: async },
     });
 }
 
@@ -46,7 +52,7 @@ use std::path::PathBuf;
 
 pub use client::LocalExecutor;
 pub use engine::AllocatorKind;
-pub use execute::Executor;
+pub use execute::{Executor, YIELD_FUEL};
 
 /// The guest component as built from `guest/` by this crate's build script.
 pub const GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/picloud_guest.wasm"));
@@ -90,6 +96,10 @@ pub struct ExecutorConfig {
     pub max_limits: shared::Limits,
     /// Which instance allocator to try first.
     pub allocator: AllocatorKind,
+    /// Meter fuel (always, in PiCloud). Off only for the benchmark that
+    /// measures what metering costs: executions then have no fuel limit,
+    /// only their deadline, and never yield to other requests.
+    pub fuel: bool,
 }
 
 impl Default for ExecutorConfig {
@@ -106,6 +116,7 @@ impl Default for ExecutorConfig {
                 max_log_bytes: 1 << 20,
             },
             allocator: AllocatorKind::Pooling,
+            fuel: true,
         }
     }
 }

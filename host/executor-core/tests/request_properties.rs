@@ -36,14 +36,14 @@ fn executor() -> &'static Executor {
 }
 
 fn run(source: &str, request: ScriptRequest) -> shared::ExecutionOutcome {
-    executor().execute(ExecutionRequest {
+    testkit::block_on(executor().execute(ExecutionRequest {
         app_id: AppId::new(),
         script_id: ScriptId::new(),
         route_id: None,
         source: source.into(),
         request,
         limits: Limits::default(),
-    })
+    }))
 }
 
 const ECHO: &str = "#{ m: request.method, p: request.path, q: request.query, \

@@ -79,14 +79,14 @@ fn limits_from(value: Option<&Value>) -> Limits {
 }
 
 fn run(source: &str, request: ScriptRequest, limits: Limits) -> shared::ExecutionOutcome {
-    executor().execute(ExecutionRequest {
+    testkit::block_on(executor().execute(ExecutionRequest {
         app_id: AppId::new(),
         script_id: ScriptId::new(),
         route_id: None,
         source: source.into(),
         request,
         limits,
-    })
+    }))
 }
 
 fn run_case(path: &Path) -> datatest_stable::Result<()> {

@@ -5,6 +5,9 @@
 //! transaction. Log readers call [`Recorder::flush`] first, so an execution is
 //! visible in the log as soon as its response has been sent.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use shared::{ExecutionRecord, ExecutionRecorder};
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,14 +28,17 @@ enum Message {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Message>,
+    /// Records dropped since the writer last reported them.
+    dropped: Arc<AtomicU64>,
 }
 
 impl Recorder {
     /// Starts the writer task on the current runtime.
     pub fn start(store: Store) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_loop(store, rx));
-        Recorder { tx }
+        let dropped = Arc::new(AtomicU64::new(0));
+        tokio::spawn(write_loop(store, rx, dropped.clone()));
+        Recorder { tx, dropped }
     }
 
     /// Waits until every record queued before this call is stored.
@@ -46,8 +52,10 @@ impl Recorder {
 
 impl ExecutionRecorder for Recorder {
     fn record(&self, record: ExecutionRecord) {
+        // Counted, not logged here: a line per dropped record would add a
+        // write to stderr to every request of an overload, making it worse.
         if self.tx.try_send(Message::Record(Box::new(record))).is_err() {
-            tracing::warn!("execution log queue full; dropping a record");
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -61,7 +69,7 @@ impl std::fmt::Debug for Message {
     }
 }
 
-async fn write_loop(store: Store, mut rx: mpsc::Receiver<Message>) {
+async fn write_loop(store: Store, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut waiting = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -80,6 +88,13 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Message>) {
                 tracing::error!(error = %err, records = batch.len(), "writing the execution log failed");
             }
             batch.clear();
+        }
+        let lost = dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            tracing::warn!(
+                records = lost,
+                "execution log queue was full; records were dropped"
+            );
         }
         for done in waiting.drain(..) {
             let _ = done.send(());

@@ -195,3 +195,15 @@ fn find_bin_dir() -> Option<PathBuf> {
     versions.sort();
     versions.pop()
 }
+
+/// Runs `future` to completion on the calling thread, for synchronous test
+/// harnesses (datatest, proptest) that drive the async executor. A current-
+/// thread runtime per call: cheap next to an execution, and nothing is shared
+/// between cases.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime")
+        .block_on(future)
+}

@@ -1,26 +1,20 @@
-//! Dispatch cost per request (host resolution + route match) for a small
-//! install against a large one, measured in one run:
-//!
-//! - `small`: 1 app with 10 routes, claiming one exact and one wildcard domain;
-//! - `large`: 1,000 apps with 1,000 domain claims (half exact, half
-//!   `{tenant}` wildcards) and 10 routes each: 10,000 routes.
-//!
-//! Both resolve a rotating set of requests that all match, with hosts of the
-//! same shapes (an exact 3-label host, a 4-label host under a wildcard), so
-//! that only the table size differs. The aim is that the
-//! large table costs no more than 1.2x the small one per lookup; the ratio is
-//! printed, never asserted. Run with `cargo bench -p orchestrator-core --bench dispatch`.
+//! 4. Dispatch: host resolution + route match for a small install (1 app, 10
+//!    routes, one exact and one `{tenant}` wildcard claim) against a large one
+//!    (1,000 apps, 1,000 claims, half exact and half wildcards, 10 routes
+//!    each: 10,000 routes). Both resolve a rotating set of matching requests
+//!    with hosts of the same shapes, so only the size of the tables differs.
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::Criterion;
 use orchestrator_core::Tables;
 use shared::{
     AppId, AppRouting, Limits, Resolution, RouteId, RouteSpec, RoutingSnapshot, ScriptEntry,
     ScriptId,
 };
+
+use crate::common::{Figure, Opts, Row, Table, Target};
 
 /// Ten routes of the shapes real apps use: static, params, a wildcard.
 const PATHS: [&str; 10] = [
@@ -138,8 +132,7 @@ fn lookup(tables: &Tables, requests: &[(String, &'static str)], i: &mut usize) {
     }
 }
 
-fn main() {
-    let full_run = std::env::args().any(|a| a == "--bench");
+pub(crate) fn run(opts: &Opts, table: &mut Table) {
     let (small_tables, small_requests) = small();
     let (large_tables, large_requests) = large();
     for (tables, requests) in [
@@ -153,27 +146,7 @@ fn main() {
             );
         }
     }
-
-    let mut criterion = Criterion::default().configure_from_args();
-    {
-        let mut group = criterion.benchmark_group("dispatch");
-        let mut i = 0;
-        group.bench_function("small_1_app_10_routes", |b| {
-            b.iter(|| lookup(&small_tables, &small_requests, &mut i))
-        });
-        let mut j = 0;
-        group.bench_function("large_1000_apps_10000_routes", |b| {
-            b.iter(|| lookup(&large_tables, &large_requests, &mut j))
-        });
-        group.finish();
-    }
-    criterion.final_summary();
-
-    let (rounds, batch_time) = if full_run {
-        (41, Duration::from_millis(100))
-    } else {
-        (3, Duration::from_millis(2))
-    };
+    let (rounds, batch) = opts.pick((41, 100), (3, 2));
     let (mut i, mut j) = (0, 0);
     let medians = testkit::bench::interleaved_medians(
         &mut [
@@ -181,24 +154,14 @@ fn main() {
             &mut || lookup(&large_tables, &large_requests, &mut j),
         ],
         rounds,
-        batch_time,
+        Duration::from_millis(batch),
     );
-    let (small, large) = (medians[0], medians[1]);
-    println!();
-    println!(
-        "summary (median of {rounds} interleaved batches of ~{} ms each)",
-        batch_time.as_millis()
-    );
-    println!(
-        "  small: 1 app, 10 routes                          {:>8.1} ns/lookup",
-        small.as_nanos() as f64
-    );
-    println!(
-        "  large: 1,000 apps, 1,000 claims, 10,000 routes   {:>8.1} ns/lookup",
-        large.as_nanos() as f64
-    );
-    println!(
-        "  large / small = {:.2}x (target: at most 1.2x)",
-        large.as_secs_f64() / small.as_secs_f64()
-    );
+    let ns = |d: Duration| Figure::Nanos(d.as_secs_f64() * 1e9);
+    table.push(Row {
+        bench: "4 dispatch",
+        figure: "lookup, 1,000 apps, 10,000 routes".into(),
+        value: ns(medians[1]),
+        reference: Some(("1 app, 10 routes".into(), ns(medians[0]))),
+        target: Target::RatioAtMost(1.2),
+    });
 }
