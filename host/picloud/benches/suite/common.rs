@@ -328,13 +328,17 @@ impl Drop for Server {
 }
 
 pub(crate) fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    try_rss_mib(pid).expect("VmRSS in /proc/<pid>/status")
+}
+
+/// Resident set size of `pid`, or `None` once it has exited.
+pub(crate) fn try_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map(|kib| kib / 1024.0)
-        .expect("VmRSS in /proc/<pid>/status")
 }
 
 /// One `GET` over a fresh connection, by hand: the start-up benchmark needs
