@@ -27,12 +27,18 @@ fn build() -> Engine {
         .set_max_operations(limits::MAX_OPERATIONS)
         .set_max_call_levels(limits::MAX_CALL_LEVELS)
         .set_max_expr_depths(limits::MAX_EXPR_DEPTH, limits::MAX_FN_EXPR_DEPTH)
-        .set_max_string_size(limits::MAX_STRING_SIZE)
-        .set_max_array_size(limits::MAX_ARRAY_SIZE)
-        .set_max_map_size(limits::MAX_MAP_SIZE)
+        // No string, array or map size limits: with any of them set, Rhai
+        // measures the whole value after every operation that can grow it,
+        // which makes building a collection cost quadratic fuel. The host's
+        // memory cap stops runaway growth instead (ADR 003).
         .set_max_variables(limits::MAX_VARIABLES)
         .set_max_functions(limits::MAX_FUNCTIONS)
         .set_max_modules(0)
+        // Rhai's string interner bounds its table by scanning all of it on
+        // each insertion once full: about 19,000 fuel per new short string,
+        // five times what building the string costs. Executions are short
+        // and start from a fresh snapshot, so sharing strings saves nothing.
+        .set_max_strings_interned(0)
         // Scripts are self-contained: no module files, no `eval` of strings built
         // at run time (it would hide code from the upload-time compile check).
         .set_module_resolver(DummyModuleResolver::new())
@@ -42,6 +48,10 @@ fn build() -> Engine {
         .on_debug(|text, _source, _pos| log::write(Level::Debug, text));
 
     engine.register_static_module("log", log_module().into());
+    engine.register_static_module("kv", crate::services::kv_module().into());
+    engine.register_static_module("docs", crate::services::docs_module().into());
+    engine.register_static_module("http", crate::services::http_module().into());
+    engine.register_static_module("env", crate::services::env_module().into());
     convert::register(&mut engine);
     engine
 }
@@ -82,7 +92,14 @@ pub(crate) fn run(
         _ => ScriptError::Compile(parse_failure(&err)),
     })?;
     let mut scope = Scope::new();
-    scope.push("request", convert::request_to_map(request));
+    let mut request = convert::request_to_map(request);
+    if let Some(mut map) = request.write_lock::<rhai::Map>() {
+        map.insert(
+            "trigger".into(),
+            crate::picloud::platform::context::trigger().into(),
+        );
+    }
+    scope.push("request", request);
     let value = engine
         .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
         .map_err(|err| eval_error(*err))?;
@@ -115,15 +132,6 @@ fn eval_error(err: EvalAltResult) -> ScriptError {
         EvalAltResult::ErrorStackOverflow(..) => Some(LimitKind::CallDepth),
         EvalAltResult::ErrorParsing(rhai::ParseErrorType::ExprTooDeep, ..) => {
             Some(LimitKind::ExpressionDepth)
-        }
-        EvalAltResult::ErrorDataTooLarge(what, ..) => {
-            Some(if what.starts_with("Length of string") {
-                LimitKind::StringSize
-            } else if what.contains("map") {
-                LimitKind::MapSize
-            } else {
-                LimitKind::ArraySize
-            })
         }
         _ => None,
     };

@@ -13,6 +13,7 @@
 mod convert;
 mod engine;
 mod limits;
+mod services;
 
 #[allow(
     unsafe_code,

@@ -1,6 +1,6 @@
 //! The interpreter's own safety limits. They are a second fence behind the host's
 //! fuel, memory cap and deadline: they stop runaway scripts with a precise error
-//! ("call depth", "string size") before the coarser host limits trap the instance.
+//! ("call depth", "expression depth") before the coarser host limits trap the instance.
 //! docs/scripting.md lists them; change both together.
 
 /// Interpreter operations per execution. Deliberately higher than what the host's
@@ -14,12 +14,6 @@ pub(crate) const MAX_CALL_LEVELS: usize = 64;
 /// Expression nesting at global level and inside functions.
 pub(crate) const MAX_EXPR_DEPTH: usize = 64;
 pub(crate) const MAX_FN_EXPR_DEPTH: usize = 32;
-/// Largest string, in bytes (4 MiB).
-pub(crate) const MAX_STRING_SIZE: usize = 4 << 20;
-/// Largest array or blob, in elements.
-pub(crate) const MAX_ARRAY_SIZE: usize = 100_000;
-/// Largest object map, in properties.
-pub(crate) const MAX_MAP_SIZE: usize = 100_000;
 /// Variables in scope at once.
 pub(crate) const MAX_VARIABLES: usize = 1_000;
 /// Functions a script may define.

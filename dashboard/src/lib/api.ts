@@ -226,6 +226,174 @@ export interface RunResult {
 	error: ExecutionFailure | null;
 }
 
+/** One key of an app's key-value store (`kv::set` in scripts). */
+export interface KvItem {
+	key: string;
+	/** Any JSON value, as the script stored it. */
+	value: unknown;
+	/** Bytes it counts against the app's quota. */
+	size: number;
+	expires_at: string | null;
+	updated_at: string;
+}
+
+export interface KvUsage {
+	keys: number;
+	bytes: number;
+}
+
+export interface KvQuota {
+	max_key_bytes: number;
+	max_value_bytes: number;
+	max_keys: number;
+	max_total_bytes: number;
+}
+
+export interface KvList extends Page {
+	items: KvItem[];
+	usage: KvUsage;
+	quota: KvQuota;
+}
+
+export interface KvQuery {
+	prefix?: string;
+	cursor?: string | null;
+	limit?: number;
+}
+
+export interface PutKv {
+	value: unknown;
+	/** Seconds until the key expires; absent: it stays until deleted. */
+	ttl_seconds?: number;
+}
+
+/** A JSON object: what a document is. */
+export type JsonObject = { [field: string]: unknown };
+
+/** One of an app's document collections (`docs::insert` in scripts); it exists while it holds documents. */
+export interface Collection {
+	name: string;
+	documents: number;
+	/** Bytes its documents count against the app's quota. */
+	bytes: number;
+}
+
+export interface DocsUsage {
+	documents: number;
+	bytes: number;
+}
+
+export interface DocsQuota {
+	max_document_bytes: number;
+	max_documents: number;
+	max_total_bytes: number;
+}
+
+export interface CollectionList {
+	items: Collection[];
+	usage: DocsUsage;
+	quota: DocsQuota;
+}
+
+/** A stored document with its id (the id is not a field of the document). */
+export interface DocumentItem {
+	id: string;
+	document: JsonObject;
+	created_at: string;
+	updated_at: string;
+	size: number;
+}
+
+export interface DocumentList extends Page {
+	items: DocumentItem[];
+}
+
+export interface DocumentQuery {
+	/** In the shape scripts use: `{"status": "paid", "total": {"gt": 10}}`. */
+	where?: JsonObject;
+	/** A top-level field; a leading `-` sorts descending. */
+	sort?: string;
+	cursor?: string | null;
+	limit?: number;
+}
+
+/** A variable or secret of an app (`env::get` in scripts). */
+export interface Variable {
+	name: string;
+	secret: boolean;
+	/** Absent for secrets: they are write-only. */
+	value?: string | null;
+	created_at: string;
+	updated_at: string;
+}
+
+export interface VariableList {
+	items: Variable[];
+}
+
+export interface PutVariable {
+	value: string;
+	secret: boolean;
+}
+
+/** A cron trigger: one of the app's scripts run on a schedule. */
+export interface CronTrigger {
+	id: string;
+	script_id: string;
+	script_name: string;
+	/** Five-field cron expression: minute hour day-of-month month day-of-week. */
+	schedule: string;
+	/** IANA time zone the schedule is read in. */
+	timezone: string;
+	enabled: boolean;
+	/** `null` while disabled. */
+	next_run_at: string | null;
+	/** The last time the scheduler fired it; `null` = never. */
+	last_run_at: string | null;
+	created_at: string;
+	updated_at: string;
+}
+
+export interface TriggerList {
+	items: CronTrigger[];
+}
+
+export interface CreateTrigger {
+	/** Id or name of one of the app's scripts. */
+	script: string;
+	schedule: string;
+	/** Default `UTC`. */
+	timezone?: string;
+	/** Default `true`. */
+	enabled?: boolean;
+}
+
+export interface UpdateTrigger {
+	script?: string;
+	schedule?: string;
+	timezone?: string;
+	enabled?: boolean;
+}
+
+/** A trigger fired by hand ("Run now"). */
+export interface TriggerRun {
+	execution_id: string;
+	status: number;
+	duration_ms: number;
+	error: ExecutionFailure | null;
+}
+
+/** One entry of an app's outbound HTTP allow-list. */
+export interface HttpAllowEntry {
+	/** Canonical form: `https://api.example.com:443`, `https://*.example.com:443`. */
+	pattern: string;
+	created_at: string;
+}
+
+export interface HttpAllowList {
+	items: HttpAllowEntry[];
+}
+
 export interface UserList extends Page {
 	users: User[];
 }
@@ -397,6 +565,29 @@ async function request<T>(
 
 const enc = encodeURIComponent;
 
+/**
+ * A user-chosen name (a KV key, a variable name) as one path segment. The URL
+ * parser treats `.` and `..` as dot segments even when percent-encoded, so
+ * `DELETE …/kv/..` would reach `DELETE /apps/{app}`: those are refused here.
+ */
+function segment(value: string, what: string): string {
+	if (value === '' || value === '.' || value === '..') {
+		throw new ApiError(
+			0,
+			'unaddressable',
+			value === ''
+				? `The ${what} is empty.`
+				: `The ${what} "${value}" cannot be addressed in a URL, so the dashboard cannot change it.`
+		);
+	}
+	return enc(value);
+}
+
+/** The documents of one collection; throws (so call it inside an async function) for an unaddressable name. */
+function documents(app: string, collection: string): string {
+	return `/apps/${enc(app)}/collections/${segment(collection, 'collection')}/documents`;
+}
+
 // ---- Endpoints ----
 
 export const api = {
@@ -424,6 +615,58 @@ export const api = {
 		request<Domain>('POST', `/apps/${enc(app)}/domains`, { body: { pattern } }),
 	deleteDomain: (app: string, id: string) =>
 		request<void>('DELETE', `/apps/${enc(app)}/domains/${enc(id)}`),
+
+	listKv: (app: string, query: KvQuery = {}) =>
+		request<KvList>('GET', `/apps/${enc(app)}/kv`, { query: { ...query } }),
+	getKv: async (app: string, key: string) =>
+		request<KvItem>('GET', `/apps/${enc(app)}/kv/${segment(key, 'key')}`),
+	putKv: async (app: string, key: string, body: PutKv) =>
+		request<KvItem>('PUT', `/apps/${enc(app)}/kv/${segment(key, 'key')}`, { body }),
+	deleteKv: async (app: string, key: string) =>
+		request<void>('DELETE', `/apps/${enc(app)}/kv/${segment(key, 'key')}`),
+
+	listCollections: (app: string) => request<CollectionList>('GET', `/apps/${enc(app)}/collections`),
+	listDocuments: async (app: string, collection: string, query: DocumentQuery = {}) =>
+		request<DocumentList>('GET', documents(app, collection), {
+			query: {
+				limit: query.limit,
+				cursor: query.cursor,
+				sort: query.sort,
+				where: query.where === undefined ? undefined : JSON.stringify(query.where)
+			}
+		}),
+	getDocument: async (app: string, collection: string, id: string) =>
+		request<DocumentItem>('GET', `${documents(app, collection)}/${segment(id, 'id')}`),
+	insertDocument: async (app: string, collection: string, document: JsonObject) =>
+		request<DocumentItem>('POST', documents(app, collection), { body: document }),
+	replaceDocument: async (app: string, collection: string, id: string, document: JsonObject) =>
+		request<DocumentItem>('PUT', `${documents(app, collection)}/${segment(id, 'id')}`, {
+			body: document
+		}),
+	deleteDocument: async (app: string, collection: string, id: string) =>
+		request<void>('DELETE', `${documents(app, collection)}/${segment(id, 'id')}`),
+
+	listVariables: (app: string) => request<VariableList>('GET', `/apps/${enc(app)}/variables`),
+	putVariable: async (app: string, name: string, body: PutVariable) =>
+		request<Variable>('PUT', `/apps/${enc(app)}/variables/${segment(name, 'name')}`, { body }),
+	deleteVariable: async (app: string, name: string) =>
+		request<void>('DELETE', `/apps/${enc(app)}/variables/${segment(name, 'name')}`),
+
+	listTriggers: (app: string) => request<TriggerList>('GET', `/apps/${enc(app)}/triggers`),
+	createTrigger: (app: string, body: CreateTrigger) =>
+		request<CronTrigger>('POST', `/apps/${enc(app)}/triggers`, { body }),
+	updateTrigger: (app: string, id: string, body: UpdateTrigger) =>
+		request<CronTrigger>('PATCH', `/apps/${enc(app)}/triggers/${enc(id)}`, { body }),
+	deleteTrigger: (app: string, id: string) =>
+		request<void>('DELETE', `/apps/${enc(app)}/triggers/${enc(id)}`),
+	runTrigger: (app: string, id: string) =>
+		request<TriggerRun>('POST', `/apps/${enc(app)}/triggers/${enc(id)}/run`),
+
+	listHttpAllow: (app: string) => request<HttpAllowList>('GET', `/apps/${enc(app)}/http-allow`),
+	addHttpAllow: (app: string, pattern: string) =>
+		request<HttpAllowEntry>('POST', `/apps/${enc(app)}/http-allow`, { body: { pattern } }),
+	removeHttpAllow: (app: string, pattern: string) =>
+		request<void>('DELETE', `/apps/${enc(app)}/http-allow`, { query: { pattern } }),
 
 	listScripts: (app: string, cursor?: string | null, limit = 200) =>
 		request<ScriptList>('GET', '/scripts', { query: { app, limit, cursor } }),

@@ -55,3 +55,25 @@ export function localInputToIso(value: string): string | undefined {
 	const date = new Date(value);
 	return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** Binary units: "512 B", "4.5 KiB", "64 MiB" (one decimal below 10). */
+export function formatBytes(n: number | null | undefined): string {
+	if (n === null || n === undefined) return '—';
+	let value = n;
+	let unit = 0;
+	while (value >= 1024 && unit < UNITS.length - 1) {
+		value /= 1024;
+		unit++;
+	}
+	if (unit === 0) return `${integer.format(value)} B`;
+	const digits = value < 10 ? 1 : 0;
+	const text = new Intl.NumberFormat(undefined, { maximumFractionDigits: digits }).format(value);
+	return `${text} ${UNITS[unit]}`;
+}
+
+/** "1 key", "2 keys". */
+export function plural(n: number, one: string, many = `${one}s`): string {
+	return `${formatInt(n)} ${n === 1 ? one : many}`;
+}

@@ -97,10 +97,21 @@ async fn wizen() -> Result<Vec<u8>> {
     let context = ExecutionContext {
         app_id: shared::AppId::new(),
         script_id: shared::ScriptId::new(),
+        trigger: shared::Trigger::Test,
     };
     let mut store = Store::new(
         &engine,
-        HostState::new(context, LogBuffer::new(0, 0), MemoryCap::new(u64::MAX)),
+        HostState::new(
+            context,
+            LogBuffer::new(0, 0),
+            MemoryCap::new(u64::MAX),
+            std::sync::Arc::new(crate::NoServices),
+            std::sync::Arc::new(
+                crate::outbound::Outbound::new(crate::OutboundConfig::default())
+                    .map_err(|e| Error::Outbound(e.to_string()))?,
+            ),
+            std::time::Instant::now(),
+        ),
     );
     let mut wizer = Wizer::new();
     // Keep `init` exported: the bindings type-check the world's exports, and a

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use shared::{
     ExecutionError, ExecutionOutcome, ExecutionRequest, LimitKind, Limits, Position, ScriptFailure,
-    ScriptRequest, ScriptResponse,
+    ScriptRequest, ScriptResponse, ServiceProvider,
 };
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap};
@@ -14,6 +14,7 @@ use crate::bindings::picloud::platform::types as wit;
 use crate::bindings::{Script, ScriptPre};
 use crate::engine::{self, AllocatorKind};
 use crate::host::{ExecutionContext, HostState, LogBuffer, MemoryCap};
+use crate::outbound::Outbound;
 use crate::{ExecutorConfig, Result, component};
 
 /// Fuel between two yields of a running script to the async runtime: the
@@ -32,6 +33,8 @@ pub struct Executor {
     allocator: AllocatorKind,
     max_limits: Limits,
     fuel: bool,
+    services: Arc<dyn ServiceProvider>,
+    outbound: Arc<Outbound>,
     _ticker: Arc<()>,
 }
 
@@ -62,6 +65,11 @@ impl Executor {
             allocator,
             max_limits: config.max_limits,
             fuel: config.fuel,
+            services: config.services,
+            outbound: Arc::new(
+                Outbound::new(config.outbound)
+                    .map_err(|e| crate::Error::Outbound(e.to_string()))?,
+            ),
             _ticker: ticker,
         })
     }
@@ -92,6 +100,7 @@ impl Executor {
         let context = ExecutionContext {
             app_id: request.app_id,
             script_id: request.script_id,
+            trigger: request.trigger,
         };
         let mut store = self.store(context, &limits);
         let result = async {
@@ -128,6 +137,7 @@ impl Executor {
         let context = ExecutionContext {
             app_id: shared::AppId::new(),
             script_id: shared::ScriptId::new(),
+            trigger: shared::Trigger::Test,
         };
         let limits = Limits::default().capped_by(&self.max_limits);
         let mut store = self.store(context, &limits);
@@ -144,6 +154,7 @@ impl Executor {
         let context = ExecutionContext {
             app_id: shared::AppId::new(),
             script_id: shared::ScriptId::new(),
+            trigger: shared::Trigger::Test,
         };
         let limits = Limits::default().capped_by(&self.max_limits);
         let mut store = self.store(context, &limits);
@@ -164,6 +175,9 @@ impl Executor {
             context,
             LogBuffer::new(limits.max_log_lines, limits.max_log_bytes),
             MemoryCap::new(limits.memory_bytes),
+            self.services.clone(),
+            self.outbound.clone(),
+            Instant::now() + limits.deadline(),
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);

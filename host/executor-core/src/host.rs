@@ -5,11 +5,15 @@
 //! `self.context`, which the executor sets before the guest runs and the guest
 //! cannot change.
 
-use shared::{AppId, LogLevel, LogLine, ScriptId};
+use std::sync::Arc;
+use std::time::Instant;
+
+use shared::{AppId, LogLevel, LogLine, ScriptId, ServiceProvider, Trigger};
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::picloud::platform::{log, types};
+use crate::bindings::picloud::platform::{context, log, types};
+use crate::outbound::Outbound;
 
 /// Who is running: set by the executor per execution, read by every host
 /// service to scope what the guest may touch.
@@ -19,6 +23,8 @@ pub(crate) struct ExecutionContext {
     pub(crate) app_id: AppId,
     /// The running script.
     pub(crate) script_id: ScriptId,
+    /// What started the execution (`request.trigger` in the script).
+    pub(crate) trigger: Trigger,
 }
 
 /// The data of one execution's `Store`.
@@ -26,21 +32,41 @@ pub(crate) struct HostState {
     pub(crate) context: ExecutionContext,
     pub(crate) logs: LogBuffer,
     pub(crate) memory: MemoryCap,
+    /// The data-plane services (services.rs), called with `context.app_id`.
+    pub(crate) services: Arc<dyn ServiceProvider>,
+    /// When the execution's wall-clock time runs out: bounds waits on host
+    /// services, which the epoch deadline cannot interrupt.
+    pub(crate) deadline: Instant,
+    /// The outbound HTTP client (outbound.rs), shared by all executions.
+    pub(crate) outbound: Arc<Outbound>,
+    /// Outbound requests this execution made, against `outbound.max_calls()`.
+    pub(crate) http_calls: u32,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl HostState {
-    pub(crate) fn new(context: ExecutionContext, logs: LogBuffer, memory: MemoryCap) -> Self {
+    pub(crate) fn new(
+        context: ExecutionContext,
+        logs: LogBuffer,
+        memory: MemoryCap,
+        services: Arc<dyn ServiceProvider>,
+        outbound: Arc<Outbound>,
+        deadline: Instant,
+    ) -> Self {
         HostState {
             context,
             logs,
             memory,
+            services,
+            deadline,
+            outbound,
+            http_calls: 0,
             // No preopened directories, no environment, no arguments, no
             // sockets (denied by default), no stdin: std's WASI imports are
             // satisfied, but grant nothing. The clocks are coarse (below).
             wasi: WasiCtx::builder()
-                .monotonic_clock(CoarseMonotonicClock(std::time::Instant::now()))
+                .monotonic_clock(CoarseMonotonicClock(Instant::now()))
                 .wall_clock(CoarseWallClock)
                 .build(),
             table: ResourceTable::new(),
@@ -56,7 +82,7 @@ const CLOCK_GRANULARITY_NS: u64 = 1_000_000;
 
 /// Monotonic time since the execution started, in whole milliseconds: it
 /// also hides the host's uptime.
-struct CoarseMonotonicClock(std::time::Instant);
+struct CoarseMonotonicClock(Instant);
 
 impl wasmtime_wasi::HostMonotonicClock for CoarseMonotonicClock {
     fn resolution(&self) -> u64 {
@@ -95,6 +121,12 @@ impl WasiView for HostState {
 }
 
 impl types::Host for HostState {}
+
+impl context::Host for HostState {
+    fn trigger(&mut self) -> String {
+        self.context.trigger.as_str().to_owned()
+    }
+}
 
 impl log::Host for HostState {
     fn write(&mut self, level: log::Level, message: String) {

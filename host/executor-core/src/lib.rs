@@ -10,7 +10,7 @@
 //!
 //! ```no_run
 //! use executor_core::{Executor, ExecutorConfig};
-//! use shared::{AppId, ExecutionRequest, Limits, ScriptId, ScriptRequest};
+//! use shared::{AppId, ExecutionRequest, Limits, ScriptId, ScriptRequest, Trigger};
 //!
 //! # async fn demo() -> Result<(), executor_core::Error> {
 //! let executor = Executor::new(ExecutorConfig::default())?;
@@ -21,20 +21,24 @@
 //!     source: "`Hello, ${request.query.name}!`".into(),
 //!     request: ScriptRequest { method: "GET".into(), ..Default::default() },
 //!     limits: Limits::default(),
+//!     trigger: Trigger::Http,
 //! }).await;
 //! assert_eq!(outcome.outcome.unwrap().status, 200);
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! The crate has no database dependency; data-plane services will reach it
-//! through injected provider traits.
+//! The crate has no database dependency: the data-plane services scripts
+//! call (`kv`, `env`) reach it through an injected
+//! [`shared::ServiceProvider`] ([`ExecutorConfig::services`]).
 
 mod client;
 mod component;
 mod engine;
 mod execute;
 mod host;
+mod outbound;
+mod services;
 
 /// Host bindings generated from `wit/` (the one WIT source shared with the guest).
 mod bindings {
@@ -43,16 +47,29 @@ mod bindings {
         world: "script",
         // Exports are called with `call_async`, so a running script is a
         // future that yields to the runtime every `YIELD_FUEL` units of fuel
-        // (see execute.rs); imports stay synchronous until one has to wait.
+        // (see execute.rs). The data-plane imports wait for storage, so they
+        // are async too, and trappable: a wait that outlives the deadline
+        // ends the execution (services.rs). `log` only appends to a buffer.
+        imports: {
+            "picloud:platform/kv": async | trappable,
+            "picloud:platform/docs": async | trappable,
+            "picloud:platform/http-client": async | trappable,
+            "picloud:platform/env": async | trappable,
+        },
         exports: { default: async },
     });
 }
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use shared::ServiceProvider;
 
 pub use client::LocalExecutor;
 pub use engine::AllocatorKind;
 pub use execute::{Executor, YIELD_FUEL};
+pub use outbound::OutboundConfig;
+pub use services::{MAX_FIND_LIMIT, MAX_LIST_LIMIT, NoServices};
 
 /// The guest component as built from `guest/` by this crate's build script.
 pub const GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/picloud_guest.wasm"));
@@ -77,13 +94,16 @@ pub enum Error {
     /// Pre-initializing the guest failed.
     #[error("pre-initializing the guest: {0}")]
     Wizer(String),
+    /// The outbound HTTP client could not be built (its TLS setup).
+    #[error("outbound HTTP client: {0}")]
+    Outbound(String),
 }
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How the executor is set up; one per process.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExecutorConfig {
     /// Where the compiled guest is cached between restarts; `None` compiles at
     /// every start (tests, read-only installs).
@@ -100,6 +120,26 @@ pub struct ExecutorConfig {
     /// measures what metering costs: executions then have no fuel limit,
     /// only their deadline, and never yield to other requests.
     pub fuel: bool,
+    /// The data-plane services scripts reach through `kv`, `env`, …; every
+    /// call is scoped to the calling app by the host. [`NoServices`] (the
+    /// default) fails each call with a clear message.
+    pub services: Arc<dyn ServiceProvider>,
+    /// Outbound HTTP (`http::…` in scripts): timeouts, size caps, the
+    /// per-execution call budget, and whether private addresses are allowed.
+    pub outbound: OutboundConfig,
+}
+
+impl std::fmt::Debug for ExecutorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutorConfig")
+            .field("cache_dir", &self.cache_dir)
+            .field("max_concurrent", &self.max_concurrent)
+            .field("max_limits", &self.max_limits)
+            .field("allocator", &self.allocator)
+            .field("fuel", &self.fuel)
+            .field("outbound", &self.outbound)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ExecutorConfig {
@@ -117,6 +157,8 @@ impl Default for ExecutorConfig {
             },
             allocator: AllocatorKind::Pooling,
             fuel: true,
+            services: Arc::new(NoServices),
+            outbound: OutboundConfig::default(),
         }
     }
 }

@@ -10,6 +10,11 @@ use wasmparser::{ComponentTypeRef, Parser, Payload};
 const ALLOWED: &[&str] = &[
     "picloud:platform/types",
     "picloud:platform/log",
+    "picloud:platform/context",
+    "picloud:platform/kv",
+    "picloud:platform/docs",
+    "picloud:platform/http-client",
+    "picloud:platform/env",
     "wasi:cli/environment",
     "wasi:cli/exit",
     "wasi:cli/stdin",

@@ -43,6 +43,7 @@ fn run(source: &str, request: ScriptRequest) -> shared::ExecutionOutcome {
         source: source.into(),
         request,
         limits: Limits::default(),
+        trigger: shared::Trigger::Http,
     }))
 }
 

@@ -86,6 +86,7 @@ fn run(source: &str, request: ScriptRequest, limits: Limits) -> shared::Executio
         source: source.into(),
         request,
         limits,
+        trigger: shared::Trigger::Http,
     }))
 }
 

@@ -103,6 +103,12 @@ impl Db {
         })
     }
 
+    /// Whether this is PostgreSQL, for the few queries that need an
+    /// engine's own SQL (looking inside JSON documents).
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.engine == Engine::Postgres
+    }
+
     /// Whether the database answers a trivial query (the readiness check).
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -91,6 +91,20 @@ pub enum Error {
     /// Bad configuration at start.
     #[error("{0}")]
     Config(String),
+    /// A secret was written or read, but the server has no key for secrets
+    /// (503; the message is shown, as only the operator can fix it).
+    #[error(
+        "this server has no key for secrets, so it cannot store or read them; its operator must configure one (PICLOUD_SECRET_KEY)"
+    )]
+    NoSecretKey,
+    /// A stored secret does not decrypt (500; logged without the value).
+    #[error("secret '{name}': {reason}")]
+    Secret {
+        /// The variable's name.
+        name: String,
+        /// Why.
+        reason: crate::secrets::SecretError,
+    },
 }
 
 /// Result with the manager's [`Error`].
@@ -134,9 +148,9 @@ impl Error {
             Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Error::Executor(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Executor(_) | Error::NoSecretKey => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(err) if unreachable(err) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Database(_) | Error::Migrate(_) | Error::Config(_) => {
+            Error::Database(_) | Error::Migrate(_) | Error::Config(_) | Error::Secret { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }
@@ -158,8 +172,11 @@ impl Error {
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::RequestTimeout => "request_timeout",
             Error::Executor(_) => "executor_unavailable",
+            Error::NoSecretKey => "secrets_unavailable",
             Error::Database(err) if unreachable(err) => "database_unavailable",
-            Error::Database(_) | Error::Migrate(_) | Error::Config(_) => "internal_error",
+            Error::Database(_) | Error::Migrate(_) | Error::Config(_) | Error::Secret { .. } => {
+                "internal_error"
+            }
         }
     }
 }
@@ -171,7 +188,9 @@ impl IntoResponse for Error {
         let message = if unavailable {
             tracing::error!(error = %self, "admin request failed: database unavailable");
             "the database is unavailable; try again shortly".to_owned()
-        } else if status.is_server_error() && !matches!(self, Error::Executor(_)) {
+        } else if status.is_server_error()
+            && !matches!(self, Error::Executor(_) | Error::NoSecretKey)
+        {
             // Logged here, inside the request's span; the client gets no details.
             tracing::error!(error = %self, "admin request failed");
             "internal error; the server log has details".to_owned()

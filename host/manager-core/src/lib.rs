@@ -1,15 +1,22 @@
 //! PiCloud's control plane: the database (the manager is its only writer),
-//! the admin API under `/api/v1/admin/`, the execution log and first-start
-//! bootstrap (the `default` app's Hello World and the first admin token).
+//! the admin API under `/api/v1/admin/`, the execution log, the data-plane
+//! services scripts call ([`DataServices`]: key-value storage, document
+//! collections, variables and secrets encrypted under a [`SecretKey`]), the
+//! cron scheduler that runs the apps' triggers ([`Manager::start_scheduler`])
+//! and first-start bootstrap (the `default` app's Hello World and the first
+//! admin token).
 //!
 //! ```no_run
 //! # async fn demo(executor: std::sync::Arc<dyn shared::ExecutorClient>,
 //! #               routing: std::sync::Arc<dyn shared::RoutingTables>) -> manager_core::Result<()> {
+//! use std::sync::Arc;
 //! use manager_core::{Db, Manager, ManagerConfig, Store};
 //! let store = Store::new(Db::connect("sqlite://data/picloud.db").await?);
 //! let manager = Manager::new(store, executor, routing, ManagerConfig::default());
 //! manager.bootstrap(&manager_core::FirstAdmin::default()).await?;
 //! let admin_api: axum::Router = manager_core::api::router(manager.clone());
+//! let services: Arc<dyn shared::ServiceProvider> = Arc::new(manager.data_services());
+//! let (janitor, scheduler) = (manager.start_janitor(), manager.start_scheduler());
 //! # Ok(()) }
 //! ```
 
@@ -18,6 +25,10 @@ pub mod auth;
 mod db;
 mod error;
 mod recorder;
+mod schedule;
+mod scheduler;
+mod secrets;
+mod services;
 pub mod store;
 
 use std::sync::Arc;
@@ -27,7 +38,11 @@ use shared::{ExecutionError, ExecutorClient, RoutingTables};
 pub use db::Db;
 pub use error::{Error, Result};
 pub use recorder::Recorder;
-pub use store::Store;
+pub use schedule::{DEFAULT_TIMEZONE, MAX_SCHEDULE_BYTES, Schedule};
+pub use scheduler::{SCHEDULE_HEADER, TRIGGER_HEADER, TriggerRun};
+pub use secrets::{SecretError, SecretKey};
+pub use services::DataServices;
+pub use store::{DocsQuota, KvQuota, Store};
 
 /// The Hello World script a fresh install serves at `GET /hello`.
 pub const HELLO_WORLD: &str = r#"// Hello World: try /hello?name=you
@@ -48,8 +63,20 @@ pub struct ManagerConfig {
     pub log_max_per_app: u64,
     /// Execution records older than this are removed.
     pub log_max_age: std::time::Duration,
-    /// How often the janitor applies retention and drops expired sessions.
+    /// How often the janitor applies retention and drops expired sessions
+    /// and key-value entries.
     pub janitor_interval: std::time::Duration,
+    /// How often the cron scheduler looks for due triggers
+    /// ([`Manager::start_scheduler`]).
+    pub scheduler_interval: std::time::Duration,
+    /// The key-value limits of every app.
+    pub kv_quota: KvQuota,
+    /// The document limits of every app.
+    pub docs_quota: DocsQuota,
+    /// The key that encrypts secrets at rest (`PICLOUD_SECRET_KEY` or the
+    /// key file). Without it plain variables work and secrets are refused
+    /// (503 `secrets_unavailable` in the admin API, `unavailable` to scripts).
+    pub secret_key: Option<SecretKey>,
 }
 
 impl Default for ManagerConfig {
@@ -61,6 +88,10 @@ impl Default for ManagerConfig {
             log_max_per_app: 10_000,
             log_max_age: std::time::Duration::from_secs(30 * 24 * 60 * 60),
             janitor_interval: std::time::Duration::from_secs(60),
+            scheduler_interval: std::time::Duration::from_secs(1),
+            kv_quota: KvQuota::default(),
+            docs_quota: DocsQuota::default(),
+            secret_key: None,
         }
     }
 }
@@ -93,6 +124,17 @@ impl std::fmt::Debug for Manager {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
+}
+
+/// What one [`Manager::clean_up`] pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanUp {
+    /// Execution records past the retention limits.
+    pub executions: u64,
+    /// Expired browser sessions.
+    pub sessions: u64,
+    /// Expired key-value entries.
+    pub kv_entries: u64,
 }
 
 /// What [`Manager::bootstrap`] did, for the binary to report.
@@ -194,18 +236,18 @@ impl Manager {
         Ok(report)
     }
 
-    /// Compiles `source` through the executor; 422 with line:column on a
-    /// syntax error.
-    /// One janitor pass: the execution-log retention and expired sessions.
-    /// Returns (execution records removed, sessions removed).
-    pub async fn clean_up(&self) -> Result<(u64, u64)> {
+    /// One janitor pass: the execution-log retention, expired sessions and
+    /// expired key-value entries (the apps' usage counters drop with them).
+    pub async fn clean_up(&self) -> Result<CleanUp> {
         // Queued records count too: write them first so the limit holds.
         self.recorder.flush().await;
         let max_age = i64::try_from(self.config.log_max_age.as_millis()).unwrap_or(i64::MAX);
         let max_count = i64::try_from(self.config.log_max_per_app).unwrap_or(i64::MAX);
-        let executions = self.store.prune_executions(max_age, max_count).await?;
-        let sessions = self.store.purge_expired_sessions().await?;
-        Ok((executions, sessions))
+        Ok(CleanUp {
+            executions: self.store.prune_executions(max_age, max_count).await?,
+            sessions: self.store.purge_expired_sessions().await?,
+            kv_entries: self.store.purge_expired_kv().await?,
+        })
     }
 
     /// Runs [`Manager::clean_up`] every `janitor_interval` in the background
@@ -218,9 +260,18 @@ impl Manager {
             loop {
                 tick.tick().await;
                 match manager.clean_up().await {
-                    Ok((0, 0)) => {}
-                    Ok((executions, sessions)) => {
-                        tracing::info!(executions, sessions, "retention: removed old records");
+                    Ok(removed) if removed == CleanUp::default() => {}
+                    Ok(CleanUp {
+                        executions,
+                        sessions,
+                        kv_entries,
+                    }) => {
+                        tracing::info!(
+                            executions,
+                            sessions,
+                            kv_entries,
+                            "retention: removed old records"
+                        );
                     }
                     // A failed pass (database briefly away) is retried next tick.
                     Err(err) => tracing::warn!(error = %err, "retention pass failed"),
@@ -229,6 +280,8 @@ impl Manager {
         })
     }
 
+    /// Compiles `source` through the executor; 422 with line:column on a
+    /// syntax error.
     pub(crate) async fn compile(&self, source: &str) -> Result<()> {
         match self.executor.check(source).await {
             Ok(()) => Ok(()),

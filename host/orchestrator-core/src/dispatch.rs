@@ -229,6 +229,7 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
             source: target.source,
             request: script_request,
             limits: target.limits,
+            trigger: target.trigger,
         })
         .await;
     // Anonymous callers of user routes learn the error code, not the script's

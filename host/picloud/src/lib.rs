@@ -9,8 +9,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
+pub use executor_core::OutboundConfig;
 use executor_core::{ExecutorConfig, LocalExecutor};
-use manager_core::{Db, FirstAdmin, Manager, ManagerConfig, Store};
+use manager_core::{
+    DataServices, Db, DocsQuota, FirstAdmin, KvQuota, Manager, ManagerConfig, SecretKey, Store,
+};
 use orchestrator_core::{Orchestrator, OrchestratorConfig, RoutingCache};
 use serde_json::json;
 
@@ -48,6 +51,16 @@ pub struct ServerConfig {
     pub http: HttpLimits,
     /// Compiled-guest cache; `None` = `<data_dir>/cache`.
     pub cache_dir: Option<PathBuf>,
+    /// The key-value quota every app gets.
+    pub kv_quota: KvQuota,
+    /// The document-collections quota every app gets.
+    pub docs_quota: DocsQuota,
+    /// Outbound HTTP from scripts: limits, and whether private addresses
+    /// may be called.
+    pub outbound: OutboundConfig,
+    /// The key for secrets at rest, 64 hex digits (`PICLOUD_SECRET_KEY`);
+    /// `None` = the key in `<data_dir>/secret.key`, created on first start.
+    pub secret_key: Option<String>,
 }
 
 impl ServerConfig {
@@ -67,6 +80,10 @@ impl ServerConfig {
             max_body_bytes: 1 << 20,
             http: HttpLimits::default(),
             cache_dir: None,
+            kv_quota: KvQuota::default(),
+            docs_quota: DocsQuota::default(),
+            outbound: OutboundConfig::default(),
+            secret_key: None,
         }
     }
 }
@@ -81,6 +98,7 @@ pub struct Server {
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     janitor: tokio::task::JoinHandle<()>,
+    scheduler: tokio::task::JoinHandle<()>,
     recorder: manager_core::Recorder,
 }
 
@@ -98,6 +116,18 @@ impl Server {
             .context("opening the database")?;
         let schema = db.schema_version().await?;
         let store = Store::new(db);
+        let secret_key = match &config.secret_key {
+            Some(hex) => SecretKey::from_hex(hex).context("PICLOUD_SECRET_KEY")?,
+            None => SecretKey::load_or_create(&config.data_dir.join("secret.key"))?,
+        };
+        // Scripts reach storage through the executor; only the manager's
+        // stores touch the database (DESIGN.md §1).
+        let services = DataServices::new(
+            store.clone(),
+            config.kv_quota,
+            config.docs_quota,
+            Some(secret_key.clone()),
+        );
 
         let executor_config = ExecutorConfig {
             cache_dir: Some(
@@ -107,6 +137,8 @@ impl Server {
                     .unwrap_or_else(|| config.data_dir.join("cache")),
             ),
             max_concurrent: config.max_concurrent,
+            services: Arc::new(services),
+            outbound: config.outbound.clone(),
             ..Default::default()
         };
         let executor = tokio::task::spawn_blocking(move || LocalExecutor::new(executor_config))
@@ -137,6 +169,9 @@ impl Server {
                 log_max_per_app: config.log_max_per_app,
                 log_max_age: config.log_max_age,
                 max_body_bytes: config.max_body_bytes,
+                kv_quota: config.kv_quota,
+                docs_quota: config.docs_quota,
+                secret_key: Some(secret_key),
                 ..Default::default()
             },
         );
@@ -163,6 +198,7 @@ impl Server {
             let _ = stop.await;
         }));
         let janitor = manager.start_janitor();
+        let scheduler = manager.start_scheduler();
         tracing::info!(%addr, "PiCloud is serving");
         Ok(Server {
             addr,
@@ -170,6 +206,7 @@ impl Server {
             shutdown,
             task,
             janitor,
+            scheduler,
             recorder: manager.recorder(),
         })
     }
@@ -180,6 +217,9 @@ impl Server {
         let _ = self.shutdown.send(());
         self.task.await??;
         self.janitor.abort();
+        // Cron runs already started finish (and are recorded) on their own
+        // tasks; no new tick starts.
+        self.scheduler.abort();
         self.recorder.flush().await;
         Ok(())
     }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use manager_core::{DocsQuota, KvQuota};
 use picloud::{Server, ServerConfig};
 
 /// PiCloud: Rhai scripts behind HTTP routes, each run in a fresh WebAssembly sandbox.
@@ -266,6 +267,71 @@ struct ServeArgs {
         global = true
     )]
     max_concurrent: u32,
+    /// Most keys each app's key-value store may hold.
+    #[arg(
+        long,
+        env = "PICLOUD_KV_MAX_KEYS",
+        default_value_t = KvQuota::default().max_keys,
+        global = true
+    )]
+    kv_max_keys: u64,
+    /// Most bytes (keys plus values) each app's key-value store may hold (e.g. 64MiB).
+    #[arg(long, env = "PICLOUD_KV_MAX_TOTAL", default_value = "64MiB", value_parser = parse_size, global = true)]
+    kv_max_total: u64,
+    /// Largest key-value value, as JSON (e.g. 256KiB).
+    #[arg(long, env = "PICLOUD_KV_MAX_VALUE", default_value = "256KiB", value_parser = parse_size, global = true)]
+    kv_max_value: u64,
+    /// Longest key-value key, in bytes.
+    #[arg(
+        long,
+        env = "PICLOUD_KV_MAX_KEY",
+        default_value_t = KvQuota::default().max_key_bytes,
+        global = true
+    )]
+    kv_max_key: u64,
+    /// Most documents each app's collections may hold.
+    #[arg(
+        long,
+        env = "PICLOUD_DOCS_MAX_DOCUMENTS",
+        default_value_t = DocsQuota::default().max_documents,
+        global = true
+    )]
+    docs_max_documents: u64,
+    /// Most bytes each app's documents may hold in all (e.g. 256MiB).
+    #[arg(long, env = "PICLOUD_DOCS_MAX_TOTAL", default_value = "256MiB", value_parser = parse_size, global = true)]
+    docs_max_total: u64,
+    /// Largest document, as JSON (e.g. 1MiB).
+    #[arg(long, env = "PICLOUD_DOCS_MAX_DOCUMENT", default_value = "1MiB", value_parser = parse_size, global = true)]
+    docs_max_document: u64,
+    /// Let scripts call private, loopback and link-local addresses (a home
+    /// server talking to devices on its LAN). Off: such addresses are refused
+    /// after DNS resolution, whatever an app's allow-list says.
+    #[arg(long, env = "PICLOUD_HTTP_ALLOW_PRIVATE", global = true)]
+    http_allow_private: bool,
+    /// Longest wait for one outbound response (e.g. 10s).
+    #[arg(long, env = "PICLOUD_HTTP_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    http_timeout: std::time::Duration,
+    /// Largest outbound response body a script may receive (e.g. 4MiB).
+    #[arg(long, env = "PICLOUD_HTTP_MAX_RESPONSE", default_value = "4MiB", value_parser = parse_size, global = true)]
+    http_max_response: u64,
+    /// Outbound requests one execution may make.
+    #[arg(
+        long,
+        env = "PICLOUD_HTTP_MAX_CALLS",
+        default_value_t = 20,
+        global = true
+    )]
+    http_max_calls: u32,
+    /// The key that encrypts app secrets at rest: 64 hex digits (`openssl rand
+    /// -hex 32`). Without it, the key in <data-dir>/secret.key, created on
+    /// first start. Every process of a cluster needs the same key.
+    #[arg(
+        long,
+        env = "PICLOUD_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    secret_key: Option<String>,
 }
 
 /// Parses the command line, with the settings file (`--config-file` or
@@ -335,6 +401,14 @@ fn config_file_arg(args: &[std::ffi::OsString]) -> Option<PathBuf> {
 
 /// Parses a size such as `1MiB`, `512 KiB` or `65536`. The floor keeps an
 /// operator's typo (`1K`) from refusing every script upload.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = text.parse()?;
+    if size.as_u64() == 0 {
+        return Err(format!("{text} is not a usable limit"));
+    }
+    Ok(size.as_u64())
+}
+
 fn parse_body_size(text: &str) -> Result<usize, String> {
     let size: bytesize::ByteSize = text.parse()?;
     let bytes = usize::try_from(size.as_u64()).map_err(|_| format!("{text} is too large"))?;
@@ -410,6 +484,25 @@ async fn main() -> anyhow::Result<()> {
                     ..Default::default()
                 },
                 cache_dir: None,
+                kv_quota: KvQuota {
+                    max_key_bytes: args.kv_max_key,
+                    max_value_bytes: args.kv_max_value,
+                    max_keys: args.kv_max_keys,
+                    max_total_bytes: args.kv_max_total,
+                },
+                docs_quota: DocsQuota {
+                    max_document_bytes: args.docs_max_document,
+                    max_documents: args.docs_max_documents,
+                    max_total_bytes: args.docs_max_total,
+                },
+                outbound: picloud::OutboundConfig {
+                    allow_private: args.http_allow_private,
+                    timeout: args.http_timeout,
+                    max_response_bytes: args.http_max_response,
+                    max_calls: args.http_max_calls,
+                    ..Default::default()
+                },
+                secret_key: args.secret_key.clone(),
             })
             .await?;
             if let Some(token) = &server.generated_token {
@@ -489,6 +582,28 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("max_concurrent   = {}", args.max_concurrent);
             println!("max_body         = {} bytes", args.max_body);
+            println!("kv_max_keys      = {}", args.kv_max_keys);
+            println!("kv_max_total     = {} bytes", args.kv_max_total);
+            println!("kv_max_value     = {} bytes", args.kv_max_value);
+            println!("kv_max_key       = {} bytes", args.kv_max_key);
+            println!("docs_max_documents = {}", args.docs_max_documents);
+            println!("docs_max_total   = {} bytes", args.docs_max_total);
+            println!("docs_max_document = {} bytes", args.docs_max_document);
+            println!("http_allow_private = {}", args.http_allow_private);
+            println!(
+                "http_timeout     = {}",
+                humantime::format_duration(args.http_timeout)
+            );
+            println!("http_max_response = {} bytes", args.http_max_response);
+            println!("http_max_calls   = {}", args.http_max_calls);
+            println!(
+                "secret_key       = {}",
+                if args.secret_key.is_some() {
+                    "(set)".to_owned()
+                } else {
+                    format!("(from {})", args.data_dir.join("secret.key").display())
+                }
+            );
             for (name, value) in [
                 ("header_timeout", args.header_timeout),
                 ("body_timeout", args.body_timeout),

@@ -2,24 +2,12 @@
 //! a loopback port from the OS. Every test runs twice: on a fresh SQLite file
 //! and on a fresh database in a PostgreSQL cluster this process starts and stops.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+#[macro_use]
+mod support;
 
-use picloud::{Server, ServerConfig};
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-const TOKEN: &str = "test-admin-token-0123456789";
-
-/// The database a test runs on: `None` = SQLite in the server's data
-/// directory, `Some(url)` = a fresh PostgreSQL database.
-type Db = Option<String>;
-
-macro_rules! tests {
-    ($($name:ident),* $(,)?) => {
-        vec![$((stringify!($name), (|db| Box::pin($name(db))) as testkit::harness::Test)),*]
-    };
-}
+use support::{Db, TOKEN, TestServer, code, config};
 
 fn main() {
     testkit::harness::run_on_both_databases(tests![
@@ -35,104 +23,6 @@ fn main() {
         every_body_endpoint_refuses_bad_input_with_4xx,
         dashboard_is_served_at_admin,
     ])
-}
-
-struct TestServer {
-    server: Option<Server>,
-    base: String,
-    client: Client,
-    _data: Option<tempfile::TempDir>,
-}
-
-fn config(data_dir: PathBuf, db: &Db, admin_token: Option<&str>) -> ServerConfig {
-    ServerConfig {
-        database_url: db.clone(),
-        admin_token: admin_token.map(str::to_owned),
-        session_ttl: std::time::Duration::from_secs(3600),
-        max_concurrent: 4,
-        // Shared across tests so the guest is pre-initialized and compiled once.
-        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
-        ..ServerConfig::new("127.0.0.1:0".parse::<SocketAddr>().unwrap(), data_dir)
-    }
-}
-
-impl TestServer {
-    async fn start(db: &Db) -> TestServer {
-        let data = tempfile::tempdir().unwrap();
-        let mut server = TestServer::at(config(data.path().to_owned(), db, Some(TOKEN))).await;
-        server._data = Some(data);
-        server
-    }
-
-    async fn at(config: ServerConfig) -> TestServer {
-        let server = Server::start(config).await.expect("server starts");
-        let base = format!("http://{}", server.addr);
-        TestServer {
-            server: Some(server),
-            base,
-            client: Client::new(),
-            _data: None,
-        }
-    }
-
-    async fn stop(mut self) -> Option<String> {
-        let server = self.server.take().unwrap();
-        let token = server.generated_token.clone();
-        server.stop().await.unwrap();
-        token
-    }
-
-    /// An admin call with the token; returns status and JSON (or Null).
-    async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// A user request with a Host header; returns status and body text.
-    async fn call(&self, method: Method, host: &str, path: &str) -> (StatusCode, String) {
-        let resp = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("host", host)
-            .send()
-            .await
-            .unwrap();
-        (resp.status(), resp.text().await.unwrap())
-    }
-
-    async fn script(&self, name: &str, source: &str) -> String {
-        let (status, body) = self
-            .admin(
-                Method::POST,
-                "/api/v1/admin/scripts",
-                Some(json!({"app_id": "default", "name": name, "source": source})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn route(&self, script: &str, method: &str, path: &str) -> (StatusCode, Value) {
-        self.admin(
-            Method::POST,
-            &format!("/api/v1/admin/scripts/{script}/routes"),
-            Some(json!({"method": method, "path": path})),
-        )
-        .await
-    }
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<no code>")
 }
 
 async fn readme_walkthrough(db: Db) {
@@ -154,7 +44,7 @@ async fn readme_walkthrough(db: Db) {
         .await
         .unwrap();
     assert_eq!(version["api"], "v1");
-    assert_eq!(version["wit"], "picloud:platform@0.1.0");
+    assert_eq!(version["wit"], "picloud:platform@0.1.1");
     assert!(version["schema"].as_i64().unwrap() >= 1);
     assert!(
         version["public_base_url"]
@@ -1772,7 +1662,7 @@ async fn run_panel_and_app_statistics(db: Db) {
 /// app's `index.html` for any page, and never HTML for a missing asset.
 async fn dashboard_is_served_at_admin(db: Db) {
     let s = TestServer::start(&db).await;
-    let client = Client::builder()
+    let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -1860,6 +1750,11 @@ async fn every_body_endpoint_refuses_bad_input_with_4xx(db: Db) {
                 continue;
             }
             let method = method.to_uppercase().parse::<Method>().unwrap();
+            // A document body is any JSON object: one with odd fields is a
+            // document like another, so only the bodies that are not an
+            // object (or not JSON) must be refused there.
+            let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+            let free_form = schema.get("$ref").is_none() && schema.get("properties").is_none();
             // Real ids where the path has them, so the body is what is wrong.
             let concrete: String = path
                 .split('/')
@@ -1873,6 +1768,9 @@ async fn every_body_endpoint_refuses_bad_input_with_4xx(db: Db) {
                 .join("/");
             let url = format!("{}{base_path}{concrete}", s.base);
             for (what, body) in &bodies {
+                if free_form && matches!(*what, "wrong types" | "an unknown field") {
+                    continue;
+                }
                 let resp = s
                     .client
                     .request(method.clone(), &url)

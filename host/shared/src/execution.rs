@@ -54,6 +54,8 @@ pub struct ExecutionRequest {
     pub request: ScriptRequest,
     /// Limits for this run (already capped by operator maxima).
     pub limits: Limits,
+    /// What started the run; scripts read it as `request.trigger`.
+    pub trigger: Trigger,
 }
 
 /// A line-and-column position in script source, both from 1.
@@ -295,6 +297,8 @@ pub enum Trigger {
     /// A test request from the dashboard's run panel
     /// (`POST /api/v1/admin/scripts/{id}/run`).
     Test,
+    /// A cron trigger of the app, at one of its scheduled times.
+    Cron,
 }
 
 impl Trigger {
@@ -304,6 +308,7 @@ impl Trigger {
             Trigger::Http => "http",
             Trigger::Direct => "direct",
             Trigger::Test => "test",
+            Trigger::Cron => "cron",
         }
     }
 }

@@ -18,21 +18,28 @@
 
 pub mod domain;
 mod execution;
+mod http_allow;
 mod ids;
 mod limits;
 pub mod path;
 mod routing;
+mod services;
 
 pub use execution::{
     ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRecorder, ExecutionRequest,
     ExecutorClient, LimitKind, LogLevel, LogLine, Position, ScriptFailure, ScriptRequest,
     ScriptResponse, Trigger,
 };
+pub use http_allow::AllowPattern;
 pub use ids::{AppId, ExecutionId, RouteId, ScriptId};
 pub use limits::Limits;
 pub use routing::{
     AppRouting, Resolution, RouteMatch, RouteSpec, RoutingSnapshot, RoutingSource, RoutingTables,
     ScriptEntry,
+};
+pub use services::{
+    DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList, KvPage,
+    KvService, ServiceError, ServiceErrorKind, ServiceProvider,
 };
 
 /// Whether `err`, or any error in its `source()` chain, is a `T`. Request
@@ -55,5 +62,5 @@ pub mod versions {
     /// The HTTP API under `/api/v1/`.
     pub const API: &str = "v1";
     /// The WIT package the guest and host share (`wit/picloud.wit`).
-    pub const WIT: &str = "picloud:platform@0.1.0";
+    pub const WIT: &str = "picloud:platform@0.1.1";
 }

@@ -3,11 +3,16 @@
 
 mod apps;
 mod auth;
+mod cron;
+mod docs;
 mod executions;
+mod http_allow;
+mod kv;
 pub mod openapi;
 mod routes;
 mod run;
 mod scripts;
+mod variables;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request, State};
@@ -33,6 +38,11 @@ pub fn router(manager: Manager) -> Router {
         .merge(executions::router())
         .merge(routes::router())
         .merge(auth::router())
+        .merge(kv::router())
+        .merge(docs::router())
+        .merge(variables::router())
+        .merge(http_allow::router())
+        .merge(cron::router())
         .split_for_parts();
     let (public, public_doc) = auth::public_router().split_for_parts();
     let document = openapi::document([protected_doc, public_doc]);

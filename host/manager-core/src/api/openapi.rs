@@ -172,7 +172,7 @@ pub struct CreatedToken {
 #[openapi(
     info(
         title = "PiCloud admin API",
-        description = "Apps, domains, scripts, routes, the execution log, users and tokens. docs/api.md is the guide.",
+        description = "Apps, domains, scripts, routes, the execution log, key-value data, document collections, variables and secrets, cron triggers, users and tokens. docs/api.md is the guide.",
     ),
     servers((url = "/api/v1/admin")),
     components(schemas(ErrorBody, ErrorDetail, LogLineSchema)),
@@ -183,6 +183,11 @@ pub struct CreatedToken {
         (name = "routes", description = "Route checks and matching"),
         (name = "executions", description = "The execution log"),
         (name = "auth", description = "Sign-in, users and API tokens"),
+        (name = "kv", description = "Each app's key-value store, as its scripts see it"),
+        (name = "docs", description = "Each app's document collections, as its scripts see them"),
+        (name = "variables", description = "Each app's variables and secrets (secret values are write-only)"),
+        (name = "http-allow", description = "Where each app's scripts may send outbound HTTP requests"),
+        (name = "triggers", description = "Cron triggers: each app's scripts run on schedules"),
     )
 )]
 pub(crate) struct ApiDoc;

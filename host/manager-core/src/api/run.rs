@@ -110,6 +110,7 @@ async fn run(
             source: script.source.into(),
             request,
             limits,
+            trigger: Trigger::Test,
         })
         .await;
     let execution_id = ExecutionId::new();

@@ -20,7 +20,7 @@ pub struct ExecutionSummary {
     pub script_id: String,
     /// The route that matched, if any.
     pub route_id: Option<String>,
-    /// `http`, `direct` or `test`.
+    /// `http`, `direct`, `test` or `cron`.
     pub trigger: String,
     /// Request method.
     pub method: String,

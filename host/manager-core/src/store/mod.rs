@@ -3,11 +3,16 @@
 //! [`RoutingSource`], implemented here.
 
 mod apps;
+mod cron;
+mod docs;
 mod executions;
+mod http_allow;
+mod kv;
 mod routes;
 mod scripts;
 mod tokens;
 mod users;
+mod variables;
 
 use std::sync::Arc;
 
@@ -15,15 +20,23 @@ use async_trait::async_trait;
 use shared::{AppRouting, Limits, RouteSpec, RoutingSnapshot, RoutingSource, ScriptEntry};
 
 pub use apps::{App, AppRef, Domain, SlugVerdict};
+pub use cron::{CronTrigger, DueTrigger, MAX_TRIGGERS_PER_APP, NewTrigger, TriggerChanges};
+pub use docs::{
+    Collection, DocRecord, DocsQuota, DocsUsage, MAX_FIELD_BYTES, MAX_FIND_LIMIT, StoredDoc,
+    StoredDocPage, parse_where, validate_collection,
+};
 pub use executions::{
     Execution, ExecutionFailure, ExecutionFilter, ExecutionStats, ExecutionSummary,
 };
+pub use http_allow::{HttpAllowEntry, MAX_ALLOW_ENTRIES, parse_allow_pattern};
+pub use kv::{KvEntry, KvEntryPage, KvQuota, KvUsage, MAX_LIST_LIMIT};
 pub(crate) use routes::conflict_message;
 pub(crate) use routes::route_key;
 pub use routes::{NewRoute, Route};
 pub use scripts::{Script, validate_script_name};
 pub use tokens::{Token, generate_token, validate_token_name};
 pub use users::{Session, User};
+pub use variables::{MAX_VARIABLE_BYTES, Variable, validate_variable_name};
 
 use crate::db::Db;
 

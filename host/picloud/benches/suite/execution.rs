@@ -38,6 +38,7 @@ pub(crate) fn request(source: &str) -> ExecutionRequest {
             ..Default::default()
         },
         limits: Limits::default(),
+        trigger: shared::Trigger::Http,
     }
 }
 

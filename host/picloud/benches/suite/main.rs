@@ -1,5 +1,5 @@
 //! PiCloud's benchmark suite: `make bench` (`cargo bench -p picloud --bench
-//! suite`). Seven benchmarks, each a ratio measured in the same run against a
+//! suite`). Eight benchmarks, each a ratio measured in the same run against a
 //! baseline (absolute figures alongside), printed as one table at the end;
 //! docs/performance.md keeps the latest table and how to read it. Targets are
 //! printed as met or MISSED, never asserted: these machines are shared and
@@ -9,8 +9,8 @@
 //! picloud --bench suite -- http memory`). `cargo test --benches` runs every
 //! benchmark briefly, as a smoke test of the suite itself.
 //!
-//! In-process benchmarks (1, 2, 4) drive the executor and the routing tables
-//! directly; the others run the release `picloud` binary and a minimal axum
+//! In-process benchmarks (1, 2, 4, 8) drive the executor, the routing tables
+//! and the key-value store directly; the others run the release `picloud` binary and a minimal axum
 //! server (this same binary, re-executed with `PICLOUD_BENCH_ROLE=http`) as
 //! child processes on loopback, and load them with `loadgen`.
 
@@ -20,6 +20,7 @@ mod cpu;
 mod dispatch;
 mod execution;
 mod http;
+mod kv;
 mod memory;
 mod neighbour;
 mod startup;
@@ -55,6 +56,9 @@ fn main() {
     }
     if opts.selected("dispatch") {
         dispatch::run(&opts, &mut table);
+    }
+    if opts.selected("kv") {
+        kv::run(&opts, &mut table);
     }
 
     let servers = ["http", "memory", "startup", "neighbour"];

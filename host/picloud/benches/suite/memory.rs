@@ -34,9 +34,8 @@ response(200, to_json(body)).header("content-type", "application/json")
     )
 }
 
-/// Touches memory per execution: a thousand strings in an array. (Not more:
-/// growing an array costs quadratic fuel in the guest, see performance.md.)
-const BUSY: &str = "let a = []; for i in 0..1000 { a.push(`entry number ${i}`); } a.len()";
+/// Touches memory per execution: ten thousand strings in an array.
+const BUSY: &str = "let a = []; for i in 0..10000 { a.push(`entry number ${i}`); } a.len()";
 
 pub(crate) fn run(opts: &Opts, rt: &Runtime, baseline: &Server, table: &mut Table) {
     let data = crate::common::warm_data_dir();

@@ -1,0 +1,346 @@
+//! The host side of the data-plane imports (`kv`, `docs`, `http-client`, `env`): each call takes the
+//! app from the execution context and forwards to the injected
+//! [`ServiceProvider`].
+//!
+//! The calls are async (ADR 002): while one waits for its database the
+//! worker thread serves other requests, and the waiting burns no fuel. It
+//! does count toward the execution's wall-clock deadline: epoch interruption
+//! only fires while guest code runs, so every wait is bounded by the time
+//! left, and a wait that outlives it ends the execution with
+//! `deadline_exceeded` exactly as a busy loop would.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use shared::{
+    AppId, DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
+    KvPage, KvService, ServiceError, ServiceErrorKind, ServiceProvider,
+};
+use wasmtime::Trap;
+
+use crate::bindings::picloud::platform::{docs, env, http_client, kv, types};
+use crate::host::HostState;
+
+/// Most keys one `kv::list` call returns, whatever the script asks for.
+pub const MAX_LIST_LIMIT: u32 = 1000;
+/// Most documents one `docs::find` call returns, whatever the script asks for.
+pub const MAX_FIND_LIMIT: u32 = 1000;
+
+type Reply<T> = wasmtime::Result<Result<T, types::ServiceError>>;
+
+impl HostState {
+    /// Runs one service call for the calling app, bounded by the deadline.
+    /// The future owns what it needs (not `&self`, which is not `Sync`).
+    fn call<T, F, C>(&self, call: C) -> impl Future<Output = Reply<T>> + Send + use<T, F, C>
+    where
+        F: Future<Output = Result<T, ServiceError>> + Send,
+        C: FnOnce(Arc<dyn ServiceProvider>, AppId) -> F,
+    {
+        let deadline = self.deadline;
+        let call = call(self.services.clone(), self.context.app_id);
+        async move {
+            match tokio::time::timeout_at(deadline.into(), call).await {
+                Ok(result) => Ok(result.map_err(to_wit)),
+                Err(_elapsed) => Err(Trap::Interrupt.into()),
+            }
+        }
+    }
+}
+
+fn to_wit(error: ServiceError) -> types::ServiceError {
+    types::ServiceError {
+        kind: match error.kind {
+            ServiceErrorKind::InvalidArgument => types::ServiceErrorKind::InvalidArgument,
+            ServiceErrorKind::QuotaExceeded => types::ServiceErrorKind::QuotaExceeded,
+            ServiceErrorKind::WrongType => types::ServiceErrorKind::WrongType,
+            ServiceErrorKind::Unavailable => types::ServiceErrorKind::Unavailable,
+        },
+        message: error.message,
+    }
+}
+
+impl kv::Host for HostState {
+    async fn get(&mut self, key: String) -> Reply<Option<String>> {
+        self.call(|s, app| async move { s.kv().get(app, &key).await })
+            .await
+    }
+
+    async fn set(&mut self, key: String, value: String, ttl_ms: Option<u64>) -> Reply<()> {
+        if ttl_ms == Some(0) {
+            return Ok(Err(to_wit(ServiceError::invalid(
+                "the time to live must be at least 1 millisecond",
+            ))));
+        }
+        let ttl = ttl_ms.map(Duration::from_millis);
+        self.call(|s, app| async move { s.kv().set(app, &key, &value, ttl).await })
+            .await
+    }
+
+    async fn delete(&mut self, key: String) -> Reply<bool> {
+        self.call(|s, app| async move { s.kv().delete(app, &key).await })
+            .await
+    }
+
+    async fn exists(&mut self, key: String) -> Reply<bool> {
+        self.call(|s, app| async move { s.kv().exists(app, &key).await })
+            .await
+    }
+
+    async fn list(
+        &mut self,
+        prefix: String,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Reply<kv::KeyPage> {
+        let limit = limit.clamp(1, MAX_LIST_LIMIT);
+        let page = self
+            .call(|s, app| async move { s.kv().list(app, &prefix, cursor.as_deref(), limit).await })
+            .await?;
+        Ok(page.map(|page| kv::KeyPage {
+            keys: page.keys,
+            cursor: page.cursor,
+        }))
+    }
+
+    async fn incr(&mut self, key: String, delta: i64) -> Reply<i64> {
+        self.call(|s, app| async move { s.kv().incr(app, &key, delta).await })
+            .await
+    }
+}
+
+fn document(document: Document) -> docs::Document {
+    docs::Document {
+        id: document.id,
+        body: document.body,
+    }
+}
+
+impl docs::Host for HostState {
+    async fn insert(&mut self, collection: String, body: String) -> Reply<String> {
+        self.call(|s, app| async move { s.docs().insert(app, &collection, &body).await })
+            .await
+    }
+
+    async fn get(&mut self, collection: String, id: String) -> Reply<Option<docs::Document>> {
+        let found = self
+            .call(|s, app| async move { s.docs().get(app, &collection, &id).await })
+            .await?;
+        Ok(found.map(|d| d.map(document)))
+    }
+
+    async fn update(
+        &mut self,
+        collection: String,
+        id: String,
+        patch: String,
+    ) -> Reply<Option<docs::Document>> {
+        let updated = self
+            .call(|s, app| async move { s.docs().update(app, &collection, &id, &patch).await })
+            .await?;
+        Ok(updated.map(|d| d.map(document)))
+    }
+
+    async fn delete(&mut self, collection: String, id: String) -> Reply<bool> {
+        self.call(|s, app| async move { s.docs().delete(app, &collection, &id).await })
+            .await
+    }
+
+    async fn find(&mut self, collection: String, query: docs::Query) -> Reply<docs::Page> {
+        let query = match to_query(query) {
+            Ok(query) => query,
+            Err(error) => return Ok(Err(to_wit(error))),
+        };
+        let page = self
+            .call(|s, app| async move { s.docs().find(app, &collection, &query).await })
+            .await?;
+        Ok(page.map(|page| docs::Page {
+            docs: page.docs.into_iter().map(document).collect(),
+            cursor: page.cursor,
+        }))
+    }
+}
+
+/// The guest's query as the service's, with each filter value parsed: the
+/// guest is not trusted to send JSON scalars.
+fn to_query(query: docs::Query) -> Result<DocQuery, ServiceError> {
+    let filters = query
+        .filters
+        .into_iter()
+        .map(|f| {
+            let value: serde_json::Value = serde_json::from_str(&f.value).map_err(|_| {
+                ServiceError::invalid(format!("the value for field '{}' is not JSON", f.field))
+            })?;
+            Ok(DocFilter {
+                field: f.field,
+                op: match f.op {
+                    docs::Op::Eq => DocOp::Eq,
+                    docs::Op::Ne => DocOp::Ne,
+                    docs::Op::Lt => DocOp::Lt,
+                    docs::Op::Lte => DocOp::Lte,
+                    docs::Op::Gt => DocOp::Gt,
+                    docs::Op::Gte => DocOp::Gte,
+                },
+                value,
+            })
+        })
+        .collect::<Result<Vec<_>, ServiceError>>()?;
+    Ok(DocQuery {
+        filters,
+        sort: query.sort,
+        descending: query.descending,
+        limit: query.limit.clamp(1, MAX_FIND_LIMIT),
+        cursor: query.cursor,
+    })
+}
+
+impl http_client::Host for HostState {
+    async fn send(
+        &mut self,
+        request: http_client::Request,
+    ) -> wasmtime::Result<Result<http_client::Response, http_client::HttpError>> {
+        use http_client::HttpError;
+        let outbound = self.outbound.clone();
+        if self.http_calls >= outbound.max_calls() {
+            return Ok(Err(HttpError::BudgetExceeded(format!(
+                "this execution already made {} outbound requests, the most it may",
+                outbound.max_calls()
+            ))));
+        }
+        self.http_calls += 1;
+        // The allow-list is read per call: an operator's change applies to
+        // the next request, not the next deploy.
+        let allowed = match self
+            .call(|s, app| async move { s.http().allowed(app).await })
+            .await?
+        {
+            Ok(allowed) => allowed,
+            Err(error) => return Ok(Err(HttpError::ConnectionFailed(error.message))),
+        };
+        let deadline = self.deadline;
+        match tokio::time::timeout_at(deadline.into(), outbound.send(&allowed, request)).await {
+            Ok(result) => Ok(result),
+            Err(_elapsed) => Err(Trap::Interrupt.into()),
+        }
+    }
+}
+
+impl env::Host for HostState {
+    async fn get(&mut self, name: String) -> Reply<Option<String>> {
+        self.call(|s, app| async move { s.env().get(app, &name).await })
+            .await
+    }
+}
+
+/// The provider of an executor built without data services (benchmarks,
+/// tests of the sandbox alone): every call fails with a clear message.
+#[derive(Debug, Default)]
+pub struct NoServices;
+
+fn not_configured() -> ServiceError {
+    ServiceError {
+        kind: ServiceErrorKind::Unavailable,
+        message: "no data services are configured on this executor".into(),
+    }
+}
+
+impl ServiceProvider for NoServices {
+    fn kv(&self) -> &dyn KvService {
+        self
+    }
+
+    fn env(&self) -> &dyn EnvService {
+        self
+    }
+
+    fn docs(&self) -> &dyn DocsService {
+        self
+    }
+
+    fn http(&self) -> &dyn HttpAllowList {
+        self
+    }
+}
+
+#[async_trait]
+impl HttpAllowList for NoServices {
+    async fn allowed(&self, _: AppId) -> Result<Vec<shared::AllowPattern>, ServiceError> {
+        Err(not_configured())
+    }
+}
+
+#[async_trait]
+impl KvService for NoServices {
+    async fn get(&self, _: AppId, _: &str) -> Result<Option<String>, ServiceError> {
+        Err(not_configured())
+    }
+
+    async fn set(
+        &self,
+        _: AppId,
+        _: &str,
+        _: &str,
+        _: Option<Duration>,
+    ) -> Result<(), ServiceError> {
+        Err(not_configured())
+    }
+
+    async fn delete(&self, _: AppId, _: &str) -> Result<bool, ServiceError> {
+        Err(not_configured())
+    }
+
+    async fn exists(&self, _: AppId, _: &str) -> Result<bool, ServiceError> {
+        Err(not_configured())
+    }
+
+    async fn list(
+        &self,
+        _: AppId,
+        _: &str,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<KvPage, ServiceError> {
+        Err(not_configured())
+    }
+
+    async fn incr(&self, _: AppId, _: &str, _: i64) -> Result<i64, ServiceError> {
+        Err(not_configured())
+    }
+}
+
+#[async_trait]
+impl EnvService for NoServices {
+    async fn get(&self, _: AppId, _: &str) -> Result<Option<String>, ServiceError> {
+        Err(not_configured())
+    }
+}
+
+#[async_trait]
+impl DocsService for NoServices {
+    async fn insert(&self, _: AppId, _: &str, _: &str) -> Result<String, ServiceError> {
+        Err(not_configured())
+    }
+
+    async fn get(&self, _: AppId, _: &str, _: &str) -> Result<Option<Document>, ServiceError> {
+        Err(not_configured())
+    }
+
+    async fn update(
+        &self,
+        _: AppId,
+        _: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<Document>, ServiceError> {
+        Err(not_configured())
+    }
+
+    async fn delete(&self, _: AppId, _: &str, _: &str) -> Result<bool, ServiceError> {
+        Err(not_configured())
+    }
+
+    async fn find(&self, _: AppId, _: &str, _: &DocQuery) -> Result<DocPage, ServiceError> {
+        Err(not_configured())
+    }
+}

@@ -1,0 +1,263 @@
+//! The data-plane services scripts reach (`kv::*`, `docs::*`, `env::get`), backed by
+//! the manager's stores: what the all-in-one binary hands the executor as
+//! its [`ServiceProvider`].
+//!
+//! ```no_run
+//! # fn demo(manager: manager_core::Manager) {
+//! let services: std::sync::Arc<dyn shared::ServiceProvider> =
+//!     std::sync::Arc::new(manager.data_services());
+//! # }
+//! ```
+//!
+//! Every method takes the app from the executor's execution context, never
+//! from the script, and touches only that app's rows. Failures a script can
+//! act on (a bad key or query, a full store, `incr` on text) keep their message;
+//! anything else (the database is down, a secret does not decrypt) is logged
+//! here and reaches the script as [`ServiceError::unavailable`], so no server
+//! detail and no stored value leaks into a script.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use shared::{
+    AllowPattern, AppId, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
+    KvPage, KvService, ServiceError, ServiceProvider,
+};
+
+use crate::secrets::SecretKey;
+use crate::store::{DocsQuota, KvQuota, Store};
+use crate::{Error, Manager};
+
+/// Key-value storage, documents and variables for scripts. Cheap to
+/// clone; one per process is enough.
+#[derive(Clone)]
+pub struct DataServices {
+    store: Store,
+    kv_quota: KvQuota,
+    docs_quota: DocsQuota,
+    secret_key: Option<SecretKey>,
+}
+
+impl std::fmt::Debug for DataServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataServices")
+            .field("kv_quota", &self.kv_quota)
+            .field("docs_quota", &self.docs_quota)
+            .field("secrets", &self.secret_key.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DataServices {
+    /// Services over `store`, with the key-value and document quotas every
+    /// app gets and the server key for secrets (without one, reading a
+    /// secret fails with [`ServiceError::unavailable`] and a warning in the
+    /// log).
+    pub fn new(
+        store: Store,
+        kv_quota: KvQuota,
+        docs_quota: DocsQuota,
+        secret_key: Option<SecretKey>,
+    ) -> Self {
+        DataServices {
+            store,
+            kv_quota,
+            docs_quota,
+            secret_key,
+        }
+    }
+}
+
+impl Manager {
+    /// The data-plane services over this manager's store and configuration.
+    pub fn data_services(&self) -> DataServices {
+        DataServices::new(
+            self.store.clone(),
+            self.config.kv_quota,
+            self.config.docs_quota,
+            self.config.secret_key.clone(),
+        )
+    }
+}
+
+/// The script-facing form of a store error. `op` names the call for the log.
+fn to_service_error(op: &'static str, app: AppId, err: Error) -> ServiceError {
+    match err {
+        Error::BadRequest { message, .. } => ServiceError::invalid(message),
+        Error::Conflict {
+            code: "quota_exceeded",
+            message,
+        } => ServiceError::quota(message),
+        Error::Conflict {
+            code: "wrong_type",
+            message,
+        } => ServiceError::wrong_type(message),
+        // The error names no value: store errors never carry one.
+        other => {
+            tracing::warn!(%app, op, error = %other, "data service call failed");
+            ServiceError::unavailable()
+        }
+    }
+}
+
+#[async_trait]
+impl KvService for DataServices {
+    async fn get(&self, app: AppId, key: &str) -> Result<Option<String>, ServiceError> {
+        self.store
+            .kv_value(&app.to_string(), key)
+            .await
+            .map_err(|e| to_service_error("kv::get", app, e))
+    }
+
+    async fn set(
+        &self,
+        app: AppId,
+        key: &str,
+        value: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(), ServiceError> {
+        self.store
+            .kv_set(&app.to_string(), key, value, ttl, &self.kv_quota)
+            .await
+            .map(drop)
+            .map_err(|e| to_service_error("kv::set", app, e))
+    }
+
+    async fn delete(&self, app: AppId, key: &str) -> Result<bool, ServiceError> {
+        self.store
+            .kv_delete(&app.to_string(), key)
+            .await
+            .map_err(|e| to_service_error("kv::delete", app, e))
+    }
+
+    async fn exists(&self, app: AppId, key: &str) -> Result<bool, ServiceError> {
+        self.store
+            .kv_exists(&app.to_string(), key)
+            .await
+            .map_err(|e| to_service_error("kv::exists", app, e))
+    }
+
+    async fn list(
+        &self,
+        app: AppId,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<KvPage, ServiceError> {
+        self.store
+            .kv_keys(&app.to_string(), prefix, cursor, limit)
+            .await
+            .map_err(|e| to_service_error("kv::list", app, e))
+    }
+
+    async fn incr(&self, app: AppId, key: &str, delta: i64) -> Result<i64, ServiceError> {
+        self.store
+            .kv_incr(&app.to_string(), key, delta, &self.kv_quota)
+            .await
+            .map_err(|e| to_service_error("kv::incr", app, e))
+    }
+}
+
+#[async_trait]
+impl EnvService for DataServices {
+    async fn get(&self, app: AppId, name: &str) -> Result<Option<String>, ServiceError> {
+        self.store
+            .variable_value(&app.to_string(), name, self.secret_key.as_ref())
+            .await
+            .map_err(|e| to_service_error("env::get", app, e))
+    }
+}
+
+#[async_trait]
+impl DocsService for DataServices {
+    async fn insert(
+        &self,
+        app: AppId,
+        collection: &str,
+        body: &str,
+    ) -> Result<String, ServiceError> {
+        self.store
+            .doc_insert(&app.to_string(), collection, body, &self.docs_quota)
+            .await
+            .map(|doc| doc.id)
+            .map_err(|e| to_service_error("docs::insert", app, e))
+    }
+
+    async fn get(
+        &self,
+        app: AppId,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<Document>, ServiceError> {
+        self.store
+            .doc_get(&app.to_string(), collection, id)
+            .await
+            .map(|doc| doc.map(Document::from))
+            .map_err(|e| to_service_error("docs::get", app, e))
+    }
+
+    async fn update(
+        &self,
+        app: AppId,
+        collection: &str,
+        id: &str,
+        patch: &str,
+    ) -> Result<Option<Document>, ServiceError> {
+        self.store
+            .doc_update(&app.to_string(), collection, id, patch, &self.docs_quota)
+            .await
+            .map(|doc| doc.map(Document::from))
+            .map_err(|e| to_service_error("docs::update", app, e))
+    }
+
+    async fn delete(&self, app: AppId, collection: &str, id: &str) -> Result<bool, ServiceError> {
+        self.store
+            .doc_delete(&app.to_string(), collection, id)
+            .await
+            .map_err(|e| to_service_error("docs::delete", app, e))
+    }
+
+    async fn find(
+        &self,
+        app: AppId,
+        collection: &str,
+        query: &DocQuery,
+    ) -> Result<DocPage, ServiceError> {
+        self.store
+            .doc_find(&app.to_string(), collection, query)
+            .await
+            .map(|page| DocPage {
+                docs: page.docs.into_iter().map(Document::from).collect(),
+                cursor: page.cursor,
+            })
+            .map_err(|e| to_service_error("docs::find", app, e))
+    }
+}
+
+impl ServiceProvider for DataServices {
+    fn kv(&self) -> &dyn KvService {
+        self
+    }
+
+    fn env(&self) -> &dyn EnvService {
+        self
+    }
+
+    fn docs(&self) -> &dyn DocsService {
+        self
+    }
+
+    fn http(&self) -> &dyn HttpAllowList {
+        self
+    }
+}
+
+#[async_trait]
+impl HttpAllowList for DataServices {
+    async fn allowed(&self, app: AppId) -> Result<Vec<AllowPattern>, ServiceError> {
+        self.store
+            .http_allow_patterns(&app.to_string())
+            .await
+            .map_err(|e| to_service_error("http allow-list", app, e))
+    }
+}

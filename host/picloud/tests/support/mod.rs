@@ -1,0 +1,158 @@
+//! The server under test and the calls the HTTP suites make to it: each
+//! suite starts its own servers on loopback ports from the OS.
+
+// Each test crate that declares `mod support;` uses a different part of it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use picloud::{Server, ServerConfig};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+pub(crate) const TOKEN: &str = "test-admin-token-0123456789";
+
+/// The database a test runs on: `None` = SQLite in the server's data
+/// directory, `Some(url)` = a fresh PostgreSQL database.
+pub(crate) type Db = Option<String>;
+
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        vec![$((stringify!($name), (|db| Box::pin($name(db))) as testkit::harness::Test)),*]
+    };
+}
+
+pub(crate) struct TestServer {
+    pub(crate) server: Option<Server>,
+    pub(crate) base: String,
+    pub(crate) client: Client,
+    pub(crate) _data: Option<tempfile::TempDir>,
+}
+
+pub(crate) fn config(data_dir: PathBuf, db: &Db, admin_token: Option<&str>) -> ServerConfig {
+    ServerConfig {
+        database_url: db.clone(),
+        admin_token: admin_token.map(str::to_owned),
+        session_ttl: std::time::Duration::from_secs(3600),
+        max_concurrent: 4,
+        // Shared across tests so the guest is pre-initialized and compiled once.
+        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+        ..ServerConfig::new("127.0.0.1:0".parse::<SocketAddr>().unwrap(), data_dir)
+    }
+}
+
+impl TestServer {
+    pub(crate) async fn start(db: &Db) -> TestServer {
+        let data = tempfile::tempdir().unwrap();
+        let mut server = TestServer::at(config(data.path().to_owned(), db, Some(TOKEN))).await;
+        server._data = Some(data);
+        server
+    }
+
+    pub(crate) async fn at(config: ServerConfig) -> TestServer {
+        let server = Server::start(config).await.expect("server starts");
+        let base = format!("http://{}", server.addr);
+        TestServer {
+            server: Some(server),
+            base,
+            client: Client::new(),
+            _data: None,
+        }
+    }
+
+    pub(crate) async fn stop(mut self) -> Option<String> {
+        let server = self.server.take().unwrap();
+        let token = server.generated_token.clone();
+        server.stop().await.unwrap();
+        token
+    }
+
+    /// An admin call with the token; returns status and JSON (or Null).
+    pub(crate) async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A user request with a Host header; returns status and body text.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        host: &str,
+        path: &str,
+    ) -> (StatusCode, String) {
+        let resp = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+
+    pub(crate) async fn script(&self, name: &str, source: &str) -> String {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/api/v1/admin/scripts",
+                Some(json!({"app_id": "default", "name": name, "source": source})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a script in `app` (id or slug) bound to `method path`.
+    pub(crate) async fn deploy(
+        &self,
+        app: &str,
+        name: &str,
+        source: &str,
+        method: &str,
+        path: &str,
+    ) {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/api/v1/admin/scripts",
+                Some(json!({"app_id": app, "name": name, "source": source})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = self.route(body["id"].as_str().unwrap(), method, path).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    pub(crate) async fn route(
+        &self,
+        script: &str,
+        method: &str,
+        path: &str,
+    ) -> (StatusCode, Value) {
+        self.admin(
+            Method::POST,
+            &format!("/api/v1/admin/scripts/{script}/routes"),
+            Some(json!({"method": method, "path": path})),
+        )
+        .await
+    }
+}
+
+pub(crate) fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no code>")
+}

@@ -1,0 +1,244 @@
+//! The data-plane services scripts reach through WIT imports, as traits.
+//!
+//! The executor's host functions call these with the app taken from the
+//! execution context, never from an argument the script passed; the
+//! implementations live outside `executor-core` (the manager's stores in the
+//! all-in-one binary, a remote client in cluster mode) and are injected as one
+//! [`ServiceProvider`].
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::AppId;
+
+/// Why a service call failed. Scripts see `message`, prefixed with the
+/// function they called (`kv::set: …`), as a Rhai error they can catch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ServiceError {
+    /// What kind of failure, for callers that branch on it.
+    pub kind: ServiceErrorKind,
+    /// A sentence naming the problem, e.g. which quota and its value.
+    pub message: String,
+}
+
+/// The kinds of [`ServiceError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceErrorKind {
+    /// An argument is malformed: an empty or oversized key, a bad name.
+    InvalidArgument,
+    /// One of the app's quotas would be exceeded.
+    QuotaExceeded,
+    /// The stored value has the wrong type for the operation (`incr` on text).
+    WrongType,
+    /// The service cannot answer now (database down); retrying may help.
+    Unavailable,
+}
+
+impl ServiceError {
+    /// An [`ServiceErrorKind::InvalidArgument`] error.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ServiceError {
+            kind: ServiceErrorKind::InvalidArgument,
+            message: message.into(),
+        }
+    }
+
+    /// A [`ServiceErrorKind::QuotaExceeded`] error.
+    pub fn quota(message: impl Into<String>) -> Self {
+        ServiceError {
+            kind: ServiceErrorKind::QuotaExceeded,
+            message: message.into(),
+        }
+    }
+
+    /// A [`ServiceErrorKind::WrongType`] error.
+    pub fn wrong_type(message: impl Into<String>) -> Self {
+        ServiceError {
+            kind: ServiceErrorKind::WrongType,
+            message: message.into(),
+        }
+    }
+
+    /// A [`ServiceErrorKind::Unavailable`] error. The detail stays in the
+    /// server's log; scripts get a generic sentence.
+    pub fn unavailable() -> Self {
+        ServiceError {
+            kind: ServiceErrorKind::Unavailable,
+            message: "the service is unavailable, try again later".into(),
+        }
+    }
+}
+
+/// One page of keys from [`KvService::list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KvPage {
+    /// Keys in byte order.
+    pub keys: Vec<String>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub cursor: Option<String>,
+}
+
+/// Per-app key-value storage. Values are JSON text; the guest converts them
+/// from and to Rhai values.
+#[async_trait]
+pub trait KvService: Send + Sync {
+    /// The value of `key`, unless absent or expired.
+    async fn get(&self, app: AppId, key: &str) -> Result<Option<String>, ServiceError>;
+    /// Stores `value` (JSON text) under `key`, replacing any value and TTL;
+    /// with `ttl`, the key disappears that long from now.
+    async fn set(
+        &self,
+        app: AppId,
+        key: &str,
+        value: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(), ServiceError>;
+    /// Removes `key`; whether it existed.
+    async fn delete(&self, app: AppId, key: &str) -> Result<bool, ServiceError>;
+    /// Whether `key` holds a value that has not expired.
+    async fn exists(&self, app: AppId, key: &str) -> Result<bool, ServiceError>;
+    /// Keys starting with `prefix`, in byte order, after `cursor` (a value
+    /// a previous page returned), at most `limit` of them.
+    async fn list(
+        &self,
+        app: AppId,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<KvPage, ServiceError>;
+    /// Adds `delta` to the integer under `key` (absent counts as 0) in one
+    /// atomic step; the new value. The key's TTL is kept.
+    async fn incr(&self, app: AppId, key: &str, delta: i64) -> Result<i64, ServiceError>;
+}
+
+/// Per-app variables and secrets (`env::get` in scripts).
+#[async_trait]
+pub trait EnvService: Send + Sync {
+    /// The value of variable or secret `name`, decrypted; `None` if unset.
+    async fn get(&self, app: AppId, name: &str) -> Result<Option<String>, ServiceError>;
+}
+
+/// Everything a script can reach beyond its own request, one service each.
+pub trait ServiceProvider: Send + Sync {
+    /// Key-value storage.
+    fn kv(&self) -> &dyn KvService;
+    /// Variables and secrets.
+    fn env(&self) -> &dyn EnvService;
+    /// Document collections.
+    fn docs(&self) -> &dyn DocsService;
+    /// Outbound HTTP allow-lists.
+    fn http(&self) -> &dyn HttpAllowList;
+}
+
+/// A comparison in a [`DocQuery`] filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocOp {
+    /// Equal (same JSON type and value).
+    Eq,
+    /// Not equal, or the field is missing.
+    Ne,
+    /// Less than; numbers with numbers, strings with strings (byte order).
+    Lt,
+    /// Less than or equal.
+    Lte,
+    /// Greater than.
+    Gt,
+    /// Greater than or equal.
+    Gte,
+}
+
+/// One condition on a top-level field of the documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocFilter {
+    /// The field's name (top level of the document).
+    pub field: String,
+    /// How the field compares to `value`.
+    pub op: DocOp,
+    /// A JSON scalar: string, number, boolean or null (null only with `eq`/`ne`).
+    pub value: serde_json::Value,
+}
+
+/// What [`DocsService::find`] returns: filters (all must hold), an order,
+/// and a page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DocQuery {
+    /// Conditions that must all hold.
+    pub filters: Vec<DocFilter>,
+    /// Sort by this top-level field; `None` sorts by id, which is insertion order.
+    pub sort: Option<String>,
+    /// Sort descending instead of ascending.
+    pub descending: bool,
+    /// Most documents to return (the service caps it).
+    pub limit: u32,
+    /// From a previous page's [`DocPage::cursor`].
+    pub cursor: Option<String>,
+}
+
+/// A stored document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// The id the service generated at insert.
+    pub id: String,
+    /// The document, a JSON object as text (without the id).
+    pub body: String,
+}
+
+/// One page of [`DocsService::find`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocPage {
+    /// The matching documents, in the query's order.
+    pub docs: Vec<Document>,
+    /// Pass back in [`DocQuery::cursor`] for the next page; `None` on the last.
+    pub cursor: Option<String>,
+}
+
+/// Per-app collections of JSON documents (`docs::…` in scripts).
+#[async_trait]
+pub trait DocsService: Send + Sync {
+    /// Stores a new document (a JSON object) in `collection`; its new id.
+    async fn insert(
+        &self,
+        app: AppId,
+        collection: &str,
+        body: &str,
+    ) -> Result<String, ServiceError>;
+    /// The document with `id`, if it exists.
+    async fn get(
+        &self,
+        app: AppId,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<Document>, ServiceError>;
+    /// Merges `patch` (a JSON object) into the document, RFC 7386 style: a
+    /// field set to null is removed. The updated document, or `None` if there
+    /// is no document with `id`.
+    async fn update(
+        &self,
+        app: AppId,
+        collection: &str,
+        id: &str,
+        patch: &str,
+    ) -> Result<Option<Document>, ServiceError>;
+    /// Removes the document; whether it existed.
+    async fn delete(&self, app: AppId, collection: &str, id: &str) -> Result<bool, ServiceError>;
+    /// The documents of `collection` that match `query`, one page.
+    async fn find(
+        &self,
+        app: AppId,
+        collection: &str,
+        query: &DocQuery,
+    ) -> Result<DocPage, ServiceError>;
+}
+
+/// Per-app outbound HTTP allow-lists (`http::…` in scripts). The executor
+/// sends the requests itself; this only says where an app may send them.
+#[async_trait]
+pub trait HttpAllowList: Send + Sync {
+    /// The app's allow-list (empty: outbound HTTP denied).
+    async fn allowed(&self, app: AppId) -> Result<Vec<crate::AllowPattern>, ServiceError>;
+}
