@@ -22,10 +22,10 @@ use manager_core::store::{ExecutionFilter, ExecutionSummary, NewTrigger, Trigger
 use manager_core::{Db, Manager, ManagerConfig, Store};
 use serde_json::{Value, json};
 use shared::{
-    ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient, Position, Resolution,
-    RoutingTables, ScriptFailure, ScriptResponse, Trigger,
+    ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient, Position, ScriptFailure,
+    ScriptResponse, Trigger,
 };
-use support::Api;
+use support::{Api, NoRouting};
 
 /// What each test gets: the store, its database URL (for a second manager
 /// on the same database) and a separate pool for raw reads and writes.
@@ -105,19 +105,6 @@ impl ExecutorClient for FakeExecutor {
 
     async fn check(&self, _: &str) -> Result<(), ExecutionError> {
         Ok(())
-    }
-}
-
-struct NoRouting;
-
-#[async_trait::async_trait]
-impl RoutingTables for NoRouting {
-    async fn routing_changed(&self) {}
-
-    fn resolve(&self, _: &str, _: &str, _: &str) -> Resolution {
-        Resolution::InvalidHost {
-            message: "no routing in the cron tests".into(),
-        }
     }
 }
 

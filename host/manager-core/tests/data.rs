@@ -18,11 +18,8 @@ use axum::http::{Request, StatusCode, header};
 use manager_core::store::{DEFAULT_APP_ID, DocsQuota, KvQuota};
 use manager_core::{DataServices, Db, Error, Manager, ManagerConfig, SecretKey, Store};
 use serde_json::{Value, json};
-use shared::{
-    AppId, ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient, KvPage, Resolution,
-    RoutingTables, ServiceErrorKind, ServiceProvider,
-};
-use support::Api;
+use shared::{AppId, KvPage, ServiceErrorKind, ServiceProvider};
+use support::{Api, NoExecutor, NoRouting};
 use tower::ServiceExt;
 
 /// What each test gets: the store, and a separate pool on the same database
@@ -897,33 +894,6 @@ async fn variables_round_trip(env: Env) {
         (err.code(), err.to_string().as_str()),
         ("not_found", "variable 'REGION' not found")
     );
-}
-
-/// An executor the admin API never needs in these tests.
-struct NoExecutor;
-
-#[async_trait::async_trait]
-impl ExecutorClient for NoExecutor {
-    async fn execute(&self, _: ExecutionRequest) -> ExecutionOutcome {
-        panic!("the data tests run no scripts")
-    }
-
-    async fn check(&self, _: &str) -> Result<(), ExecutionError> {
-        Ok(())
-    }
-}
-
-struct NoRouting;
-
-#[async_trait::async_trait]
-impl RoutingTables for NoRouting {
-    async fn routing_changed(&self) {}
-
-    fn resolve(&self, _: &str, _: &str, _: &str) -> Resolution {
-        Resolution::InvalidHost {
-            message: "no routing in the data tests".into(),
-        }
-    }
 }
 
 fn manager(env: &Env, config: ManagerConfig) -> Manager {

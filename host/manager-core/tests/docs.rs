@@ -19,11 +19,9 @@ use manager_core::store::{DEFAULT_APP_ID, DocsQuota};
 use manager_core::{DataServices, Db, Manager, ManagerConfig, Store};
 use serde_json::{Value, json};
 use shared::{
-    AppId, DocFilter, DocOp, DocQuery, Document, ExecutionError, ExecutionOutcome,
-    ExecutionRequest, ExecutorClient, Resolution, RoutingTables, ServiceError, ServiceErrorKind,
-    ServiceProvider,
+    AppId, DocFilter, DocOp, DocQuery, Document, ServiceError, ServiceErrorKind, ServiceProvider,
 };
-use support::Api;
+use support::{Api, NoExecutor, NoRouting};
 use tower::ServiceExt;
 
 /// What each test gets: the store, and a separate pool on the same database
@@ -1441,33 +1439,6 @@ async fn deleting_an_app_deletes_its_documents(env: Env) {
 }
 
 // --- The admin API. ---
-
-/// An executor the admin API never needs in these tests.
-struct NoExecutor;
-
-#[async_trait::async_trait]
-impl ExecutorClient for NoExecutor {
-    async fn execute(&self, _: ExecutionRequest) -> ExecutionOutcome {
-        panic!("the document tests run no scripts")
-    }
-
-    async fn check(&self, _: &str) -> Result<(), ExecutionError> {
-        Ok(())
-    }
-}
-
-struct NoRouting;
-
-#[async_trait::async_trait]
-impl RoutingTables for NoRouting {
-    async fn routing_changed(&self) {}
-
-    fn resolve(&self, _: &str, _: &str, _: &str) -> Resolution {
-        Resolution::InvalidHost {
-            message: "no routing in the document tests".into(),
-        }
-    }
-}
 
 /// The admin router with a token, driven request by request.
 impl Api {

@@ -1,11 +1,46 @@
 //! The admin API as the router-level tests call it: a manager's router
-//! served in-process (`tower::oneshot`), signed in with a fresh API token.
+//! served in-process (`tower::oneshot`), signed in with a fresh API token,
+//! and the stand-ins for the services those tests never use.
+
+// Each test crate that declares `mod support;` uses a different part of it.
+#![allow(dead_code)]
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use manager_core::Manager;
 use serde_json::Value;
+use shared::{
+    ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient, Resolution, RoutingTables,
+};
 use tower::ServiceExt;
+
+/// An executor for admin-API tests that run no scripts; uploads compile.
+pub(crate) struct NoExecutor;
+
+#[async_trait::async_trait]
+impl ExecutorClient for NoExecutor {
+    async fn execute(&self, _: ExecutionRequest) -> ExecutionOutcome {
+        panic!("these tests run no scripts")
+    }
+
+    async fn check(&self, _: &str) -> Result<(), ExecutionError> {
+        Ok(())
+    }
+}
+
+/// Routing the admin-API tests never consult.
+pub(crate) struct NoRouting;
+
+#[async_trait::async_trait]
+impl RoutingTables for NoRouting {
+    async fn routing_changed(&self) {}
+
+    fn resolve(&self, _: &str, _: &str, _: &str) -> Resolution {
+        Resolution::InvalidHost {
+            message: "no routing in these tests".into(),
+        }
+    }
+}
 
 pub(crate) struct Api {
     pub(crate) router: axum::Router,
