@@ -638,6 +638,33 @@ async fn outbound_http_to_an_allowed_local_service(db: Db) {
             .starts_with("http::get: no complete response within 500 ms"),
         "{body}"
     );
+
+    // The allow-list is the app's own: the same script in another app is refused.
+    let (status, _) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/apps",
+            Some(json!({"slug": "other"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/apps/other/domains",
+            Some(json!({"pattern": "other.test"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let probe = format!(
+        r#"let r = (); try {{ r = http::get("http://{upstream}/hello").status; }} catch (e) {{ r = e; }} r"#
+    );
+    s.deploy("other", "caller", &probe, "GET", "/call").await;
+    let (_, body) = s.call(Method::GET, "other.test", "/call").await;
+    assert_eq!(
+        body,
+        format!("http::get: http://{upstream} is not on the app's outbound allow-list")
+    );
     s.stop().await;
     task.abort();
 }
