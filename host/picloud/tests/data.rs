@@ -127,22 +127,7 @@ async fn a_counter_script_and_the_admin_view_of_its_keys(db: Db) {
 async fn apps_never_see_each_others_data(db: Db) {
     let s = TestServer::start(&db).await;
     for (slug, domain) in [("alpha", "alpha.test"), ("beta", "beta.test")] {
-        let (status, body) = s
-            .admin(
-                Method::POST,
-                "/api/v1/admin/apps",
-                Some(json!({"slug": slug})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let (status, body) = s
-            .admin(
-                Method::POST,
-                &format!("/api/v1/admin/apps/{slug}/domains"),
-                Some(json!({"pattern": domain})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        s.app_on(slug, domain).await;
     }
     let (status, _) = s
         .admin(
@@ -478,22 +463,7 @@ async fn documents_end_to_end(db: Db) {
     assert_eq!(totals, [&json!(99), &json!(40), &json!(12), &json!(5)]);
 
     // Another app with the same collection name and a known id gets nothing.
-    let (status, _) = s
-        .admin(
-            Method::POST,
-            "/api/v1/admin/apps",
-            Some(json!({"slug": "other"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = s
-        .admin(
-            Method::POST,
-            "/api/v1/admin/apps/other/domains",
-            Some(json!({"pattern": "other.test"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    s.app_on("other", "other.test").await;
     s.deploy(
         "other",
         "peek",
@@ -640,22 +610,7 @@ async fn outbound_http_to_an_allowed_local_service(db: Db) {
     );
 
     // The allow-list is the app's own: the same script in another app is refused.
-    let (status, _) = s
-        .admin(
-            Method::POST,
-            "/api/v1/admin/apps",
-            Some(json!({"slug": "other"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = s
-        .admin(
-            Method::POST,
-            "/api/v1/admin/apps/other/domains",
-            Some(json!({"pattern": "other.test"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    s.app_on("other", "other.test").await;
     let probe = format!(
         r#"let r = (); try {{ r = http::get("http://{upstream}/hello").status; }} catch (e) {{ r = e; }} r"#
     );

@@ -117,6 +117,26 @@ impl TestServer {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Creates app `slug` claiming `domain`.
+    pub(crate) async fn app_on(&self, slug: &str, domain: &str) {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/api/v1/admin/apps",
+                Some(json!({"slug": slug})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                &format!("/api/v1/admin/apps/{slug}/domains"),
+                Some(json!({"pattern": domain})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     /// Creates a script in `app` (id or slug) bound to `method path`.
     pub(crate) async fn deploy(
         &self,
