@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR ?= never
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 export PICLOUD_BIN ?= $(TARGET_DIR)/release/picloud
 
-.PHONY: setup setup-test dashboard-deps dashboard build run test lint e2e bench api-fuzz fuzz load soak
+.PHONY: setup setup-test dashboard-deps dashboard build run test lint e2e image-test arm64-test bench api-fuzz fuzz load soak
 
 setup:
 	scripts/setup.sh
@@ -30,18 +30,33 @@ dashboard: dashboard/build/index.html
 dashboard/build/index.html: $(DASHBOARD_SOURCES) dashboard/node_modules/.package-lock.json
 	cd dashboard && $(NPM) run build
 
+# The all-in-one server and the three cluster-mode binaries (docs/deploy.md).
+SERVER_PACKAGES := -p picloud -p picloud-manager -p picloud-orchestrator -p picloud-executor
 build: setup dashboard
-	$(CARGO) build --release -p picloud
+	$(CARGO) build --release $(SERVER_PACKAGES)
 
 run: build
-	$(CARGO) run --release -p picloud -- serve
+	$(PICLOUD_BIN) serve
 
 # Everything CI checks: formatting, lints, every Rust test (release profile,
-# so the wasm guest runs at production speed and shares the build with `run`)
-# and the dashboard's end-to-end tests in Chromium against the built binary.
+# so the wasm guest runs at production speed and shares the build with `run`;
+# it includes the Caddy and cluster tests), the dashboard's end-to-end tests
+# in Chromium against the built binary, the Docker image built and run with
+# buildah, and the ARM64 build smoke-tested under qemu.
 test: setup-test lint build
 	$(CARGO) test --workspace --release
 	cd dashboard && $(NPM) run test:e2e
+	scripts/test-docker.sh
+	scripts/test-arm64.sh
+
+# Only the image test: docker/Dockerfile built with buildah around the
+# release binary, then run (docs/deploy.md).
+image-test: build
+	scripts/test-docker.sh
+
+# Only the ARM64 smoke test: cross-compile, then run under qemu-aarch64.
+arm64-test: setup-test dashboard
+	scripts/test-arm64.sh
 
 lint: dashboard-deps
 	$(CARGO) fmt --all --check

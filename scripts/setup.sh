@@ -3,7 +3,9 @@
 # the wasm guest (always) and, when run as root, Debian packages.
 #   scripts/setup.sh        what building and running needs
 #   scripts/setup.sh test   also what the test suites need (PostgreSQL server,
-#                           Chromium for the dashboard's browser tests)
+#                           Chromium for the dashboard's browser tests, Caddy,
+#                           buildah and debootstrap for the image test, the
+#                           ARM64 cross toolchain and qemu for the ARM64 smoke test)
 # Idempotent, and quick when everything is present.
 set -euo pipefail
 
@@ -30,6 +32,21 @@ if [ "${1:-}" = test ]; then
   command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
   # The dashboard's end-to-end tests drive Debian's Chromium.
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # The proxy and cluster tests run the real Caddy in front of PiCloud.
+  command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+  # The image test (scripts/test-docker.sh) builds docker/Dockerfile with
+  # buildah on a Debian base made with debootstrap.
+  command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  # The ARM64 smoke test (scripts/test-arm64.sh) cross-compiles and runs the
+  # binary under user-mode qemu.
+  grep -qx aarch64-unknown-linux-gnu <<<"$installed" || rustup target add aarch64-unknown-linux-gnu
+  command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
+  [ -e /usr/aarch64-linux-gnu/lib/libc.so.6 ] || missing+=(libc6-dev-arm64-cross)
+  command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+  # Both scripts drive the server with curl and find its processes with ps.
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v ps >/dev/null 2>&1 || missing+=(procps)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

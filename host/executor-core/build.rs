@@ -24,7 +24,13 @@ fn main() {
 
     println!("cargo:rerun-if-env-changed=PICLOUD_GUEST_WASM");
     let wasm = match env::var_os("PICLOUD_GUEST_WASM") {
-        Some(path) => PathBuf::from(path),
+        Some(path) => {
+            // Re-embed when the file changes, not only when the variable does:
+            // a cross build usually passes the same path every time.
+            let path = PathBuf::from(path);
+            println!("cargo:rerun-if-changed={}", path.display());
+            path
+        }
         None => build_guest(&root, &out_dir),
     };
     let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));

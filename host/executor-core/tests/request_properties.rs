@@ -12,39 +12,16 @@
 //!
 //! Cases are few (each is a full execution); `PROPTEST_CASES` raises them.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::OnceLock;
+mod support;
 
-use executor_core::{Executor, ExecutorConfig};
+use std::collections::BTreeMap;
+
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use shared::{AppId, ExecutionError, ExecutionRequest, Limits, ScriptId, ScriptRequest};
-
-/// One engine for every case, with the compiled guest cached where the other
-/// executor tests cache it.
-fn executor() -> &'static Executor {
-    static EXECUTOR: OnceLock<Executor> = OnceLock::new();
-    EXECUTOR.get_or_init(|| {
-        let cache_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache");
-        Executor::new(ExecutorConfig {
-            cache_dir: Some(cache_dir),
-            ..Default::default()
-        })
-        .expect("executor starts")
-    })
-}
+use shared::{ExecutionError, Limits, ScriptRequest};
 
 fn run(source: &str, request: ScriptRequest) -> shared::ExecutionOutcome {
-    testkit::block_on(executor().execute(ExecutionRequest {
-        app_id: AppId::new(),
-        script_id: ScriptId::new(),
-        route_id: None,
-        source: source.into(),
-        request,
-        limits: Limits::default(),
-        trigger: shared::Trigger::Http,
-    }))
+    support::run(support::executor(), source, request, Limits::default())
 }
 
 const ECHO: &str = "#{ m: request.method, p: request.path, q: request.query, \

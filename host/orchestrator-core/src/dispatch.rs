@@ -312,7 +312,10 @@ fn script_error(err: &ExecutionError, detailed: bool) -> Response {
         body["error"]["column"] = json!(position.column);
     }
     let mut response = (status, axum::Json(body)).into_response();
-    if matches!(err, ExecutionError::Overloaded) {
+    if matches!(
+        err,
+        ExecutionError::Overloaded | ExecutionError::Unavailable
+    ) {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -334,6 +337,7 @@ fn public_message(err: &ExecutionError) -> &'static str {
         ExecutionError::DeadlineExceeded { .. } => "the script ran past its deadline",
         ExecutionError::ResponseTooLarge { .. } => "the script's response is larger than its limit",
         ExecutionError::Overloaded => "the server is busy; retry shortly",
+        ExecutionError::Unavailable => "no executor is available; retry shortly",
         ExecutionError::Internal => "internal error; the server log has details",
     }
 }

@@ -3,6 +3,7 @@
 //! a server's admin API).
 
 mod client;
+mod healthcheck;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,6 +121,19 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Probe a running server: exit 0 if its `/healthz` answers 200, else
+    /// print why and exit 1 (the Docker image's HEALTHCHECK).
+    Healthcheck {
+        /// The URL to probe (default: /healthz on the --listen address, with
+        /// 0.0.0.0 or [::] replaced by loopback).
+        // Positional, not `--url`: that global flag (and PICLOUD_URL) names
+        // the server of client commands, which this probe must not follow.
+        #[arg(value_name = "URL")]
+        target: Option<String>,
+        /// How long to wait for the answer (e.g. 5s).
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -449,22 +463,13 @@ impl ServeArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PICLOUD_LOG")
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        // The server log goes to stderr, colored only on a terminal; stdout
-        // carries what a user acts on (the one-time token, the address).
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    picloud_node::process::init_tracing();
     let cli = parse_cli()?;
     let args = cli.serve;
     let remote = cli.remote;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let signal = shutdown_signal()?;
+            let signal = picloud_node::process::shutdown_signal()?;
             let server = Server::start(ServerConfig {
                 listen: args.listen,
                 data_dir: args.data_dir.clone(),
@@ -634,6 +639,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Logs { app, limit, follow } => {
             client::logs(&remote.client()?, &app, limit, follow).await
         }
+        Command::Healthcheck { target, timeout } => {
+            let url = target.unwrap_or_else(|| healthcheck::default_url(args.listen));
+            if !healthcheck::probe(&url, timeout).await {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Migrate => {
             std::fs::create_dir_all(&args.data_dir)?;
             let db = manager_core::Db::connect(&args.database_url())
@@ -725,22 +737,4 @@ fn mask_password(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-/// Ctrl-C or SIGTERM (what systemd and container runtimes send).
-/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
-/// called, not when the future is first polled: a supervisor may send SIGTERM
-/// as soon as it sees the banner, and the default action would kill the
-/// process without the graceful stop.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = term.recv() => {}
-        }
-        tracing::info!("shutting down: finishing in-flight requests");
-    })
 }

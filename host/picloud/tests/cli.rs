@@ -1,7 +1,8 @@
 //! The `picloud` binary as an operator runs it: first start prints the token
 //! once, SIGTERM stops it gracefully without losing the execution log, and
-//! `create-token` makes a working token, and the first admin user can come
-//! from the environment or from `picloud users create`.
+//! `create-token` makes a working token, the first admin user can come
+//! from the environment or from `picloud users create`, and `healthcheck`
+//! tells a running server from a stopped one.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -398,6 +399,60 @@ async fn client_commands_against_a_running_server() {
     let (ok, out) = client(&config, &["apps", "list"], "");
     assert!(ok, "{out}");
     sigterm(&mut server);
+}
+
+/// `picloud healthcheck`, the Docker image's HEALTHCHECK: exit 0 with one
+/// line while `/healthz` answers 200 (found from `--listen` alone, a wildcard
+/// address probed on loopback, and not sent to the client commands'
+/// PICLOUD_URL); exit 1 with the reason otherwise.
+#[test]
+fn healthcheck_exits_zero_only_for_a_200() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = start(data.path());
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let probe = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("healthcheck")
+            .args(args)
+            .env_remove("PICLOUD_LISTEN")
+            .env("PICLOUD_URL", "http://127.0.0.1:1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(if out.status.success() {
+            &out.stdout
+        } else {
+            &out.stderr
+        })
+        .into_owned();
+        (out.status.code(), text)
+    };
+
+    let url = format!("{}/healthz", server.base);
+    let (code, text) = probe(&[&url]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(text, format!("healthy: {url} answered 200 OK\n"));
+
+    let (code, text) = probe(&["--listen", &format!("0.0.0.0:{port}")]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("http://127.0.0.1:{port}/healthz")),
+        "{text}"
+    );
+
+    let missing = format!("{}/healthz/nothing-here", server.base);
+    let (code, text) = probe(&[&missing]);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(
+        text,
+        format!("unhealthy: {missing} answered 404 Not Found\n")
+    );
+
+    assert!(sigterm(&mut server).success());
+    let (code, text) = probe(&["--timeout", "2s", &url]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.starts_with(&format!("unhealthy: {url}: ")), "{text}");
+    assert!(text.contains("Connection refused"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
 }
 
 /// A settings file supplies defaults; the environment and flags override it;

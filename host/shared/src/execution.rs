@@ -24,6 +24,7 @@ pub struct ScriptRequest {
     /// `{name}` labels captured from the host by the app's domain claim.
     pub host_params: Vec<(String, String)>,
     /// Raw body bytes.
+    #[serde(with = "crate::wire::base64_bytes")]
     pub body: Vec<u8>,
 }
 
@@ -35,12 +36,14 @@ pub struct ScriptResponse {
     /// Headers with lower-case names.
     pub headers: Vec<(String, String)>,
     /// Body bytes.
+    #[serde(with = "crate::wire::base64_bytes")]
     pub body: Vec<u8>,
 }
 
 /// Everything the executor needs for one run. The app and script ids travel
 /// with it so that every host service scopes itself to the calling app.
-#[derive(Debug, Clone)]
+/// Serializable: in cluster mode it travels to a remote executor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionRequest {
     /// The app the script belongs to; host services resolve data through it.
     pub app_id: AppId,
@@ -119,7 +122,8 @@ impl LimitKind {
 
 /// Why an execution did not produce a response. Each variant has a stable
 /// `code()` and HTTP status (docs/api.md, "Script errors").
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ExecutionError {
     /// The source does not compile.
     #[error("compile error: {0}")]
@@ -167,6 +171,10 @@ pub enum ExecutionError {
     /// The executor is at capacity; retrying later may succeed.
     #[error("the executor is busy")]
     Overloaded,
+    /// No executor could be reached (cluster mode: every executor node is
+    /// down or unreachable); retrying later may succeed.
+    #[error("no executor is reachable")]
+    Unavailable,
     /// A host-side failure (a bug or a broken installation); details are logged
     /// by the executor, never sent to the client.
     #[error("internal executor error")]
@@ -193,6 +201,7 @@ impl ExecutionError {
             ExecutionError::MemoryLimit { .. } => "memory_limit",
             ExecutionError::ResponseTooLarge { .. } => "response_too_large",
             ExecutionError::Overloaded => "executor_overloaded",
+            ExecutionError::Unavailable => "executor_unavailable",
             ExecutionError::Internal => "internal_error",
         }
     }
@@ -204,7 +213,7 @@ impl ExecutionError {
     pub fn http_status(&self) -> u16 {
         match self {
             ExecutionError::BadResponse(_) | ExecutionError::ResponseTooLarge { .. } => 502,
-            ExecutionError::Overloaded => 503,
+            ExecutionError::Overloaded | ExecutionError::Unavailable => 503,
             ExecutionError::DeadlineExceeded { .. } => 504,
             _ => 500,
         }
@@ -257,7 +266,7 @@ pub struct LogLine {
 }
 
 /// The result of one execution plus what it cost; feeds the execution log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionOutcome {
     /// The response, or why there is none.
     pub outcome: Result<ScriptResponse, ExecutionError>,
@@ -314,7 +323,7 @@ impl Trigger {
 }
 
 /// One row of the execution log, as the orchestrator reports it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionRecord {
     /// The record's id, chosen by whoever ran the script so it can point
     /// the caller at the record.

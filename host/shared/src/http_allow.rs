@@ -9,7 +9,9 @@ use std::fmt;
 
 /// One allow-list entry: a scheme, a host (exact, or every subdomain of a
 /// domain), and a port (the scheme's default when the entry names none).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Serialized as its text form, which [`AllowPattern::parse`] reads back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct AllowPattern {
     https: bool,
     host: Host,
@@ -86,6 +88,20 @@ impl AllowPattern {
                 .strip_suffix(domain.as_str())
                 .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
         }
+    }
+}
+
+impl From<AllowPattern> for String {
+    fn from(pattern: AllowPattern) -> String {
+        pattern.to_string()
+    }
+}
+
+impl TryFrom<String> for AllowPattern {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<AllowPattern, String> {
+        AllowPattern::parse(&text)
     }
 }
 

@@ -24,6 +24,7 @@ mod limits;
 pub mod path;
 mod routing;
 mod services;
+pub mod wire;
 
 pub use execution::{
     ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRecorder, ExecutionRequest,

@@ -9,11 +9,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::{AppId, Limits, RouteId, ScriptId};
 
 /// Everything dispatch needs, read in one consistent pass.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RoutingSnapshot {
     /// Every app with its domain claims and limits.
     pub apps: Vec<AppRouting>,
@@ -24,7 +25,7 @@ pub struct RoutingSnapshot {
 }
 
 /// An app as dispatch sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppRouting {
     /// The app.
     pub id: AppId,
@@ -37,7 +38,7 @@ pub struct AppRouting {
 }
 
 /// A script's runnable form.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScriptEntry {
     /// The script.
     pub id: ScriptId,
@@ -50,7 +51,7 @@ pub struct ScriptEntry {
 }
 
 /// A route binding `method path` (and optionally a host) to a script.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RouteSpec {
     /// The route.
     pub id: RouteId,

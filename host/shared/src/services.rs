@@ -15,7 +15,7 @@ use crate::AppId;
 
 /// Why a service call failed. Scripts see `message`, prefixed with the
 /// function they called (`kv::set: …`), as a Rhai error they can catch.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("{message}")]
 pub struct ServiceError {
     /// What kind of failure, for callers that branch on it.
@@ -74,7 +74,7 @@ impl ServiceError {
 }
 
 /// One page of keys from [`KvService::list`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvPage {
     /// Keys in byte order.
     pub keys: Vec<String>,
@@ -189,7 +189,7 @@ pub struct Document {
 }
 
 /// One page of [`DocsService::find`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocPage {
     /// The matching documents, in the query's order.
     pub docs: Vec<Document>,

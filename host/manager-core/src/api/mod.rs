@@ -12,6 +12,7 @@ pub mod openapi;
 mod routes;
 mod run;
 mod scripts;
+mod tls;
 mod variables;
 
 use axum::extract::rejection::JsonRejection;
@@ -26,9 +27,9 @@ use crate::store::Page;
 use crate::{Error, Manager};
 
 /// The admin router: every route under `/api/v1/admin` requires an admin
-/// (API token or session) except `POST /auth/login`; plus the OpenAPI
-/// document at `/api/v1/openapi.json`, generated from the same route
-/// registrations.
+/// (API token or session) except `POST /auth/login`; plus the unauthenticated
+/// `GET /api/v1/tls/ask` (Caddy's on-demand TLS) and the OpenAPI document at
+/// `/api/v1/openapi.json`, generated from the same route registrations.
 pub fn router(manager: Manager) -> Router {
     let limit = manager.config.max_body_bytes;
     let (protected, protected_doc) = OpenApiRouter::new()
@@ -45,7 +46,8 @@ pub fn router(manager: Manager) -> Router {
         .merge(cron::router())
         .split_for_parts();
     let (public, public_doc) = auth::public_router().split_for_parts();
-    let document = openapi::document([protected_doc, public_doc]);
+    let (tls, tls_doc) = tls::router().split_for_parts();
+    let document = openapi::document([protected_doc, public_doc], (tls::PREFIX, tls_doc));
     let protected = protected
         .fallback(
             |method: axum::http::Method, uri: axum::extract::OriginalUri| async move {
@@ -60,15 +62,18 @@ pub fn router(manager: Manager) -> Router {
     let admin = protected
         .merge(public)
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(manager);
+        .with_state(manager.clone());
     let document = std::sync::Arc::new(document);
-    Router::new().nest("/api/v1/admin", admin).route(
-        "/api/v1/openapi.json",
-        axum::routing::get(move || {
-            let document = document.clone();
-            async move { axum::Json(document.as_ref().clone()) }
-        }),
-    )
+    Router::new()
+        .nest("/api/v1/admin", admin)
+        .nest(tls::PREFIX, tls.with_state(manager))
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
+        )
 }
 
 /// The one authentication seam: every admin and execute route passes here.

@@ -4,7 +4,9 @@
 //! (`utoipa_axum::routes!`), so a route cannot exist without being
 //! documented. Each operation lists its own success and error responses; the
 //! errors every admin operation can give (401, 403, 413 with a body, 500)
-//! are added here, in one place.
+//! are added here, in one place. Paths are relative to the admin API's
+//! server (`/api/v1/admin`), except the platform's unauthenticated endpoints
+//! outside it (`/tls/ask`), whose path items name their own server.
 
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -172,7 +174,7 @@ pub struct CreatedToken {
 #[openapi(
     info(
         title = "PiCloud admin API",
-        description = "Apps, domains, scripts, routes, the execution log, key-value data, document collections, variables and secrets, cron triggers, users and tokens. docs/api.md is the guide.",
+        description = "Apps, domains, scripts, routes, the execution log, key-value data, document collections, variables and secrets, cron triggers, users and tokens; and which domains the front proxy may obtain certificates for. docs/api.md is the guide.",
     ),
     servers((url = "/api/v1/admin")),
     components(schemas(ErrorBody, ErrorDetail, LogLineSchema)),
@@ -188,6 +190,7 @@ pub struct CreatedToken {
         (name = "variables", description = "Each app's variables and secrets (secret values are write-only)"),
         (name = "http-allow", description = "Where each app's scripts may send outbound HTTP requests"),
         (name = "triggers", description = "Cron triggers: each app's scripts run on schedules"),
+        (name = "tls", description = "On-demand TLS: which domains the front proxy (Caddy) may obtain certificates for. Outside the admin API (server `/api/v1`) and unauthenticated"),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -230,7 +233,6 @@ struct CommonErrors;
 impl Modify for CommonErrors {
     fn modify(&self, openapi: &mut OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            let public = path.ends_with("/auth/login");
             for op in [
                 &mut item.get,
                 &mut item.post,
@@ -241,6 +243,9 @@ impl Modify for CommonErrors {
             .into_iter()
             .flatten()
             {
+                // Marked public by `document`, or sign-in.
+                let public = path.ends_with("/auth/login")
+                    || op.security.as_ref().is_some_and(Vec::is_empty);
                 let responses = &mut op.responses.responses;
                 let mut add = |status: &str, description: &str| {
                     responses
@@ -293,13 +298,36 @@ impl Modify for CommonErrors {
     }
 }
 
-/// The whole document: the fixed parts plus every registered operation,
-/// then the shared security schemes and error responses.
-pub(crate) fn document(parts: impl IntoIterator<Item = OpenApi>) -> serde_json::Value {
+/// The whole document: the fixed parts plus every registered operation of
+/// the admin API (`admin`) and of the unauthenticated platform endpoints
+/// mounted at another prefix (`platform`), then the shared security schemes
+/// and error responses.
+pub(crate) fn document(
+    admin: impl IntoIterator<Item = OpenApi>,
+    (prefix, mut platform): (&str, OpenApi),
+) -> serde_json::Value {
     let mut doc = <ApiDoc as utoipa::OpenApi>::openapi();
-    for part in parts {
+    for part in admin {
         doc.merge(part);
     }
+    for item in platform.paths.paths.values_mut() {
+        // A path item's own servers override the document's, so these
+        // paths stay relative like every other.
+        item.servers = Some(vec![utoipa::openapi::Server::new(prefix)]);
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.security = Some(Vec::new());
+        }
+    }
+    doc.merge(platform);
     Security.modify(&mut doc);
     CommonErrors.modify(&mut doc);
     serde_json::to_value(&doc).expect("the OpenAPI document serializes")

@@ -4,6 +4,8 @@
 //! accept-and-spawn, with hyper's header timeout and size limits switched on,
 //! and a bound on how long shutdown waits for in-flight requests.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -12,7 +14,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt as _;
 
 /// Connection-level limits of the HTTP server.
@@ -92,7 +95,10 @@ pub(crate) async fn serve(
             },
         );
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection_with_upgrades(
+                TokioIo::new(Lingering(Some(stream))),
+                TowerToHyperService::new(service),
+            )
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
@@ -112,4 +118,85 @@ pub(crate) async fn serve(
         );
     }
     Ok(())
+}
+
+/// How long a closed connection keeps reading what the client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes read (and dropped) from a closed connection.
+const LINGER_BYTES: u64 = 16 << 20;
+
+/// A connection that closes the way nginx's `lingering_close` does. When the
+/// server answers before reading the whole request (413 for an oversized
+/// body, 408), hyper sends the response, shuts down its side and drops the
+/// socket; closing a socket with unread data makes the kernel send a reset,
+/// and a reset can reach the client before it has read the response — so the
+/// client sees "connection reset" instead of the 413. Here the socket,
+/// once dropped, keeps reading and discarding for a bounded time and amount
+/// until the client closes its side, and only then closes.
+struct Lingering(Option<TcpStream>);
+
+impl Lingering {
+    fn stream(&mut self) -> Pin<&mut TcpStream> {
+        Pin::new(self.0.as_mut().expect("only taken on drop"))
+    }
+}
+
+impl AsyncRead for Lingering {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.get_mut().stream().poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Lingering {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut().stream().poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut().stream().poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.as_ref().is_some_and(AsyncWrite::is_write_vectored)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().stream().poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().stream().poll_shutdown(cx)
+    }
+}
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        let (Some(mut stream), Ok(runtime)) =
+            (self.0.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(async move {
+            use tokio::io::AsyncWriteExt as _;
+            // Our side is usually shut down already (hyper does after a
+            // `Connection: close` response); if not, the client learns now
+            // that nothing more is coming, and closes its side.
+            let _ = stream.shutdown().await;
+            let mut rest = tokio::io::AsyncReadExt::take(&mut stream, LINGER_BYTES);
+            let mut sink = tokio::io::sink();
+            let _ = tokio::time::timeout(LINGER, tokio::io::copy(&mut rest, &mut sink)).await;
+        });
+    }
 }

@@ -1,0 +1,102 @@
+//! `picloud-manager`: the control plane of a cluster — admin API, dashboard,
+//! database (PostgreSQL), cron scheduler, and the cluster endpoints that
+//! orchestrators and executors call. It runs no script itself: executions
+//! (test runs, cron, `/api/v1/execute/{id}`) and upload checks go to the
+//! executor nodes in `--executors`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use picloud_node::cluster::{ClusterSecret, RemoteExecutor};
+use picloud_node::{ControlConfig, ControlPlane, process};
+
+/// PiCloud's manager for cluster mode. Flags also read PICLOUD_* variables;
+/// the ones shared with `picloud serve` mean the same there.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (admin API, dashboard, cluster endpoints).
+    #[arg(long, env = "PICLOUD_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// Directory for the secret key file (and the SQLite database, when no URL is given).
+    #[arg(long, env = "PICLOUD_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Database URL: postgres://… for a cluster (SQLite works for one manager, for trying it out).
+    #[arg(long, env = "PICLOUD_DATABASE_URL")]
+    database_url: Option<String>,
+    /// The secret every process of the cluster shares (at least 32 characters).
+    #[arg(long, env = "PICLOUD_CLUSTER_SECRET", hide_env_values = true)]
+    cluster_secret: String,
+    /// Executor nodes' URLs, comma-separated (http://10.0.0.2:8082,http://10.0.0.3:8082).
+    #[arg(long, env = "PICLOUD_EXECUTORS")]
+    executors: String,
+    /// Admin token to create on a fresh install (otherwise one is generated and shown once).
+    #[arg(long, env = "PICLOUD_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// First admin user to create on an install without users (with PICLOUD_ADMIN_PASSWORD).
+    #[arg(long, env = "PICLOUD_ADMIN_USER")]
+    admin_user: Option<String>,
+    /// Password for PICLOUD_ADMIN_USER (at least 12 characters).
+    #[arg(long, env = "PICLOUD_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// The URL users reach PiCloud at (shown by /version).
+    #[arg(long, env = "PICLOUD_PUBLIC_BASE_URL")]
+    public_base_url: Option<String>,
+    /// The key that encrypts app secrets at rest: 64 hex digits. Default: <data-dir>/secret.key.
+    #[arg(long, env = "PICLOUD_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// How long a dashboard sign-in lasts (e.g. 12h).
+    #[arg(long, env = "PICLOUD_SESSION_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    session_ttl: std::time::Duration,
+    /// Execution-log records kept per app (the newest).
+    #[arg(long, env = "PICLOUD_LOG_MAX_PER_APP", default_value_t = 10_000)]
+    log_max_per_app: u64,
+    /// Execution-log records older than this are removed (e.g. 30d).
+    #[arg(long, env = "PICLOUD_LOG_MAX_AGE", default_value = "30d", value_parser = humantime::parse_duration)]
+    log_max_age: std::time::Duration,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    process::init_tracing();
+    let args = Args::parse();
+    let secret = ClusterSecret::new(&args.cluster_secret)
+        .map_err(anyhow::Error::msg)
+        .context("PICLOUD_CLUSTER_SECRET")?;
+    let executor = RemoteExecutor::new(process::peers(&args.executors, &secret)?)
+        .map_err(anyhow::Error::msg)
+        .context("PICLOUD_EXECUTORS")?;
+    let admin_user = match (args.admin_user, args.admin_password) {
+        (Some(user), Some(password)) => Some((user, password)),
+        (None, None) => None,
+        _ => anyhow::bail!("PICLOUD_ADMIN_USER and PICLOUD_ADMIN_PASSWORD go together"),
+    };
+    let config = ControlConfig {
+        database_url: args.database_url,
+        admin_token: args.admin_token,
+        admin_user,
+        public_base_url: args.public_base_url,
+        secret_key: args.secret_key,
+        session_ttl: args.session_ttl,
+        log_max_per_app: args.log_max_per_app,
+        log_max_age: args.log_max_age,
+        cluster_secret: Some(secret),
+        ..ControlConfig::new(args.listen, args.data_dir)
+    };
+    let signal = process::shutdown_signal()?;
+    let server = ControlPlane::start(
+        config,
+        Box::new(move |_services| {
+            Box::pin(async move { Ok(Arc::new(executor) as Arc<dyn shared::ExecutorClient>) })
+        }),
+    )
+    .await?;
+    if let Some(token) = &server.generated_token {
+        println!("Admin API token (shown once, keep it safe): {token}");
+    }
+    println!("picloud-manager listening on http://{}", server.addr);
+    server.run_until(signal).await
+}
