@@ -113,8 +113,9 @@ fn binary(name: &str) -> PathBuf {
 }
 
 struct Cluster {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     manager: Process,
+    manager_env: Vec<(&'static str, String)>,
     orchestrators: Vec<Process>,
     executors: Vec<Process>,
     caddy: Child,
@@ -148,23 +149,24 @@ impl Cluster {
             );
         }
         let executor_urls: Vec<String> = executors.iter().map(Process::url).collect();
+        let manager_env = vec![
+            (
+                "PICLOUD_LISTEN",
+                manager_url.trim_start_matches("http://").to_owned(),
+            ),
+            (
+                "PICLOUD_DATA_DIR",
+                dir.path().join("manager").display().to_string(),
+            ),
+            ("PICLOUD_DATABASE_URL", database_url),
+            ("PICLOUD_ADMIN_TOKEN", TOKEN.into()),
+            ("PICLOUD_EXECUTORS", executor_urls.join(",")),
+        ];
         let manager = Process::start(
             "manager",
             Path::new(env!("CARGO_BIN_EXE_picloud-manager")),
             dir.path(),
-            &[
-                (
-                    "PICLOUD_LISTEN",
-                    manager_url.trim_start_matches("http://").into(),
-                ),
-                (
-                    "PICLOUD_DATA_DIR",
-                    dir.path().join("manager").display().to_string(),
-                ),
-                ("PICLOUD_DATABASE_URL", database_url),
-                ("PICLOUD_ADMIN_TOKEN", TOKEN.into()),
-                ("PICLOUD_EXECUTORS", executor_urls.join(",")),
-            ],
+            &manager_env,
         )
         .await;
         let mut orchestrators = Vec::new();
@@ -201,8 +203,9 @@ impl Cluster {
         )
         .await;
         Cluster {
-            _dir: dir,
+            dir,
             manager,
+            manager_env,
             orchestrators,
             executors,
             caddy,
@@ -210,6 +213,19 @@ impl Cluster {
             caddy_url,
             client: Client::new(),
         }
+    }
+
+    /// Stops the manager abruptly and starts it again on the same address
+    /// and database.
+    async fn restart_manager(&mut self) {
+        self.manager.child.kill().await.unwrap();
+        self.manager = Process::start(
+            "manager-restarted",
+            Path::new(env!("CARGO_BIN_EXE_picloud-manager")),
+            self.dir.path(),
+            &self.manager_env,
+        )
+        .await;
     }
 
     fn logs(&self) -> String {
@@ -225,9 +241,20 @@ impl Cluster {
 
     /// An admin API call through Caddy.
     async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.admin_at(&self.caddy_url, method, path, body).await
+    }
+
+    /// An admin API call to `base`.
+    async fn admin_at(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .client
-            .request(method, format!("{}{path}", self.caddy_url))
+            .request(method, format!("{base}{path}"))
             .bearer_auth(TOKEN);
         if let Some(body) = body {
             request = request.json(&body);
@@ -465,6 +492,38 @@ async fn a_cluster_behind_caddy_serves_updates_everywhere_and_survives_a_node() 
     // The admin API and the data plane still work too.
     let (status, _, body) = cluster.call(&caddy, "/count").await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "7"));
+
+    // The manager restarts (kill -9): the surviving orchestrator kept
+    // serving meanwhile, reconnects to the event stream by itself, and
+    // serves a change made after the restart.
+    cluster.restart_manager().await;
+    let (status, _, body) = cluster.call(&caddy, "/version-of-script").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "v2"));
+    // Straight to the manager: Caddy's health checks may not have seen it
+    // come back yet, and they are not what this part is about.
+    let (status, body) = cluster
+        .admin_at(
+            &cluster.manager.url(),
+            Method::PATCH,
+            &format!("/api/v1/admin/scripts/{}", script_ids[0]),
+            Some(json!({"source": r#""v3""#})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}\n{}", cluster.logs());
+    let node_b = cluster.orchestrators[0].url();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _, body) = cluster.call(&node_b, "/version-of-script").await;
+        if (status, body.as_str()) == (StatusCode::OK, "v3") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node-b never served the change made after the manager restarted: {status} {body}\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     cluster.caddy.kill().await.unwrap();
     drop(cluster);

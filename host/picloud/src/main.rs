@@ -471,35 +471,37 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let signal = picloud_node::process::shutdown_signal()?;
             let server = Server::start(ServerConfig {
-                listen: args.listen,
-                data_dir: args.data_dir.clone(),
-                database_url: args.database_url.clone(),
-                admin_token: args.admin_token.clone(),
-                admin_user: args.first_user()?,
-                session_ttl: args.session_ttl,
-                log_max_per_app: args.log_max_per_app,
-                log_max_age: args.log_max_age,
-                public_base_url: args.public_base_url.clone(),
+                control: picloud::ControlConfig {
+                    database_url: args.database_url.clone(),
+                    admin_token: args.admin_token.clone(),
+                    admin_user: args.first_user()?,
+                    session_ttl: args.session_ttl,
+                    log_max_per_app: args.log_max_per_app,
+                    log_max_age: args.log_max_age,
+                    public_base_url: args.public_base_url.clone(),
+                    max_body_bytes: args.max_body,
+                    http: picloud::HttpLimits {
+                        header_read_timeout: args.header_timeout,
+                        body_read_timeout: args.body_timeout,
+                        shutdown_grace: args.shutdown_grace,
+                        ..Default::default()
+                    },
+                    kv_quota: KvQuota {
+                        max_key_bytes: args.kv_max_key,
+                        max_value_bytes: args.kv_max_value,
+                        max_keys: args.kv_max_keys,
+                        max_total_bytes: args.kv_max_total,
+                    },
+                    docs_quota: DocsQuota {
+                        max_document_bytes: args.docs_max_document,
+                        max_documents: args.docs_max_documents,
+                        max_total_bytes: args.docs_max_total,
+                    },
+                    secret_key: args.secret_key.clone(),
+                    ..picloud::ControlConfig::new(args.listen, args.data_dir.clone())
+                },
                 max_concurrent: args.max_concurrent,
-                max_body_bytes: args.max_body,
-                http: picloud::HttpLimits {
-                    header_read_timeout: args.header_timeout,
-                    body_read_timeout: args.body_timeout,
-                    shutdown_grace: args.shutdown_grace,
-                    ..Default::default()
-                },
                 cache_dir: None,
-                kv_quota: KvQuota {
-                    max_key_bytes: args.kv_max_key,
-                    max_value_bytes: args.kv_max_value,
-                    max_keys: args.kv_max_keys,
-                    max_total_bytes: args.kv_max_total,
-                },
-                docs_quota: DocsQuota {
-                    max_document_bytes: args.docs_max_document,
-                    max_documents: args.docs_max_documents,
-                    max_total_bytes: args.docs_max_total,
-                },
                 outbound: picloud::OutboundConfig {
                     allow_private: args.http_allow_private,
                     timeout: args.http_timeout,
@@ -507,7 +509,6 @@ async fn main() -> anyhow::Result<()> {
                     max_calls: args.http_max_calls,
                     ..Default::default()
                 },
-                secret_key: args.secret_key.clone(),
             })
             .await?;
             if let Some(token) = &server.generated_token {

@@ -216,8 +216,8 @@ async fn apps_never_see_each_others_data(db: Db) {
 async fn quotas_reach_the_script_and_the_api(db: Db) {
     let data = tempfile::tempdir().unwrap();
     let mut small = config(data.path().to_owned(), &db, Some(support::TOKEN));
-    small.kv_quota.max_keys = 3;
-    small.kv_quota.max_value_bytes = 64;
+    small.control.kv_quota.max_keys = 3;
+    small.control.kv_quota.max_value_bytes = 64;
     let s = TestServer::at(small).await;
     s.deploy(
         "default",
@@ -369,7 +369,7 @@ async fn secrets_survive_a_restart_and_need_the_same_key(db: Db) {
 
     // Another key cannot read it: the script gets a clear error, not garbage.
     let mut other = config(data.path().to_owned(), &db, Some(support::TOKEN));
-    other.secret_key = Some("11".repeat(32));
+    other.control.secret_key = Some("11".repeat(32));
     let wrong = TestServer::at(other).await;
     let (status, body) = json_call(&wrong, "localhost", "/reveal").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");

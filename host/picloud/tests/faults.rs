@@ -2,20 +2,24 @@
 
 use std::path::PathBuf;
 
-use picloud::{Server, ServerConfig};
+use picloud::{ControlConfig, Server, ServerConfig};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 const TOKEN: &str = "pc_faults_test_token_0123456789";
 
 fn config(data_dir: PathBuf, database_url: String) -> ServerConfig {
+    let listen = "127.0.0.1:0".parse().unwrap();
     ServerConfig {
-        database_url: Some(database_url),
-        admin_token: Some(TOKEN.into()),
+        control: ControlConfig {
+            database_url: Some(database_url),
+            admin_token: Some(TOKEN.into()),
+            ..ControlConfig::new(listen, data_dir.clone())
+        },
         max_concurrent: 4,
         // Shared across tests so the guest is pre-initialized and compiled once.
         cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
-        ..ServerConfig::new("127.0.0.1:0".parse().unwrap(), data_dir)
+        ..ServerConfig::new(listen, data_dir)
     }
 }
 
@@ -105,9 +109,9 @@ async fn slow_and_oversized_requests_are_cut_off() {
         data.path().to_owned(),
         format!("sqlite://{}", data.path().join("picloud.db").display()),
     );
-    config.http.header_read_timeout = std::time::Duration::from_millis(300);
-    config.http.body_read_timeout = std::time::Duration::from_millis(300);
-    config.http.max_header_bytes = 16 * 1024;
+    config.control.http.header_read_timeout = std::time::Duration::from_millis(300);
+    config.control.http.body_read_timeout = std::time::Duration::from_millis(300);
+    config.control.http.max_header_bytes = 16 * 1024;
     let server = Server::start(config).await.expect("server starts");
     // Reads until the server closes the connection. The outer bound only
     // keeps a regression from hanging the suite; the server's own timeouts

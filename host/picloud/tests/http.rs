@@ -594,7 +594,7 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
     // and the message says the limit.
     let data = tempfile::tempdir().unwrap();
     let mut small = config(data.path().to_owned(), &db, Some(TOKEN));
-    small.max_body_bytes = 128 * 1024;
+    small.control.max_body_bytes = 128 * 1024;
     let s = TestServer::at(small).await;
     let resp = s
         .client
@@ -1338,7 +1338,7 @@ async fn users_sessions_and_tokens(db: Db) {
     // A session past its lifetime is refused (a server whose sessions last 0 s).
     let data = tempfile::tempdir().unwrap();
     let mut short = config(data.path().to_owned(), &db, Some(TOKEN));
-    short.session_ttl = std::time::Duration::ZERO;
+    short.control.session_ttl = std::time::Duration::ZERO;
     let s = TestServer::at(short).await;
     let (status, _) = s
         .admin(

@@ -16,6 +16,7 @@
 //! }
 //! ```
 
+pub mod batch;
 pub mod domain;
 mod execution;
 mod http_allow;

@@ -31,6 +31,11 @@ use super::Peer;
 /// its own (it reloads on every event and on reconnecting).
 pub const ACK_PATIENCE: Duration = Duration::from_secs(2);
 
+/// How often the manager sends a keep-alive on the event stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long an orchestrator waits for a keep-alive before it reconnects.
+const SILENCE: Duration = Duration::from_secs(45);
+
 /// The manager's routing tables in cluster mode: its own cache (for
 /// `routes:match` and executions by id) plus the event feed to orchestrators.
 #[derive(Clone)]
@@ -168,7 +173,7 @@ async fn events(
             let _alive = &guard;
             Ok(Event::default().event("routing").data(version.to_string()))
         });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
 async fn ack(State(hub): State<RoutingHub>, Json(ack): Json<Ack>) -> axum::http::StatusCode {
@@ -234,7 +239,19 @@ async fn follow_once(manager: &Peer, node: &str, cache: &RoutingCache) -> Result
         .and_then(reqwest::Response::error_for_status)
         .map_err(|err| err.to_string())?;
     tracing::info!(manager = manager.base(), "following routing events");
-    let mut events = response.bytes_stream().eventsource();
+    // The manager sends a keep-alive every 15 s. A stream silent for longer
+    // than SILENCE is a connection whose far end vanished without closing
+    // it (a machine that lost power): give up on it and reconnect, or the
+    // orchestrator would wait on it forever and miss every change.
+    let bytes =
+        tokio_stream::StreamExt::timeout(response.bytes_stream(), SILENCE).map(
+            |chunk| match chunk {
+                Ok(Ok(bytes)) => Ok(bytes),
+                Ok(Err(err)) => Err(err.to_string()),
+                Err(_) => Err(format!("no word from the manager in {SILENCE:?}")),
+            },
+        );
+    let mut events = std::pin::pin!(bytes.eventsource());
     while let Some(event) = events.next().await {
         let event = event.map_err(|err| err.to_string())?;
         if event.event != "routing" {

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use picloud::{Server, ServerConfig};
+use picloud::{ControlConfig, Server, ServerConfig};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -31,14 +31,18 @@ pub(crate) struct TestServer {
 }
 
 pub(crate) fn config(data_dir: PathBuf, db: &Db, admin_token: Option<&str>) -> ServerConfig {
+    let listen = "127.0.0.1:0".parse::<SocketAddr>().unwrap();
     ServerConfig {
-        database_url: db.clone(),
-        admin_token: admin_token.map(str::to_owned),
-        session_ttl: std::time::Duration::from_secs(3600),
+        control: ControlConfig {
+            database_url: db.clone(),
+            admin_token: admin_token.map(str::to_owned),
+            session_ttl: std::time::Duration::from_secs(3600),
+            ..ControlConfig::new(listen, data_dir.clone())
+        },
         max_concurrent: 4,
         // Shared across tests so the guest is pre-initialized and compiled once.
         cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
-        ..ServerConfig::new("127.0.0.1:0".parse::<SocketAddr>().unwrap(), data_dir)
+        ..ServerConfig::new(listen, data_dir)
     }
 }
 
