@@ -40,6 +40,7 @@ fn main() {
         tokens_are_stored_hashed,
         routing_snapshot_has_everything,
         execution_log_retention,
+        a_record_delivered_twice_is_stored_once,
     ])
 }
 
@@ -564,4 +565,32 @@ async fn execution_log_retention(store: Store) {
         store.prune_executions(24 * 3600 * 1000, 4).await.unwrap(),
         0
     );
+}
+
+/// Cluster mode retries a delivery of records whose answer was lost; the
+/// copies are dropped, and the rest of the batch is stored.
+async fn a_record_delivered_twice_is_stored_once(store: Store) {
+    let script = store
+        .create_script(DEFAULT_APP_ID, "twice", "", "1")
+        .await
+        .unwrap();
+    let first = record(DEFAULT_APP_ID, &script.id, Ok(()));
+    store
+        .insert_executions(std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    let second = record(DEFAULT_APP_ID, &script.id, Ok(()));
+    store
+        .insert_executions(&[first.clone(), second])
+        .await
+        .expect("a batch with a copy is stored");
+    let stored = store
+        .list_executions(&ExecutionFilter {
+            script_id: Some(script.id.clone()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
 }
