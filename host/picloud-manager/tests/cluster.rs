@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
+use testkit::caddy::{Caddy, free_port};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
@@ -92,16 +93,6 @@ impl Process {
     }
 }
 
-/// A port the OS just handed out, for the one process whose address others
-/// need before it starts (the manager and the executors name each other).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn binary(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_BIN_EXE_picloud-manager")).with_file_name(name);
     assert!(
@@ -118,8 +109,7 @@ struct Cluster {
     manager_env: Vec<(&'static str, String)>,
     orchestrators: Vec<Process>,
     executors: Vec<Process>,
-    caddy: Child,
-    caddy_log: PathBuf,
+    caddy: Caddy,
     caddy_url: String,
     client: Client,
 }
@@ -193,15 +183,9 @@ impl Cluster {
             );
         }
 
-        let (caddy, caddy_log, caddy_url) = start_caddy(
-            dir.path(),
-            &manager.addr,
-            &orchestrators
-                .iter()
-                .map(|o| o.addr.clone())
-                .collect::<Vec<_>>(),
-        )
-        .await;
+        let upstreams: Vec<String> = orchestrators.iter().map(|o| o.addr.clone()).collect();
+        let caddy = Caddy::start(&manager.addr, &upstreams.join(" ")).await;
+        let caddy_url = caddy.base.clone();
         Cluster {
             dir,
             manager,
@@ -209,7 +193,6 @@ impl Cluster {
             orchestrators,
             executors,
             caddy,
-            caddy_log,
             caddy_url,
             client: Client::new(),
         }
@@ -232,10 +215,7 @@ impl Cluster {
         let mut logs = vec![self.manager.log()];
         logs.extend(self.orchestrators.iter().map(Process::log));
         logs.extend(self.executors.iter().map(Process::log));
-        logs.push(format!(
-            "--- caddy log ---\n{}",
-            std::fs::read_to_string(&self.caddy_log).unwrap_or_default()
-        ));
+        logs.push(format!("--- caddy log ---\n{}", self.caddy.stderr()));
         logs.join("\n")
     }
 
@@ -283,51 +263,6 @@ impl Cluster {
             .unwrap_or_default();
         (status, node, response.text().await.unwrap())
     }
-}
-
-async fn start_caddy(
-    dir: &Path,
-    manager: &str,
-    orchestrators: &[String],
-) -> (Child, PathBuf, String) {
-    let caddyfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../caddy/Caddyfile");
-    let port = free_port();
-    let log = dir.join("caddy.log");
-    let child = Command::new("caddy")
-        .args(["run", "--adapter", "caddyfile", "--config"])
-        .arg(&caddyfile)
-        .env("PICLOUD_SITE", format!("http://:{port}"))
-        .env("PICLOUD_CADDY_ADMIN", "off")
-        .env("PICLOUD_MANAGER", manager)
-        .env("PICLOUD_ORCHESTRATORS", orchestrators.join(" "))
-        .env("XDG_DATA_HOME", dir.join("caddy-data"))
-        .env("XDG_CONFIG_HOME", dir.join("caddy-config"))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(dir.join("caddy.err")).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|err| {
-            panic!("starting caddy: {err}; install it with `scripts/setup.sh test` (Debian's `caddy` package)")
-        });
-    let url = format!("http://127.0.0.1:{port}");
-    // Ready once it proxies a health check through to the manager.
-    let client = Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(response) = client.get(format!("{url}/healthz")).send().await
-            && response.status() == StatusCode::OK
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "caddy did not become ready; its stderr:\n{}",
-            std::fs::read_to_string(dir.join("caddy.err")).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (child, dir.join("caddy.err"), url)
 }
 
 fn counts(nodes: &[String]) -> BTreeMap<&str, usize> {
@@ -525,7 +460,6 @@ async fn a_cluster_behind_caddy_serves_updates_everywhere_and_survives_a_node() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    cluster.caddy.kill().await.unwrap();
     drop(cluster);
     pg.stop().unwrap();
 }

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod bench;
+pub mod caddy;
 pub mod harness;
 
 use std::path::{Path, PathBuf};
