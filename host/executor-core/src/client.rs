@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use shared::{ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient};
 use tokio::sync::Semaphore;
 
+use crate::lane::LongLane;
 use crate::{Executor, ExecutorConfig, Result};
 
 /// An [`Executor`] behind the [`ExecutorClient`] trait, for the all-in-one
@@ -17,6 +18,7 @@ use crate::{Executor, ExecutorConfig, Result};
 pub struct LocalExecutor {
     executor: Arc<Executor>,
     slots: Arc<Semaphore>,
+    lane: Arc<LongLane>,
 }
 
 impl LocalExecutor {
@@ -26,6 +28,7 @@ impl LocalExecutor {
         Ok(LocalExecutor {
             executor: Arc::new(Executor::new(config)?),
             slots,
+            lane: Arc::new(LongLane::start().map_err(crate::Error::Runtime)?),
         })
     }
 
@@ -34,11 +37,13 @@ impl LocalExecutor {
     /// time gets `executor_overloaded` (503, Retry-After) instead of queueing
     /// without bound.
     ///
-    /// The job runs in the calling task: no hand-off to a blocking thread and
-    /// back (two context switches per request, most of the request path's
+    /// The job starts in the calling task: no hand-off to a blocking thread
+    /// and back (two context switches per request, most of the request path's
     /// cost for short scripts; ADR 002). A long script yields every
     /// [`YIELD_FUEL`](crate::YIELD_FUEL) units of fuel, so other tasks on
-    /// the same worker keep being served.
+    /// the same worker keep being served, and an execution still running
+    /// after [`FOREGROUND_BUDGET`](crate::FOREGROUND_BUDGET) finishes on the
+    /// lower-priority long lane (ADR 004).
     async fn run<'a, R, F>(
         &'a self,
         patience: std::time::Duration,
@@ -62,10 +67,11 @@ impl ExecutorClient for LocalExecutor {
             .limits
             .capped_by(self.executor.max_limits())
             .deadline();
-        match self
-            .run(patience, move |executor| executor.execute(request))
-            .await
-        {
+        // The lane may move the job to another runtime, so it owns its
+        // executor handle instead of borrowing this one.
+        let executor = self.executor.clone();
+        let job = async move { executor.execute(request).await };
+        match self.run(patience, move |_| self.lane.run(job)).await {
             Ok(outcome) => outcome,
             Err(error) => ExecutionOutcome {
                 outcome: Err(error),

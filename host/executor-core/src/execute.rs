@@ -1,6 +1,8 @@
 //! One execution: fresh store, limits, instantiate, call, classify.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use shared::{
@@ -19,13 +21,15 @@ use crate::{ExecutorConfig, Result, component};
 
 /// Fuel between two yields of a running script to the async runtime: the
 /// time slice after which other requests on the same worker thread get a
-/// turn. About 0.1 ms of guest work on the machine in docs/performance.md;
+/// turn. 15–30 µs of guest work (`loop {}`) on the machine in docs/performance.md;
 /// smaller slices cost throughput (each yield is a fiber switch and a trip
 /// through the scheduler), larger ones let a busy script delay a quick one
-/// for longer (the noisy-neighbour benchmark measures both).
+/// for longer (the noisy-neighbour benchmark measures both). Each yield is
+/// also where the wall-clock deadline is checked (`within_deadline`).
 pub const YIELD_FUEL: u64 = 100_000;
 
-/// The process-wide executor: engine, pre-linked guest, epoch ticker.
+/// The process-wide executor: engine, pre-linked guest (and, with fuel off,
+/// the epoch ticker).
 /// Cheap to share behind an `Arc`; every call is independent.
 pub struct Executor {
     engine: Engine,
@@ -35,7 +39,7 @@ pub struct Executor {
     fuel: bool,
     services: Arc<dyn ServiceProvider>,
     outbound: Arc<Outbound>,
-    _ticker: Arc<()>,
+    _ticker: Option<Arc<()>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -57,7 +61,7 @@ impl Executor {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Script::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)?;
         let pre = ScriptPre::new(linker.instantiate_pre(&component)?)?;
-        let ticker = engine::start_epoch_ticker(&engine);
+        let ticker = (!config.fuel).then(|| engine::start_epoch_ticker(&engine));
         tracing::info!(?allocator, "executor ready");
         Ok(Executor {
             engine,
@@ -103,13 +107,15 @@ impl Executor {
             trigger: request.trigger,
         };
         let mut store = self.store(context, &limits);
-        let result = async {
-            let script = self.pre.instantiate_async(&mut store).await?;
-            script
-                .call_run(&mut store, &request.source, &to_wit(request.request))
-                .await
-        }
-        .await;
+        let deadline = store.data().deadline;
+        let result = self
+            .within_deadline(deadline, async {
+                let script = self.pre.instantiate_async(&mut store).await?;
+                script
+                    .call_run(&mut store, &request.source, &to_wit(request.request))
+                    .await
+            })
+            .await;
         let fuel_used = store
             .get_fuel()
             .map_or(0, |left| limits.fuel.saturating_sub(left));
@@ -141,11 +147,13 @@ impl Executor {
         };
         let limits = Limits::default().capped_by(&self.max_limits);
         let mut store = self.store(context, &limits);
-        let result = async {
-            let script = self.pre.instantiate_async(&mut store).await?;
-            script.call_init(&mut store).await
-        }
-        .await;
+        let deadline = store.data().deadline;
+        let result = self
+            .within_deadline(deadline, async {
+                let script = self.pre.instantiate_async(&mut store).await?;
+                script.call_init(&mut store).await
+            })
+            .await;
         result.map_err(|trap| classify_trap(&trap, store.data(), &limits))
     }
 
@@ -158,11 +166,13 @@ impl Executor {
         };
         let limits = Limits::default().capped_by(&self.max_limits);
         let mut store = self.store(context, &limits);
-        let result = async {
-            let script = self.pre.instantiate_async(&mut store).await?;
-            script.call_check(&mut store, source).await
-        }
-        .await;
+        let deadline = store.data().deadline;
+        let result = self
+            .within_deadline(deadline, async {
+                let script = self.pre.instantiate_async(&mut store).await?;
+                script.call_check(&mut store, source).await
+            })
+            .await;
         match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(failure)) => Err(ExecutionError::Compile(from_failure(failure))),
@@ -188,10 +198,37 @@ impl Executor {
             store
                 .fuel_async_yield_interval(Some(YIELD_FUEL))
                 .expect("fuel is enabled in the engine config");
+        } else {
+            store.set_epoch_deadline(engine::deadline_ticks(limits.deadline()));
+            store.epoch_deadline_trap();
         }
-        store.set_epoch_deadline(engine::deadline_ticks(limits.deadline()));
-        store.epoch_deadline_trap();
         store
+    }
+
+    /// Runs `call` (instantiate and call the guest) until `deadline`.
+    ///
+    /// With fuel on, a running script returns `Pending` every [`YIELD_FUEL`];
+    /// each time, the clock is read and, once the deadline has passed, the call
+    /// is dropped, which makes wasmtime unwind the guest's fiber with a trap.
+    /// The store survives, so fuel used and logs written so far are still
+    /// reported. Waits on host services are bounded by the same deadline where
+    /// they happen (services.rs). With fuel off the engine's epochs interrupt
+    /// the guest instead and this only awaits `call`.
+    async fn within_deadline<T>(
+        &self,
+        deadline: Instant,
+        call: impl Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        if !self.fuel {
+            return call.await;
+        }
+        let mut call = std::pin::pin!(call);
+        std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+            Poll::Ready(result) => Poll::Ready(result),
+            Poll::Pending if Instant::now() >= deadline => Poll::Ready(Err(Trap::Interrupt.into())),
+            Poll::Pending => Poll::Pending,
+        })
+        .await
     }
 }
 

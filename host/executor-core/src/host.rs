@@ -34,8 +34,8 @@ pub(crate) struct HostState {
     pub(crate) memory: MemoryCap,
     /// The data-plane services (services.rs), called with `context.app_id`.
     pub(crate) services: Arc<dyn ServiceProvider>,
-    /// When the execution's wall-clock time runs out: bounds waits on host
-    /// services, which the epoch deadline cannot interrupt.
+    /// When the execution's wall-clock time runs out: checked each time the
+    /// running script yields (execute.rs), and bounds waits on host services.
     pub(crate) deadline: Instant,
     /// The outbound HTTP client (outbound.rs), shared by all executions.
     pub(crate) outbound: Arc<Outbound>,

@@ -3,7 +3,7 @@
 //! One [`Executor`] per process owns the wasmtime `Engine` and the guest
 //! component, pre-initialized (wizer) and compiled once, cached on disk. Every
 //! execution gets a fresh `Store` and instance from an `InstancePre`, with a
-//! fuel budget, a memory cap and an epoch-based wall-clock deadline; nothing
+//! fuel budget, a memory cap and a wall-clock deadline; nothing
 //! survives between executions. The host side of each WIT import takes the app
 //! from the store's [`ExecutionContext`](host::ExecutionContext), never from an
 //! argument the guest passes.
@@ -37,6 +37,7 @@ mod component;
 mod engine;
 mod execute;
 mod host;
+mod lane;
 mod outbound;
 mod services;
 
@@ -68,6 +69,7 @@ use shared::ServiceProvider;
 pub use client::LocalExecutor;
 pub use engine::AllocatorKind;
 pub use execute::{Executor, YIELD_FUEL};
+pub use lane::{FOREGROUND_BUDGET, LONG_LANE_NICE};
 pub use outbound::OutboundConfig;
 pub use services::{MAX_FIND_LIMIT, MAX_LIST_LIMIT, NoServices};
 
@@ -97,6 +99,9 @@ pub enum Error {
     /// The outbound HTTP client could not be built (its TLS setup).
     #[error("outbound HTTP client: {0}")]
     Outbound(String),
+    /// The long lane's threads could not be started (ADR 004).
+    #[error("starting the long-execution threads: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// Result with this crate's [`Error`].

@@ -4,10 +4,10 @@
 //!
 //! The calls are async (ADR 002): while one waits for its database the
 //! worker thread serves other requests, and the waiting burns no fuel. It
-//! does count toward the execution's wall-clock deadline: epoch interruption
-//! only fires while guest code runs, so every wait is bounded by the time
-//! left, and a wait that outlives it ends the execution with
-//! `deadline_exceeded` exactly as a busy loop would.
+//! does count toward the execution's wall-clock deadline: the executor checks
+//! the deadline when the running script yields, not while a host call waits,
+//! so every wait is bounded by the time left here, and a wait that outlives
+//! it ends the execution with `deadline_exceeded` exactly as a busy loop would.
 
 use std::future::Future;
 use std::sync::Arc;
