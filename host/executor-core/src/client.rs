@@ -1,13 +1,12 @@
 //! The in-process [`ExecutorClient`]: runs executions as futures on the
-//! caller's runtime, at most `max_concurrent` at a time (one per pooled
-//! instance slot).
+//! caller's runtime (long ones finish on the long lane, ADR 004), at most
+//! `max_concurrent` at a time (one per pooled instance slot).
 
-use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use shared::{ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::lane::LongLane;
 use crate::{Executor, ExecutorConfig, Result};
@@ -32,31 +31,18 @@ impl LocalExecutor {
         })
     }
 
-    /// Runs `job` once a slot is free. Waiting is bounded by `patience` (the
+    /// Waits for a free slot. Waiting is bounded by `patience` (the
     /// execution's own deadline): a request that could not even start in that
     /// time gets `executor_overloaded` (503, Retry-After) instead of queueing
     /// without bound.
-    ///
-    /// The job starts in the calling task: no hand-off to a blocking thread
-    /// and back (two context switches per request, most of the request path's
-    /// cost for short scripts; ADR 002). A long script yields every
-    /// [`YIELD_FUEL`](crate::YIELD_FUEL) units of fuel, so other tasks on
-    /// the same worker keep being served, and an execution still running
-    /// after [`FOREGROUND_BUDGET`](crate::FOREGROUND_BUDGET) finishes on the
-    /// lower-priority long lane (ADR 004).
-    async fn run<'a, R, F>(
-        &'a self,
+    async fn slot(
+        &self,
         patience: std::time::Duration,
-        job: impl FnOnce(&'a Executor) -> F,
-    ) -> Result<R, ExecutionError>
-    where
-        F: Future<Output = R> + 'a,
-    {
-        let _permit = tokio::time::timeout(patience, self.slots.acquire())
+    ) -> Result<OwnedSemaphorePermit, ExecutionError> {
+        tokio::time::timeout(patience, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| ExecutionError::Overloaded)?
-            .map_err(|_| ExecutionError::Overloaded)?;
-        Ok(job(&self.executor).await)
+            .map_err(|_| ExecutionError::Overloaded)
     }
 }
 
@@ -67,25 +53,40 @@ impl ExecutorClient for LocalExecutor {
             .limits
             .capped_by(self.executor.max_limits())
             .deadline();
-        // The lane may move the job to another runtime, so it owns its
-        // executor handle instead of borrowing this one.
+        let permit = match self.slot(patience).await {
+            Ok(permit) => permit,
+            Err(error) => {
+                return ExecutionOutcome {
+                    outcome: Err(error),
+                    fuel_used: 0,
+                    duration: Default::default(),
+                    logs: Vec::new(),
+                    logs_dropped: 0,
+                };
+            }
+        };
+        // The job starts in this task: no hand-off to a blocking thread and
+        // back (two context switches per request, most of the request path's
+        // cost for short scripts; ADR 002). A long script yields every
+        // YIELD_FUEL units of fuel, so other tasks on the same worker keep
+        // being served, and one still running after FOREGROUND_BUDGET
+        // finishes on the lower-priority long lane (ADR 004).
+        //
+        // The lane may move the job to another runtime, so the job owns its
+        // executor handle, and its slot: when the client goes away while the
+        // job runs on the lane, the job is aborted there a moment later, and
+        // the slot must stay taken until then, or a new execution could find
+        // the instance pool full.
         let executor = self.executor.clone();
-        let job = async move { executor.execute(request).await };
-        match self.run(patience, move |_| self.lane.run(job)).await {
-            Ok(outcome) => outcome,
-            Err(error) => ExecutionOutcome {
-                outcome: Err(error),
-                fuel_used: 0,
-                duration: Default::default(),
-                logs: Vec::new(),
-                logs_dropped: 0,
-            },
-        }
+        let job = async move {
+            let _permit = permit;
+            executor.execute(request).await
+        };
+        self.lane.run(job).await
     }
 
     async fn check(&self, source: &str) -> Result<(), ExecutionError> {
-        let patience = shared::Limits::default().deadline();
-        self.run(patience, move |executor| executor.check(source))
-            .await?
+        let _permit = self.slot(shared::Limits::default().deadline()).await?;
+        self.executor.check(source).await
     }
 }
