@@ -40,7 +40,7 @@ pub const LONG_LANE_NICE: i32 = 10;
 /// to the OS: the weight alone decides shares, not how soon a waking thread
 /// gets the core, and without the yield a request arriving while a long
 /// script held the core waited out the scheduler's time slice (noisy
-/// neighbour p99 at nice 10: 1.9–2.2x A alone; with the yield: 0.8–1.0x).
+/// neighbour p99 at nice 10: 1.9–2.2x A alone; with the yield: 0.8–1.2x).
 /// With nothing else runnable the yield returns at once, one cheap system
 /// call per slice.
 pub(crate) struct LongLane {
