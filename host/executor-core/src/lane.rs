@@ -14,9 +14,10 @@
 //! without knowing in advance which jobs are short.
 
 use std::future::Future;
-use std::pin::pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
+
+use tokio_util::task::AbortOnDropHandle;
 
 /// Time an execution may spend being polled before it moves to the long
 /// lane. A fresh-instance Hello World takes 20–40 µs and a handful of
@@ -104,9 +105,9 @@ impl LongLane {
             }
             poll
         });
-        let task = AbortOnDrop(runtime.spawn(job));
-        let mut task = pin!(task);
-        match task.as_mut().await {
+        // tokio's plain `JoinHandle` would detach the job when dropped.
+        let task = AbortOnDropHandle::new(runtime.spawn(job));
+        match task.await {
             Ok(output) => output,
             // Never cancelled while awaited (abort happens only on drop), so
             // this is a panic in the job: let it reach the caller as in the
@@ -122,26 +123,6 @@ impl Drop for LongLane {
             // Jobs still running are cancelled; nothing waits for them.
             runtime.shutdown_background();
         }
-    }
-}
-
-/// Aborts the task when the handle is dropped; tokio's `JoinHandle` detaches.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
