@@ -10,7 +10,7 @@
 set -euo pipefail
 
 installed=$(rustup target list --installed)
-grep -qx wasm32-wasip2 <<<"$installed" || rustup target add wasm32-wasip2
+grep -qx wasm32-unknown-unknown <<<"$installed" || rustup target add wasm32-unknown-unknown
 
 missing=()
 # The dashboard is built with Node.js (20.19 or newer, for Vite) and npm.

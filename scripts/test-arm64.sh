@@ -35,7 +35,7 @@ triple=aarch64-unknown-linux-gnu
 sysroot=${QEMU_LD_PREFIX:-/usr/aarch64-linux-gnu}
 start_timeout=${ARM64_START_TIMEOUT:-600}
 target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
-guest="$target_dir/picloud-guest/wasm32-wasip2/release/picloud_guest.wasm"
+guest="$target_dir/picloud-guest/wasm32-unknown-unknown/release/picloud_guest.component.wasm"
 x86_bin="$target_dir/release/picloud"
 arm_bin="$target_dir/$triple/release/picloud"
 

@@ -140,8 +140,13 @@ fn body_bytes(value: Dynamic) -> Result<(&'static str, Vec<u8>), String> {
             .map_err(|e| format!("the value cannot be sent as JSON: {e}"))?;
         return Ok((JSON, json));
     }
-    Err(format!(
-        "a value of type '{}' cannot be sent as a response body",
+    // Custom types report their Rust path; scripts know them by Rhai name.
+    let type_name = if crate::time::is_timestamp(&value) {
+        "timestamp"
+    } else {
         value.type_name()
+    };
+    Err(format!(
+        "a value of type '{type_name}' cannot be sent as a response body"
     ))
 }

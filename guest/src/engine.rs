@@ -53,6 +53,7 @@ fn build() -> Engine {
     engine.register_static_module("http", crate::services::http_module().into());
     engine.register_static_module("env", crate::services::env_module().into());
     convert::register(&mut engine);
+    crate::time::register(&mut engine);
     engine
 }
 

@@ -1,5 +1,5 @@
-//! PiCloud's script runtime: the Rhai interpreter compiled to a `wasm32-wasip2`
-//! component that implements the `picloud:platform/script` world.
+//! PiCloud's script runtime: the Rhai interpreter compiled to `wasm32-unknown-unknown`,
+//! made a component that implements the `picloud:platform/script` world.
 //!
 //! The host instantiates this component once per execution (from a snapshot taken
 //! after [`init`](Component::init), so the interpreter is already built) and calls
@@ -7,13 +7,16 @@
 //! one of the world's imports; the interpreter's own safety limits are set in
 //! [`limits`] and stay on.
 //!
-//! This crate only builds for `wasm32-wasip2`: the host's build script compiles
-//! it with its own target directory and embeds the result.
+//! This crate is meant for `wasm32-unknown-unknown`: the host's build script
+//! compiles it with its own target directory, turns the module into a
+//! component with `wit-component` and embeds the result. Without WASI the
+//! component imports only PiCloud's interfaces (ADR 005).
 
 mod convert;
 mod engine;
 mod limits;
 mod services;
+mod time;
 
 #[allow(
     unsafe_code,

@@ -1,7 +1,11 @@
-//! Builds the guest component (`guest/`, the Rhai interpreter) for
-//! `wasm32-wasip2` and hands its path and hash to the crate, so that the normal
-//! `cargo build` produces a binary with the guest embedded and no `.wasm` ever
-//! lives in git.
+//! Builds the guest component (`guest/`, the Rhai interpreter) and hands its
+//! path and hash to the crate, so that the normal `cargo build` produces a
+//! binary with the guest embedded and no `.wasm` ever lives in git.
+//!
+//! The guest is compiled for `wasm32-unknown-unknown`, a core module whose
+//! only imports are PiCloud's own interfaces, and `wit-component` wraps it
+//! as a component using the world type wit-bindgen embedded in it. No WASI
+//! adapter, no WASI imports (ADR 005).
 //!
 //! The nested cargo uses its own target directory (a sibling of this build's
 //! target directory), so it neither fights the outer build for its lock nor gets
@@ -70,7 +74,7 @@ fn build_guest(root: &Path, out_dir: &Path) -> PathBuf {
             "picloud-guest",
             "--release",
             "--target",
-            "wasm32-wasip2",
+            GUEST_TARGET,
         ])
         .arg("--target-dir")
         .arg(&target_dir)
@@ -97,8 +101,33 @@ fn build_guest(root: &Path, out_dir: &Path) -> PathBuf {
     if !status.success() {
         panic!(
             "building the guest component failed. If the error mentions the target \
-             `wasm32-wasip2`, install it with `rustup target add wasm32-wasip2` (`make setup` does)."
+             `{GUEST_TARGET}`, install it with `rustup target add {GUEST_TARGET}` (`make setup` does)."
         );
     }
-    target_dir.join("wasm32-wasip2/release/picloud_guest.wasm")
+    let module_path = target_dir
+        .join(GUEST_TARGET)
+        .join("release/picloud_guest.wasm");
+    let module = std::fs::read(&module_path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", module_path.display()));
+    let component = wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .and_then(|encoder| encoder.encode())
+        .unwrap_or_else(|e| panic!("making the guest a component: {e:#}"));
+    // Next to the module, at a stable path that cross builds can pass back
+    // in PICLOUD_GUEST_WASM (scripts/test-arm64.sh); renamed into place,
+    // because debug and release builds of the host share this directory.
+    let path = module_path.with_file_name("picloud_guest.component.wasm");
+    let tmp = out_dir.join("picloud_guest.component.wasm.tmp");
+    std::fs::write(&tmp, component).expect("writing the guest component");
+    std::fs::rename(&tmp, &path).unwrap_or_else(|_| {
+        // OUT_DIR and the guest's target directory may be on different file
+        // systems; then a copy (the file is only read after the build).
+        std::fs::copy(&tmp, &path).expect("copying the guest component");
+    });
+    path
 }
+
+/// The guest's compilation target: no WASI, so the component imports nothing
+/// but `wit/`'s interfaces.
+const GUEST_TARGET: &str = "wasm32-unknown-unknown";

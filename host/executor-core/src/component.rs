@@ -91,7 +91,6 @@ async fn wizen() -> Result<Vec<u8>> {
     // A plain engine: no fuel or epochs while the snapshot is taken.
     let engine = Engine::new(&Config::new())?;
     let mut linker: Linker<HostState> = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Script::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)?;
     // No app runs during pre-initialization; the ids only satisfy the type.
     let context = ExecutionContext {

@@ -77,7 +77,7 @@ const KEEP_RESIDENT: usize = 16 << 20;
 fn pooling(config: &ExecutorConfig, pagemap_scan: bool) -> PoolingAllocationConfig {
     let slots = config.max_concurrent.max(1);
     let mut pool = PoolingAllocationConfig::new();
-    // A wasip2 component holds a handful of core instances (the program plus
+    // The guest component holds a few core instances (the program plus
     // wit-component's shim/fixup modules) but one memory.
     pool.total_component_instances(slots)
         .total_core_instances(slots * 8)

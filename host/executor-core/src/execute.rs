@@ -58,7 +58,6 @@ impl Executor {
         let (engine, allocator) = engine::build(&config)?;
         let component = component::load(&engine, config.cache_dir.as_deref())?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Script::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)?;
         let pre = ScriptPre::new(linker.instantiate_pre(&component)?)?;
         let ticker = (!config.fuel).then(|| engine::start_epoch_ticker(&engine));

@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use shared::{AppId, LogLevel, LogLine, ScriptId, ServiceProvider, Trigger};
 use wasmtime::ResourceLimiter;
-use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::picloud::platform::{context, log, types};
 use crate::outbound::Outbound;
@@ -41,8 +40,8 @@ pub(crate) struct HostState {
     pub(crate) outbound: Arc<Outbound>,
     /// Outbound requests this execution made, against `outbound.max_calls()`.
     pub(crate) http_calls: u32,
-    wasi: WasiCtx,
-    table: ResourceTable,
+    /// When the execution started: the origin of the script's clock.
+    started: Instant,
 }
 
 impl HostState {
@@ -62,69 +61,29 @@ impl HostState {
             deadline,
             outbound,
             http_calls: 0,
-            // No preopened directories, no environment, no arguments, no
-            // sockets (denied by default), no stdin: std's WASI imports are
-            // satisfied, but grant nothing. The clocks are coarse (below).
-            wasi: WasiCtx::builder()
-                .monotonic_clock(CoarseMonotonicClock(Instant::now()))
-                .wall_clock(CoarseWallClock)
-                .build(),
-            table: ResourceTable::new(),
-        }
-    }
-}
-
-/// Clock granularity for scripts. A millisecond is enough to time a script's
-/// own work (`timestamp()` in Rhai) and far too coarse for the timing side
-/// channels a fine clock would give a hostile tenant, the mitigation browsers
-/// and edge runtimes use.
-const CLOCK_GRANULARITY_NS: u64 = 1_000_000;
-
-/// Monotonic time since the execution started, in whole milliseconds: it
-/// also hides the host's uptime.
-struct CoarseMonotonicClock(Instant);
-
-impl wasmtime_wasi::HostMonotonicClock for CoarseMonotonicClock {
-    fn resolution(&self) -> u64 {
-        CLOCK_GRANULARITY_NS
-    }
-
-    fn now(&self) -> u64 {
-        let ns = u64::try_from(self.0.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        ns - ns % CLOCK_GRANULARITY_NS
-    }
-}
-
-/// Wall-clock time in whole milliseconds.
-struct CoarseWallClock;
-
-impl wasmtime_wasi::HostWallClock for CoarseWallClock {
-    fn resolution(&self) -> std::time::Duration {
-        std::time::Duration::from_nanos(CLOCK_GRANULARITY_NS)
-    }
-
-    fn now(&self) -> std::time::Duration {
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        std::time::Duration::from_millis(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
-    }
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
+            started: Instant::now(),
         }
     }
 }
 
 impl types::Host for HostState {}
 
+/// Clock granularity for scripts. A millisecond is enough to time a script's
+/// own work (`timestamp()` in Rhai) and far too coarse for the timing side
+/// channels a fine clock would give a hostile tenant, the mitigation browsers
+/// and edge runtimes use.
+const CLOCK_GRANULARITY: std::time::Duration = std::time::Duration::from_millis(1);
+
 impl context::Host for HostState {
     fn trigger(&mut self) -> String {
         self.context.trigger.as_str().to_owned()
+    }
+
+    /// Whole milliseconds since the execution started: counting from the
+    /// execution also hides the host's uptime.
+    fn elapsed_ms(&mut self) -> u64 {
+        let elapsed = self.started.elapsed().as_nanos() / CLOCK_GRANULARITY.as_nanos();
+        u64::try_from(elapsed).unwrap_or(u64::MAX)
     }
 }
 

@@ -1,9 +1,9 @@
 //! The guest grants scripts no ambient authority: every interface the
-//! component imports is on this list. WASI interfaces appear because Rust's
-//! `std` links them; the host satisfies them with an empty context (no
-//! preopened directories, environment, arguments or network), and anything
-//! new here — sockets, HTTP, a new filesystem interface — must be a deliberate,
-//! reviewed change to this list.
+//! component imports is one of PiCloud's own, on this list. The guest is built
+//! without WASI (ADR 005), so there is no filesystem, network, environment,
+//! random or clock interface for a script to reach except through the host
+//! functions below, each scoped to the calling app. Anything new here must be
+//! a deliberate, reviewed change to this list.
 
 use wasmparser::{ComponentTypeRef, Parser, Payload};
 
@@ -15,26 +15,6 @@ const ALLOWED: &[&str] = &[
     "picloud:platform/docs",
     "picloud:platform/http-client",
     "picloud:platform/env",
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:clocks/monotonic-clock",
-    "wasi:clocks/wall-clock",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-    "wasi:filesystem/types",
-    "wasi:filesystem/preopens",
 ];
 
 #[test]

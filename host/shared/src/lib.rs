@@ -64,5 +64,5 @@ pub mod versions {
     /// The HTTP API under `/api/v1/`.
     pub const API: &str = "v1";
     /// The WIT package the guest and host share (`wit/picloud.wit`).
-    pub const WIT: &str = "picloud:platform@0.1.1";
+    pub const WIT: &str = "picloud:platform@0.1.2";
 }
