@@ -5,6 +5,8 @@
 //! transaction. Log readers call [`Recorder::flush`] first, so an execution is
 //! visible in the log as soon as its response has been sent.
 
+use std::time::Duration;
+
 use shared::batch::BatchQueue;
 use shared::{ExecutionRecord, ExecutionRecorder};
 
@@ -15,6 +17,10 @@ use crate::store::Store;
 const QUEUE: usize = 10_000;
 /// Records per transaction.
 const BATCH: usize = 256;
+/// How long a small batch waits for more records before it is written. Under
+/// load that turns one transaction per handful of executions into one per
+/// hundred or so; log readers flush first, so they never wait for it.
+const LINGER: Duration = Duration::from_millis(10);
 
 /// Handle to the background writer. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -25,7 +31,7 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the writer task on the current runtime.
     pub fn start(store: Store) -> Self {
-        let queue = BatchQueue::start(QUEUE, BATCH, "execution log", move |batch| {
+        let queue = BatchQueue::start(QUEUE, BATCH, LINGER, "execution log", move |batch| {
             let store = store.clone();
             async move {
                 if let Err(err) = store.insert_executions(&batch).await {

@@ -20,6 +20,9 @@ use super::Peer;
 const QUEUE: usize = 10_000;
 /// Records per request.
 const BATCH: usize = 256;
+/// How long a small batch waits for more records before it is sent: fewer,
+/// larger requests to the manager under load (shared::batch).
+const LINGER: Duration = Duration::from_millis(10);
 /// Largest request the manager accepts; senders aim for half of it.
 const MAX_REQUEST_BYTES: usize = 64 << 20;
 /// Tries per batch before it is dropped; the manager being away for longer
@@ -53,7 +56,7 @@ pub struct RemoteRecorder {
 impl RemoteRecorder {
     /// Starts the sender task on the current runtime.
     pub fn start(manager: Peer) -> RemoteRecorder {
-        let queue = BatchQueue::start(QUEUE, BATCH, "execution record", move |batch| {
+        let queue = BatchQueue::start(QUEUE, BATCH, LINGER, "execution record", move |batch| {
             let manager = manager.clone();
             async move {
                 for part in by_size(&batch) {
