@@ -35,6 +35,7 @@ fn main() {
         route_hosts_must_be_claimed,
         slug_history_and_takeover,
         domain_shapes_are_unique_across_apps,
+        listed_apps_carry_their_own_domains,
         deleting_an_app_cascades,
         execution_log_filters_and_pages,
         tokens_are_stored_hashed,
@@ -256,6 +257,44 @@ async fn domain_shapes_are_unique_across_apps(store: Store) {
             ..
         }
     ));
+}
+
+/// The app list fetches all of a page's domains at once; each app still gets
+/// exactly its own, ordered by pattern, on every page.
+async fn listed_apps_carry_their_own_domains(store: Store) {
+    let one = store.create_app("list-one", "One", "").await.unwrap();
+    let two = store.create_app("list-two", "Two", "").await.unwrap();
+    store.create_app("list-zero", "Zero", "").await.unwrap();
+    store.add_domain(&one, "b.one.test").await.unwrap();
+    store.add_domain(&one, "a.one.test").await.unwrap();
+    store.add_domain(&two, "{x}.two.test").await.unwrap();
+    let patterns = |apps: &[manager_core::store::App]| {
+        apps.iter()
+            .map(|a| {
+                let domains: Vec<&str> = a.domains.iter().map(|d| d.pattern.as_str()).collect();
+                format!("{}: {}", a.slug, domains.join(" "))
+            })
+            .collect::<Vec<_>>()
+    };
+    let all = store.list_apps(&Page::all()).await.unwrap();
+    assert_eq!(
+        patterns(&all),
+        [
+            "default: localhost",
+            "list-one: a.one.test b.one.test",
+            "list-two: {x}.two.test",
+            "list-zero: ",
+        ]
+    );
+    // A later page: the domains follow their apps across the cursor.
+    let second = store
+        .list_apps(&Page {
+            after: Some(("list-one".into(), one.id.clone())),
+            limit: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(patterns(&second), ["list-two: {x}.two.test"]);
 }
 
 async fn deleting_an_app_cascades(store: Store) {

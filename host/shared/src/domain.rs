@@ -235,11 +235,20 @@ fn normalize_label(label: &str) -> Result<String, String> {
 pub fn normalize_host(host: &str) -> Result<String, String> {
     let host = host.trim();
     let without_port = if let Some(rest) = host.strip_prefix('[') {
-        // IPv6 literal: [::1]:8080
-        let end = rest
-            .find(']')
-            .ok_or_else(|| format!("malformed host '{host}'"))?;
-        return Ok(format!("[{}]", rest[..end].to_ascii_lowercase()));
+        // IPv6 literal: [::1]:8080. Only an address may stand between the
+        // brackets and only a port after them, as for names below.
+        let malformed = || format!("malformed host '{host}'");
+        let (literal, after) = rest.split_once(']').ok_or_else(malformed)?;
+        let port_only = after
+            .strip_prefix(':')
+            .is_some_and(|port| port.bytes().all(|b| b.is_ascii_digit()));
+        if !(after.is_empty() || port_only) {
+            return Err(malformed());
+        }
+        literal
+            .parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("invalid host '{host}': '{literal}' is not an IPv6 address"))?;
+        return Ok(format!("[{}]", literal.to_ascii_lowercase()));
     } else {
         match host.rsplit_once(':') {
             Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
@@ -362,6 +371,13 @@ mod tests {
         );
         assert_eq!(normalize_host("localhost.").unwrap(), "localhost");
         assert_eq!(normalize_host("[::1]:8080").unwrap(), "[::1]");
+        assert_eq!(normalize_host("[FE80::1]").unwrap(), "[fe80::1]");
+        // Brackets hold an IPv6 address and nothing follows them but a port.
+        assert!(normalize_host("[a b]xyz").is_err());
+        assert!(normalize_host("[::1]xyz").is_err());
+        assert!(normalize_host("[::1]:80x").is_err());
+        assert!(normalize_host("[example.com]").is_err());
+        assert!(normalize_host("[::1").is_err());
         assert_eq!(
             normalize_host("bücher.example").unwrap(),
             "xn--bcher-kva.example"

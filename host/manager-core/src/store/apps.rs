@@ -100,6 +100,23 @@ pub(crate) fn validate_slug(slug: &str) -> Result<()> {
     Ok(())
 }
 
+/// The `apps` columns [`app_from_row`] reads.
+const APP_COLUMNS: &str = "id, slug, name, description, limits, created_at, updated_at";
+
+fn app_from_row(row: &sqlx::any::AnyRow, domains: Vec<Domain>) -> Result<App> {
+    let limits: Option<String> = row.try_get("limits")?;
+    Ok(App {
+        id: row.try_get("id")?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        limits: limits.and_then(|l| serde_json::from_str(&l).ok()),
+        domains,
+        created_at: rfc3339(row.try_get("created_at")?),
+        updated_at: rfc3339(row.try_get("updated_at")?),
+    })
+}
+
 impl Store {
     /// Number of apps, `default` included.
     pub async fn count_apps(&self) -> Result<i64> {
@@ -108,44 +125,75 @@ impl Store {
             .await?)
     }
 
-    /// Apps ordered by slug, one page.
+    /// Apps ordered by slug, one page: two queries whatever the page size,
+    /// the apps and then all of their domains.
     pub async fn list_apps(&self, page: &Page) -> Result<Vec<App>> {
-        let sql = format!("SELECT id FROM apps WHERE 1 = 1{}", page.sql("slug", 1));
+        let sql = format!(
+            "SELECT {APP_COLUMNS} FROM apps WHERE 1 = 1{}",
+            page.sql("slug", 1)
+        );
         let rows = page
             .bind(sqlx::query(&sql))
             .fetch_all(&self.db.pool)
             .await?;
-        let mut apps = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: String = row.try_get("id")?;
-            if let Some(app) = self.app_by_id(&id).await? {
-                apps.push(app);
+        let ids = rows
+            .iter()
+            .map(|row| row.try_get::<String, _>("id"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut domains = self.domains_of(&ids).await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                app_from_row(row, domains.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// The domains of `app_ids`, each app's ordered by pattern as
+    /// [`Store::list_domains`] orders them.
+    async fn domains_of(
+        &self,
+        app_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<Domain>>> {
+        let mut domains: std::collections::HashMap<String, Vec<Domain>> =
+            std::collections::HashMap::new();
+        // Bounded lists of bound ids: both engines cap a statement's
+        // parameters, and a page is usually far smaller than this.
+        for chunk in app_ids.chunks(500) {
+            let placeholders = (1..=chunk.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT app_id, id, pattern, shape_key, created_at FROM app_domains \
+                 WHERE app_id IN ({placeholders}) ORDER BY pattern, id"
+            );
+            let mut query = sqlx::query_as::<_, (String, String, String, String, i64)>(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for (app_id, id, pattern, shape_key, created) in query.fetch_all(&self.db.pool).await? {
+                domains.entry(app_id).or_default().push(Domain {
+                    id,
+                    pattern,
+                    shape_key,
+                    created_at: rfc3339(created),
+                });
             }
         }
-        Ok(apps)
+        Ok(domains)
     }
 
     async fn app_by_id(&self, id: &str) -> Result<Option<App>> {
-        let Some(row) = sqlx::query(
-            "SELECT id, slug, name, description, limits, created_at, updated_at FROM apps WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.db.pool)
-        .await?
+        let Some(row) = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await?
         else {
             return Ok(None);
         };
-        let limits: Option<String> = row.try_get("limits")?;
-        Ok(Some(App {
-            id: row.try_get("id")?,
-            slug: row.try_get("slug")?,
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
-            limits: limits.and_then(|l| serde_json::from_str(&l).ok()),
-            domains: self.list_domains(id, &Page::all()).await?,
-            created_at: rfc3339(row.try_get("created_at")?),
-            updated_at: rfc3339(row.try_get("updated_at")?),
-        }))
+        let domains = self.list_domains(id, &Page::all()).await?;
+        app_from_row(&row, domains).map(Some)
     }
 
     /// Resolves an id or slug (current or historical).
