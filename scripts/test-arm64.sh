@@ -142,9 +142,12 @@ start_server() {
 }
 
 # Requests: bounded by curl's own timeout, generous for emulation. The
-# default app, which holds Hello World, serves the host `localhost`.
+# default app, which holds Hello World, serves the host `localhost`; the
+# admin API answers on the admin host 127.0.0.1 only (docs/security.md).
 http() { # METHOD PATH [JSON]; prints the body, then a line with the status
-  curl -sS --max-time 120 -o - -w '\n%{http_code}' -X "$1" "$base$2" -H 'Host: localhost' \
+  local host=localhost
+  case $2 in /api/v1/admin* | /api/v1/execute*) host=${base#http://} ;; esac
+  curl -sS --max-time 120 -o - -w '\n%{http_code}' -X "$1" "$base$2" -H "Host: $host" \
     -H "Authorization: Bearer $token" -H 'content-type: application/json' ${3:+-d "$3"}
 }
 expect() { # WHAT WANT_STATUS RESPONSE

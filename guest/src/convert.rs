@@ -91,8 +91,8 @@ pub(crate) fn to_response(value: Dynamic) -> Result<HttpResponse, String> {
         let r = value.cast::<Response>();
         let status = u16::try_from(r.status)
             .ok()
-            .filter(|s| (100..=599).contains(s))
-            .ok_or_else(|| format!("response status {} is not between 100 and 599", r.status))?;
+            .filter(|s| (200..=599).contains(s))
+            .ok_or_else(|| format!("response status {} is not between 200 and 599", r.status))?;
         let (content_type, body) = body_bytes(r.body)?;
         let mut headers = r.headers;
         if !headers.iter().any(|(n, _)| n == "content-type") && !body.is_empty() {

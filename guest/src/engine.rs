@@ -22,6 +22,7 @@ pub(crate) fn with_engine<R>(f: impl FnOnce(&Engine) -> R) -> R {
 }
 
 fn build() -> Engine {
+    std::panic::set_hook(Box::new(report_oversized_allocation));
     let mut engine = Engine::new();
     engine
         .set_max_operations(limits::MAX_OPERATIONS)
@@ -55,6 +56,31 @@ fn build() -> Engine {
     convert::register(&mut engine);
     crate::time::register(&mut engine);
     engine
+}
+
+/// A request for more memory than a 32-bit address space holds
+/// (`[].pad(2000000000, 0)`: 2e9 elements of 16 bytes) panics with "capacity
+/// overflow" before the allocator is asked, so the host's memory cap never
+/// sees it and the abort that follows would look like a crash of the guest.
+/// Asking the host for all of the address space makes the cap refuse, and
+/// record that it did, so the execution ends as `memory_limit`, which is
+/// what it is. Any other panic stays an internal error.
+fn report_oversized_allocation(info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("");
+    if message.contains("capacity overflow") {
+        #[cfg(target_arch = "wasm32")]
+        {
+            const PAGES_IN_4_GIB: usize = 1 << 16;
+            let current = core::arch::wasm32::memory_size(0);
+            // Fails (the cap refuses); only the refusal matters.
+            let _ = core::arch::wasm32::memory_grow(0, PAGES_IN_4_GIB - current);
+        }
+    }
 }
 
 /// `log::info/warn/error(message)`: any value, formatted as `print` would.

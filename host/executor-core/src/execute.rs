@@ -245,49 +245,24 @@ fn to_wit(request: ScriptRequest) -> wit::HttpRequest {
     }
 }
 
+/// Every response passes [`shared::response::check_response`] here, the one
+/// place all of an execution's paths (user routes, execute-by-id, test runs,
+/// cron, cluster executors) share.
 fn check_response(
     response: wit::HttpResponse,
     limits: &Limits,
 ) -> Result<ScriptResponse, ExecutionError> {
-    let size = response.body.len() as u64;
-    if size > limits.max_response_bytes {
-        return Err(ExecutionError::ResponseTooLarge {
-            size,
-            limit: limits.max_response_bytes,
-        });
-    }
-    for (name, value) in &response.headers {
-        if !valid_header_name(name) {
-            return Err(ExecutionError::BadResponse(format!(
-                "'{name}' is not a valid header name"
-            )));
-        }
-        if !valid_header_value(value) {
-            return Err(ExecutionError::BadResponse(format!(
-                "the value of header '{name}' contains characters not allowed in HTTP headers"
-            )));
-        }
-    }
+    shared::response::check_response(
+        response.status,
+        &response.headers,
+        response.body.len(),
+        limits,
+    )?;
     Ok(ScriptResponse {
         status: response.status,
         headers: response.headers,
         body: response.body,
     })
-}
-
-/// RFC 9110 token characters.
-fn valid_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// Visible ASCII, spaces, tabs and obs-text; never CR, LF or NUL.
-fn valid_header_value(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
 }
 
 fn from_failure(failure: wit::Failure) -> ScriptFailure {

@@ -66,6 +66,21 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// `Err` (the deadline trap) once the execution's time is up. Every host
+    /// call checks it: the guest's own work is checked every `YIELD_FUEL`,
+    /// but a call that copies a large argument out of the guest costs the
+    /// host time that no fuel measures (a loop printing a 64 MiB string ran
+    /// for seconds past a 300 ms deadline), so the check after each copy is
+    /// what keeps the deadline's granularity to one call.
+    pub(crate) fn past_deadline(&self) -> wasmtime::Result<()> {
+        if Instant::now() >= self.deadline {
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
+        Ok(())
+    }
+}
+
 impl types::Host for HostState {}
 
 /// Clock granularity for scripts. A millisecond is enough to time a script's
@@ -88,7 +103,7 @@ impl context::Host for HostState {
 }
 
 impl log::Host for HostState {
-    fn write(&mut self, level: log::Level, message: String) {
+    fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         let level = match level {
             log::Level::Debug => LogLevel::Debug,
             log::Level::Info => LogLevel::Info,
@@ -97,6 +112,7 @@ impl log::Host for HostState {
         };
         tracing::trace!(app = %self.context.app_id, script = %self.context.script_id, "script log line");
         self.logs.push(level, message);
+        self.past_deadline()
     }
 }
 

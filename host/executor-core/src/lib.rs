@@ -50,8 +50,11 @@ mod bindings {
         // future that yields to the runtime every `YIELD_FUEL` units of fuel
         // (see execute.rs). The data-plane imports wait for storage, so they
         // are async too, and trappable: a wait that outlives the deadline
-        // ends the execution (services.rs). `log` only appends to a buffer.
+        // ends the execution (services.rs).
         imports: {
+            // `log` only appends to a buffer, but is trappable so that it can
+            // end an execution that is past its deadline (host.rs).
+            "picloud:platform/log": trappable,
             "picloud:platform/kv": async | trappable,
             "picloud:platform/docs": async | trappable,
             "picloud:platform/http-client": async | trappable,

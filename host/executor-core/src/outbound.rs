@@ -263,21 +263,48 @@ fn permitted(
 /// Addresses a script may not reach: loopback, private, link-local (cloud
 /// metadata lives at 169.254.169.254), shared (CGNAT), unspecified,
 /// broadcast, multicast, documentation, benchmarking and reserved ranges,
-/// and IPv6's equivalents, including IPv4 addresses embedded in IPv6.
+/// and IPv6's equivalents, including IPv4 addresses embedded in IPv6 and
+/// the tunnelling and translation prefixes whose IPv4 end cannot be checked.
 pub(crate) fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => forbidden_v4(ip),
         IpAddr::V6(ip) => {
+            // The kernel sends to an IPv4-mapped address (::ffff:0:0/96) over
+            // IPv4, so it is exactly as reachable as the IPv4 address itself.
             if let Some(v4) = ip.to_ipv4_mapped() {
                 return forbidden_v4(v4);
             }
-            let s = ip.segments();
-            // NAT64 (64:ff9b::/96) reaches the embedded IPv4 address.
-            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [a, b] = s[6].to_be_bytes();
-                let [c, d] = s[7].to_be_bytes();
-                return forbidden_v4(Ipv4Addr::new(a, b, c, d));
+            let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+            match ip.segments() {
+                // IPv4-translated (::ffff:0:a.b.c.d, RFC 2765): a stateless
+                // translator on the path delivers it to the IPv4 address.
+                [0, 0, 0, 0, 0xffff, 0, hi, lo] => return forbidden_v4(embedded(hi, lo)),
+                // NAT64's well-known prefix (64:ff9b::/96, RFC 6052): the
+                // host's NAT64 gateway delivers it to the IPv4 address.
+                [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => return forbidden_v4(embedded(hi, lo)),
+                // Local-use NAT64 (64:ff9b:1::/48, RFC 8215): where the IPv4
+                // address sits depends on the prefix length the operator
+                // chose, which we cannot know, so no check of it is sound,
+                // and the range exists only for operators' own translators.
+                [0x64, 0xff9b, 1, ..] => return true,
+                // 6to4 (2002::/16, RFC 3056): a host with a 6to4 route sends
+                // it encapsulated to the IPv4 address in bits 16..48, which
+                // may be internal; a public one is no worse than calling
+                // that address directly.
+                [0x2002, hi, lo, ..] => return forbidden_v4(embedded(hi, lo)),
+                // Teredo (2001::/32, RFC 4380): a NAT-traversal tunnel that
+                // embeds a server and an (obfuscated) client IPv4 address; a
+                // server has no business calling through it, and checking
+                // both addresses would still trust the relay's routing.
+                [0x2001, 0, ..] => return true,
+                // IPv4-compatible (::a.b.c.d, deprecated by RFC 4291):
+                // nothing legitimate uses it, and stacks that still honour
+                // it send to the IPv4 address; refused whole (with :: and
+                // ::1, which are in it).
+                [0, 0, 0, 0, 0, 0, _, _] => return true,
+                _ => {}
             }
+            let s = ip.segments();
             ip.is_loopback()
                 || ip.is_unspecified()
                 || ip.is_multicast()
@@ -285,7 +312,6 @@ pub(crate) fn is_forbidden(ip: IpAddr) -> bool {
                 || (s[0] & 0xffc0) == 0xfe80 // link-local, fe80::/10
                 || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated), fec0::/10
                 || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || s[..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible (deprecated)
                 || ip == Ipv6Addr::UNSPECIFIED
         }
     }
@@ -357,6 +383,87 @@ mod tests {
         ] {
             assert!(!is_forbidden(ip.parse().unwrap()), "{ip} must be allowed");
         }
+    }
+
+    #[test]
+    fn ipv6_forms_embedding_internal_ipv4_are_forbidden() {
+        for ip in [
+            // IPv4-mapped, ::ffff:0:0/96.
+            "::ffff:10.0.0.1",
+            // IPv4-translated, ::ffff:0:0:0/96.
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            "::ffff:0:a9fe:a9fe",
+            // IPv4-compatible (deprecated), ::/96.
+            "::a00:1",
+            "::a9fe:a9fe",
+            // NAT64 well-known prefix, 64:ff9b::/96.
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            // 6to4, 2002::/16: the IPv4 address is in bits 16..48.
+            "2002:7f00:0001::1",
+            "2002:0a00:0001::1",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:0101:1::1",
+        ] {
+            assert!(is_forbidden(ip.parse().unwrap()), "{ip} must be forbidden");
+        }
+        for ip in [
+            "::ffff:0:808:808",
+            "64:ff9b::101:101",
+            "2002:0808:0808::1",
+            "2002:5db8:d822:1::1",
+        ] {
+            assert!(!is_forbidden(ip.parse().unwrap()), "{ip} must be allowed");
+        }
+    }
+
+    #[test]
+    fn tunnel_and_local_translation_prefixes_are_forbidden_whole() {
+        for ip in [
+            // Local-use NAT64, 64:ff9b:1::/48, at any prefix length and
+            // whatever IPv4 address it embeds.
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:a00:1::",
+            "64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
+            // Teredo, 2001::/32: server 65.54.227.120 with client 127.0.0.1,
+            // then with client 8.8.8.8 (clients are stored XOR 0xffffffff).
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+            "2001::1",
+            "2001:0:ffff:ffff:ffff:ffff:ffff:ffff",
+        ] {
+            assert!(is_forbidden(ip.parse().unwrap()), "{ip} must be forbidden");
+        }
+        // The neighbours of those ranges keep their usual treatment.
+        for ip in ["64:ff9b:2::808:808", "2001:200::1", "2001:4860:4860::8888"] {
+            assert!(!is_forbidden(ip.parse().unwrap()), "{ip} must be allowed");
+        }
+    }
+
+    #[test]
+    fn mapped_ipv6_allow_entries_match_the_url_host() {
+        // The URL parser prints an IPv4-mapped host in hex ([::ffff:a00:5]),
+        // std in dotted form; the allow-list compares both as 10.0.0.5.
+        let allowed = |entry: &str, url: &str| {
+            let url = reqwest::Url::parse(url).unwrap();
+            AllowPattern::parse(entry).unwrap().allows(
+                url.scheme(),
+                url.host_str().unwrap(),
+                url.port_or_known_default().unwrap(),
+            )
+        };
+        let mapped = "http://[::ffff:10.0.0.5]:8080";
+        assert!(allowed(mapped, "http://[::ffff:10.0.0.5]:8080/x"));
+        assert!(allowed(mapped, "http://[::ffff:a00:5]:8080/x"));
+        assert!(allowed(mapped, "http://10.0.0.5:8080/x"));
+        assert!(allowed(
+            "http://10.0.0.5:8080",
+            "http://[::ffff:10.0.0.5]:8080/"
+        ));
+        assert!(!allowed(mapped, "http://10.0.0.6:8080/"));
+        assert!(!allowed(mapped, "http://[::10.0.0.5]:8080/"));
     }
 
     #[test]

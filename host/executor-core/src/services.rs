@@ -39,8 +39,10 @@ impl HostState {
         C: FnOnce(Arc<dyn ServiceProvider>, AppId) -> F,
     {
         let deadline = self.deadline;
+        let past = self.past_deadline();
         let call = call(self.services.clone(), self.context.app_id);
         async move {
+            past?;
             match tokio::time::timeout_at(deadline.into(), call).await {
                 Ok(result) => Ok(result.map_err(to_wit)),
                 Err(_elapsed) => Err(Trap::Interrupt.into()),
@@ -68,6 +70,7 @@ impl kv::Host for HostState {
     }
 
     async fn set(&mut self, key: String, value: String, ttl_ms: Option<u64>) -> Reply<()> {
+        self.past_deadline()?;
         if ttl_ms == Some(0) {
             return Ok(Err(to_wit(ServiceError::invalid(
                 "the time to live must be at least 1 millisecond",
@@ -201,6 +204,7 @@ impl http_client::Host for HostState {
         request: http_client::Request,
     ) -> wasmtime::Result<Result<http_client::Response, http_client::HttpError>> {
         use http_client::HttpError;
+        self.past_deadline()?;
         let outbound = self.outbound.clone();
         if self.http_calls >= outbound.max_calls() {
             return Ok(Err(HttpError::BudgetExceeded(format!(

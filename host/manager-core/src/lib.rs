@@ -77,6 +77,9 @@ pub struct ManagerConfig {
     /// key file). Without it plain variables work and secrets are refused
     /// (503 `secrets_unavailable` in the admin API, `unavailable` to scripts).
     pub secret_key: Option<SecretKey>,
+    /// The hosts that serve the admin surface (ADR 006); no app may claim
+    /// one of them.
+    pub admin_hosts: shared::AdminHosts,
 }
 
 impl Default for ManagerConfig {
@@ -92,6 +95,7 @@ impl Default for ManagerConfig {
             kv_quota: KvQuota::default(),
             docs_quota: DocsQuota::default(),
             secret_key: None,
+            admin_hosts: shared::AdminHosts::default(),
         }
     }
 }

@@ -77,6 +77,9 @@ pub struct ControlConfig {
     /// (routing, data-plane services, execution records) and tells
     /// orchestrators about routing changes.
     pub cluster_secret: Option<cluster::ClusterSecret>,
+    /// The hosts that serve the dashboard and the admin API, and no app
+    /// (ADR 006).
+    pub admin_hosts: shared::AdminHosts,
 }
 
 impl ControlConfig {
@@ -98,6 +101,7 @@ impl ControlConfig {
             docs_quota: DocsQuota::default(),
             secret_key: None,
             cluster_secret: None,
+            admin_hosts: shared::AdminHosts::default(),
         }
     }
 }
@@ -179,6 +183,7 @@ impl ControlPlane {
                 kv_quota: config.kv_quota,
                 docs_quota: config.docs_quota,
                 secret_key: Some(secret_key),
+                admin_hosts: config.admin_hosts.clone(),
                 ..Default::default()
             },
         );
@@ -195,9 +200,19 @@ impl ControlPlane {
             cache,
             executor,
             Arc::new(manager.recorder()),
-            OrchestratorConfig::default(),
+            OrchestratorConfig {
+                admin_hosts: config.admin_hosts.clone(),
+                ..OrchestratorConfig::default()
+            },
         );
-        let mut app = app(&manager, &orchestrator, schema, public_base_url);
+        warn_about_claimed_admin_hosts(&manager, &config.admin_hosts).await;
+        let mut app = app(
+            &manager,
+            &orchestrator,
+            schema,
+            public_base_url,
+            config.admin_hosts.clone(),
+        );
         if let (Some(secret), Some(hub)) = (config.cluster_secret.clone(), hub) {
             app = app.merge(cluster::manager_router(
                 secret,
@@ -306,13 +321,39 @@ impl Server {
     }
 }
 
+/// An app may still claim a host the operator has since made an admin
+/// host (claims made before the setting changed). The admin host wins: the
+/// orchestrator serves no app there. Say so at start, so the operator can
+/// move the app.
+async fn warn_about_claimed_admin_hosts(manager: &Manager, admin_hosts: &shared::AdminHosts) {
+    use shared::RoutingSource as _;
+    let Ok(snapshot) = manager.store().load().await else {
+        return;
+    };
+    for app in &snapshot.apps {
+        for domain in &app.domains {
+            let Ok(pattern) = shared::domain::DomainPattern::parse(domain) else {
+                continue;
+            };
+            if let Some(host) = admin_hosts.claimed_by(&pattern) {
+                tracing::warn!(
+                    app = %app.slug, pattern = %domain, admin_host = host,
+                    "an app claims an admin host; the admin surface is served there and the app is not"
+                );
+            }
+        }
+    }
+}
+
 /// The control plane's HTTP surface (DESIGN.md §5): health, version, the
-/// admin API, the dashboard, execution by id and user routes.
+/// admin API, the dashboard, execution by id and user routes. The admin
+/// surface answers on `admin_hosts` only (ADR 006).
 pub fn app(
     manager: &Manager,
     orchestrator: &Orchestrator,
     schema: i64,
     public_base_url: String,
+    admin_hosts: shared::AdminHosts,
 ) -> Router {
     let version = json!({
         "picloud": env!("CARGO_PKG_VERSION"),
@@ -335,6 +376,39 @@ pub fn app(
         .merge(execute)
         .merge(dashboard::router())
         .merge(orchestrator.user_router())
+        .layer(axum::middleware::from_fn(move |request, next| {
+            admin_surface_gate(admin_hosts.clone(), request, next)
+        }))
+}
+
+/// The admin surface (dashboard, admin API, execute-by-id, the OpenAPI
+/// document) on a host that is not an admin host answers 404: on an app's
+/// domain it would share an origin with that app's scripts. The answer does
+/// not name the admin hosts, since anyone may ask.
+async fn admin_surface_gate(
+    admin_hosts: shared::AdminHosts,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().host())
+        .unwrap_or("");
+    if shared::is_admin_path(request.uri().path()) && !admin_hosts.contains_header(host) {
+        return (
+            axum::http::StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": {
+                "code": "not_found",
+                "message": "the dashboard and the admin API are not served on this host; \
+                            use one of the server's admin hosts (PICLOUD_ADMIN_HOSTS)",
+            }})),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// What every response passes through: the request's trace span, panics

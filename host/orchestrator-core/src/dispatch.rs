@@ -63,6 +63,17 @@ fn route(o: &Orchestrator, request: &Request) -> Result<Target, Box<Response>> {
         .and_then(|h| h.to_str().ok())
         .or_else(|| request.uri().host())
         .unwrap_or("");
+    if o.config.admin_hosts.contains_header(raw_host) {
+        return Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            "admin_host",
+            format!(
+                "{} serves the PiCloud dashboard (/admin) and admin API, not apps; \
+                 apps answer on the hosts they claim (the default app on localhost)",
+                raw_host
+            ),
+        )));
+    }
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let tables = o.cache.tables();
@@ -159,7 +170,20 @@ pub(crate) async fn execute_by_id(
         trigger: Trigger::Direct,
     };
     drop(tables);
-    run(&o, target, request).await
+    let mut response = run(&o, target, request).await;
+    // The script's response, served on an admin host: a browser that
+    // renders it gets an opaque origin, so its page cannot use the admin's
+    // session (ADR 006).
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 struct Target {
@@ -253,11 +277,20 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
 }
 
 /// Headers as the script sees them: lower-case names, repeats joined by ", "
-/// (by "; " for `cookie`, whose own separator that is).
+/// (by "; " for `cookie`, whose own separator that is). The admin session
+/// cookie is taken out: no script ever sees it (ADR 006).
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        let value = String::from_utf8_lossy(value.as_bytes());
+        let value = if name == header::COOKIE {
+            match shared::response::without_session_cookies(&value) {
+                Some(kept) => kept,
+                None => continue,
+            }
+        } else {
+            value.into_owned()
+        };
         match pairs.iter_mut().find(|(n, _)| n == name.as_str()) {
             Some((_, existing)) => {
                 existing.push_str(if name == header::COOKIE { "; " } else { ", " });
@@ -280,16 +313,26 @@ fn to_response(outcome: &mut ExecutionOutcome, head: bool, detailed: bool) -> Re
             } else {
                 Body::from(body)
             });
-            *response.status_mut() =
-                StatusCode::from_u16(script_response.status).unwrap_or(StatusCode::OK);
+            // The executor allows 200-599 only; a 1xx here would switch
+            // protocols or leave the connection waiting for a final answer.
+            *response.status_mut() = StatusCode::from_u16(script_response.status)
+                .ok()
+                .filter(|_| shared::response::SCRIPT_STATUSES.contains(&script_response.status))
+                .unwrap_or(StatusCode::BAD_GATEWAY);
             for (name, value) in &script_response.headers {
-                // The executor validated names and values; skip anything the
-                // http crate still refuses rather than failing the response.
+                // The executor checked the headers (shared::response); this
+                // skips anything the http crate still refuses, and framing
+                // headers whatever an executor sent, rather than failing or
+                // mis-framing the response. `try_append` cannot panic.
+                if shared::response::is_server_only_header(name) {
+                    continue;
+                }
                 if let (Ok(name), Ok(value)) = (
                     HeaderName::try_from(name.as_str()),
                     HeaderValue::from_str(value),
-                ) {
-                    response.headers_mut().append(name, value);
+                ) && response.headers_mut().try_append(name, value).is_err()
+                {
+                    break;
                 }
             }
             response

@@ -35,12 +35,16 @@ pub use routes::{PathMatch, RouteEntry, RouteMiss, RouteTable};
 pub struct OrchestratorConfig {
     /// Largest request body passed to a script, in bytes (413 above it).
     pub max_request_bytes: usize,
+    /// Hosts that serve the admin surface: no app is served on them, even
+    /// one whose claim predates the setting (ADR 006).
+    pub admin_hosts: shared::AdminHosts,
 }
 
 impl Default for OrchestratorConfig {
     fn default() -> Self {
         OrchestratorConfig {
             max_request_bytes: 4 << 20,
+            admin_hosts: shared::AdminHosts::default(),
         }
     }
 }

@@ -57,6 +57,11 @@ struct Args {
     /// Execution-log records older than this are removed (e.g. 30d).
     #[arg(long, env = "PICLOUD_LOG_MAX_AGE", default_value = "30d", value_parser = humantime::parse_duration)]
     log_max_age: std::time::Duration,
+    /// Hosts that serve the dashboard and the admin API, comma-separated,
+    /// without ports; no app may claim them and no app is served on them
+    /// (docs/security.md). Default: the loopback addresses.
+    #[arg(long, env = "PICLOUD_ADMIN_HOSTS", default_value = shared::DEFAULT_ADMIN_HOSTS, value_parser = shared::AdminHosts::parse)]
+    admin_hosts: shared::AdminHosts,
 }
 
 #[tokio::main]
@@ -84,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
         log_max_per_app: args.log_max_per_app,
         log_max_age: args.log_max_age,
         cluster_secret: Some(secret),
+        admin_hosts: args.admin_hosts,
         ..ControlConfig::new(args.listen, args.data_dir)
     };
     let signal = process::shutdown_signal()?;

@@ -46,6 +46,10 @@ struct Args {
     /// Largest request body passed to a script (bytes; 413 above it).
     #[arg(long, env = "PICLOUD_MAX_REQUEST_BYTES", default_value_t = OrchestratorConfig::default().max_request_bytes)]
     max_request_bytes: usize,
+    /// The cluster's admin hosts (as the manager's PICLOUD_ADMIN_HOSTS): no
+    /// app is served on them.
+    #[arg(long, env = "PICLOUD_ADMIN_HOSTS", default_value = shared::DEFAULT_ADMIN_HOSTS, value_parser = shared::AdminHosts::parse)]
+    admin_hosts: shared::AdminHosts,
 }
 
 #[tokio::main]
@@ -75,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(recorder.clone()),
         OrchestratorConfig {
             max_request_bytes: args.max_request_bytes,
+            admin_hosts: args.admin_hosts,
         },
     );
     let mut app = Router::new()

@@ -346,6 +346,17 @@ struct ServeArgs {
         global = true
     )]
     secret_key: Option<String>,
+    /// Hosts that serve the dashboard and the admin API, comma-separated,
+    /// without ports; no app may claim them and no app is served on them
+    /// (docs/security.md). Default: the loopback addresses.
+    #[arg(
+        long,
+        env = "PICLOUD_ADMIN_HOSTS",
+        default_value = shared::DEFAULT_ADMIN_HOSTS,
+        value_parser = shared::AdminHosts::parse,
+        global = true
+    )]
+    admin_hosts: shared::AdminHosts,
 }
 
 /// Parses the command line, with the settings file (`--config-file` or
@@ -498,6 +509,7 @@ async fn main() -> anyhow::Result<()> {
                         max_total_bytes: args.docs_max_total,
                     },
                     secret_key: args.secret_key.clone(),
+                    admin_hosts: args.admin_hosts.clone(),
                     ..picloud::ControlConfig::new(args.listen, args.data_dir.clone())
                 },
                 max_concurrent: args.max_concurrent,
@@ -517,10 +529,13 @@ async fn main() -> anyhow::Result<()> {
                      Use it as `Authorization: Bearer <token>`. Create more with `picloud create-token`.\n"
                 );
             }
-            println!(
-                "PiCloud is listening on http://{} (try /hello)",
-                server.addr
-            );
+            // URLs that answer: the default app serves localhost, and the
+            // dashboard lives on an admin host, never on an app's (ADR 006).
+            let port = server.addr.port();
+            let admin_host = &args.admin_hosts.hosts()[0];
+            println!("PiCloud is listening on http://{}", server.addr);
+            println!("  Hello World:  http://localhost:{port}/hello");
+            println!("  Dashboard:    http://{admin_host}:{port}/admin");
             server.run_until(signal).await
         }
         Command::CreateToken { name } => {
@@ -586,6 +601,7 @@ async fn main() -> anyhow::Result<()> {
                 "public_base_url  = {}",
                 args.public_base_url.as_deref().unwrap_or("(from listen)")
             );
+            println!("admin_hosts      = {}", args.admin_hosts);
             println!("max_concurrent   = {}", args.max_concurrent);
             println!("max_body         = {} bytes", args.max_body);
             println!("kv_max_keys      = {}", args.kv_max_keys);

@@ -94,6 +94,36 @@ async fn caddy_fronts_picloud() {
             .await,
         (StatusCode::OK, "Hello, Caddy!".to_owned())
     );
+    // A script that tries to frame its own response cannot poison the
+    // upstream connection Caddy keeps open and reuses: each later request
+    // through it gets its own answer (issue 19, finding 1).
+    let (status, script) = proxy
+        .admin(
+            Method::POST,
+            "/api/v1/admin/scripts",
+            Some(json!({"app_id": "default", "name": "forge",
+                "source": r#"response(200, "HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged", #{ "content-length": "0" })"#})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{script}");
+    let (status, body) = proxy
+        .route(script["id"].as_str().unwrap(), "GET", "/forge")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for _ in 0..5 {
+        let (status, body) = proxy.call(Method::GET, "localhost", "/forge").await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        assert!(!body.contains("forged"), "{body}");
+        assert_eq!(
+            proxy.call(Method::GET, "localhost", "/hello").await,
+            (StatusCode::OK, "Hello, World!".to_owned())
+        );
+    }
+    // The admin surface is not served through an app's host.
+    let (status, _) = proxy
+        .call(Method::GET, "localhost", "/api/v1/admin/apps")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     // A host no app claims gets PiCloud's answer, not Caddy's.
     let (status, body) = proxy.call(Method::GET, "nobody.example.org", "/").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -274,6 +304,55 @@ fn caddy_validate_accepts_both_files() {
             "{upstream} in {json}"
         );
     }
+
+    // Caddyfile.prod: the on-demand site (every app's domain) answers the
+    // admin surface with a 404 of its own before anything reaches PiCloud,
+    // and only the operator's domain routes it to the manager (ADR 006).
+    let output = caddy(
+        home.path(),
+        &[
+            "adapt",
+            "--config",
+            caddyfile("Caddyfile.prod").to_str().unwrap(),
+            "--adapter",
+            "caddyfile",
+        ],
+        &cluster,
+    )
+    .output()
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let config: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let servers = config["apps"]["http"]["servers"].as_object().unwrap();
+    let routes: Vec<&serde_json::Value> = servers
+        .values()
+        .flat_map(|server| server["routes"].as_array().unwrap())
+        .collect();
+    let on_demand = routes
+        .iter()
+        .find(|route| route.get("match").is_none())
+        .expect("a catch-all site for apps' domains");
+    let first = &on_demand["handle"][0]["routes"][0];
+    let paths: Vec<&str> = first["match"][0]["path"]
+        .as_array()
+        .expect("the first route of the apps' site matches paths")
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    for path in ["/admin/*", "/api/v1/admin/*", "/api/v1/execute/*"] {
+        assert!(paths.contains(&path), "{path} in {paths:?}");
+    }
+    let answer = &first["handle"][0]["routes"][0]["handle"][0];
+    assert_eq!(answer["handler"], "static_response", "{first}");
+    assert_eq!(answer["status_code"], 404, "{first}");
+    let operator = routes
+        .iter()
+        .find(|route| route["match"][0]["host"][0] == "picloud.example.com")
+        .expect("the operator's site");
+    assert!(
+        operator.to_string().contains("10.0.0.1:8080"),
+        "the operator's domain reaches the manager: {operator}"
+    );
 
     let shared = |file: &str| {
         let text = std::fs::read_to_string(caddyfile(file)).unwrap();

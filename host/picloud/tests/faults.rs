@@ -145,7 +145,7 @@ async fn slow_and_oversized_requests_are_cut_off() {
     // connection is closed.
     let answer = exchange(
         format!(
-            "POST /api/v1/admin/apps HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\n\
+            "POST /api/v1/admin/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\
              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"slug\":"
         )
         .into_bytes(),

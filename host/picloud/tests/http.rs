@@ -1101,8 +1101,12 @@ async fn users_sessions_and_tokens(db: Db) {
         .send()
         .await
         .unwrap();
+    // It is also `__Host-` prefixed: no sibling host can plant or shadow it.
     let secure = behind_tls.headers()["set-cookie"].to_str().unwrap();
+    assert!(secure.starts_with("__Host-picloud_session="), "{secure}");
     assert!(secure.contains("; Secure"), "{secure}");
+    assert!(secure.contains("Path=/"), "{secure}");
+    assert!(!secure.contains("Domain"), "{secure}");
     assert_eq!(signed_in["user"]["username"], "ada");
 
     // Reads need only the cookie; writes also the CSRF token.

@@ -31,7 +31,7 @@ pub struct ScriptRequest {
 /// The response a script produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScriptResponse {
-    /// Status code, 100..=599.
+    /// Status code, 200..=599 (`shared::response::SCRIPT_STATUSES`).
     pub status: u16,
     /// Headers with lower-case names.
     pub headers: Vec<(String, String)>,

@@ -30,8 +30,9 @@ impl AllowPattern {
     /// Parses `scheme://host[:port]`, with an optional trailing `/`. The
     /// scheme is `http` or `https`; the host is a DNS name (Unicode names
     /// are converted to their ASCII form), `*.` followed by a domain of at
-    /// least two labels, an IPv4 address, or an IPv6 address in brackets.
-    /// The error is a sentence naming what is wrong.
+    /// least two labels, an IPv4 address, or an IPv6 address in brackets
+    /// (an IPv4-mapped one, `[::ffff:10.0.0.5]`, is held as its IPv4
+    /// address). The error is a sentence naming what is wrong.
     pub fn parse(text: &str) -> Result<AllowPattern, String> {
         let trimmed = text.trim();
         let (https, rest) = if let Some(rest) = trimmed.strip_prefix("https://") {
@@ -61,7 +62,7 @@ impl AllowPattern {
             let ip: std::net::Ipv6Addr = v6
                 .parse()
                 .map_err(|_| format!("'{text}': '{v6}' is not an IPv6 address"))?;
-            Host::Exact(format!("[{ip}]"))
+            Host::Exact(ipv6_host(ip))
         } else if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
             Host::Exact(ip.to_string())
         } else {
@@ -81,7 +82,17 @@ impl AllowPattern {
         if https != self.https || port != self.port {
             return false;
         }
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let mut host = host.trim_end_matches('.').to_ascii_lowercase();
+        // The URL parser prints an IPv4-mapped host in hex ([::ffff:a00:5]);
+        // brought to the form `parse` gives it, an entry naming the address
+        // either way matches a request naming it either way.
+        if let Some(ip) = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .and_then(|h| h.parse::<std::net::Ipv6Addr>().ok())
+        {
+            host = ipv6_host(ip);
+        }
         match &self.host {
             Host::Exact(exact) => host == *exact,
             Host::Subdomains(domain) => host
@@ -113,6 +124,17 @@ impl fmt::Display for AllowPattern {
             Host::Exact(host) => write!(f, "{scheme}://{host}:{}", self.port),
             Host::Subdomains(domain) => write!(f, "{scheme}://*.{domain}:{}", self.port),
         }
+    }
+}
+
+/// An IPv6 host as entries hold it: in brackets, except that an
+/// IPv4-mapped address (::ffff:a.b.c.d) becomes its IPv4 address, which is
+/// where a connection to it goes, so that `[::ffff:10.0.0.5]` and
+/// `10.0.0.5` are one host however the entry or the request spells it.
+fn ipv6_host(ip: std::net::Ipv6Addr) -> String {
+    match ip.to_ipv4_mapped() {
+        Some(v4) => v4.to_string(),
+        None => format!("[{ip}]"),
     }
 }
 
@@ -263,6 +285,43 @@ mod tests {
         );
         assert_eq!(text("http://*.Example.com"), "http://*.example.com:80");
         assert_eq!(text("https://[0:0::1]:8443"), "https://[::1]:8443");
+    }
+
+    #[test]
+    fn ipv4_mapped_entries_are_held_as_ipv4() {
+        let text = |p: &str| AllowPattern::parse(p).unwrap().to_string();
+        assert_eq!(
+            text("http://[::ffff:10.0.0.5]:8080"),
+            "http://10.0.0.5:8080"
+        );
+        assert_eq!(text("http://[::FFFF:a00:5]:8080/"), "http://10.0.0.5:8080");
+        assert_eq!(
+            AllowPattern::parse("http://[::ffff:10.0.0.5]:8080").unwrap(),
+            AllowPattern::parse("http://10.0.0.5:8080").unwrap()
+        );
+        // Only the mapped form: IPv4-compatible and translated addresses
+        // stay IPv6.
+        assert_eq!(text("http://[::10.0.0.5]"), "http://[::a00:5]:80");
+        assert_eq!(
+            text("http://[::ffff:0:a00:5]"),
+            "http://[::ffff:0:a00:5]:80"
+        );
+
+        let mapped = "http://[::ffff:10.0.0.5]:8080";
+        // The URL parser's spelling of the request host, and std's.
+        assert!(allows(mapped, "http", "[::ffff:a00:5]", 8080));
+        assert!(allows(mapped, "http", "[::ffff:10.0.0.5]", 8080));
+        assert!(allows(mapped, "http", "10.0.0.5", 8080));
+        assert!(allows(
+            "http://10.0.0.5:8080",
+            "http",
+            "[::ffff:a00:5]",
+            8080
+        ));
+        assert!(!allows(mapped, "http", "10.0.0.6", 8080));
+        assert!(!allows(mapped, "http", "[::ffff:a00:6]", 8080));
+        assert!(!allows(mapped, "http", "[::a00:5]", 8080));
+        assert!(!allows(mapped, "http", "10.0.0.5", 8081));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! }
 //! ```
 
+mod admin_hosts;
 pub mod batch;
 pub mod domain;
 mod execution;
@@ -23,10 +24,12 @@ mod http_allow;
 mod ids;
 mod limits;
 pub mod path;
+pub mod response;
 mod routing;
 mod services;
 pub mod wire;
 
+pub use admin_hosts::{AdminHosts, DEFAULT_ADMIN_HOSTS, is_admin_path};
 pub use execution::{
     ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRecorder, ExecutionRequest,
     ExecutorClient, LimitKind, LogLevel, LogLine, Position, ScriptFailure, ScriptRequest,

@@ -242,7 +242,7 @@ struct AddDomain {
         (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_domain`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
-        (status = 409, description = "`domain_taken`: another app claims a pattern of the same shape", body = super::openapi::ErrorBody),
+        (status = 409, description = "`domain_taken`: another app claims a pattern of the same shape; `host_reserved`: the pattern covers one of the server's admin hosts", body = super::openapi::ErrorBody),
     ))]
 async fn add_domain(
     State(m): State<Manager>,
@@ -251,6 +251,20 @@ async fn add_domain(
     ApiJson(body): ApiJson<AddDomain>,
 ) -> Result<(StatusCode, Json<Domain>)> {
     let app = resolve(&m, &app, &uri).await?;
+    // The admin surface's hosts belong to no app (ADR 006): a script served
+    // there would share an origin with the dashboard.
+    if let Some(host) = shared::domain::DomainPattern::parse(&body.pattern)
+        .ok()
+        .and_then(|pattern| m.config.admin_hosts.claimed_by(&pattern).map(str::to_owned))
+    {
+        return Err(Error::conflict(
+            "host_reserved",
+            format!(
+                "'{host}' is an admin host of this server (PICLOUD_ADMIN_HOSTS): it serves the \
+                 dashboard and the admin API, and no app may claim it"
+            ),
+        ));
+    }
     let domain = m.store.add_domain(&app, &body.pattern).await?;
     m.routing_changed().await;
     Ok((StatusCode::CREATED, Json(domain)))

@@ -86,34 +86,41 @@ async fn login(
 ) -> Result<Response> {
     let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
     let addr = client_addr(peer, &headers);
-    let username = body.username.trim().to_lowercase();
-    m.throttle.check(&username, addr)?;
-    let stored = if body.password.len() > auth::MAX_PASSWORD_BYTES {
-        None
-    } else {
-        m.store.user_credentials(&username).await?
+    // The body may hold up to a megabyte. A name no account can have is
+    // refused here, before it is copied, looked up or kept by the throttle,
+    // and its failure counts against the address alone. Skipping the hash
+    // for it, or for a password longer than any account's, reveals nothing:
+    // neither can ever sign in.
+    let username = auth::login_username(&body.username);
+    m.throttle.check(username.as_deref(), addr)?;
+    let plausible = body.password.len() <= auth::MAX_PASSWORD_BYTES;
+    let user = match &username {
+        Some(name) if plausible => {
+            let stored = m.store.user_credentials(name).await?;
+            let user_id = stored.as_ref().map(|(id, _)| id.clone());
+            let verified = auth::verify_password(body.password, stored.map(|(_, hash)| hash)).await;
+            user_id.filter(|_| verified)
+        }
+        _ => None,
     };
-    let user_id = stored.as_ref().map(|(id, _)| id.clone());
-    let verified = body.password.len() <= auth::MAX_PASSWORD_BYTES
-        && auth::verify_password(body.password, stored.map(|(_, hash)| hash)).await;
-    let Some(user_id) = user_id.filter(|_| verified) else {
-        m.throttle.failed(&username, addr);
+    let Some(user_id) = user else {
+        m.throttle.failed(username.as_deref(), addr);
         // The attempted name is logged only when it could be a username: a
         // password typed into the wrong field must not land in the log.
-        let shown =
-            auth::normalize_username(&username).unwrap_or_else(|_| "<not a username>".into());
+        let shown = username.as_deref().unwrap_or("<not a username>");
         tracing::warn!(username = %shown, client = ?addr, "failed sign-in");
         return Err(Error::BadCredentials);
     };
-    m.throttle.succeeded(&username, addr);
+    m.throttle.succeeded(username.as_deref(), addr);
     let ttl_ms = i64::try_from(m.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
     let (secret, session) = m.store.create_session(&user_id, ttl_ms).await?;
     let user = m.store.user(&user_id).await?;
     tracing::info!(username = %user.username, client = ?addr, "signed in");
-    let cookie = Cookie::build((SESSION_COOKIE, secret))
+    let secure = over_https(&m, peer, &headers);
+    let cookie = Cookie::build((session_cookie_name(secure), secret))
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(over_https(&m, peer, &headers))
+        .secure(secure)
         .path("/")
         .max_age(cookie::time::Duration::milliseconds(ttl_ms))
         .build();
@@ -125,6 +132,17 @@ async fn login(
     .into_response();
     set_cookie(&mut response, &cookie);
     Ok(response)
+}
+
+/// `__Host-picloud_session` over HTTPS (a secure origin only, the whole host
+/// only: no sibling domain can plant or shadow it), `picloud_session` on
+/// plain HTTP, where browsers refuse the prefix.
+fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        auth::SESSION_COOKIE_SECURE
+    } else {
+        SESSION_COOKIE
+    }
 }
 
 fn set_cookie(response: &mut Response, cookie: &Cookie<'_>) {
@@ -146,7 +164,10 @@ fn set_cookie(response: &mut Response, cookie: &Cookie<'_>) {
 async fn logout(
     State(m): State<Manager>,
     Extension(principal): Extension<Principal>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
 ) -> Result<Response> {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
     let Principal::Session { id_hash, .. } = principal else {
         return Err(Error::bad_request(
             "not_a_session",
@@ -155,9 +176,11 @@ async fn logout(
     };
     m.store.delete_session(&id_hash).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    let expired = Cookie::build((SESSION_COOKIE, ""))
+    let secure = over_https(&m, peer, &headers);
+    let expired = Cookie::build((session_cookie_name(secure), ""))
         .http_only(true)
         .same_site(SameSite::Strict)
+        .secure(secure)
         .path("/")
         .max_age(cookie::time::Duration::ZERO)
         .build();
@@ -395,14 +418,23 @@ pub(crate) async fn authenticate(
             .ok_or(Error::Unauthorized)?;
         return Ok(Principal::Token { id, user_id });
     }
-    let cookie = headers
+    let mut cookies = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(|c| c.ok())
-        .find(|c| c.name() == SESSION_COOKIE)
-        .ok_or(Error::Unauthorized)?;
+        .filter(|c| shared::response::is_session_cookie(c.name()));
+    let cookie = cookies.next().ok_or(Error::Unauthorized)?;
+    // Two session cookies mean one was planted (a longer path, or a
+    // sibling host's domain cookie, is sent first): refuse rather than
+    // guess which is the admin's own.
+    if cookies.next().is_some() {
+        return Err(Error::bad_request(
+            "ambiguous_session",
+            "the request carries more than one session cookie; clear this site's cookies and sign in again",
+        ));
+    }
     let session = m
         .store
         .session(cookie.value())
