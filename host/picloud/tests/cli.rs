@@ -606,14 +606,26 @@ async fn kill_9_during_writes(data: &std::path::Path, env: &[(&str, &str)]) {
                             slugs.push(slug);
                             acked.send_replace(slugs.len());
                         }
-                        // The server is gone: this write was never acknowledged.
-                        _ => return,
+                        // The server is gone (or refused): this write was never
+                        // acknowledged. Say why, in case it was before the kill.
+                        Ok(resp) => return format!("{slug}: {}", resp.status()),
+                        Err(e) => return format!("{slug}: {e}"),
                     }
                 }
+                unreachable!("the loop only ends by returning")
             })
         })
         .collect();
-    count.wait_for(|n| *n >= 200).await.unwrap();
+    // Only the writers hold the sender now: if every one of them stops before
+    // 200 acknowledgements, the wait ends with an error instead of hanging.
+    drop(acked);
+    if count.wait_for(|n| *n >= 200).await.is_err() {
+        let mut why = Vec::new();
+        for writer in writers {
+            why.push(writer.await.unwrap());
+        }
+        panic!("the writers stopped before 200 acknowledgements: {why:?}");
+    }
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     for writer in writers {
