@@ -332,6 +332,32 @@ describe('apps', () => {
 	});
 });
 
+describe('routes', () => {
+	test('a route of an app that claims no domain shows why it has no URL, not a wrong link', async () => {
+		await adminApi(server, 'POST', '/apps', { slug: 'nodomain', name: 'No domain' });
+		const script = await adminApi(server, 'POST', '/scripts', {
+			app_id: 'nodomain',
+			name: 'hi',
+			source: '"hi"'
+		});
+		const route = await adminApi(server, 'POST', `/scripts/${script.id}/routes`, {
+			method: 'GET',
+			path: '/hi'
+		});
+		assert.deepEqual(route.reachable_at, []);
+		assert.match(route.warnings[0], /claims no domain/);
+
+		const { page, problems, context } = await openPage(browser);
+		await signIn(page, server);
+		await page.goto(`${server.url}/admin/apps/nodomain/scripts/${script.id}`);
+		const warning = page.locator('.routes [data-testid="route-warning"]');
+		await expectText(warning, /claims no domain.*\/api\/v1\/execute\//);
+		assert.equal(await page.locator('.routes .urls li').count(), 0);
+		assertClean(problems);
+		await context.close();
+	});
+});
+
 describe('app settings', () => {
 	test('limits are saved (empty means the default) and an app is deleted after typing its slug', async () => {
 		await adminApi(server, 'POST', '/apps', { slug: 'doomed', name: 'Doomed' });

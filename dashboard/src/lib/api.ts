@@ -143,6 +143,10 @@ export interface Route {
 	path: string;
 	host?: string | null;
 	created_at: string;
+	/** URL patterns the route answers at; empty: only through execute-by-id. */
+	reachable_at?: string[];
+	/** Why it does not answer where one might expect, if it does not. */
+	warnings?: string[];
 }
 
 export interface NewRoute {

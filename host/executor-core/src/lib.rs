@@ -155,14 +155,7 @@ impl Default for ExecutorConfig {
         ExecutorConfig {
             cache_dir: None,
             max_concurrent: 16,
-            max_limits: shared::Limits {
-                fuel: 10_000_000_000,
-                memory_bytes: 256 << 20,
-                deadline_ms: 60_000,
-                max_response_bytes: 32 << 20,
-                max_log_lines: 10_000,
-                max_log_bytes: 1 << 20,
-            },
+            max_limits: shared::Limits::MAX,
             allocator: AllocatorKind::Pooling,
             fuel: true,
             services: Arc::new(NoServices),

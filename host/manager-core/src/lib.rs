@@ -106,6 +106,9 @@ pub struct FirstAdmin {
     /// API token to store when there is none (`PICLOUD_ADMIN_TOKEN`);
     /// `None` generates one, shown once.
     pub token: Option<String>,
+    /// The configured public base URL (`PICLOUD_PUBLIC_BASE_URL`), whose
+    /// host the default app claims; `None` when it was not set.
+    pub public_base_url: Option<String>,
     /// User to create when there are no users
     /// (`PICLOUD_ADMIN_USER` + `PICLOUD_ADMIN_PASSWORD`). Never a default.
     pub user: Option<(String, String)>,
@@ -149,6 +152,16 @@ pub struct Bootstrap {
     pub generated_token: Option<String>,
     /// Whether the Hello World script was seeded now.
     pub seeded_hello: bool,
+    /// Whether the default app claimed the public base URL's host now.
+    pub claimed_public_host: bool,
+}
+
+/// The host (with any port) of an `http(s)://` URL.
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    shared::domain::normalize_host(host_port).ok()
 }
 
 impl Manager {
@@ -227,17 +240,72 @@ impl Manager {
                 self.store.add_token("bootstrap", &token, None).await?;
             }
         }
-        if self.store.count_scripts(store::DEFAULT_APP_ID).await? == 0 {
-            let script = self
-                .store
-                .create_script(store::DEFAULT_APP_ID, "hello", "Hello World", HELLO_WORLD)
+        // Once per install: an operator who deletes Hello World has decided.
+        if self
+            .store
+            .setting(store::HELLO_WORLD_SEEDED)
+            .await?
+            .is_none()
+        {
+            if self.store.count_scripts(store::DEFAULT_APP_ID).await? == 0 {
+                let script = self
+                    .store
+                    .create_script(store::DEFAULT_APP_ID, "hello", "Hello World", HELLO_WORLD)
+                    .await?;
+                let app = self.store.app(store::DEFAULT_APP_ID).await?;
+                let route = self.store.validate_route(&app, "GET", "/hello", None)?;
+                self.store.create_route(&script, route).await?;
+                report.seeded_hello = true;
+            }
+            self.store
+                .set_setting(store::HELLO_WORLD_SEEDED, "true")
                 .await?;
-            let app = self.store.app(store::DEFAULT_APP_ID).await?;
-            let route = self.store.validate_route(&app, "GET", "/hello", None)?;
-            self.store.create_route(&script, route).await?;
-            report.seeded_hello = true;
+        }
+        if let Some(url) = &first.public_base_url {
+            report.claimed_public_host = self.claim_public_host(url).await?;
         }
         Ok(report)
+    }
+
+    /// The default app claims the host of the public base URL, so the URL
+    /// the operator configured answers (Hello World at `<url>/hello`).
+    /// Idempotent; a host that is an admin host, or that another app already
+    /// claims, is left alone and logged. Returns whether a claim was added.
+    async fn claim_public_host(&self, url: &str) -> Result<bool> {
+        let Some(host) = url_host(url) else {
+            tracing::warn!(%url, "the public base URL names no host the default app could claim");
+            return Ok(false);
+        };
+        let Ok(pattern) = shared::domain::DomainPattern::parse(&host) else {
+            tracing::warn!(%url, %host, "the public base URL's host is not one an app can claim");
+            return Ok(false);
+        };
+        if self.config.admin_hosts.claimed_by(&pattern).is_some() {
+            // It serves the dashboard; the default app answers there anyway,
+            // sandboxed (ADR 006).
+            return Ok(false);
+        }
+        let default = self.store.app(store::DEFAULT_APP_ID).await?;
+        match self.store.add_domain(&default, &host).await {
+            Ok(_) => {
+                tracing::info!(%host, "the default app claims the public base URL's host");
+                Ok(true)
+            }
+            Err(Error::Conflict {
+                code: "domain_taken",
+                message,
+            }) => {
+                if !default
+                    .domains
+                    .iter()
+                    .any(|d| d.pattern == pattern.to_string())
+                {
+                    tracing::warn!(%host, "the public base URL's host is left to another app: {message}");
+                }
+                Ok(false)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// One janitor pass: the execution-log retention, expired sessions and

@@ -191,9 +191,10 @@ impl ControlPlane {
             .bootstrap(&FirstAdmin {
                 token: config.admin_token.clone(),
                 user: config.admin_user.clone(),
+                public_base_url: config.public_base_url.clone(),
             })
             .await?;
-        if bootstrap.seeded_hello {
+        if bootstrap.seeded_hello || bootstrap.claimed_public_host {
             cache.reload().await.map_err(anyhow::Error::msg)?;
         }
         let orchestrator = Orchestrator::new(
@@ -415,6 +416,7 @@ async fn admin_surface_gate(
 /// turned into 500s, and `Connection: close` after a 413 or 408.
 pub fn harden(routes: Router) -> Router {
     routes
+        .layer(axum::middleware::from_fn(json_error_bodies))
         .layer(axum::middleware::map_response(close_after_unread_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
@@ -477,6 +479,58 @@ async fn close_after_unread_body(
     response
 }
 
+/// Every error answer has the API's JSON shape, the ones axum writes itself
+/// with an empty body too (a `405` for a path that exists under another
+/// method, say): a client can always read `error.code`.
+async fn json_error_bodies(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::body::HttpBody as _;
+    use axum::http::{StatusCode, header};
+    let method = request.method().clone();
+    // `Uri` clones share their bytes: no copy of the path per request.
+    let uri = request.uri().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(header::CONTENT_TYPE)
+        || response.body().size_hint().exact() != Some(0)
+    {
+        return response;
+    }
+    let path = uri.path();
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = response
+                .headers()
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            (
+                "method_not_allowed".to_owned(),
+                format!("{path} does not accept {method}; it accepts {allowed}"),
+            )
+        }
+        StatusCode::NOT_FOUND => ("not_found".to_owned(), format!("nothing at {path}")),
+        _ => {
+            let reason = status.canonical_reason().unwrap_or("error");
+            (
+                reason.to_ascii_lowercase().replace([' ', '-'], "_"),
+                format!("{method} {path}: {reason}"),
+            )
+        }
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    let body = json!({"error": {"code": code, "message": message}}).to_string();
+    axum::response::Response::from_parts(parts, axum::body::Body::from(body))
+}
+
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
@@ -515,5 +569,34 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    /// axum's own `405` (the path exists under another method) has an
+    /// empty body; it gets the JSON error shape, and the `Allow` header stays.
+    #[tokio::test]
+    async fn a_405_has_the_json_error_shape() {
+        let router = harden(Router::new().route("/only-get", get(|| async { "ok" })));
+        let response = router
+            .oneshot(Request::post("/only-get").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert!(
+            response.headers()["allow"]
+                .to_str()
+                .unwrap()
+                .contains("GET")
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("POST") && message.contains("GET"),
+            "{message}"
+        );
     }
 }

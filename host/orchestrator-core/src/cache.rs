@@ -119,11 +119,38 @@ impl Tables {
         let Some(app) = self.apps.get(found.app as usize) else {
             return Err(Resolution::UnknownHost { host });
         };
-        match app.find(&host, method, path) {
+        Self::find_in(app, &host, found.host_params, method, path)
+    }
+
+    /// A route of one app for a host no app claims: the default app on an
+    /// admin host (ADR 006), where only its routes without a host can match.
+    pub fn lookup_in(
+        &self,
+        app: &AppId,
+        raw_host: &str,
+        method: &str,
+        path: &str,
+    ) -> Result<Hit<'_>, Resolution> {
+        let host =
+            normalize_host(raw_host).map_err(|message| Resolution::InvalidHost { message })?;
+        let Some(app) = self.app(app) else {
+            return Err(Resolution::UnknownHost { host });
+        };
+        Self::find_in(app, &host, Vec::new(), method, path)
+    }
+
+    fn find_in<'a>(
+        app: &'a AppTable,
+        host: &str,
+        host_params: Vec<(String, String)>,
+        method: &str,
+        path: &str,
+    ) -> Result<Hit<'a>, Resolution> {
+        match app.find(host, method, path) {
             Ok(route) => Ok(Hit {
                 app,
                 route,
-                host_params: found.host_params,
+                host_params,
             }),
             Err(RouteMiss::NotFound) => Err(Resolution::NoRoute {
                 app_id: app.id,

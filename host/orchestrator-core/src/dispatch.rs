@@ -56,51 +56,57 @@ fn close_connection(response: &mut Response) {
 }
 
 /// Host → app → route; a miss is the error response that explains it.
+///
+/// What an anonymous caller learns from a miss: that no app serves the host
+/// (with the command an operator runs to claim it), or the method and path
+/// that did not match and the methods that would. Never which app a host
+/// belongs to: slugs are the operator's (docs/security.md).
 fn route(o: &Orchestrator, request: &Request) -> Result<Target, Box<Response>> {
     let raw_host = request
         .headers()
         .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
+        .map(|h| {
+            h.to_str().map_err(|_| {
+                invalid_host(
+                    "the Host header is not a valid host name: it has bytes outside \
+                         printable ASCII (send an international name as punycode, xn--…)",
+                )
+            })
+        })
+        .transpose()?
         .or_else(|| request.uri().host())
         .unwrap_or("");
-    if o.config.admin_hosts.contains_header(raw_host) {
-        return Err(Box::new(error(
-            StatusCode::NOT_FOUND,
-            "admin_host",
-            format!(
-                "{} serves the PiCloud dashboard (/admin) and admin API, not apps; \
-                 apps answer on the hosts they claim (the default app on localhost)",
-                raw_host
-            ),
-        )));
-    }
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
+    let method = request.method().as_str();
+    let path = request.uri().path();
     let tables = o.cache.tables();
-    let hit = match tables.lookup(raw_host, &method, &path) {
+    // An admin host serves the dashboard and admin API, and outside those
+    // paths the default app's routes without a host, sandboxed so no page
+    // of theirs shares the admin's origin (ADR 006).
+    let sandbox = o.config.admin_hosts.contains_header(raw_host);
+    let found = if sandbox {
+        tables.lookup_in(&AppId::DEFAULT, raw_host, method, path)
+    } else {
+        tables.lookup(raw_host, method, path)
+    };
+    let hit = match found {
         Ok(hit) => hit,
-        Err(Resolution::InvalidHost { message }) => {
-            return Err(Box::new(error(
-                StatusCode::BAD_REQUEST,
-                "invalid_host",
-                message,
-            )));
-        }
+        Err(Resolution::InvalidHost { message }) => return Err(invalid_host(&message)),
         Err(Resolution::UnknownHost { host }) => {
             return Err(Box::new(error(
                 StatusCode::NOT_FOUND,
                 "unknown_host",
-                format!("no app serves the host '{host}'"),
+                format!(
+                    "no app serves the host '{host}'; to serve it from the default app, \
+                     run: picloud domains add default {host}"
+                ),
             )));
         }
-        Err(Resolution::MethodNotAllowed {
-            app_slug, allowed, ..
-        }) => {
+        Err(Resolution::MethodNotAllowed { allowed, .. }) => {
             let mut response = error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 format!(
-                    "{path} in app '{app_slug}' does not accept {method}; it accepts {}",
+                    "{path} does not accept {method}; it accepts {}",
                     allowed.join(", ")
                 ),
             );
@@ -109,12 +115,12 @@ fn route(o: &Orchestrator, request: &Request) -> Result<Target, Box<Response>> {
             }
             return Err(Box::new(response));
         }
-        Err(Resolution::NoRoute { app_slug, .. }) => {
-            return Err(Box::new(no_route(&app_slug, &method, &path)));
-        }
-        // `lookup` reports a match as `Ok`; kept total rather than panicking.
-        Err(Resolution::Matched(m)) => {
-            return Err(Box::new(no_route(&m.app_slug, &method, &path)));
+        Err(Resolution::NoRoute { .. } | Resolution::Matched(_)) => {
+            return Err(Box::new(error(
+                StatusCode::NOT_FOUND,
+                "no_route",
+                format!("no route for {method} {path} on this host"),
+            )));
         }
     };
     Ok(Target {
@@ -126,15 +132,12 @@ fn route(o: &Orchestrator, request: &Request) -> Result<Target, Box<Response>> {
         params: hit.route.params,
         host_params: hit.host_params,
         trigger: Trigger::Http,
+        sandbox,
     })
 }
 
-fn no_route(app_slug: &str, method: &str, path: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "no_route",
-        format!("app '{app_slug}' has no route for {method} {path}"),
-    )
+fn invalid_host(message: &str) -> Box<Response> {
+    Box::new(error(StatusCode::BAD_REQUEST, "invalid_host", message))
 }
 
 /// `/api/v1/execute/{id}`: run a script by id, whatever its domains or routes.
@@ -168,22 +171,11 @@ pub(crate) async fn execute_by_id(
         params: Vec::new(),
         host_params: Vec::new(),
         trigger: Trigger::Direct,
+        // Served on an admin host.
+        sandbox: true,
     };
     drop(tables);
-    let mut response = run(&o, target, request).await;
-    // The script's response, served on an admin host: a browser that
-    // renders it gets an opaque origin, so its page cannot use the admin's
-    // session (ADR 006).
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    run(&o, target, request).await
 }
 
 struct Target {
@@ -195,6 +187,23 @@ struct Target {
     params: Vec<(String, String)>,
     host_params: Vec<(String, String)>,
     trigger: Trigger,
+    /// The response is served on an admin host: a browser that renders it
+    /// gets an opaque origin, so its page cannot use the admin's session
+    /// (ADR 006).
+    sandbox: bool,
+}
+
+/// What makes a script's response harmless on an admin host.
+fn sandbox(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
 }
 
 async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
@@ -260,7 +269,10 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
     // internals (messages, thrown values, positions): those go to the
     // execution log. Authenticated direct calls get the details.
     let detailed = target.trigger == Trigger::Direct;
-    let response = to_response(&mut outcome, parts.method == Method::HEAD, detailed);
+    let mut response = to_response(&mut outcome, parts.method == Method::HEAD, detailed);
+    if target.sandbox {
+        sandbox(&mut response);
+    }
     o.recorder.record(ExecutionRecord {
         id: ExecutionId::new(),
         app_id: target.app_id,
@@ -308,11 +320,19 @@ fn to_response(outcome: &mut ExecutionOutcome, head: bool, detailed: bool) -> Re
     match &mut outcome.outcome {
         Ok(script_response) => {
             let body = std::mem::take(&mut script_response.body);
+            let length = body.len();
             let mut response = Response::new(if head {
                 Body::empty()
             } else {
                 Body::from(body)
             });
+            if head {
+                // The length a GET would have (RFC 9110 §9.3.2), not the
+                // empty body's 0.
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            }
             // The executor allows 200-599 only; a 1xx here would switch
             // protocols or leave the connection waiting for a final answer.
             *response.status_mut() = StatusCode::from_u16(script_response.status)

@@ -128,6 +128,13 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 
 async fn answer(method: Method, path: &str, response: reqwest::Response) -> anyhow::Result<Value> {
     let status = response.status();
+    // The server followed an old app slug (or warns of something else the
+    // user should change): say so, without failing the command.
+    for warning in response.headers().get_all(reqwest::header::WARNING) {
+        if let Ok(warning) = warning.to_str() {
+            eprintln!("warning: {warning}");
+        }
+    }
     let text = response.text().await.unwrap_or_default();
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if status.is_success() {
@@ -352,6 +359,73 @@ pub(crate) async fn scripts_list(
         ("ID", "id"),
     ];
     print_list(&scripts, as_json, &columns)
+}
+
+/// `picloud domains list <app>`.
+pub(crate) async fn domains_list(client: &Client, app: &str, as_json: bool) -> anyhow::Result<()> {
+    let domains = all(client, &format!("/apps/{}/domains", q(app)), "domains").await?;
+    let columns = [
+        ("PATTERN", "pattern"),
+        ("CREATED", "created_at"),
+        ("ID", "id"),
+    ];
+    print_list(&domains, as_json, &columns)
+}
+
+/// `picloud domains add <app> <pattern> [--force]`.
+pub(crate) async fn domains_add(
+    client: &Client,
+    app: &str,
+    pattern: &str,
+    force: bool,
+) -> anyhow::Result<()> {
+    let mut body = json!({ "pattern": pattern });
+    if force {
+        body["force"] = json!(true);
+    }
+    let created = client
+        .call(
+            Method::POST,
+            &format!("/apps/{}/domains", q(app)),
+            Some(body),
+        )
+        .await?;
+    println!("app '{app}' now claims {}", text(&created["pattern"]));
+    Ok(())
+}
+
+/// `picloud domains remove <app> <pattern>`: the claim is found by its
+/// pattern, as listed (or as typed, normalized by the server).
+pub(crate) async fn domains_remove(
+    client: &Client,
+    app: &str,
+    pattern: &str,
+) -> anyhow::Result<()> {
+    let domains = all(client, &format!("/apps/{}/domains", q(app)), "domains").await?;
+    let wanted = pattern.trim().trim_end_matches('.').to_ascii_lowercase();
+    let Some(domain) = domains
+        .iter()
+        .find(|d| text(&d["pattern"]) == wanted || text(&d["id"]) == pattern)
+    else {
+        let claimed: Vec<String> = domains.iter().map(|d| text(&d["pattern"])).collect();
+        bail!(
+            "app '{app}' has no claim '{pattern}' (it claims: {})",
+            if claimed.is_empty() {
+                "nothing".to_owned()
+            } else {
+                claimed.join(", ")
+            }
+        );
+    };
+    client
+        .call(
+            Method::DELETE,
+            &format!("/apps/{}/domains/{}", q(app), q(&text(&domain["id"]))),
+            None,
+        )
+        .await?;
+    println!("app '{app}' no longer claims {}", text(&domain["pattern"]));
+    Ok(())
 }
 
 /// `picloud routes list --app`.

@@ -88,6 +88,12 @@ enum Command {
         #[command(subcommand)]
         command: ScriptsCommand,
     },
+    /// Client: list, add or remove an app's domain claims (the hosts it
+    /// answers on), e.g. `picloud domains add default raspberrypi.local`.
+    Domains {
+        #[command(subcommand)]
+        command: DomainsCommand,
+    },
     /// Client: list an app's routes.
     Routes {
         #[command(subcommand)]
@@ -149,6 +155,33 @@ enum ScriptsCommand {
         /// App id or slug.
         #[arg(long)]
         app: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DomainsCommand {
+    /// List an app's claims.
+    List {
+        /// App id or slug.
+        app: String,
+    },
+    /// Claim a host, or a pattern like '{tenant}.example.com', for an app.
+    Add {
+        /// App id or slug.
+        app: String,
+        /// The host or pattern (no port).
+        pattern: String,
+        /// Claim it even if other apps' host-scoped routes would no longer
+        /// be reached.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Drop one of an app's claims.
+    Remove {
+        /// App id or slug.
+        app: String,
+        /// The claimed host or pattern, as listed.
+        pattern: String,
     },
 }
 
@@ -523,19 +556,31 @@ async fn main() -> anyhow::Result<()> {
                 },
             })
             .await?;
+            let mut banner = String::new();
             if let Some(token) = &server.generated_token {
-                println!(
+                banner += &format!(
                     "\n  Your admin API token (shown once, only its hash is stored):\n\n    {token}\n\n  \
-                     Use it as `Authorization: Bearer <token>`. Create more with `picloud create-token`.\n"
+                     Use it as `Authorization: Bearer <token>`. Create more with `picloud create-token`.\n\n"
                 );
             }
             // URLs that answer: the default app serves localhost, and the
             // dashboard lives on an admin host, never on an app's (ADR 006).
             let port = server.addr.port();
             let admin_host = &args.admin_hosts.hosts()[0];
-            println!("PiCloud is listening on http://{}", server.addr);
-            println!("  Hello World:  http://localhost:{port}/hello");
-            println!("  Dashboard:    http://{admin_host}:{port}/admin");
+            banner += &format!("PiCloud is listening on http://{}\n", server.addr);
+            banner += &format!("  Hello World:  http://localhost:{port}/hello\n");
+            if let Some(url) = &args.public_base_url {
+                // The default app claims this URL's host at start.
+                banner += &format!("  Hello World:  {}/hello\n", url.trim_end_matches('/'));
+            }
+            banner += &format!("  Dashboard:    http://{admin_host}:{port}/admin\n");
+            // One write, and never fatal: a supervisor that reads the first
+            // line and closes the pipe must not take the server down with
+            // it (`println!` panics on a broken pipe).
+            let mut stdout = std::io::stdout().lock();
+            let _ = std::io::Write::write_all(&mut stdout, banner.as_bytes())
+                .and_then(|()| std::io::Write::flush(&mut stdout));
+            drop(stdout);
             server.run_until(signal).await
         }
         Command::CreateToken { name } => {
@@ -644,6 +689,22 @@ async fn main() -> anyhow::Result<()> {
         Command::Scripts {
             command: ScriptsCommand::List { app },
         } => client::scripts_list(&remote.client()?, app.as_deref(), remote.json).await,
+        Command::Domains { command } => {
+            let client = remote.client()?;
+            match command {
+                DomainsCommand::List { app } => {
+                    client::domains_list(&client, &app, remote.json).await
+                }
+                DomainsCommand::Add {
+                    app,
+                    pattern,
+                    force,
+                } => client::domains_add(&client, &app, &pattern, force).await,
+                DomainsCommand::Remove { app, pattern } => {
+                    client::domains_remove(&client, &app, &pattern).await
+                }
+            }
+        }
         Command::Routes {
             command: RoutesCommand::List { app },
         } => client::routes_list(&remote.client()?, &app, remote.json).await,

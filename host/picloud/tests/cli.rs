@@ -377,6 +377,98 @@ async fn client_commands_against_a_running_server() {
         "{out}"
     );
 
+    // A fresh install's unknown host says which command claims it; that
+    // command makes the default app answer there (reaching a Pi from the LAN).
+    let lan = || async {
+        http.get(format!("{base}/hello"))
+            .header("host", "raspberrypi.local:8080")
+            .send()
+            .await
+            .unwrap()
+    };
+    let answer = lan().await;
+    assert_eq!(answer.status(), 404);
+    let body = answer.text().await.unwrap();
+    assert!(
+        body.contains("picloud domains add default raspberrypi.local"),
+        "{body}"
+    );
+    let (ok, out) = client(
+        &config,
+        &["domains", "add", "default", "raspberrypi.local"],
+        "",
+    );
+    assert!(ok && out.contains("now claims raspberrypi.local"), "{out}");
+    assert_eq!(lan().await.text().await.unwrap(), "Hello, World!");
+    let (ok, out) = client(&config, &["domains", "list", "default"], "");
+    assert!(
+        ok && out.contains("localhost") && out.contains("raspberrypi.local"),
+        "{out}"
+    );
+    let (ok, out) = client(
+        &config,
+        &["domains", "remove", "default", "raspberrypi.local"],
+        "",
+    );
+    assert!(ok && out.contains("no longer claims"), "{out}");
+    assert_eq!(lan().await.status(), 404);
+    let (ok, out) = client(&config, &["domains", "remove", "default", "nope.test"], "");
+    assert!(!ok && out.contains("has no claim 'nope.test'"), "{out}");
+
+    // After a rename, deploying with the old slug keeps working, and says
+    // what the app is called now.
+    let (ok, out) = client(&config, &["domains", "add", "shop", "shop.test"], "");
+    assert!(!ok && out.contains("404 not_found"), "{out}");
+    let created = http
+        .post(format!("{base}/api/v1/admin/apps"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"slug": "old-shop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let renamed = http
+        .patch(format!("{base}/api/v1/admin/apps/old-shop"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"slug": "new-shop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200);
+    let (ok, out) = client(&config, &["domains", "add", "old-shop", "shop.test"], "");
+    assert!(ok, "{out}");
+    std::fs::write(file, "\"shop v0\"").unwrap();
+    let (ok, out) = client(
+        &config,
+        &[
+            "deploy",
+            file,
+            "--app",
+            "old-shop",
+            "--name",
+            "shop",
+            "--route",
+            "GET /shop",
+        ],
+        "",
+    );
+    assert!(ok && out.contains("created script 'shop'"), "{out}");
+    assert!(out.contains("renamed to 'new-shop'"), "{out}");
+    std::fs::write(file, "\"shop v1\"").unwrap();
+    let (ok, out) = client(
+        &config,
+        &["deploy", file, "--app", "old-shop", "--name", "shop"],
+        "",
+    );
+    assert!(ok && out.contains("updated script 'shop'"), "{out}");
+    let shop = http
+        .get(format!("{base}/shop"))
+        .header("host", "shop.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shop.text().await.unwrap(), "shop v1");
+
     // Signing in with a password mints a token for this machine; the
     // password itself is not stored.
     let password = "correct horse battery";

@@ -62,11 +62,11 @@ async fn database_outage_answers_503_and_recovers_by_itself() {
         .expect("server starts");
     let base = format!("http://{}", server.addr);
     let client = reqwest::Client::new();
+    // The admin host (127.0.0.1) serves the admin API, and Hello World too.
     let get = |path: &str| {
         client
             .get(format!("{base}{path}"))
             .bearer_auth(TOKEN)
-            .header("host", "localhost")
             .send()
     };
 

@@ -498,7 +498,16 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
             Some(json!({"limits": {"max_log_lines": 5_000_000_000u64}})),
             StatusCode::BAD_REQUEST,
             "invalid_limits",
-            "out of range",
+            "above its maximum of 10000",
+        ),
+        // Above the maximum is refused, not stored (nor quietly capped).
+        (
+            Method::PATCH,
+            "/api/v1/admin/apps/default".into(),
+            Some(json!({"limits": {"fuel": 99_999_999_999u64}})),
+            StatusCode::BAD_REQUEST,
+            "invalid_limits",
+            "'fuel' is 99999999999, above its maximum of 10000000000",
         ),
         (
             Method::PATCH,

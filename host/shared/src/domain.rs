@@ -57,6 +57,11 @@ impl DomainPattern {
                 }
                 names.push(name);
                 labels.push(Label::Wildcard(name.to_owned()));
+            } else if raw == "*" {
+                let suggestion = trimmed.replacen('*', "{name}", 1);
+                return Err(format!(
+                    "'*' is not a wildcard in PiCloud patterns: write '{suggestion}' (a whole label in braces names the wildcard, and scripts read it as request.host_params.name)"
+                ));
             } else if raw.contains(['{', '}', '*']) {
                 return Err(format!(
                     "label '{raw}' in '{pattern}' mixes a wildcard with text: a wildcard must be a whole label like {{tenant}}"
@@ -170,6 +175,23 @@ impl DomainPattern {
     pub fn specificity_cmp(&self, other: &DomainPattern) -> Ordering {
         specificity_cmp_masks(self.wildcard_mask(), other.wildcard_mask())
     }
+}
+
+/// Whether another app's claim `other` would serve every host of a route
+/// scoped to `route_host` instead of the route's own app, whose claims are
+/// `own`: the route's hosts all lie within `other`, and `other` is more
+/// specific than each of the app's claims that covers them (the most
+/// specific claim wins a host). Such a route could never be reached.
+pub fn takes_over(
+    route_host: &DomainPattern,
+    own: &[DomainPattern],
+    other: &DomainPattern,
+) -> bool {
+    route_host.within(other)
+        && own
+            .iter()
+            .filter(|claim| route_host.within(claim))
+            .all(|claim| other.specificity_cmp(claim) == Ordering::Less)
 }
 
 /// Orders wildcard masks: fewer wildcards first,
@@ -292,13 +314,31 @@ mod tests {
     }
 
     #[test]
+    fn an_exact_claim_takes_over_routes_scoped_to_its_host_only() {
+        let p = |s: &str| DomainPattern::parse(s).unwrap();
+        let own = [p("{tenant}.shop.test")];
+        // Another app's exact claim wins new.shop.test from the wildcard.
+        assert!(takes_over(&p("new.shop.test"), &own, &p("new.shop.test")));
+        // Routes on other hosts of the wildcard keep answering.
+        assert!(!takes_over(&p("old.shop.test"), &own, &p("new.shop.test")));
+        assert!(!takes_over(&p("{t}.shop.test"), &own, &p("new.shop.test")));
+        // The app's own exact claim is as specific: it keeps its host.
+        let own = [p("{tenant}.shop.test"), p("new.shop.test")];
+        assert!(!takes_over(&p("new.shop.test"), &own, &p("{x}.shop.test")));
+        // A less specific claim never takes a host away.
+        let own = [p("api.{t}.test")];
+        assert!(!takes_over(&p("api.a.test"), &own, &p("{x}.{y}.test")));
+    }
+
+    #[test]
     fn rejects_bad_patterns_with_reasons() {
         for (bad, needle) in [
             ("", "empty"),
             ("api.example.com:8080", "port"),
             ("{a}.{a}.example.com", "twice"),
             ("x{a}.example.com", "whole label"),
-            ("*.example.com", "whole label"),
+            ("*.example.com", "write '{name}.example.com'"),
+            ("api.*.example.com", "write 'api.{name}.example.com'"),
             ("{a}.{b}", "no fixed label"),
             ("exa mple.com", "letters"),
             ("-bad.com", "hyphens"),

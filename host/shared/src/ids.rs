@@ -65,3 +65,22 @@ id_type!(
     Uuid::now_v7,
     "A new time-ordered (v7) id: later executions sort after earlier ones."
 );
+
+impl AppId {
+    /// The `default` app, fixed by the first migration: Hello World's app,
+    /// and the one admin hosts serve (sandboxed) outside the admin paths.
+    pub const DEFAULT: AppId = AppId(Uuid::from_u128(0x00000000_0000_4000_8000_000000000001));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_app_id_is_the_migrations_one() {
+        assert_eq!(
+            AppId::DEFAULT.to_string(),
+            "00000000-0000-4000-8000-000000000001"
+        );
+    }
+}

@@ -24,6 +24,17 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The most an app may set (docs/scripting.md): larger overrides are
+    /// refused with `invalid_limits`, and executors cap at these by default.
+    pub const MAX: Limits = Limits {
+        fuel: 10_000_000_000,
+        memory_bytes: 256 << 20,
+        deadline_ms: 60_000,
+        max_response_bytes: 32 << 20,
+        max_log_lines: 10_000,
+        max_log_bytes: 1 << 20,
+    };
+
     /// The wall-clock deadline as a [`Duration`].
     pub fn deadline(&self) -> Duration {
         Duration::from_millis(self.deadline_ms)

@@ -46,6 +46,54 @@ pub(super) async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result
     }
 }
 
+/// An app named in a query parameter (`?app=`) or a request body
+/// (`app_id`), where a redirect makes no sense: an old slug follows the slug
+/// history to the app that holds it now, and the answer says so (see
+/// [`Renamed`]), so `picloud deploy --app <old slug>` keeps working after a
+/// rename.
+pub(super) async fn app_by_ref(m: &Manager, app: &str) -> Result<(App, Option<Renamed>)> {
+    match m.store.resolve_app(app).await? {
+        AppRef::Found(app) => Ok((app, None)),
+        AppRef::Renamed { current_slug } => {
+            let found = m.store.app(&current_slug).await?;
+            Ok((
+                found,
+                Some(Renamed {
+                    old: app.to_owned(),
+                    current: current_slug,
+                }),
+            ))
+        }
+    }
+}
+
+/// An old slug was followed: the answer carries `Warning: 299 - "…"`
+/// (RFC 7234's persistent warning) naming the current slug, which the CLI
+/// prints.
+pub(super) struct Renamed {
+    old: String,
+    current: String,
+}
+
+impl axum::response::IntoResponseParts for Renamed {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(
+        self,
+        mut res: axum::response::ResponseParts,
+    ) -> std::result::Result<axum::response::ResponseParts, Self::Error> {
+        // Slugs are [a-z0-9-], so the value is always a valid header.
+        let warning = format!(
+            "299 picloud \"app '{}' was renamed to '{}'; use the new slug\"",
+            self.old, self.current
+        );
+        if let Ok(value) = axum::http::HeaderValue::from_str(&warning) {
+            res.headers_mut().insert(axum::http::header::WARNING, value);
+        }
+        Ok(res)
+    }
+}
+
 /// List apps by slug, one page.
 #[utoipa::path(get, path = "/apps", tag = "apps", params(PageQuery),
     responses((status = 200, description = "A page of apps", body = super::openapi::AppList)))]
@@ -198,7 +246,9 @@ async fn list_routes(
 ) -> Result<Json<Value>> {
     let app = resolve(&m, &app, &uri).await?;
     let page = q.page()?;
-    let routes = m.store.list_app_routes(&app.id, &page).await?;
+    let mut routes = m.store.list_app_routes(&app.id, &page).await?;
+    let reach = super::routes::Reach::of(&m, &app).await?;
+    routes.iter_mut().for_each(|r| reach.fill(r));
     Ok(Json(paged("routes", routes, &page, |r| {
         (crate::store::route_key(r), &r.id)
     })))
@@ -232,6 +282,10 @@ struct AddDomain {
     /// `api.example.com` or with whole-label wildcards, `{tenant}.example.com`.
     #[schema(min_length = 1, max_length = 253)]
     pattern: String,
+    /// Claim it even though other apps' host-scoped routes would never be
+    /// reached again (`409 domain_shadows_routes` without it).
+    #[serde(default)]
+    force: bool,
 }
 
 /// Claim a host pattern for the app.
@@ -242,7 +296,7 @@ struct AddDomain {
         (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_domain`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
-        (status = 409, description = "`domain_taken`: another app claims a pattern of the same shape; `host_reserved`: the pattern covers one of the server's admin hosts", body = super::openapi::ErrorBody),
+        (status = 409, description = "`domain_taken`: another app claims a pattern of the same shape; `host_reserved`: the pattern covers one of the server's admin hosts; `domain_shadows_routes`: other apps' host-scoped routes would never be reached (send `force`)", body = super::openapi::ErrorBody),
     ))]
 async fn add_domain(
     State(m): State<Manager>,
@@ -264,6 +318,35 @@ async fn add_domain(
                  dashboard and the admin API, and no app may claim it"
             ),
         ));
+    }
+    if let Ok(pattern) = shared::domain::DomainPattern::parse(&body.pattern) {
+        let taken = m.store.routes_taken_over_by(&app.id, &pattern).await?;
+        if !taken.is_empty() && !body.force {
+            let named: Vec<String> = taken
+                .iter()
+                .map(|(slug, r)| {
+                    format!(
+                        "{} {} (host {}) of app '{slug}'",
+                        r.method,
+                        r.path,
+                        r.host.as_deref().unwrap_or("")
+                    )
+                })
+                .collect();
+            return Err(Error::conflict(
+                "domain_shadows_routes",
+                format!(
+                    "claiming '{pattern}' for app '{}' would send the hosts of these routes to it, \
+                     and they would never be reached: {}; move or delete them first, or send \
+                     \"force\": true",
+                    app.slug,
+                    named.join(", ")
+                ),
+            ));
+        }
+        for (slug, r) in &taken {
+            tracing::warn!(app = %slug, route = %r.id, claim = %pattern, "a forced claim leaves a route unreachable");
+        }
     }
     let domain = m.store.add_domain(&app, &body.pattern).await?;
     m.routing_changed().await;

@@ -192,15 +192,21 @@ fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>> {
 #[utoipa::path(get, path = "/executions", tag = "executions", params(ListQuery),
     responses(
         (status = 200, description = "A page of executions, newest first", body = super::openapi::ExecutionList),
-        (status = 400, description = "`invalid_status`, `invalid_time`, `invalid_limit`, `invalid_cursor`, `invalid_query` or `app_renamed`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_status`, `invalid_time`, `invalid_limit`, `invalid_cursor` or `invalid_query`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
     ))]
-async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
-    let app_id = match &q.app {
-        Some(app) => Some(m.store.app(app).await?.id),
-        None => None,
+async fn list(
+    State(m): State<Manager>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<(Option<super::apps::Renamed>, Json<Value>)> {
+    let (app_id, renamed) = match &q.app {
+        Some(app) => {
+            let (app, renamed) = super::apps::app_by_ref(&m, app).await?;
+            (Some(app.id), renamed)
+        }
+        None => (None, None),
     };
-    page(&m, app_id, q.script.clone(), q).await
+    Ok((renamed, page(&m, app_id, q.script.clone(), q).await?))
 }
 
 /// One script's executions (the same filters).
@@ -208,7 +214,7 @@ async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Res
     params(("id" = String, Path, description = "Script id"), ListQuery),
     responses(
         (status = 200, description = "A page of executions, newest first", body = super::openapi::ExecutionList),
-        (status = 400, description = "`invalid_status`, `invalid_time`, `invalid_limit`, `invalid_cursor`, `invalid_query` or `app_renamed`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_status`, `invalid_time`, `invalid_limit`, `invalid_cursor` or `invalid_query`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
     ))]
 async fn list_for_script(

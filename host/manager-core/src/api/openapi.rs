@@ -84,10 +84,18 @@ list_schema!(RouteList, routes, crate::store::Route, paged);
 pub struct RouteCheck {
     /// Whether creating the route would succeed.
     pub ok: bool,
-    /// The route of the same app it would collide with (when `ok` is false).
+    /// Why not (when `ok` is false): `route_conflict` or
+    /// `host_claimed_by_other_app`, the code creating it would answer.
+    pub code: Option<String>,
+    /// The route of the same app it would collide with (`route_conflict`).
     pub conflict: Option<crate::store::Route>,
     /// Says what collides (when `ok` is false).
     pub message: Option<String>,
+    /// Where the route would answer (when `ok` is true); empty when only
+    /// through `/api/v1/execute/{script_id}`.
+    pub reachable_at: Option<Vec<String>>,
+    /// Why it would not answer where one might expect (when `ok` is true).
+    pub warnings: Option<Vec<String>>,
 }
 
 /// An app as `routes:match` names it.

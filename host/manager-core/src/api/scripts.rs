@@ -9,6 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::apps::{Renamed, app_by_ref};
+use super::routes::{Reach, refuse_taken_host};
 use super::{ApiJson, ApiQuery, page_request, paged};
 use crate::store::{DEFAULT_APP_ID, Route, Script};
 use crate::{Error, Manager, Result};
@@ -25,7 +27,7 @@ pub(super) fn router() -> OpenApiRouter<Manager> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
-    /// Only this app's scripts (id or current slug).
+    /// Only this app's scripts (id or slug; an old slug is followed, with a `Warning` header).
     app: Option<String>,
     /// Items per page, 1-500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -39,19 +41,27 @@ struct ListQuery {
 #[utoipa::path(get, path = "/scripts", tag = "scripts", params(ListQuery),
     responses(
         (status = 200, description = "A page of scripts", body = super::openapi::ScriptList),
-        (status = 400, description = "`app_renamed`: `app` is an old slug", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = super::openapi::ErrorBody),
+                (status = 404, description = "`not_found`: no such app", body = super::openapi::ErrorBody),
     ))]
-async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>> {
-    let app_id = match q.app {
-        Some(app) => Some(m.store.app(&app).await?.id),
-        None => None,
+async fn list(
+    State(m): State<Manager>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<(Option<Renamed>, Json<Value>)> {
+    let (app_id, renamed) = match q.app {
+        Some(app) => {
+            let (app, renamed) = app_by_ref(&m, &app).await?;
+            (Some(app.id), renamed)
+        }
+        None => (None, None),
     };
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let scripts = m.store.list_scripts(app_id.as_deref(), &page).await?;
-    Ok(Json(paged("scripts", scripts, &page, |s| {
-        (s.name.clone(), &s.id)
-    })))
+    Ok((
+        renamed,
+        Json(paged("scripts", scripts, &page, |s| {
+            (s.name.clone(), &s.id)
+        })),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -62,7 +72,8 @@ struct CreateScript {
     name: String,
     /// Rhai source (at most 256 KiB); compiled before it is stored.
     source: String,
-    /// App id or slug. May be left out only while `default` is the only app.
+    /// App id or slug (an old slug is followed, with a `Warning` header).
+    /// May be left out only while `default` is the only app.
     app_id: Option<String>,
     #[serde(default)]
     description: String,
@@ -72,7 +83,7 @@ struct CreateScript {
 #[utoipa::path(post, path = "/scripts", tag = "scripts", request_body = CreateScript,
     responses(
         (status = 201, description = "Created", body = Script),
-        (status = 400, description = "`app_required`, `invalid_name`, `source_too_large` or `app_renamed`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`app_required`, `invalid_name` or `source_too_large`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`: no such app", body = super::openapi::ErrorBody),
         (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
         (status = 422, description = "`compile_error` with `line` and `column`", body = super::openapi::ErrorBody),
@@ -81,7 +92,7 @@ struct CreateScript {
 async fn create(
     State(m): State<Manager>,
     ApiJson(body): ApiJson<CreateScript>,
-) -> Result<(StatusCode, Json<Script>)> {
+) -> Result<(StatusCode, Option<Renamed>, Json<Script>)> {
     let app_id = match body.app_id {
         Some(app_id) => app_id,
         // With one app there is nothing to choose (a single-app install never
@@ -95,7 +106,7 @@ async fn create(
             ));
         }
     };
-    let app = m.store.app(&app_id).await?;
+    let (app, renamed) = app_by_ref(&m, &app_id).await?;
     crate::store::validate_script_name(&body.name)?;
     m.compile(&body.source).await?;
     let script = m
@@ -103,7 +114,7 @@ async fn create(
         .create_script(&app.id, &body.name, &body.description, &body.source)
         .await?;
     m.routing_changed().await;
-    Ok((StatusCode::CREATED, Json(script)))
+    Ok((StatusCode::CREATED, renamed, Json(script)))
 }
 
 /// One script, with its source.
@@ -203,7 +214,9 @@ async fn list_routes(
 ) -> Result<Json<Value>> {
     let script = m.store.script(&id).await?;
     let page = q.page()?;
-    let routes = m.store.list_routes(&script.id, &page).await?;
+    let mut routes = m.store.list_routes(&script.id, &page).await?;
+    let reach = Reach::of(&m, &m.store.app(&script.app_id).await?).await?;
+    routes.iter_mut().for_each(|r| reach.fill(r));
     Ok(Json(paged("routes", routes, &page, |r| {
         (crate::store::route_key(r), &r.id)
     })))
@@ -229,7 +242,7 @@ struct CreateRoute {
         (status = 201, description = "Created", body = Route),
         (status = 400, description = "`invalid_method`, `invalid_route_path`, `invalid_host` or `host_not_claimed`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
-        (status = 409, description = "`route_conflict`: names the route of the same app it collides with", body = super::openapi::ErrorBody),
+        (status = 409, description = "`route_conflict`: names the route of the same app it collides with; `host_claimed_by_other_app`: another app's claim serves that host", body = super::openapi::ErrorBody),
     ))]
 async fn create_route(
     State(m): State<Manager>,
@@ -241,8 +254,10 @@ async fn create_route(
     let route = m
         .store
         .validate_route(&app, &body.method, &body.path, body.host.as_deref())?;
-    let route = m.store.create_route(&script, route).await?;
+    refuse_taken_host(&m, &app, &route).await?;
+    let mut route = m.store.create_route(&script, route).await?;
     m.routing_changed().await;
+    Reach::of(&m, &app).await?.fill(&mut route);
     Ok((StatusCode::CREATED, Json(route)))
 }
 

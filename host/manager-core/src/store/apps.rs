@@ -548,6 +548,7 @@ fn validate_limits(value: &serde_json::Value) -> Result<()> {
         ));
     };
     let mut merged = serde_json::to_value(shared::Limits::default()).expect("limits serialize");
+    let maxima = serde_json::to_value(shared::Limits::MAX).expect("limits serialize");
     for (key, v) in map {
         if merged.get(key).is_none() {
             return Err(Error::bad_request(
@@ -555,10 +556,16 @@ fn validate_limits(value: &serde_json::Value) -> Result<()> {
                 format!("unknown limit '{key}'"),
             ));
         }
-        if v.as_u64().is_none_or(|n| n == 0) {
+        let Some(n) = v.as_u64().filter(|n| *n > 0) else {
             return Err(Error::bad_request(
                 "invalid_limits",
                 format!("limit '{key}' must be a positive integer"),
+            ));
+        };
+        if let Some(max) = maxima[key].as_u64().filter(|max| n > *max) {
+            return Err(Error::bad_request(
+                "invalid_limits",
+                format!("limit '{key}' is {n}, above its maximum of {max}"),
             ));
         }
         merged[key] = v.clone();

@@ -28,6 +28,25 @@ pub struct Route {
     pub host: Option<String>,
     /// RFC 3339.
     pub created_at: String,
+    /// URL patterns the route answers at: its host, or each of its app's
+    /// claims, with the public base URL's scheme and port. Empty when it can
+    /// be reached only through `/api/v1/execute/{script_id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reachable_at: Option<Vec<String>>,
+    /// Why the route does not answer where one might expect, if it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+}
+
+/// One domain claim with its app (reachability and shadowing checks).
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// The claiming app's id.
+    pub app_id: String,
+    /// Its current slug.
+    pub app_slug: String,
+    /// The claim.
+    pub pattern: DomainPattern,
 }
 
 /// A validated route, ready to insert or to check for conflicts.
@@ -37,6 +56,15 @@ pub struct NewRoute {
     pub(crate) path: String,
     pub(crate) host: String,
     pub(crate) shape: String,
+}
+
+impl NewRoute {
+    /// The host the route is scoped to, if any.
+    pub(crate) fn host_pattern(&self) -> Option<DomainPattern> {
+        (!self.host.is_empty())
+            .then(|| DomainPattern::parse(&self.host).ok())
+            .flatten()
+    }
 }
 
 /// The order route lists page in: path, then method, then host. Paths have
@@ -103,6 +131,82 @@ impl Store {
         })
     }
 
+    /// Every domain claim, with its app.
+    pub async fn all_claims(&self) -> Result<Vec<Claim>> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT d.app_id, a.slug, d.pattern FROM app_domains d JOIN apps a ON a.id = d.app_id",
+        )
+        .fetch_all(&self.db.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(app_id, app_slug, pattern)| {
+                Some(Claim {
+                    app_id,
+                    app_slug,
+                    pattern: DomainPattern::parse(&pattern).ok()?,
+                })
+            })
+            .collect())
+    }
+
+    /// Another app's claim that would serve every host of a route of `app`
+    /// scoped to `host` instead of `app` (see [`shared::domain::takes_over`]).
+    pub async fn claim_taking_over(
+        &self,
+        app: &App,
+        host: &DomainPattern,
+    ) -> Result<Option<Claim>> {
+        let claims = self.all_claims().await?;
+        let own: Vec<DomainPattern> = claims
+            .iter()
+            .filter(|c| c.app_id == app.id)
+            .map(|c| c.pattern.clone())
+            .collect();
+        Ok(claims
+            .into_iter()
+            .find(|c| c.app_id != app.id && shared::domain::takes_over(host, &own, &c.pattern)))
+    }
+
+    /// Other apps' host-scoped routes that a new claim `pattern` of the app
+    /// `app_id` would leave unreachable, each with its app's slug.
+    pub async fn routes_taken_over_by(
+        &self,
+        app_id: &str,
+        pattern: &DomainPattern,
+    ) -> Result<Vec<(String, Route)>> {
+        let claims = self.all_claims().await?;
+        let rows = sqlx::query(
+            "SELECT r.id, r.app_id, r.script_id, r.method, r.path, r.host, r.created_at, a.slug
+             FROM routes r JOIN apps a ON a.id = r.app_id
+             WHERE r.host <> '' AND r.app_id <> $1
+             ORDER BY a.slug, r.path, r.method",
+        )
+        .bind(app_id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        let mut taken = Vec::new();
+        for row in &rows {
+            let route = from_row(row)?;
+            let Some(host) = route
+                .host
+                .as_deref()
+                .and_then(|h| DomainPattern::parse(h).ok())
+            else {
+                continue;
+            };
+            let own: Vec<DomainPattern> = claims
+                .iter()
+                .filter(|c| c.app_id == route.app_id)
+                .map(|c| c.pattern.clone())
+                .collect();
+            if shared::domain::takes_over(&host, &own, pattern) {
+                taken.push((row.try_get("slug")?, route));
+            }
+        }
+        Ok(taken)
+    }
+
     /// The existing route of the same app that `route` would collide with.
     pub async fn route_conflict(&self, app_id: &str, route: &NewRoute) -> Result<Option<Route>> {
         let row = sqlx::query(
@@ -153,6 +257,8 @@ impl Store {
             path: route.path,
             host: (!route.host.is_empty()).then_some(route.host),
             created_at: rfc3339(now),
+            reachable_at: None,
+            warnings: None,
         })
     }
 
@@ -227,5 +333,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Route> {
         path: row.try_get("path")?,
         host: (!host.is_empty()).then_some(host),
         created_at: rfc3339(row.try_get("created_at")?),
+        reachable_at: None,
+        warnings: None,
     })
 }
