@@ -70,40 +70,104 @@ fn pairs_to_map(pairs: Vec<(String, String)>) -> Dynamic {
     map.into()
 }
 
+/// Every value of each name, in request order (`request.query_all`).
+fn pairs_to_arrays(pairs: &[(String, String)]) -> Dynamic {
+    let mut map = Map::new();
+    for (name, value) in pairs {
+        let values = map
+            .entry(name.as_str().into())
+            .or_insert_with(|| Dynamic::from_array(Array::new()));
+        if let Some(mut values) = values.write_lock::<Array>() {
+            values.push(Dynamic::from(ImmutableString::from(value.as_str())));
+        }
+    }
+    map.into()
+}
+
 pub(crate) fn request_to_map(request: HttpRequest) -> Dynamic {
     let mut map = Map::new();
     map.insert("method".into(), request.method.into());
     map.insert("path".into(), request.path.into());
+    map.insert("url".into(), request.url.into());
+    map.insert("client_ip".into(), request.client_ip.into());
+    map.insert("query_all".into(), pairs_to_arrays(&request.query));
     map.insert("query".into(), pairs_to_map(request.query));
     map.insert("headers".into(), pairs_to_map(request.headers));
     map.insert("params".into(), pairs_to_map(request.params));
     map.insert("host_params".into(), pairs_to_map(request.host_params));
+    // The body as text (invalid UTF-8 replaced) and as the raw bytes: a
+    // body costs about twice its size against the memory cap.
     map.insert(
         "body".into(),
         String::from_utf8_lossy(&request.body).into_owned().into(),
     );
+    map.insert("body_blob".into(), Dynamic::from_blob(request.body));
     map.into()
+}
+
+/// `#{ status: 200, headers: #{…}, body: … }`: a map with an integer
+/// `status` and no keys but these three is a response, not JSON data.
+fn is_map_response(map: &Map) -> bool {
+    map.get("status").is_some_and(|s| s.is_int())
+        && map.get("headers").is_none_or(|h| h.is_map())
+        && map
+            .keys()
+            .all(|k| matches!(k.as_str(), "status" | "headers" | "body"))
+}
+
+/// Takes the map apart (the body is moved, never copied).
+fn map_to_response(mut map: Map) -> Response {
+    let status = map
+        .remove("status")
+        .and_then(|s| s.as_int().ok())
+        .unwrap_or(200);
+    let headers = map
+        .remove("headers")
+        .and_then(|h| h.try_cast::<Map>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.to_lowercase(), v.to_string()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: map.remove("body").unwrap_or(Dynamic::UNIT),
+    }
 }
 
 /// Turns the script's value into a response (docs/scripting.md, "Responses").
 pub(crate) fn to_response(value: Dynamic) -> Result<HttpResponse, String> {
-    if value.is::<Response>() {
-        let r = value.cast::<Response>();
-        let status = u16::try_from(r.status)
-            .ok()
-            .filter(|s| (200..=599).contains(s))
-            .ok_or_else(|| format!("response status {} is not between 200 and 599", r.status))?;
-        let (content_type, body) = body_bytes(r.body)?;
-        let mut headers = r.headers;
-        if !headers.iter().any(|(n, _)| n == "content-type") && !body.is_empty() {
-            headers.push(("content-type".into(), content_type.into()));
-        }
-        return Ok(HttpResponse {
-            status,
-            headers,
-            body,
-        });
+    let response = if value.is::<Response>() {
+        Some(value.cast::<Response>())
+    } else if value
+        .read_lock::<Map>()
+        .is_some_and(|map| is_map_response(&map))
+    {
+        value.try_cast::<Map>().map(map_to_response)
+    } else {
+        return plain_response(value);
+    };
+    let Some(r) = response else {
+        return Err("the response could not be read".into());
+    };
+    let status = u16::try_from(r.status)
+        .ok()
+        .filter(|s| (200..=599).contains(s))
+        .ok_or_else(|| format!("response status {} is not between 200 and 599", r.status))?;
+    let (content_type, body) = body_bytes(r.body)?;
+    let mut headers = r.headers;
+    if !headers.iter().any(|(n, _)| n == "content-type") && !body.is_empty() {
+        headers.push(("content-type".into(), content_type.into()));
     }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A value that is not a response: the body of a `200` (or a `204`).
+fn plain_response(value: Dynamic) -> Result<HttpResponse, String> {
     if value.is_unit() {
         return Ok(HttpResponse {
             status: 204,

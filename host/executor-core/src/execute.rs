@@ -242,6 +242,8 @@ fn to_wit(request: ScriptRequest) -> wit::HttpRequest {
         params: request.params,
         host_params: request.host_params,
         body: request.body,
+        url: request.url,
+        client_ip: request.client_ip,
     }
 }
 

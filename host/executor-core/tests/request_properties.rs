@@ -25,7 +25,8 @@ fn run(source: &str, request: ScriptRequest) -> shared::ExecutionOutcome {
 }
 
 const ECHO: &str = "#{ m: request.method, p: request.path, q: request.query, \
-     h: request.headers, params: request.params, hp: request.host_params, b: request.body }";
+     qa: request.query_all, h: request.headers, params: request.params, \
+     hp: request.host_params, b: request.body, u: request.url, ip: request.client_ip }";
 
 /// Text of every kind: arbitrary Unicode, empty, HTTP-ish, and sometimes
 /// large (up to 64 KiB of one character, which JSON may escape six-fold).
@@ -51,17 +52,34 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn request() -> impl Strategy<Value = ScriptRequest> {
-    (text(), text(), pairs(), pairs(), pairs(), pairs(), body()).prop_map(
-        |(method, path, query, headers, params, host_params, body)| ScriptRequest {
-            method,
-            path,
-            query,
-            headers,
-            params,
-            host_params,
-            body,
-        },
+    (
+        (text(), text(), pairs(), pairs(), pairs(), pairs(), body()),
+        (text(), "[0-9.:a-f]{0,39}"),
     )
+        .prop_map(
+            |((method, path, query, headers, params, host_params, body), (url, client_ip))| {
+                ScriptRequest {
+                    method,
+                    path,
+                    query,
+                    headers,
+                    params,
+                    host_params,
+                    body,
+                    url,
+                    client_ip,
+                }
+            },
+        )
+}
+
+/// Every value of each name, in order (`request.query_all`).
+fn as_arrays(pairs: &[(String, String)]) -> Value {
+    let mut map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (k, v) in pairs {
+        map.entry(k.as_str()).or_default().push(v.as_str());
+    }
+    json!(map)
 }
 
 /// Pairs as the script sees them: a map where the last value of a name wins.
@@ -84,10 +102,13 @@ proptest! {
             "m": request.method,
             "p": request.path,
             "q": as_map(&request.query),
+            "qa": as_arrays(&request.query),
             "h": as_map(&request.headers),
             "params": as_map(&request.params),
             "hp": as_map(&request.host_params),
             "b": String::from_utf8_lossy(&request.body),
+            "u": request.url,
+            "ip": request.client_ip,
         });
         let outcome = run(ECHO, request);
         let response = match outcome.outcome {
@@ -97,6 +118,20 @@ proptest! {
         prop_assert_eq!(response.status, 200);
         let echoed: Value = serde_json::from_slice(&response.body).expect("the echo is JSON");
         prop_assert_eq!(echoed, expected);
+    }
+
+    /// `request.body_blob` is the body's bytes, whatever they are: sent
+    /// back, they are byte-identical.
+    #[test]
+    fn the_body_blob_is_the_bytes_as_sent(request in request()) {
+        let body = request.body.clone();
+        let outcome = run("request.body_blob", request);
+        let response = match outcome.outcome {
+            Ok(response) => response,
+            Err(error) => panic!("echo failed: {error:?} ({})", error.code()),
+        };
+        prop_assert_eq!(response.status, 200);
+        prop_assert!(response.body == body, "{} bytes in, {} out", body.len(), response.body.len());
     }
 
     /// Reading the request in other ways (its body as JSON, each field as a

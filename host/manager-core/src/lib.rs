@@ -80,6 +80,9 @@ pub struct ManagerConfig {
     /// The hosts that serve the admin surface (ADR 006); no app may claim
     /// one of them.
     pub admin_hosts: shared::AdminHosts,
+    /// Peers whose `X-Forwarded-For` and `-Proto` are believed (the sign-in
+    /// throttle's address, the session cookie's `Secure`).
+    pub trusted_proxies: shared::TrustedProxies,
 }
 
 impl Default for ManagerConfig {
@@ -96,6 +99,7 @@ impl Default for ManagerConfig {
             docs_quota: DocsQuota::default(),
             secret_key: None,
             admin_hosts: shared::AdminHosts::default(),
+            trusted_proxies: shared::TrustedProxies::default(),
         }
     }
 }

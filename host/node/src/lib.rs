@@ -80,6 +80,8 @@ pub struct ControlConfig {
     /// The hosts that serve the dashboard and the admin API, and no app
     /// (ADR 006).
     pub admin_hosts: shared::AdminHosts,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: shared::TrustedProxies,
 }
 
 impl ControlConfig {
@@ -102,6 +104,7 @@ impl ControlConfig {
             secret_key: None,
             cluster_secret: None,
             admin_hosts: shared::AdminHosts::default(),
+            trusted_proxies: shared::TrustedProxies::default(),
         }
     }
 }
@@ -184,6 +187,7 @@ impl ControlPlane {
                 docs_quota: config.docs_quota,
                 secret_key: Some(secret_key),
                 admin_hosts: config.admin_hosts.clone(),
+                trusted_proxies: config.trusted_proxies.clone(),
                 ..Default::default()
             },
         );
@@ -203,6 +207,7 @@ impl ControlPlane {
             Arc::new(manager.recorder()),
             OrchestratorConfig {
                 admin_hosts: config.admin_hosts.clone(),
+                trusted_proxies: config.trusted_proxies.clone(),
                 ..OrchestratorConfig::default()
             },
         );
@@ -507,9 +512,16 @@ async fn json_error_bodies(
                 .get(header::ALLOW)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
+            // axum may add `Allow` outside this layer; the message then
+            // points at the header rather than listing nothing.
+            let accepts = if allowed.is_empty() {
+                "the Allow header lists the methods it accepts".to_owned()
+            } else {
+                format!("it accepts {allowed}")
+            };
             (
                 "method_not_allowed".to_owned(),
-                format!("{path} does not accept {method}; it accepts {allowed}"),
+                format!("{path} does not accept {method}; {accepts}"),
             )
         }
         StatusCode::NOT_FOUND => ("not_found".to_owned(), format!("nothing at {path}")),
@@ -595,7 +607,7 @@ mod tests {
         assert_eq!(body["error"]["code"], "method_not_allowed");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(
-            message.contains("POST") && message.contains("GET"),
+            message.contains("/only-get does not accept POST"),
             "{message}"
         );
     }

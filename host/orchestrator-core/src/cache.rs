@@ -29,6 +29,8 @@ pub struct AppTable {
     pub slug: CompactString,
     /// Limits for its executions.
     pub limits: Limits,
+    /// Its CORS policy, if it has one.
+    pub cors: Option<Arc<shared::CorsPolicy>>,
     scoped: Vec<(DomainPattern, RouteTable)>,
     any_host: RouteTable,
 }
@@ -39,6 +41,7 @@ impl AppTable {
             id: info.id,
             slug: info.slug.as_str().into(),
             limits: info.limits,
+            cors: info.cors.clone().map(Arc::new),
             scoped: Vec::new(),
             any_host: RouteTable::default(),
         }

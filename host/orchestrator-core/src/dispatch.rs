@@ -1,6 +1,7 @@
 //! HTTP ingress: user routes (Host → app → route → executor) and
 //! `/api/v1/execute/{id}`.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::{Body, to_bytes};
@@ -14,6 +15,7 @@ use shared::{
 };
 
 use crate::Orchestrator;
+use crate::cache::Hit;
 
 /// A JSON error in the platform's one shape.
 pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -26,7 +28,16 @@ pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) 
 
 /// Fallback handler: every request no platform route claimed.
 pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request) -> Response {
-    match route(&o, &request) {
+    let (routed, cors) = route(&o, &request);
+    // The app's CORS headers go on every answer of that app, errors too, so
+    // a browser shows the error rather than an opaque CORS failure.
+    let cors = cors.and_then(|policy| {
+        let origin = request.headers().get(header::ORIGIN)?.to_str().ok()?;
+        policy
+            .allows(origin)
+            .then(|| (policy.clone(), origin.to_owned()))
+    });
+    let mut response = match routed {
         Ok(target) => run(&o, target, request).await,
         Err(response) => {
             let mut response = *response;
@@ -35,7 +46,85 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
             }
             response
         }
+    };
+    if let Some((policy, origin)) = cors {
+        add_cors_headers(&mut response, &policy, &origin);
     }
+    response
+}
+
+/// `Access-Control-Allow-Origin` and its companions, unless the script set
+/// its own (a script's CORS headers win).
+fn add_cors_headers(response: &mut Response, policy: &shared::CorsPolicy, origin: &str) {
+    let headers = response.headers_mut();
+    if headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        return;
+    }
+    let value = policy.allow_origin_value(origin);
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    if value != "*" {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    if policy.allow_credentials {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    if !policy.expose_headers.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&policy.expose_headers.join(", "))
+    {
+        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, value);
+    }
+}
+
+/// The platform's answer to a CORS preflight for a path that has routes:
+/// `204` with the methods the path accepts (within the policy's), the
+/// headers the policy allows (or, with none listed, the ones asked for),
+/// and the policy's max age. The origin headers are added by the caller.
+fn preflight(
+    policy: &shared::CorsPolicy,
+    route_methods: Vec<String>,
+    asked_headers: Option<&HeaderValue>,
+) -> Response {
+    let mut methods: Vec<String> = if route_methods.iter().any(|m| m == "*") {
+        if policy.allow_methods.is_empty() {
+            ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+                .map(str::to_owned)
+                .to_vec()
+        } else {
+            policy.allow_methods.clone()
+        }
+    } else {
+        route_methods
+    };
+    if !policy.allow_methods.is_empty() {
+        methods.retain(|m| {
+            policy
+                .allow_methods
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(m))
+        });
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&methods.join(", ")) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, value);
+    }
+    let allowed_headers = if policy.allow_headers.is_empty() {
+        asked_headers.cloned()
+    } else {
+        HeaderValue::from_str(&policy.allow_headers.join(", ")).ok()
+    };
+    if let Some(value) = allowed_headers {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, value);
+    }
+    if let Some(age) = policy.max_age {
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(age));
+    }
+    response
 }
 
 /// Whether the request announces a body (which an early error leaves unread).
@@ -61,8 +150,75 @@ fn close_connection(response: &mut Response) {
 /// (with the command an operator runs to claim it), or the method and path
 /// that did not match and the methods that would. Never which app a host
 /// belongs to: slugs are the operator's (docs/security.md).
-fn route(o: &Orchestrator, request: &Request) -> Result<Target, Box<Response>> {
-    let raw_host = request
+fn route(
+    o: &Orchestrator,
+    request: &Request,
+) -> (
+    Result<Target, Box<Response>>,
+    Option<Arc<shared::CorsPolicy>>,
+) {
+    let raw_host = match host_header(request) {
+        Ok(host) => host,
+        Err(response) => return (Err(response), None),
+    };
+    let tables = o.cache.tables();
+    // An admin host serves the dashboard and admin API, and outside those
+    // paths the default app's routes without a host, sandboxed so no page
+    // of theirs shares the admin's origin (ADR 006).
+    let sandbox = o.config.admin_hosts.contains_header(raw_host);
+    let method = request.method().as_str();
+    let path = request.uri().path();
+    let lookup = |method: &str| {
+        if sandbox {
+            tables.lookup_in(&AppId::DEFAULT, raw_host, method, path)
+        } else {
+            tables.lookup(raw_host, method, path)
+        }
+    };
+    let found = lookup(method);
+    let app = match &found {
+        Ok(hit) => Some(hit.app),
+        Err(Resolution::NoRoute { app_id, .. } | Resolution::MethodNotAllowed { app_id, .. }) => {
+            tables.app(app_id)
+        }
+        Err(_) => None,
+    };
+    let cors = app.and_then(|app| app.cors.clone());
+    if let Some(policy) = &cors
+        && request.method() == Method::OPTIONS
+        && request.headers().contains_key(header::ORIGIN)
+        && let Some(asked) = request
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|m| m.to_str().ok())
+    {
+        // Which methods the path has: the asked one if a route takes it,
+        // and every other method its routes name.
+        let mut methods = match lookup(asked) {
+            Ok(hit) => vec![hit.route.route.method.to_string()],
+            Err(_) => Vec::new(),
+        };
+        if let Err(Resolution::MethodNotAllowed { allowed, .. }) = lookup("\u{0}") {
+            methods.extend(allowed);
+        }
+        if !methods.is_empty() {
+            methods.dedup();
+            let answer = preflight(
+                policy,
+                methods,
+                request
+                    .headers()
+                    .get(header::ACCESS_CONTROL_REQUEST_HEADERS),
+            );
+            return (Err(Box::new(answer)), cors);
+        }
+    }
+    (dispatch_target(found, sandbox, method, path), cors)
+}
+
+/// The `Host` header as text (or the URI's authority).
+fn host_header(request: &Request) -> Result<&str, Box<Response>> {
+    Ok(request
         .headers()
         .get(header::HOST)
         .map(|h| {
@@ -75,19 +231,17 @@ fn route(o: &Orchestrator, request: &Request) -> Result<Target, Box<Response>> {
         })
         .transpose()?
         .or_else(|| request.uri().host())
-        .unwrap_or("");
-    let method = request.method().as_str();
-    let path = request.uri().path();
-    let tables = o.cache.tables();
-    // An admin host serves the dashboard and admin API, and outside those
-    // paths the default app's routes without a host, sandboxed so no page
-    // of theirs shares the admin's origin (ADR 006).
-    let sandbox = o.config.admin_hosts.contains_header(raw_host);
-    let found = if sandbox {
-        tables.lookup_in(&AppId::DEFAULT, raw_host, method, path)
-    } else {
-        tables.lookup(raw_host, method, path)
-    };
+        .unwrap_or(""))
+}
+
+/// A lookup's result as the script to run, or the error that explains the
+/// miss.
+fn dispatch_target(
+    found: Result<Hit<'_>, Resolution>,
+    sandbox: bool,
+    method: &str,
+    path: &str,
+) -> Result<Target, Box<Response>> {
     let hit = match found {
         Ok(hit) => hit,
         Err(Resolution::InvalidHost { message }) => return Err(invalid_host(&message)),
@@ -240,6 +394,32 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
     };
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let trusted = &o.config.trusted_proxies;
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let url = trusted.request_url(
+        peer,
+        header("host")
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or(""),
+        header("x-forwarded-proto"),
+        header("x-forwarded-host"),
+        parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+    );
+    let client_ip = trusted
+        .client_ip(
+            peer,
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     let script_request = ScriptRequest {
         method: method.clone(),
         path: path.clone(),
@@ -252,6 +432,8 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
         params: target.params,
         host_params: target.host_params,
         body: Vec::from(body),
+        url,
+        client_ip,
     };
     let mut outcome = o
         .executor

@@ -38,6 +38,9 @@ pub struct OrchestratorConfig {
     /// Hosts that serve the admin surface: no app is served on them, even
     /// one whose claim predates the setting (ADR 006).
     pub admin_hosts: shared::AdminHosts,
+    /// Peers whose `X-Forwarded-*` headers give `request.url` and
+    /// `request.client_ip`.
+    pub trusted_proxies: shared::TrustedProxies,
 }
 
 impl Default for OrchestratorConfig {
@@ -45,6 +48,7 @@ impl Default for OrchestratorConfig {
         OrchestratorConfig {
             max_request_bytes: 4 << 20,
             admin_hosts: shared::AdminHosts::default(),
+            trusted_proxies: shared::TrustedProxies::default(),
         }
     }
 }

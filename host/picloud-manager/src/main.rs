@@ -62,6 +62,10 @@ struct Args {
     /// (docs/security.md). Default: the loopback addresses.
     #[arg(long, env = "PICLOUD_ADMIN_HOSTS", default_value = shared::DEFAULT_ADMIN_HOSTS, value_parser = shared::AdminHosts::parse)]
     admin_hosts: shared::AdminHosts,
+    /// Proxies whose X-Forwarded-* headers are believed (addresses or CIDR
+    /// blocks; default loopback).
+    #[arg(long, env = "PICLOUD_TRUSTED_PROXIES", default_value = shared::DEFAULT_TRUSTED_PROXIES, value_parser = shared::TrustedProxies::parse)]
+    trusted_proxies: shared::TrustedProxies,
 }
 
 #[tokio::main]
@@ -90,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
         log_max_age: args.log_max_age,
         cluster_secret: Some(secret),
         admin_hosts: args.admin_hosts,
+        trusted_proxies: args.trusted_proxies,
         ..ControlConfig::new(args.listen, args.data_dir)
     };
     let signal = process::shutdown_signal()?;

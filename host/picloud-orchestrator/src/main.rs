@@ -47,9 +47,13 @@ struct Args {
     #[arg(long, env = "PICLOUD_MAX_REQUEST_BYTES", default_value_t = OrchestratorConfig::default().max_request_bytes)]
     max_request_bytes: usize,
     /// The cluster's admin hosts (as the manager's PICLOUD_ADMIN_HOSTS): no
-    /// app is served on them.
+    /// app's claim counts there; only the default app answers, sandboxed.
     #[arg(long, env = "PICLOUD_ADMIN_HOSTS", default_value = shared::DEFAULT_ADMIN_HOSTS, value_parser = shared::AdminHosts::parse)]
     admin_hosts: shared::AdminHosts,
+    /// Proxies whose X-Forwarded-* headers give `request.url` and
+    /// `request.client_ip` (addresses or CIDR blocks; default loopback).
+    #[arg(long, env = "PICLOUD_TRUSTED_PROXIES", default_value = shared::DEFAULT_TRUSTED_PROXIES, value_parser = shared::TrustedProxies::parse)]
+    trusted_proxies: shared::TrustedProxies,
 }
 
 #[tokio::main]
@@ -80,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         OrchestratorConfig {
             max_request_bytes: args.max_request_bytes,
             admin_hosts: args.admin_hosts,
+            trusted_proxies: args.trusted_proxies,
         },
     );
     let mut app = Router::new()

@@ -390,6 +390,18 @@ struct ServeArgs {
         global = true
     )]
     admin_hosts: shared::AdminHosts,
+    /// Proxies whose X-Forwarded-For/-Proto/-Host are believed (addresses or
+    /// CIDR blocks, comma-separated): they give `request.url`,
+    /// `request.client_ip` and the sign-in throttle's address. Default: this
+    /// machine (loopback).
+    #[arg(
+        long,
+        env = "PICLOUD_TRUSTED_PROXIES",
+        default_value = shared::DEFAULT_TRUSTED_PROXIES,
+        value_parser = shared::TrustedProxies::parse,
+        global = true
+    )]
+    trusted_proxies: shared::TrustedProxies,
 }
 
 /// Parses the command line, with the settings file (`--config-file` or
@@ -543,6 +555,7 @@ async fn main() -> anyhow::Result<()> {
                     },
                     secret_key: args.secret_key.clone(),
                     admin_hosts: args.admin_hosts.clone(),
+                    trusted_proxies: args.trusted_proxies.clone(),
                     ..picloud::ControlConfig::new(args.listen, args.data_dir.clone())
                 },
                 max_concurrent: args.max_concurrent,
@@ -647,6 +660,7 @@ async fn main() -> anyhow::Result<()> {
                 args.public_base_url.as_deref().unwrap_or("(from listen)")
             );
             println!("admin_hosts      = {}", args.admin_hosts);
+            println!("trusted_proxies  = {}", args.trusted_proxies);
             println!("max_concurrent   = {}", args.max_concurrent);
             println!("max_body         = {} bytes", args.max_body);
             println!("kv_max_keys      = {}", args.kv_max_keys);

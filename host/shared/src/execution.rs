@@ -26,6 +26,14 @@ pub struct ScriptRequest {
     /// Raw body bytes.
     #[serde(with = "crate::wire::base64_bytes")]
     pub body: Vec<u8>,
+    /// The URL as the client used it (scheme and host from a trusted
+    /// proxy's `X-Forwarded-*`); empty for runs no client made (cron).
+    #[serde(default)]
+    pub url: String,
+    /// The client's address (a trusted proxy's `X-Forwarded-For`); empty
+    /// when there is no client.
+    #[serde(default)]
+    pub client_ip: String,
 }
 
 /// The response a script produced.

@@ -18,6 +18,8 @@
 
 mod admin_hosts;
 pub mod batch;
+pub mod client;
+pub mod cors;
 pub mod domain;
 mod execution;
 mod http_allow;
@@ -30,6 +32,8 @@ mod services;
 pub mod wire;
 
 pub use admin_hosts::{AdminHosts, DEFAULT_ADMIN_HOSTS, is_admin_path};
+pub use client::{DEFAULT_TRUSTED_PROXIES, TrustedProxies};
+pub use cors::CorsPolicy;
 pub use execution::{
     ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRecorder, ExecutionRequest,
     ExecutorClient, LimitKind, LogLevel, LogLine, Position, ScriptFailure, ScriptRequest,
@@ -67,5 +71,5 @@ pub mod versions {
     /// The HTTP API under `/api/v1/`.
     pub const API: &str = "v1";
     /// The WIT package the guest and host share (`wit/picloud.wit`).
-    pub const WIT: &str = "picloud:platform@0.1.2";
+    pub const WIT: &str = "picloud:platform@0.1.3";
 }

@@ -35,6 +35,9 @@ pub struct AppRouting {
     pub domains: Vec<String>,
     /// Limits for the app's executions.
     pub limits: Limits,
+    /// Its CORS policy, if it has one.
+    #[serde(default)]
+    pub cors: Option<crate::CorsPolicy>,
 }
 
 /// A script's runnable form.

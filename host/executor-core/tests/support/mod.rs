@@ -59,7 +59,17 @@ pub(crate) fn case(name: &str) -> PathBuf {
         .join("main.rhai")
 }
 
+/// An object, or an array of `[name, value]` pairs (for repeated names).
 fn pairs(value: Option<&Value>) -> Vec<(String, String)> {
+    if let Some(Value::Array(items)) = value {
+        return items
+            .iter()
+            .map(|pair| {
+                let text = |i: usize| pair[i].as_str().unwrap_or_default().to_owned();
+                (text(0), text(1))
+            })
+            .collect();
+    }
     value
         .and_then(Value::as_object)
         .map(|m| {
@@ -86,12 +96,29 @@ fn request_from(value: &Value) -> ScriptRequest {
         headers: pairs(value.get("headers")),
         params: pairs(value.get("params")),
         host_params: pairs(value.get("host_params")),
-        body: value
-            .get("body")
+        // `body_bytes` (numbers) for bodies that are not UTF-8.
+        body: match value.get("body_bytes").and_then(Value::as_array) {
+            Some(bytes) => bytes
+                .iter()
+                .map(|b| u8::try_from(b.as_u64().unwrap_or_default()).unwrap_or_default())
+                .collect(),
+            None => value
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .as_bytes()
+                .to_vec(),
+        },
+        url: value
+            .get("url")
             .and_then(Value::as_str)
             .unwrap_or_default()
-            .as_bytes()
-            .to_vec(),
+            .to_owned(),
+        client_ip: value
+            .get("client_ip")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
     }
 }
 
@@ -141,6 +168,13 @@ pub(crate) fn check_case(executor: &Executor, path: &Path) -> Result<(), Box<dyn
             );
             if let Some(body) = expected.get("body").and_then(Value::as_str) {
                 assert_eq!(String::from_utf8_lossy(&response.body), body, "body");
+            }
+            if let Some(Value::Array(bytes)) = expected.get("body_bytes") {
+                let want: Vec<u8> = bytes
+                    .iter()
+                    .map(|b| u8::try_from(b.as_u64().unwrap_or_default()).unwrap_or_default())
+                    .collect();
+                assert_eq!(response.body, want, "body bytes");
             }
             if let Some(json) = expected.get("json") {
                 let actual: Value = serde_json::from_slice(&response.body)?;

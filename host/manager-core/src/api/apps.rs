@@ -30,7 +30,7 @@ const APP_PARAM: &str = "App id or current slug; an old slug answers 308 with th
 /// current slug, so clients following redirects keep working after a rename.
 pub(super) async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result<App> {
     match m.store.resolve_app(app).await? {
-        AppRef::Found(app) => Ok(app),
+        AppRef::Found(app) => Ok(*app),
         AppRef::Renamed { current_slug } => {
             let path = uri.path();
             let prefix = "/api/v1/admin/apps/";
@@ -53,7 +53,7 @@ pub(super) async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result
 /// rename.
 pub(super) async fn app_by_ref(m: &Manager, app: &str) -> Result<(App, Option<Renamed>)> {
     match m.store.resolve_app(app).await? {
-        AppRef::Found(app) => Ok((app, None)),
+        AppRef::Found(app) => Ok((*app, None)),
         AppRef::Renamed { current_slug } => {
             let found = m.store.app(&current_slug).await?;
             Ok((
@@ -165,6 +165,11 @@ struct UpdateApp {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     limits: Option<Option<Value>>,
+    /// CORS policy (docs/apps.md, "CORS"): `{"allow_origins": [...], ...}`;
+    /// `null` turns CORS off.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    cors: Option<Option<Value>>,
     /// New slug; the old one keeps redirecting.
     #[schema(pattern = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
     slug: Option<String>,
@@ -179,7 +184,7 @@ struct UpdateApp {
     responses(
         (status = 200, description = "The updated app", body = App),
         (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
-        (status = 400, description = "`invalid_slug`, `invalid_name`, `invalid_limits` or `default_app`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_slug`, `invalid_name`, `invalid_limits`, `invalid_cors` or `default_app`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
         (status = 409, description = "`slug_taken` or `slug_in_history` (rename with `force`)", body = super::openapi::ErrorBody),
     ))]
@@ -193,6 +198,18 @@ async fn update(
     // Validate everything before the rename, so a 400 never leaves a half-applied PATCH.
     m.store
         .validate_app_update(body.name.as_deref(), body.limits.as_ref())?;
+    let cors = match body.cors {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(value)) => {
+            let policy: shared::CorsPolicy = serde_json::from_value(value)
+                .map_err(|e| Error::bad_request("invalid_cors", format!("cors: {e}")))?;
+            policy
+                .validate()
+                .map_err(|m| Error::bad_request("invalid_cors", m))?;
+            Some(Some(policy))
+        }
+    };
     if let Some(slug) = &body.slug {
         app = m.store.rename_app(&app, slug, body.force).await?;
     }
@@ -206,6 +223,9 @@ async fn update(
                 body.limits,
             )
             .await?;
+    }
+    if let Some(cors) = &cors {
+        app = m.store.set_app_cors(&app, cors.as_ref()).await?;
     }
     m.routing_changed().await;
     Ok(Json(app))

@@ -36,29 +36,29 @@ pub(super) fn router() -> OpenApiRouter<Manager> {
         .routes(routes!(revoke_token))
 }
 
-/// The client's address: the TCP peer, or, when the peer is a proxy on this
-/// machine (Caddy), the address that proxy appended to `X-Forwarded-For`.
-/// Headers from anyone else are ignored, since any client can forge them.
-pub(crate) fn client_addr(request_peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-    let peer = request_peer?.ip();
-    if !peer.is_loopback() {
-        return Some(peer);
-    }
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-        .next_back();
-    Some(forwarded.unwrap_or(peer))
+/// The client's address: the TCP peer, or, when the peer is a trusted proxy
+/// (Caddy on this machine, by default), the address that proxy appended to
+/// `X-Forwarded-For`. Headers from anyone else are ignored, since any client
+/// can forge them.
+pub(crate) fn client_addr(
+    m: &Manager,
+    request_peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    m.config.trusted_proxies.client_ip(
+        request_peer,
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
 }
 
 /// Whether the browser reached us over HTTPS (directly configured, or said by
-/// the local proxy), so the cookie must be `Secure`.
+/// a trusted proxy), so the cookie must be `Secure`.
 fn over_https(m: &Manager, peer: Option<SocketAddr>, headers: &HeaderMap) -> bool {
     m.config.public_base_url.starts_with("https://")
-        || (peer.is_some_and(|p| p.ip().is_loopback())
+        || (peer.is_some_and(|p| m.config.trusted_proxies.contains(p.ip()))
             && headers
                 .get("x-forwarded-proto")
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https")))
@@ -85,7 +85,7 @@ async fn login(
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response> {
     let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
-    let addr = client_addr(peer, &headers);
+    let addr = client_addr(&m, peer, &headers);
     // The body may hold up to a megabyte. A name no account can have is
     // refused here, before it is copied, looked up or kept by the throttle,
     // and its failure counts against the address alone. Skipping the hash

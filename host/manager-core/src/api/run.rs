@@ -95,7 +95,7 @@ async fn run(
 ) -> Result<Json<RunResult>> {
     let script = m.store.script(&id).await?;
     let app = m.store.app(&script.app_id).await?;
-    let request = script_request(body)?;
+    let request = script_request(body, &m.config.public_base_url)?;
     let app_id: AppId = crate::store::id(&app.id)?;
     let script_id: ScriptId = crate::store::id(&script.id)?;
     let limits = app_limits(app.limits.as_ref().map(|l| l.to_string()).as_deref());
@@ -178,7 +178,9 @@ async fn run(
 
 /// Checks the simulated request the way the HTTP server would have parsed a
 /// real one, so the script sees the same shapes.
-fn script_request(body: RunRequest) -> Result<ScriptRequest> {
+/// `request.url` is the path under the public base URL; a test run has no
+/// client address.
+fn script_request(body: RunRequest, base: &str) -> Result<ScriptRequest> {
     let invalid = |message: String| Error::bad_request("invalid_run", message);
     let method = body.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
     if method.is_empty() || method.len() > 16 || Method::from_bytes(method.as_bytes()).is_err() {
@@ -195,7 +197,13 @@ fn script_request(body: RunRequest) -> Result<ScriptRequest> {
             "the query is longer than {MAX_QUERY} characters"
         )));
     }
-    let query = form_urlencoded::parse(body.query.trim_start_matches('?').as_bytes())
+    let raw_query = body.query.trim_start_matches('?');
+    let url = format!(
+        "{}{path}{}{raw_query}",
+        base.trim_end_matches('/'),
+        if raw_query.is_empty() { "" } else { "?" }
+    );
+    let query = form_urlencoded::parse(raw_query.as_bytes())
         .into_owned()
         .collect();
     let mut headers = Vec::with_capacity(body.headers.len());
@@ -219,5 +227,7 @@ fn script_request(body: RunRequest) -> Result<ScriptRequest> {
         params: body.params.into_iter().collect(),
         host_params: Vec::new(),
         body: body.body.into_bytes(),
+        url,
+        client_ip: String::new(),
     })
 }

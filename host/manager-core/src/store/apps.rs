@@ -24,6 +24,11 @@ pub struct App {
     /// Per-app limit overrides (see docs/scripting.md, "Limits").
     #[schema(value_type = Option<Object>)]
     pub limits: Option<serde_json::Value>,
+    /// Which browser origins may call its routes (docs/apps.md, "CORS");
+    /// absent when CORS is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub cors: Option<shared::CorsPolicy>,
     /// Host patterns the app claims.
     pub domains: Vec<Domain>,
     /// RFC 3339.
@@ -49,7 +54,7 @@ pub struct Domain {
 #[derive(Debug, Clone)]
 pub enum AppRef {
     /// The app, by its id or current slug.
-    Found(App),
+    Found(Box<App>),
     /// An old slug of this app; the caller redirects to its current slug.
     Renamed {
         /// The app's current slug.
@@ -101,16 +106,18 @@ pub(crate) fn validate_slug(slug: &str) -> Result<()> {
 }
 
 /// The `apps` columns [`app_from_row`] reads.
-const APP_COLUMNS: &str = "id, slug, name, description, limits, created_at, updated_at";
+const APP_COLUMNS: &str = "id, slug, name, description, limits, cors, created_at, updated_at";
 
 fn app_from_row(row: &sqlx::any::AnyRow, domains: Vec<Domain>) -> Result<App> {
     let limits: Option<String> = row.try_get("limits")?;
+    let cors: Option<String> = row.try_get("cors")?;
     Ok(App {
         id: row.try_get("id")?,
         slug: row.try_get("slug")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
         limits: limits.and_then(|l| serde_json::from_str(&l).ok()),
+        cors: cors.and_then(|c| serde_json::from_str(&c).ok()),
         domains,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
@@ -201,7 +208,7 @@ impl Store {
         if Uuid::parse_str(id_or_slug).is_ok()
             && let Some(app) = self.app_by_id(id_or_slug).await?
         {
-            return Ok(AppRef::Found(app));
+            return Ok(AppRef::Found(Box::new(app)));
         }
         let id: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE slug = $1")
             .bind(id_or_slug)
@@ -210,7 +217,7 @@ impl Store {
         if let Some(id) = id
             && let Some(app) = self.app_by_id(&id).await?
         {
-            return Ok(AppRef::Found(app));
+            return Ok(AppRef::Found(Box::new(app)));
         }
         let current: Option<String> = sqlx::query_scalar(
             "SELECT a.slug FROM app_slug_history h JOIN apps a ON a.id = h.app_id WHERE h.slug = $1",
@@ -228,7 +235,7 @@ impl Store {
     /// one (for request bodies, where a redirect makes no sense).
     pub async fn app(&self, id_or_slug: &str) -> Result<App> {
         match self.resolve_app(id_or_slug).await? {
-            AppRef::Found(app) => Ok(app),
+            AppRef::Found(app) => Ok(*app),
             AppRef::Renamed { current_slug } => Err(Error::bad_request(
                 "app_renamed",
                 format!("app '{id_or_slug}' was renamed to '{current_slug}'"),
@@ -291,6 +298,24 @@ impl Store {
             validate_limits(value)?;
         }
         Ok(())
+    }
+
+    /// Sets (or, with `None`, turns off) the app's CORS policy.
+    pub async fn set_app_cors(&self, app: &App, cors: Option<&shared::CorsPolicy>) -> Result<App> {
+        if let Some(cors) = cors {
+            cors.validate()
+                .map_err(|m| Error::bad_request("invalid_cors", m))?;
+        }
+        let text = cors.map(|c| serde_json::to_string(c).expect("a policy serializes"));
+        sqlx::query("UPDATE apps SET cors = $1, updated_at = $2 WHERE id = $3")
+            .bind(text)
+            .bind(now_ms())
+            .bind(&app.id)
+            .execute(&self.db.pool)
+            .await?;
+        self.app_by_id(&app.id)
+            .await?
+            .ok_or_else(|| Error::not_found("app", app.id.clone()))
     }
 
     /// Updates name, description and limits (any of them).

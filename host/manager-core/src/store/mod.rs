@@ -141,8 +141,8 @@ impl Store {
     async fn snapshot(&self) -> crate::Result<RoutingSnapshot> {
         // One read transaction, so the three lists agree with each other.
         let mut tx = self.db.begin_write().await?;
-        let apps: Vec<(String, String, Option<String>)> =
-            sqlx::query_as("SELECT id, slug, limits FROM apps")
+        let apps: Vec<(String, String, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT id, slug, limits, cors FROM apps")
                 .fetch_all(&mut *tx)
                 .await?;
         let domains: Vec<(String, String)> =
@@ -164,12 +164,15 @@ impl Store {
             by_app.entry(app_id).or_default().push(pattern);
         }
         let mut snapshot = RoutingSnapshot::default();
-        for (app_id, slug, limits) in apps {
+        for (app_id, slug, limits, cors) in apps {
             snapshot.apps.push(AppRouting {
                 id: id(&app_id)?,
                 domains: by_app.remove(&app_id).unwrap_or_default(),
                 slug,
                 limits: app_limits(limits.as_deref()),
+                // Stored only after validation; one that no longer parses
+                // is off rather than a failed snapshot.
+                cors: cors.and_then(|c| serde_json::from_str(&c).ok()),
             });
         }
         for (script_id, app_id, name, source) in scripts {

@@ -51,6 +51,7 @@ fn app(snapshot: &mut RoutingSnapshot, domains: Vec<String>) {
         slug: format!("app-{}", snapshot.apps.len()),
         domains,
         limits: Limits::default(),
+        cors: None,
     });
     for path in PATHS {
         let script = ScriptId::new();

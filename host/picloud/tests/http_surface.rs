@@ -1,0 +1,272 @@
+//! The HTTP surface real apps need (issue 23), over HTTP against a real
+//! server: repeated query parameters, the request's own URL and client
+//! address (believing `X-Forwarded-*` only from trusted proxies), and binary
+//! bodies in and out.
+
+#[expect(
+    unused_macros,
+    reason = "none of these depend on the database engine; SQLite is enough"
+)]
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use support::{TOKEN, TestServer, config};
+
+const WHOAMI: &str = "#{ url: request.url, ip: request.client_ip, tags: request.query_all.tag, last: request.query.tag }";
+
+async fn whoami(s: &TestServer, headers: &[(&str, &str)]) -> Value {
+    let mut request = s
+        .client
+        .get(format!("{}/whoami?tag=a&tag=b", s.base))
+        .header("host", "localhost:8080");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_sees_its_url_its_client_and_every_query_value() {
+    let s = TestServer::start(&None).await;
+    s.deploy("default", "whoami", WHOAMI, "GET", "/whoami")
+        .await;
+
+    let seen = whoami(&s, &[]).await;
+    assert_eq!(seen["url"], "http://localhost:8080/whoami?tag=a&tag=b");
+    assert_eq!(seen["ip"], "127.0.0.1");
+    assert_eq!(seen["tags"], serde_json::json!(["a", "b"]));
+    assert_eq!(seen["last"], "b");
+
+    // From a trusted proxy (loopback, by default), its headers count.
+    let proxied = [
+        ("x-forwarded-for", "203.0.113.9"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "shop.example"),
+    ];
+    let seen = whoami(&s, &proxied).await;
+    assert_eq!(seen["url"], "https://shop.example/whoami?tag=a&tag=b");
+    assert_eq!(seen["ip"], "203.0.113.9");
+    s.stop().await;
+
+    // Trusting no proxy, the same headers are a client's claims: ignored.
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = config(data.path().to_owned(), &None, Some(TOKEN));
+    cfg.control.trusted_proxies = shared::TrustedProxies::parse("").unwrap();
+    let s = TestServer::at(cfg).await;
+    s.deploy("default", "whoami", WHOAMI, "GET", "/whoami")
+        .await;
+    let seen = whoami(&s, &proxied).await;
+    assert_eq!(seen["url"], "http://localhost:8080/whoami?tag=a&tag=b");
+    assert_eq!(seen["ip"], "127.0.0.1");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_upload_comes_back_byte_identical() {
+    let s = TestServer::start(&None).await;
+    s.deploy("default", "echo", "request.body_blob", "POST", "/echo")
+        .await;
+    s.deploy(
+        "default",
+        "typed",
+        r#"#{ status: 201, headers: #{ "content-type": "image/png" }, body: request.body_blob }"#,
+        "POST",
+        "/typed",
+    )
+    .await;
+    // Every byte value, over and over: invalid UTF-8 throughout.
+    let upload: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7 % 251) as u8).collect();
+    for (path, status, content_type) in [
+        ("/echo", StatusCode::OK, "application/octet-stream"),
+        ("/typed", StatusCode::CREATED, "image/png"),
+    ] {
+        let response = s
+            .client
+            .post(format!("{}{path}", s.base))
+            .header("host", "localhost")
+            .body(upload.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(response.headers()["content-type"], content_type, "{path}");
+        let body = response.bytes().await.unwrap();
+        assert!(
+            body.as_ref() == upload.as_slice(),
+            "{path}: the bytes differ"
+        );
+    }
+    // Above the body limit: 413 before any script runs.
+    let response = s
+        .client
+        .post(format!("{}/echo", s.base))
+        .header("host", "localhost")
+        .body(vec![0u8; 10 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, log) = s
+        .admin(Method::GET, "/api/v1/admin/executions?limit=10", None)
+        .await;
+    assert_eq!(log["executions"].as_array().unwrap().len(), 2, "{log}");
+    s.stop().await;
+}
+
+/// Per-app CORS: the platform answers preflights for paths that have
+/// routes, and puts the CORS headers on every answer of the app, errors
+/// included, for allowed origins only; a script's own headers win.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_is_per_app_and_covers_errors() {
+    let s = TestServer::start(&None).await;
+    s.app_on("api", "api.test").await;
+    s.deploy("api", "data", "#{ n: 1 }", "GET", "/data").await;
+    s.deploy("api", "boom", r#"throw "no""#, "POST", "/boom")
+        .await;
+    s.deploy(
+        "api",
+        "own",
+        r#"response(200, "mine", #{ "access-control-allow-origin": "https://own.example" })"#,
+        "GET",
+        "/own",
+    )
+    .await;
+    let send = |method: Method, path: &str, headers: &[(&str, &str)]| {
+        let mut request = s
+            .client
+            .request(method, format!("{}{path}", s.base))
+            .header("host", "api.test");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let front = "http://front.test:3000";
+    let preflight = [
+        ("origin", front),
+        ("access-control-request-method", "GET"),
+        ("access-control-request-headers", "x-token"),
+    ];
+
+    // Off by default: a preflight is just an OPTIONS nobody routes.
+    let answer = send(Method::OPTIONS, "/data", &preflight).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(!answer.headers().contains_key("access-control-allow-origin"));
+
+    // Bad policies are refused, naming the problem.
+    for (cors, needle) in [
+        (
+            serde_json::json!({"allow_origins": ["*"], "allow_credentials": true}),
+            "allow_credentials",
+        ),
+        (
+            serde_json::json!({"allow_origins": ["front.test"]}),
+            "http://",
+        ),
+        (
+            serde_json::json!({"allow_origins": [front], "colour": 1}),
+            "colour",
+        ),
+    ] {
+        let (status, body) = s
+            .admin(
+                Method::PATCH,
+                "/api/v1/admin/apps/api",
+                Some(serde_json::json!({"cors": cors})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(support::code(&body), "invalid_cors");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(needle),
+            "{body}"
+        );
+    }
+    let (status, app) = s
+        .admin(
+            Method::PATCH,
+            "/api/v1/admin/apps/api",
+            Some(serde_json::json!({"cors": {
+                "allow_origins": [front, "https://{sub}.front.test"],
+                "expose_headers": ["x-total"],
+                "max_age": 600
+            }})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{app}");
+    assert_eq!(app["cors"]["max_age"], 600);
+
+    let answer = send(Method::OPTIONS, "/data", &preflight).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::NO_CONTENT);
+    let h = answer.headers();
+    assert_eq!(h["access-control-allow-origin"], front);
+    assert!(
+        h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("GET")
+    );
+    assert_eq!(h["access-control-allow-headers"], "x-token");
+    assert_eq!(h["access-control-max-age"], "600");
+    assert_eq!(h["vary"], "Origin");
+
+    // Every answer of the app carries the headers: success, 404, 405, 500.
+    for (method, path, status) in [
+        (Method::GET, "/data", StatusCode::OK),
+        (Method::GET, "/nope", StatusCode::NOT_FOUND),
+        (Method::DELETE, "/data", StatusCode::METHOD_NOT_ALLOWED),
+        (Method::POST, "/boom", StatusCode::INTERNAL_SERVER_ERROR),
+    ] {
+        let answer = send(method.clone(), path, &[("origin", "https://eu.front.test")])
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{method} {path}");
+        assert_eq!(
+            answer.headers()["access-control-allow-origin"],
+            "https://eu.front.test",
+            "{method} {path}"
+        );
+        assert_eq!(answer.headers()["access-control-expose-headers"], "x-total");
+    }
+    // Another origin gets nothing to read, and a script's own headers win.
+    let answer = send(Method::GET, "/data", &[("origin", "http://evil.test")])
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(!answer.headers().contains_key("access-control-allow-origin"));
+    let answer = send(Method::GET, "/own", &[("origin", front)])
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.headers()["access-control-allow-origin"],
+        "https://own.example"
+    );
+
+    // Another app is untouched; `null` turns the app's CORS off again.
+    let answer = s
+        .client
+        .get(format!("{}/hello", s.base))
+        .header("host", "localhost")
+        .header("origin", front)
+        .send()
+        .await
+        .unwrap();
+    assert!(!answer.headers().contains_key("access-control-allow-origin"));
+    let (status, app) = s
+        .admin(
+            Method::PATCH,
+            "/api/v1/admin/apps/api",
+            Some(serde_json::json!({"cors": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(app.get("cors").is_none(), "{app}");
+    let answer = send(Method::GET, "/data", &[("origin", front)])
+        .await
+        .unwrap();
+    assert!(!answer.headers().contains_key("access-control-allow-origin"));
+    s.stop().await;
+}
