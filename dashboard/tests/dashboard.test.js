@@ -358,6 +358,32 @@ describe('routes', () => {
 	});
 });
 
+describe('app settings: CORS', () => {
+	test('a CORS policy is saved as JSON, a bad one is refused with its reason, empty turns it off', async () => {
+		await adminApi(server, 'POST', '/apps', { slug: 'corsy', name: 'Corsy' });
+		const { page, problems, context } = await openPage(browser);
+		await signIn(page, server);
+		await page.goto(`${server.url}/admin/apps/corsy/settings`);
+		const policy = page.getByLabel('Policy (JSON)');
+		await policy.fill('{"allow_origins": ["*"], "allow_credentials": true}');
+		await page.getByRole('button', { name: 'Save CORS' }).click();
+		await expectText(page.getByRole('alert'), /allow_credentials/);
+		await policy.fill('{"allow_origins": ["https://app.example.com"], "max_age": 600}');
+		await page.getByRole('button', { name: 'Save CORS' }).click();
+		await page.getByText('CORS saved.').waitFor();
+		let app = await adminApi(server, 'GET', '/apps/corsy');
+		assert.deepEqual(app.cors.allow_origins, ['https://app.example.com']);
+		assert.equal(app.cors.max_age, 600);
+		await policy.fill('');
+		await page.getByRole('button', { name: 'Save CORS' }).click();
+		await page.getByText('CORS is off.').waitFor();
+		app = await adminApi(server, 'GET', '/apps/corsy');
+		assert.equal(app.cors, undefined);
+		assertClean(problems);
+		await context.close();
+	});
+});
+
 describe('app settings', () => {
 	test('limits are saved (empty means the default) and an app is deleted after typing its slug', async () => {
 		await adminApi(server, 'POST', '/apps', { slug: 'doomed', name: 'Doomed' });

@@ -52,9 +52,20 @@ export interface App {
 	name: string;
 	description: string;
 	limits: Limits | null;
+	/** Absent when CORS is off (docs/apps.md#cors). */
+	cors?: CorsPolicy;
 	domains: Domain[];
 	created_at: string;
 	updated_at: string;
+}
+
+export interface CorsPolicy {
+	allow_origins: string[];
+	allow_methods?: string[];
+	allow_headers?: string[];
+	expose_headers?: string[];
+	allow_credentials?: boolean;
+	max_age?: number | null;
 }
 
 export interface Page {
@@ -75,6 +86,7 @@ export interface UpdateApp {
 	name?: string;
 	description?: string;
 	limits?: Limits | null;
+	cors?: CorsPolicy | null;
 	slug?: string;
 	force?: boolean;
 }
