@@ -119,6 +119,10 @@ pub struct ExecutorConfig {
     /// Executions that may run at once; also the number of pooled instance
     /// slots. Further requests wait for a slot.
     pub max_concurrent: u32,
+    /// Slots one app may hold at once (fair share, docs/scripting.md
+    /// "Limits"); `None`: half of `max_concurrent`, at least 1. A share of
+    /// every slot turns the per-app gate off.
+    pub max_concurrent_per_app: Option<u32>,
     /// Operator ceilings: per-app limits are capped by these, and the pooling
     /// allocator reserves memory slots of `max_limits.memory_bytes`.
     pub max_limits: shared::Limits,
@@ -155,6 +159,7 @@ impl Default for ExecutorConfig {
         ExecutorConfig {
             cache_dir: None,
             max_concurrent: 16,
+            max_concurrent_per_app: None,
             max_limits: shared::Limits::MAX,
             allocator: AllocatorKind::Pooling,
             fuel: true,

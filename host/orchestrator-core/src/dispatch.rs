@@ -559,7 +559,7 @@ fn script_error(err: &ExecutionError, detailed: bool) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
     if matches!(
         err,
-        ExecutionError::Overloaded | ExecutionError::Unavailable
+        ExecutionError::Overloaded | ExecutionError::AppOverloaded | ExecutionError::Unavailable
     ) {
         response
             .headers_mut()
@@ -582,6 +582,7 @@ fn public_message(err: &ExecutionError) -> &'static str {
         ExecutionError::DeadlineExceeded { .. } => "the script ran past its deadline",
         ExecutionError::ResponseTooLarge { .. } => "the script's response is larger than its limit",
         ExecutionError::Overloaded => "the server is busy; retry shortly",
+        ExecutionError::AppOverloaded => "this app is busy; retry shortly",
         ExecutionError::Unavailable => "no executor is available; retry shortly",
         ExecutionError::Internal => "internal error; the server log has details",
     }

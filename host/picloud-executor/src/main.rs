@@ -36,6 +36,10 @@ struct Args {
     /// Executions that may run at once (also the pooled instance slots).
     #[arg(long, env = "PICLOUD_MAX_CONCURRENT", default_value_t = 16)]
     max_concurrent: u32,
+    /// Executions one app may run at once on this node (default: half of
+    /// --max-concurrent, at least 1); beyond it, 503 app_overloaded.
+    #[arg(long, env = "PICLOUD_MAX_CONCURRENT_PER_APP")]
+    max_concurrent_per_app: Option<u32>,
     /// Let scripts call private, loopback and link-local addresses.
     #[arg(long, env = "PICLOUD_HTTP_ALLOW_PRIVATE")]
     http_allow_private: bool,
@@ -64,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
     let config = ExecutorConfig {
         cache_dir: Some(args.cache_dir),
         max_concurrent: args.max_concurrent,
+        max_concurrent_per_app: args.max_concurrent_per_app,
         services: Arc::new(RemoteServices::new(manager)),
         outbound: OutboundConfig {
             allow_private: args.http_allow_private,

@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub control: ControlConfig,
     /// Executions that may run at once.
     pub max_concurrent: u32,
+    /// Executions one app may run at once; `None`: half, at least 1.
+    pub max_concurrent_per_app: Option<u32>,
     /// Compiled-guest cache; `None` = `<data_dir>/cache`.
     pub cache_dir: Option<PathBuf>,
     /// Outbound HTTP from scripts: limits, and whether private addresses
@@ -34,6 +36,7 @@ impl ServerConfig {
         ServerConfig {
             control: ControlConfig::new(listen, data_dir),
             max_concurrent: 16,
+            max_concurrent_per_app: None,
             cache_dir: None,
             outbound: OutboundConfig::default(),
         }
@@ -61,6 +64,7 @@ impl Server {
                     .unwrap_or_else(|| config.control.data_dir.join("cache")),
             ),
             max_concurrent: config.max_concurrent,
+            max_concurrent_per_app: config.max_concurrent_per_app,
             outbound: config.outbound.clone(),
             ..Default::default()
         };

@@ -314,6 +314,11 @@ struct ServeArgs {
         global = true
     )]
     max_concurrent: u32,
+    /// Executions one app may run at once (its fair share); beyond it, its
+    /// requests wait in its own queue, then get 503 app_overloaded. Default:
+    /// half of --max-concurrent, at least 1.
+    #[arg(long, env = "PICLOUD_MAX_CONCURRENT_PER_APP", global = true)]
+    max_concurrent_per_app: Option<u32>,
     /// Most keys each app's key-value store may hold.
     #[arg(
         long,
@@ -559,6 +564,7 @@ async fn main() -> anyhow::Result<()> {
                     ..picloud::ControlConfig::new(args.listen, args.data_dir.clone())
                 },
                 max_concurrent: args.max_concurrent,
+                max_concurrent_per_app: args.max_concurrent_per_app,
                 cache_dir: None,
                 outbound: picloud::OutboundConfig {
                     allow_private: args.http_allow_private,
@@ -662,6 +668,11 @@ async fn main() -> anyhow::Result<()> {
             println!("admin_hosts      = {}", args.admin_hosts);
             println!("trusted_proxies  = {}", args.trusted_proxies);
             println!("max_concurrent   = {}", args.max_concurrent);
+            println!(
+                "max_concurrent_per_app = {}",
+                args.max_concurrent_per_app
+                    .map_or_else(|| "(half of max_concurrent)".to_owned(), |n| n.to_string())
+            );
             println!("max_body         = {} bytes", args.max_body);
             println!("kv_max_keys      = {}", args.kv_max_keys);
             println!("kv_max_total     = {} bytes", args.kv_max_total);

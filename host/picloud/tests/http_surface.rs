@@ -270,3 +270,89 @@ async fn cors_is_per_app_and_covers_errors() {
     assert!(!answer.headers().contains_key("access-control-allow-origin"));
     s.stop().await;
 }
+
+/// Fair share: one busy app holds at most its share of the execution slots
+/// (half, by default), its excess waits in its own bounded queue or gets
+/// `503 app_overloaded`, and another app's requests still start at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_app_cannot_take_every_slot() {
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = config(data.path().to_owned(), &None, Some(TOKEN));
+    cfg.max_concurrent = 4;
+    let s = TestServer::at(cfg).await;
+    s.app_on("busy", "busy.test").await;
+    // Each run says it started, then spins until its deadline.
+    s.deploy(
+        "busy",
+        "spin",
+        "kv::incr(\"started\"); loop { }",
+        "GET",
+        "/spin",
+    )
+    .await;
+    for (app, limits) in [
+        (
+            "busy",
+            serde_json::json!({"deadline_ms": 3000, "fuel": 10_000_000_000u64}),
+        ),
+        // The default app waits at most 300 ms for a slot: behind four
+        // spinning scripts it would get 503, not Hello World.
+        ("default", serde_json::json!({"deadline_ms": 300})),
+    ] {
+        let (status, body) = s
+            .admin(
+                Method::PATCH,
+                &format!("/api/v1/admin/apps/{app}"),
+                Some(serde_json::json!({"limits": limits})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let spins: Vec<_> = (0..8)
+        .map(|_| {
+            let request = s
+                .client
+                .get(format!("{}/spin", s.base))
+                .header("host", "busy.test");
+            tokio::spawn(async move {
+                let answer = request.send().await.unwrap();
+                let retry = answer.headers().contains_key("retry-after");
+                let body: Value = answer.json().await.unwrap();
+                (
+                    body["error"]["code"].as_str().unwrap_or("").to_owned(),
+                    retry,
+                )
+            })
+        })
+        .collect();
+    // Until busy holds its whole share (two slots), as its runs report.
+    loop {
+        let (status, entry) = s
+            .admin(Method::GET, "/api/v1/admin/apps/busy/kv/started", None)
+            .await;
+        if status == StatusCode::OK && entry["value"].as_i64() == Some(2) {
+            break;
+        }
+    }
+    let (status, body) = s.call(Method::GET, "localhost", "/hello").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "Hello, World!"));
+
+    let mut codes = Vec::new();
+    for spin in spins {
+        codes.push(spin.await.unwrap());
+    }
+    // Two ran to their deadline; the queue (as many as the slots) held four
+    // more, which timed out or ran; the rest were refused at once.
+    let refused = codes
+        .iter()
+        .filter(|(code, retry)| code == "app_overloaded" && *retry)
+        .count();
+    assert!(refused >= 2, "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|(code, _)| ["app_overloaded", "deadline_exceeded"].contains(&code.as_str())),
+        "{codes:?}"
+    );
+    s.stop().await;
+}

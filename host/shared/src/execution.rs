@@ -179,6 +179,10 @@ pub enum ExecutionError {
     /// The executor is at capacity; retrying later may succeed.
     #[error("the executor is busy")]
     Overloaded,
+    /// The app holds its whole share of the executor's slots and its queue
+    /// is full or waited too long; other apps are still served.
+    #[error("the app is using its whole share of the executor")]
+    AppOverloaded,
     /// No executor could be reached (cluster mode: every executor node is
     /// down or unreachable); retrying later may succeed.
     #[error("no executor is reachable")]
@@ -209,6 +213,7 @@ impl ExecutionError {
             ExecutionError::MemoryLimit { .. } => "memory_limit",
             ExecutionError::ResponseTooLarge { .. } => "response_too_large",
             ExecutionError::Overloaded => "executor_overloaded",
+            ExecutionError::AppOverloaded => "app_overloaded",
             ExecutionError::Unavailable => "executor_unavailable",
             ExecutionError::Internal => "internal_error",
         }
@@ -221,7 +226,9 @@ impl ExecutionError {
     pub fn http_status(&self) -> u16 {
         match self {
             ExecutionError::BadResponse(_) | ExecutionError::ResponseTooLarge { .. } => 502,
-            ExecutionError::Overloaded | ExecutionError::Unavailable => 503,
+            ExecutionError::Overloaded
+            | ExecutionError::AppOverloaded
+            | ExecutionError::Unavailable => 503,
             ExecutionError::DeadlineExceeded { .. } => 504,
             _ => 500,
         }
