@@ -35,6 +35,7 @@ export interface Limits {
 	max_response_bytes?: number;
 	max_log_lines?: number;
 	max_log_bytes?: number;
+	max_request_bytes?: number;
 }
 
 export type LimitKey = keyof Limits;

@@ -363,7 +363,10 @@ fn sandbox(response: &mut Response) {
 async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
     let started_at = SystemTime::now();
     let (parts, body) = request.into_parts();
-    let body = match to_bytes(body, o.config.max_request_bytes).await {
+    let max_body = usize::try_from(target.limits.max_request_bytes)
+        .unwrap_or(usize::MAX)
+        .min(o.config.max_request_bytes);
+    let body = match to_bytes(body, max_body).await {
         Ok(bytes) => bytes,
         Err(err) => {
             let mut response = if shared::caused_by::<tower_http::timeout::TimeoutError>(&err) {
@@ -376,10 +379,7 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
                 error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
-                    format!(
-                        "the request body is larger than {} bytes",
-                        o.config.max_request_bytes
-                    ),
+                    format!("the request body is larger than {max_body} bytes"),
                 )
             } else {
                 error(

@@ -33,7 +33,8 @@ pub use routes::{PathMatch, RouteEntry, RouteMiss, RouteTable};
 /// Ingress settings.
 #[derive(Debug, Clone)]
 pub struct OrchestratorConfig {
-    /// Largest request body passed to a script, in bytes (413 above it).
+    /// The server's ceiling on request bodies passed to a script, in bytes:
+    /// each app's `max_request_bytes` limit (default 4 MiB) applies under it.
     pub max_request_bytes: usize,
     /// Hosts that serve the admin surface: no app is served on them, even
     /// one whose claim predates the setting (ADR 006).
@@ -46,7 +47,7 @@ pub struct OrchestratorConfig {
 impl Default for OrchestratorConfig {
     fn default() -> Self {
         OrchestratorConfig {
-            max_request_bytes: 4 << 20,
+            max_request_bytes: shared::Limits::MAX.max_request_bytes as usize,
             admin_hosts: shared::AdminHosts::default(),
             trusted_proxies: shared::TrustedProxies::default(),
         }

@@ -43,7 +43,8 @@ struct Args {
     /// are internal.
     #[arg(long, env = "PICLOUD_SERVED_BY_HEADER")]
     served_by_header: bool,
-    /// Largest request body passed to a script (bytes; 413 above it).
+    /// Ceiling on request bodies passed to scripts (bytes; 413 above it);
+    /// each app's `max_request_bytes` limit (default 4 MiB) applies under it.
     #[arg(long, env = "PICLOUD_MAX_REQUEST_BYTES", default_value_t = OrchestratorConfig::default().max_request_bytes)]
     max_request_bytes: usize,
     /// The cluster's admin hosts (as the manager's PICLOUD_ADMIN_HOSTS): no

@@ -113,6 +113,43 @@ async fn a_binary_upload_comes_back_byte_identical() {
         .admin(Method::GET, "/api/v1/admin/executions?limit=10", None)
         .await;
     assert_eq!(log["executions"].as_array().unwrap().len(), 2, "{log}");
+
+    // The limit is the app's: raised to 8 MiB, a 5 MiB upload goes through;
+    // lowered to 1 KiB, 2 KiB is refused.
+    let post = |size: usize| {
+        s.client
+            .post(format!("{}/echo", s.base))
+            .header("host", "localhost")
+            .body(vec![7u8; size])
+            .send()
+    };
+    for (limit, size, status) in [
+        (8 << 20, 5 << 20, StatusCode::OK),
+        (1024, 2048, StatusCode::PAYLOAD_TOO_LARGE),
+        (1024, 1000, StatusCode::OK),
+    ] {
+        let (patched, body) = s
+            .admin(
+                Method::PATCH,
+                "/api/v1/admin/apps/default",
+                // The echo's response is as large as the upload.
+                Some(serde_json::json!({"limits": {
+                    "max_request_bytes": limit,
+                    "max_response_bytes": 8 << 20
+                }})),
+            )
+            .await;
+        assert_eq!(patched, StatusCode::OK, "{body}");
+        let answer = post(size).await.unwrap();
+        assert_eq!(
+            answer.status(),
+            status,
+            "{size} bytes under a {limit} byte limit"
+        );
+        if status == StatusCode::OK {
+            assert_eq!(answer.bytes().await.unwrap().len(), size);
+        }
+    }
     s.stop().await;
 }
 

@@ -21,6 +21,14 @@ pub struct Limits {
     pub max_log_lines: u32,
     /// Bytes of log text kept per execution.
     pub max_log_bytes: u32,
+    /// Largest request body passed to the app's scripts (413 above it, before
+    /// any script runs); the server's own maximum caps it.
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: u64,
+}
+
+fn default_max_request_bytes() -> u64 {
+    Limits::default().max_request_bytes
 }
 
 impl Limits {
@@ -33,6 +41,7 @@ impl Limits {
         max_response_bytes: 32 << 20,
         max_log_lines: 10_000,
         max_log_bytes: 1 << 20,
+        max_request_bytes: 32 << 20,
     };
 
     /// The wall-clock deadline as a [`Duration`].
@@ -49,6 +58,7 @@ impl Limits {
             max_response_bytes: self.max_response_bytes.min(max.max_response_bytes),
             max_log_lines: self.max_log_lines.min(max.max_log_lines),
             max_log_bytes: self.max_log_bytes.min(max.max_log_bytes),
+            max_request_bytes: self.max_request_bytes.min(max.max_request_bytes),
         }
     }
 }
@@ -64,6 +74,7 @@ impl Default for Limits {
             max_response_bytes: 4 << 20,
             max_log_lines: 200,
             max_log_bytes: 64 << 10,
+            max_request_bytes: 4 << 20,
         }
     }
 }
