@@ -358,6 +358,63 @@ describe('routes', () => {
 	});
 });
 
+describe('CORS in the browser', () => {
+	test('a page on one origin reads an app on another only as the app allows', async () => {
+		// Chromium resolves every *.localhost name to loopback: three origins
+		// on the one server. The page is served by the default app (localhost)
+		// and by another app (other.localhost); the API is app "cors-api".
+		const port = new URL(server.url).port;
+		const api = `http://api.localhost:${port}`;
+		await adminApi(server, 'POST', '/apps', { slug: 'cors-api' });
+		await adminApi(server, 'POST', '/apps/cors-api/domains', { pattern: 'api.localhost' });
+		await adminApi(server, 'POST', '/apps', { slug: 'cors-other' });
+		await adminApi(server, 'POST', '/apps/cors-other/domains', { pattern: 'other.localhost' });
+		const data = await adminApi(server, 'POST', '/scripts', {
+			app_id: 'cors-api',
+			name: 'data',
+			source: '#{ answer: 42 }'
+		});
+		await adminApi(server, 'POST', `/scripts/${data.id}/routes`, { method: 'GET', path: '/data' });
+		const page = [
+			'response(200, `<!doctype html><title>caller</title><p id="out">…</p><script>',
+			'const credentials = new URLSearchParams(location.search).get("credentials") ?? "omit";',
+			`fetch("${api}/data", { credentials })`,
+			'  .then((r) => r.json()).then((j) => { out.textContent = "answer " + j.answer; })',
+			'  .catch(() => { out.textContent = "blocked"; });',
+			'</script>`, #{ "content-type": "text/html; charset=utf-8" })'
+		].join('\n');
+		for (const app of ['default', 'cors-other']) {
+			const script = await adminApi(server, 'POST', '/scripts', {
+				app_id: app,
+				name: 'caller',
+				source: page
+			});
+			await adminApi(server, 'POST', `/scripts/${script.id}/routes`, {
+				method: 'GET',
+				path: '/caller'
+			});
+		}
+		const allowed = `http://localhost:${port}`;
+		await adminApi(server, 'PATCH', '/apps/cors-api', { cors: { allow_origins: [allowed] } });
+
+		const { page: tab, context } = await openPage(browser);
+		const read = async (/** @type {string} */ url) => {
+			await tab.goto(url);
+			return expectText(tab.locator('#out'), /^(answer \d+|blocked)$/);
+		};
+		assert.equal(await read(`${allowed}/caller`), 'answer 42');
+		// Credentials need the app's explicit consent.
+		assert.equal(await read(`${allowed}/caller?credentials=include`), 'blocked');
+		await adminApi(server, 'PATCH', '/apps/cors-api', {
+			cors: { allow_origins: [allowed], allow_credentials: true }
+		});
+		assert.equal(await read(`${allowed}/caller?credentials=include`), 'answer 42');
+		// An origin the app does not list gets nothing.
+		assert.equal(await read(`http://other.localhost:${port}/caller`), 'blocked');
+		await context.close();
+	});
+});
+
 describe('app settings: CORS', () => {
 	test('a CORS policy is saved as JSON, a bad one is refused with its reason, empty turns it off', async () => {
 		await adminApi(server, 'POST', '/apps', { slug: 'corsy', name: 'Corsy' });
