@@ -31,6 +31,8 @@ pub struct AppTable {
     pub limits: Limits,
     /// Its CORS policy, if it has one.
     pub cors: Option<Arc<shared::CorsPolicy>>,
+    /// Its request rate limit, if it has one.
+    pub rate_limit: Option<Arc<shared::RateLimit>>,
     scoped: Vec<(DomainPattern, RouteTable)>,
     any_host: RouteTable,
 }
@@ -42,6 +44,7 @@ impl AppTable {
             slug: info.slug.as_str().into(),
             limits: info.limits,
             cors: info.cors.clone().map(Arc::new),
+            rate_limit: info.rate_limit.clone().map(Arc::new),
             scoped: Vec::new(),
             any_host: RouteTable::default(),
         }

@@ -37,6 +37,10 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
             .allows(origin)
             .then(|| (policy.clone(), origin.to_owned()))
     });
+    let routed = routed.and_then(|target| match rate_limited(&o, &target, &request) {
+        Some(refusal) => Err(refusal),
+        None => Ok(target),
+    });
     let mut response = match routed {
         Ok(target) => run(&o, target, request).await,
         Err(response) => {
@@ -51,6 +55,39 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
         add_cors_headers(&mut response, &policy, &origin);
     }
     response
+}
+
+/// `429 rate_limited` (with `Retry-After`) when the app's rate limit has no
+/// token left for this request; the script does not run.
+fn rate_limited(o: &Orchestrator, target: &Target, request: &Request) -> Option<Box<Response>> {
+    let limit = target.rate_limit.as_deref()?;
+    let client = limit
+        .per_client_ip
+        .then(|| {
+            let peer = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0);
+            o.config.trusted_proxies.client_ip(
+                peer,
+                request
+                    .headers()
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            )
+        })
+        .flatten();
+    let wait = o.limiter.take(target.app_id, client, limit).err()?;
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests; retry in {wait} s"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    Some(Box::new(response))
 }
 
 /// `Access-Control-Allow-Origin` and its companions, unless the script set
@@ -287,6 +324,7 @@ fn dispatch_target(
         host_params: hit.host_params,
         trigger: Trigger::Http,
         sandbox,
+        rate_limit: hit.app.rate_limit.clone(),
     })
 }
 
@@ -327,6 +365,8 @@ pub(crate) async fn execute_by_id(
         trigger: Trigger::Direct,
         // Served on an admin host.
         sandbox: true,
+        // An admin's call, not the app's public traffic.
+        rate_limit: None,
     };
     drop(tables);
     run(&o, target, request).await
@@ -345,6 +385,8 @@ struct Target {
     /// gets an opaque origin, so its page cannot use the admin's session
     /// (ADR 006).
     sandbox: bool,
+    /// The app's rate limit (user routes only).
+    rate_limit: Option<Arc<shared::RateLimit>>,
 }
 
 /// What makes a script's response harmless on an admin host.

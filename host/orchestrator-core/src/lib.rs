@@ -18,6 +18,7 @@
 mod cache;
 mod dispatch;
 mod domains;
+mod rate;
 mod routes;
 
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub struct Orchestrator {
     pub(crate) executor: Arc<dyn ExecutorClient>,
     pub(crate) recorder: Arc<dyn ExecutionRecorder>,
     pub(crate) config: Arc<OrchestratorConfig>,
+    pub(crate) limiter: Arc<rate::RateLimiter>,
 }
 
 impl std::fmt::Debug for Orchestrator {
@@ -84,6 +86,7 @@ impl Orchestrator {
             executor,
             recorder,
             config: Arc::new(config),
+            limiter: Arc::default(),
         }
     }
 

@@ -393,3 +393,69 @@ async fn a_busy_app_cannot_take_every_slot() {
     );
     s.stop().await;
 }
+
+/// An app's optional rate limit: a burst, then `429 rate_limited` with
+/// `Retry-After` (CORS headers included), per app or per client address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_rate_limit_answers_429_with_retry_after() {
+    let s = TestServer::start(&None).await;
+    s.app_on("limited", "limited.test").await;
+    s.deploy("limited", "hi", "\"hi\"", "GET", "/hi").await;
+    let patch =
+        |body: serde_json::Value| s.admin(Method::PATCH, "/api/v1/admin/apps/limited", Some(body));
+    let (status, body) = patch(serde_json::json!({"rate_limit": {"requests_per_second": 0}})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(support::code(&body), "invalid_rate_limit");
+    let (status, body) = patch(serde_json::json!({
+        "rate_limit": {"requests_per_second": 0.01, "burst": 2},
+        "cors": {"allow_origins": ["http://front.test"]}
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let get = |client_ip: &'static str| {
+        s.client
+            .get(format!("{}/hi", s.base))
+            .header("host", "limited.test")
+            .header("origin", "http://front.test")
+            .header("x-forwarded-for", client_ip)
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(get("192.0.2.1").await.unwrap().status(), StatusCode::OK);
+    }
+    // One bucket for the whole app: another client is refused too.
+    for client in ["192.0.2.1", "192.0.2.2"] {
+        let answer = get(client).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = answer.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=100).contains(&retry), "{retry}");
+        assert_eq!(
+            answer.headers()["access-control-allow-origin"],
+            "http://front.test"
+        );
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "rate_limited");
+    }
+    // Per client address (from the trusted proxy's X-Forwarded-For).
+    let (status, _) = patch(serde_json::json!({
+        "rate_limit": {"requests_per_second": 0.01, "burst": 1, "per_client_ip": true}
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(get("198.51.100.1").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        get("198.51.100.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(get("198.51.100.2").await.unwrap().status(), StatusCode::OK);
+    // Off again.
+    let (status, app) = patch(serde_json::json!({"rate_limit": null})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(app.get("rate_limit").is_none(), "{app}");
+    assert_eq!(get("198.51.100.1").await.unwrap().status(), StatusCode::OK);
+    s.stop().await;
+}

@@ -26,6 +26,7 @@ mod http_allow;
 mod ids;
 mod limits;
 pub mod path;
+pub mod rate_limit;
 pub mod response;
 mod routing;
 mod services;
@@ -42,6 +43,7 @@ pub use execution::{
 pub use http_allow::AllowPattern;
 pub use ids::{AppId, ExecutionId, RouteId, ScriptId};
 pub use limits::Limits;
+pub use rate_limit::RateLimit;
 pub use routing::{
     AppRouting, Resolution, RouteMatch, RouteSpec, RoutingSnapshot, RoutingSource, RoutingTables,
     ScriptEntry,

@@ -38,6 +38,9 @@ pub struct AppRouting {
     /// Its CORS policy, if it has one.
     #[serde(default)]
     pub cors: Option<crate::CorsPolicy>,
+    /// Its request rate limit, if it has one.
+    #[serde(default)]
+    pub rate_limit: Option<crate::RateLimit>,
 }
 
 /// A script's runnable form.

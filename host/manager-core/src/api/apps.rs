@@ -170,6 +170,12 @@ struct UpdateApp {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     cors: Option<Option<Value>>,
+    /// Request rate limit (docs/apps.md, "Rate limits"):
+    /// `{"requests_per_second": 10, "burst": 20, "per_client_ip": true}`;
+    /// `null` turns it off.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    rate_limit: Option<Option<Value>>,
     /// New slug; the old one keeps redirecting.
     #[schema(pattern = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
     slug: Option<String>,
@@ -184,7 +190,7 @@ struct UpdateApp {
     responses(
         (status = 200, description = "The updated app", body = App),
         (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
-        (status = 400, description = "`invalid_slug`, `invalid_name`, `invalid_limits`, `invalid_cors` or `default_app`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_slug`, `invalid_name`, `invalid_limits`, `invalid_cors`, `invalid_rate_limit` or `default_app`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
         (status = 409, description = "`slug_taken` or `slug_in_history` (rename with `force`)", body = super::openapi::ErrorBody),
     ))]
@@ -210,6 +216,19 @@ async fn update(
             Some(Some(policy))
         }
     };
+    let rate_limit = match body.rate_limit {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(value)) => {
+            let limit: shared::RateLimit = serde_json::from_value(value).map_err(|e| {
+                Error::bad_request("invalid_rate_limit", format!("rate_limit: {e}"))
+            })?;
+            limit
+                .validate()
+                .map_err(|m| Error::bad_request("invalid_rate_limit", m))?;
+            Some(Some(limit))
+        }
+    };
     if let Some(slug) = &body.slug {
         app = m.store.rename_app(&app, slug, body.force).await?;
     }
@@ -226,6 +245,9 @@ async fn update(
     }
     if let Some(cors) = &cors {
         app = m.store.set_app_cors(&app, cors.as_ref()).await?;
+    }
+    if let Some(limit) = &rate_limit {
+        app = m.store.set_app_rate_limit(&app, limit.as_ref()).await?;
     }
     m.routing_changed().await;
     Ok(Json(app))

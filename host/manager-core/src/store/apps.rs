@@ -29,6 +29,10 @@ pub struct App {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub cors: Option<shared::CorsPolicy>,
+    /// Its request rate limit (docs/apps.md, "Rate limits"); absent when off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub rate_limit: Option<shared::RateLimit>,
     /// Host patterns the app claims.
     pub domains: Vec<Domain>,
     /// RFC 3339.
@@ -106,11 +110,13 @@ pub(crate) fn validate_slug(slug: &str) -> Result<()> {
 }
 
 /// The `apps` columns [`app_from_row`] reads.
-const APP_COLUMNS: &str = "id, slug, name, description, limits, cors, created_at, updated_at";
+const APP_COLUMNS: &str =
+    "id, slug, name, description, limits, cors, rate_limit, created_at, updated_at";
 
 fn app_from_row(row: &sqlx::any::AnyRow, domains: Vec<Domain>) -> Result<App> {
     let limits: Option<String> = row.try_get("limits")?;
     let cors: Option<String> = row.try_get("cors")?;
+    let rate_limit: Option<String> = row.try_get("rate_limit")?;
     Ok(App {
         id: row.try_get("id")?,
         slug: row.try_get("slug")?,
@@ -118,6 +124,7 @@ fn app_from_row(row: &sqlx::any::AnyRow, domains: Vec<Domain>) -> Result<App> {
         description: row.try_get("description")?,
         limits: limits.and_then(|l| serde_json::from_str(&l).ok()),
         cors: cors.and_then(|c| serde_json::from_str(&c).ok()),
+        rate_limit: rate_limit.and_then(|r| serde_json::from_str(&r).ok()),
         domains,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
@@ -306,13 +313,40 @@ impl Store {
             cors.validate()
                 .map_err(|m| Error::bad_request("invalid_cors", m))?;
         }
-        let text = cors.map(|c| serde_json::to_string(c).expect("a policy serializes"));
-        sqlx::query("UPDATE apps SET cors = $1, updated_at = $2 WHERE id = $3")
-            .bind(text)
-            .bind(now_ms())
-            .bind(&app.id)
-            .execute(&self.db.pool)
-            .await?;
+        self.set_app_setting(app, "cors", cors).await
+    }
+
+    /// Sets (or, with `None`, turns off) the app's request rate limit.
+    pub async fn set_app_rate_limit(
+        &self,
+        app: &App,
+        limit: Option<&shared::RateLimit>,
+    ) -> Result<App> {
+        if let Some(limit) = limit {
+            limit
+                .validate()
+                .map_err(|m| Error::bad_request("invalid_rate_limit", m))?;
+        }
+        self.set_app_setting(app, "rate_limit", limit).await
+    }
+
+    /// One JSON setting column of `apps` (`column` is one of ours, never
+    /// the caller's text).
+    async fn set_app_setting<T: serde::Serialize>(
+        &self,
+        app: &App,
+        column: &'static str,
+        value: Option<&T>,
+    ) -> Result<App> {
+        let text = value.map(|v| serde_json::to_string(v).expect("a setting serializes"));
+        sqlx::query(&format!(
+            "UPDATE apps SET {column} = $1, updated_at = $2 WHERE id = $3"
+        ))
+        .bind(text)
+        .bind(now_ms())
+        .bind(&app.id)
+        .execute(&self.db.pool)
+        .await?;
         self.app_by_id(&app.id)
             .await?
             .ok_or_else(|| Error::not_found("app", app.id.clone()))

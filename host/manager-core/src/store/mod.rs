@@ -141,8 +141,15 @@ impl Store {
     async fn snapshot(&self) -> crate::Result<RoutingSnapshot> {
         // One read transaction, so the three lists agree with each other.
         let mut tx = self.db.begin_write().await?;
-        let apps: Vec<(String, String, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT id, slug, limits, cors FROM apps")
+        type AppRow = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let apps: Vec<AppRow> =
+            sqlx::query_as("SELECT id, slug, limits, cors, rate_limit FROM apps")
                 .fetch_all(&mut *tx)
                 .await?;
         let domains: Vec<(String, String)> =
@@ -164,7 +171,7 @@ impl Store {
             by_app.entry(app_id).or_default().push(pattern);
         }
         let mut snapshot = RoutingSnapshot::default();
-        for (app_id, slug, limits, cors) in apps {
+        for (app_id, slug, limits, cors, rate_limit) in apps {
             snapshot.apps.push(AppRouting {
                 id: id(&app_id)?,
                 domains: by_app.remove(&app_id).unwrap_or_default(),
@@ -173,6 +180,7 @@ impl Store {
                 // Stored only after validation; one that no longer parses
                 // is off rather than a failed snapshot.
                 cors: cors.and_then(|c| serde_json::from_str(&c).ok()),
+                rate_limit: rate_limit.and_then(|r| serde_json::from_str(&r).ok()),
             });
         }
         for (script_id, app_id, name, source) in scripts {

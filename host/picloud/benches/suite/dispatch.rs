@@ -52,6 +52,7 @@ fn app(snapshot: &mut RoutingSnapshot, domains: Vec<String>) {
         domains,
         limits: Limits::default(),
         cors: None,
+        rate_limit: None,
     });
     for path in PATHS {
         let script = ScriptId::new();
