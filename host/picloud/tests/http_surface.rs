@@ -318,7 +318,8 @@ async fn a_busy_app_cannot_take_every_slot() {
     cfg.max_concurrent = 4;
     let s = TestServer::at(cfg).await;
     s.app_on("busy", "busy.test").await;
-    // Each run says it started, then spins until its deadline.
+    // Each run says it started, then spins until a limit stops it (Rhai's
+    // operation count, a few hundred ms).
     s.deploy(
         "busy",
         "spin",
@@ -332,9 +333,9 @@ async fn a_busy_app_cannot_take_every_slot() {
             "busy",
             serde_json::json!({"deadline_ms": 3000, "fuel": 10_000_000_000u64}),
         ),
-        // The default app waits at most 300 ms for a slot: behind four
+        // The default app waits at most 100 ms for a slot: behind four
         // spinning scripts it would get 503, not Hello World.
-        ("default", serde_json::json!({"deadline_ms": 300})),
+        ("default", serde_json::json!({"deadline_ms": 100})),
     ] {
         let (status, body) = s
             .admin(
@@ -362,12 +363,12 @@ async fn a_busy_app_cannot_take_every_slot() {
             })
         })
         .collect();
-    // Until busy holds its whole share (two slots), as its runs report.
+    // Until busy's runs have started (they take its two slots in turns).
     loop {
         let (status, entry) = s
             .admin(Method::GET, "/api/v1/admin/apps/busy/kv/started", None)
             .await;
-        if status == StatusCode::OK && entry["value"].as_i64() == Some(2) {
+        if status == StatusCode::OK && entry["value"].as_i64() >= Some(2) {
             break;
         }
     }
@@ -378,8 +379,8 @@ async fn a_busy_app_cannot_take_every_slot() {
     for spin in spins {
         codes.push(spin.await.unwrap());
     }
-    // Two ran to their deadline; the queue (as many as the slots) held four
-    // more, which timed out or ran; the rest were refused at once.
+    // Two ran at a time until a limit stopped them; the queue (as many as
+    // the slots) held four more; the rest were refused at once.
     let refused = codes
         .iter()
         .filter(|(code, retry)| code == "app_overloaded" && *retry)
