@@ -387,9 +387,13 @@ async fn a_busy_app_cannot_take_every_slot() {
         .count();
     assert!(refused >= 2, "{codes:?}");
     assert!(
-        codes
-            .iter()
-            .all(|(code, _)| ["app_overloaded", "deadline_exceeded"].contains(&code.as_str())),
+        codes.iter().all(|(code, _)| [
+            "app_overloaded",
+            "operations_exceeded",
+            "fuel_exhausted",
+            "deadline_exceeded",
+        ]
+        .contains(&code.as_str())),
         "{codes:?}"
     );
     s.stop().await;
