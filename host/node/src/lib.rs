@@ -484,9 +484,10 @@ async fn close_after_unread_body(
     response
 }
 
-/// Every error answer has the API's JSON shape, the ones axum writes itself
-/// with an empty body too (a `405` for a path that exists under another
-/// method, say): a client can always read `error.code`.
+/// Every error answer of the platform has the API's JSON shape, the ones
+/// axum writes itself with an empty body too (a `405` for a path that exists
+/// under another method, say): a client can always read `error.code`. A
+/// script's own answers are left as the script wrote them.
 async fn json_error_bodies(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -499,6 +500,10 @@ async fn json_error_bodies(
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
+        || response
+            .extensions()
+            .get::<shared::response::FromScript>()
+            .is_some()
         || response.headers().contains_key(header::CONTENT_TYPE)
         || response.body().size_hint().exact() != Some(0)
     {

@@ -550,6 +550,9 @@ fn to_response(outcome: &mut ExecutionOutcome, head: bool, detailed: bool) -> Re
             } else {
                 Body::from(body)
             });
+            response
+                .extensions_mut()
+                .insert(shared::response::FromScript);
             if head {
                 // The length a GET would have (RFC 9110 §9.3.2), not the
                 // empty body's 0.

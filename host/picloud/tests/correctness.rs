@@ -400,6 +400,13 @@ async fn the_documented_contracts_hold() {
         assert_eq!(code(&body), "method_not_allowed", "{method} {path}: {body}");
     }
 
+    // A script's own empty error answer stays empty: only the platform's
+    // answers get the JSON error shape.
+    s.deploy("default", "gone", "response(404, ())", "GET", "/gone")
+        .await;
+    let (status, body) = s.call(Method::GET, "localhost", "/gone").await;
+    assert_eq!((status, body.as_str()), (StatusCode::NOT_FOUND, ""));
+
     // HEAD carries the length GET would have.
     let head = s
         .client

@@ -39,6 +39,12 @@ pub const MAX_RESPONSE_HEADER_BYTES: usize = 32 << 10;
 /// under the pipelined requests behind it); there is no 6xx.
 pub const SCRIPT_STATUSES: std::ops::RangeInclusive<u16> = 200..=599;
 
+/// Marks an HTTP response as a script's own (a response extension): layers
+/// that give the platform's empty error answers a JSON body leave a script's
+/// `response(404, ())` as the script wrote it.
+#[derive(Debug, Clone, Copy)]
+pub struct FromScript;
+
 /// Headers only the server may set: framing (`content-length`,
 /// `transfer-encoding`, `trailer`) and the hop-by-hop ones of RFC 9110 §7.6.1
 /// (`connection`, `keep-alive`, `te`, `upgrade`, `proxy-*`).
