@@ -10,8 +10,7 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{TOKEN, TestServer, code, config};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{TOKEN, TestServer, code, config, raw_exchange};
 
 /// The first places a user looks: `127.0.0.1` (an admin host, where the
 /// default app answers sandboxed), `localhost`, a LAN name that no app
@@ -348,17 +347,6 @@ async fn an_old_slug_is_followed_everywhere() {
         .unwrap();
     assert!(!listed.headers().contains_key("warning"));
     s.stop().await;
-}
-
-/// Sends raw bytes on one connection (closed by the request) and returns
-/// the whole answer.
-async fn raw_exchange(s: &TestServer, request: &[u8]) -> String {
-    let addr = s.server.as_ref().unwrap().addr;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    String::from_utf8_lossy(&answer).into_owned()
 }
 
 /// What the docs promise: limits above the maximum refused, JSON on every

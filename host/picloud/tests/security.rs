@@ -13,28 +13,9 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{TOKEN, TestServer, code};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{TOKEN, TestServer, code, raw_exchange};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-/// Sends `request` bytes on one connection and reads until the server
-/// closes it (the last request says `Connection: close`). The outer bound
-/// only keeps a regression from hanging the suite.
-async fn raw_exchange(s: &TestServer, request: &[u8]) -> String {
-    let addr = s.server.as_ref().unwrap().addr;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        stream.read_to_end(&mut answer),
-    )
-    .await
-    .expect("the server closes the connection")
-    .unwrap();
-    String::from_utf8_lossy(&answer).into_owned()
-}
 
 /// The newest execution record of `script`.
 async fn last_execution(s: &TestServer, script: &str) -> Value {

@@ -177,6 +177,25 @@ impl TestServer {
     }
 }
 
+/// Sends `request` bytes on one connection and reads until the server
+/// closes it (the last request says `Connection: close`). The outer bound
+/// only keeps a regression from hanging the suite.
+pub(crate) async fn raw_exchange(s: &TestServer, request: &[u8]) -> String {
+    let addr = s.server.as_ref().unwrap().addr;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server closes the connection")
+    .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 pub(crate) fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no code>")
 }
