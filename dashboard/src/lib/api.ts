@@ -2,30 +2,29 @@
 // through `request`, so credentials, the CSRF header and the error shape are
 // handled in exactly one place.
 
+import type { components, operations } from './api-schema';
+
 const ADMIN = '/api/v1/admin';
 
-// ---- Types (the schemas of /api/v1/openapi.json) ----
+// ---- Types ----
+//
+// Aliases of the types `npm run gen:api` generates into api-schema.d.ts from
+// the server's OpenAPI document (openapi.json, the server's
+// GET /api/v1/openapi.json), so a field the server renames, drops or makes
+// nullable fails `npm run check` instead of showing up blank in the browser.
+// The names are the dashboard's own (`KvItem` is the server's `KvEntry`).
+//
+// Hand-written is only what the document does not describe: it declares an
+// app's `limits` and `cors` as bare JSON objects, the documents query takes
+// `where` as JSON text while callers pass an object, and /version is not part
+// of the admin API.
 
-export interface User {
-	id: string;
-	username: string;
-	created_at: string;
-	updated_at: string;
-}
+type Schema<Name extends keyof components['schemas']> = components['schemas'][Name];
+type QueryOf<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
 
-export interface SignedIn {
-	csrf_token: string;
-	expires_at: string;
-	user: User;
-}
-
-export interface Me {
-	kind: 'session' | 'token';
-	csrf_token?: string | null;
-	expires_at?: string | null;
-	token_id?: string | null;
-	user: User | null;
-}
+export type User = Schema<'User'>;
+export type SignedIn = Schema<'SignedIn'>;
+export type Me = Schema<'Me'>;
 
 /** Per-app overrides (docs/scripting.md#limits); a missing key is the default. */
 export interface Limits {
@@ -40,26 +39,7 @@ export interface Limits {
 
 export type LimitKey = keyof Limits;
 
-export interface Domain {
-	id: string;
-	pattern: string;
-	shape_key: string;
-	created_at: string;
-}
-
-export interface App {
-	id: string;
-	slug: string;
-	name: string;
-	description: string;
-	limits: Limits | null;
-	/** Absent when CORS is off (docs/apps.md#cors). */
-	cors?: CorsPolicy;
-	domains: Domain[];
-	created_at: string;
-	updated_at: string;
-}
-
+/** An app's CORS policy (docs/apps.md#cors); the server fills in the defaults. */
 export interface CorsPolicy {
 	allow_origins: string[];
 	allow_methods?: string[];
@@ -69,374 +49,102 @@ export interface CorsPolicy {
 	max_age?: number | null;
 }
 
-export interface Page {
-	next_cursor?: string | null;
-}
-
-export interface AppList extends Page {
-	apps: App[];
-}
-
-export interface CreateApp {
-	slug: string;
-	name?: string;
-	description?: string;
-}
-
-export interface UpdateApp {
-	name?: string;
-	description?: string;
+/** The document's `limits` and `cors` (bare objects there) with their fields. */
+type WithPolicies<T> = Omit<T, 'limits' | 'cors'> & {
 	limits?: Limits | null;
+	/** Absent or null when CORS is off (docs/apps.md#cors). */
 	cors?: CorsPolicy | null;
-	slug?: string;
-	force?: boolean;
-}
+};
 
-export type SlugStatus = 'available' | 'current' | 'taken' | 'history';
+export type Domain = Schema<'Domain'>;
+export type App = WithPolicies<Schema<'App'>>;
+export type AppList = Omit<Schema<'AppList'>, 'apps'> & { apps: App[] };
+export type CreateApp = Schema<'CreateApp'>;
+export type UpdateApp = WithPolicies<Schema<'UpdateApp'>>;
+export type SlugVerdict = Schema<'SlugVerdict'>;
+export type StatsBucket = Schema<'StatsBucket'>;
+export type AppStats = Schema<'AppStats'>;
+export type StatsQuery = QueryOf<'executions_stats'>;
 
-export interface SlugVerdict {
-	slug: string;
-	status: SlugStatus;
-	available: boolean;
-	holder?: string | null;
-	message: string;
-}
+export type Script = Schema<'Script'>;
+export type ScriptList = Schema<'ScriptList'>;
+export type CreateScript = Schema<'CreateScript'>;
+export type UpdateScript = Schema<'UpdateScript'>;
 
-export interface StatsBucket {
-	start: string;
-	total: number;
-	errors: number;
-}
+export type Route = Schema<'Route'>;
+export type NewRoute = Schema<'CreateRoute'>;
+export type CheckRoute = Schema<'CheckRoute'>;
+export type RouteCheck = Schema<'RouteCheck'>;
 
-export interface AppStats {
-	since: string;
-	until: string;
-	bucket_seconds: number;
-	total: number;
-	errors: number;
-	error_rate: number;
-	p50_ms: number | null;
-	p95_ms: number | null;
-	script_count: number;
-	buckets: StatsBucket[];
-}
-
-export interface Script {
-	id: string;
-	app_id: string;
-	name: string;
-	description: string;
-	source: string;
-	created_at: string;
-	updated_at: string;
-}
-
-export interface ScriptList extends Page {
-	scripts: Script[];
-}
-
-export interface CreateScript {
-	app_id: string;
-	name: string;
-	description?: string;
-	source: string;
-}
-
-export interface UpdateScript {
-	name?: string;
-	description?: string;
-	source?: string;
-}
-
-export interface Route {
-	id: string;
-	app_id: string;
-	script_id: string;
-	method: string;
-	path: string;
-	host?: string | null;
-	created_at: string;
-	/** URL patterns the route answers at; empty: only through execute-by-id. */
-	reachable_at?: string[];
-	/** Why it does not answer where one might expect, if it does not. */
-	warnings?: string[];
-}
-
-export interface NewRoute {
-	method: string;
-	path: string;
-	host?: string | null;
-}
-
-export interface RouteCheck {
-	ok: boolean;
-	conflict?: Route | null;
-	message?: string | null;
-}
-
-export interface LogLine {
-	level: string;
-	message: string;
-}
-
-export interface ExecutionFailure {
-	code: string;
-	message: string;
-	line?: number | null;
-	column?: number | null;
-}
-
-export interface ExecutionSummary {
-	id: string;
-	app_id: string;
-	script_id: string;
-	route_id?: string | null;
-	trigger: string;
-	method: string;
-	path: string;
-	status: number;
-	outcome: 'ok' | 'error';
-	error: ExecutionFailure | null;
-	fuel_used: number;
-	duration_ms: number;
-	started_at: string;
-}
-
-export interface Execution extends ExecutionSummary {
-	logs: LogLine[];
-	logs_dropped: number;
-}
-
-export interface ExecutionList extends Page {
-	executions: ExecutionSummary[];
-}
-
-export interface ExecutionFilter {
-	app?: string;
-	script?: string;
-	status?: 'ok' | 'error';
-	since?: string;
-	until?: string;
-	limit?: number;
-	cursor?: string;
-}
-
-export interface RunRequest {
-	method?: string;
-	path?: string;
-	params?: Record<string, string>;
-	query?: string;
-	headers?: Record<string, string>;
-	body?: string;
-}
-
-export interface RunResult {
-	execution_id: string;
-	status: number;
-	headers: Record<string, string>;
-	body: string | null;
-	body_base64: string | null;
-	duration_ms: number;
-	fuel_used: number;
-	logs: LogLine[];
-	logs_dropped: number;
-	error: ExecutionFailure | null;
-}
+export type LogLine = Schema<'LogLineSchema'>;
+export type ExecutionFailure = Schema<'ExecutionFailure'>;
+export type ExecutionSummary = Schema<'ExecutionSummary'>;
+export type Execution = Schema<'Execution'>;
+export type ExecutionList = Schema<'ExecutionList'>;
+export type ExecutionFilter = QueryOf<'executions_list'>;
+/** The same, for one script's executions (`app` and `script` are the script's). */
+export type ScriptExecutionFilter = Omit<ExecutionFilter, 'app' | 'script'>;
+export type RunRequest = Schema<'RunRequest'>;
+export type RunResult = Schema<'RunResult'>;
 
 /** One key of an app's key-value store (`kv::set` in scripts). */
-export interface KvItem {
-	key: string;
-	/** Any JSON value, as the script stored it. */
-	value: unknown;
-	/** Bytes it counts against the app's quota. */
-	size: number;
-	expires_at: string | null;
-	updated_at: string;
-}
-
-export interface KvUsage {
-	keys: number;
-	bytes: number;
-}
-
-export interface KvQuota {
-	max_key_bytes: number;
-	max_value_bytes: number;
-	max_keys: number;
-	max_total_bytes: number;
-}
-
-export interface KvList extends Page {
-	items: KvItem[];
-	usage: KvUsage;
-	quota: KvQuota;
-}
-
-export interface KvQuery {
-	prefix?: string;
-	cursor?: string | null;
-	limit?: number;
-}
-
-export interface PutKv {
-	value: unknown;
-	/** Seconds until the key expires; absent: it stays until deleted. */
-	ttl_seconds?: number;
-}
+export type KvItem = Schema<'KvEntry'>;
+export type KvUsage = Schema<'KvUsage'>;
+export type KvQuota = Schema<'KvQuota'>;
+export type KvList = Schema<'KvList'>;
+export type KvQuery = QueryOf<'kv_list'>;
+export type PutKv = Schema<'PutEntry'>;
 
 /** A JSON object: what a document is. */
-export type JsonObject = { [field: string]: unknown };
-
+export type JsonObject = Schema<'DocRecord'>['document'];
 /** One of an app's document collections (`docs::insert` in scripts); it exists while it holds documents. */
-export interface Collection {
-	name: string;
-	documents: number;
-	/** Bytes its documents count against the app's quota. */
-	bytes: number;
-}
-
-export interface DocsUsage {
-	documents: number;
-	bytes: number;
-}
-
-export interface DocsQuota {
-	max_document_bytes: number;
-	max_documents: number;
-	max_total_bytes: number;
-}
-
-export interface CollectionList {
-	items: Collection[];
-	usage: DocsUsage;
-	quota: DocsQuota;
-}
-
+export type Collection = Schema<'Collection'>;
+export type DocsUsage = Schema<'DocsUsage'>;
+export type DocsQuota = Schema<'DocsQuota'>;
+export type CollectionList = Schema<'CollectionList'>;
 /** A stored document with its id (the id is not a field of the document). */
-export interface DocumentItem {
-	id: string;
-	document: JsonObject;
-	created_at: string;
-	updated_at: string;
-	size: number;
-}
-
-export interface DocumentList extends Page {
-	items: DocumentItem[];
-}
-
-export interface DocumentQuery {
+export type DocumentItem = Schema<'DocRecord'>;
+export type DocumentList = Schema<'DocList'>;
+/** `docs_list`'s query, with `where` as an object: `request` sends it as JSON text. */
+export type DocumentQuery = Omit<QueryOf<'docs_list'>, 'where'> & {
 	/** In the shape scripts use: `{"status": "paid", "total": {"gt": 10}}`. */
 	where?: JsonObject;
-	/** A top-level field; a leading `-` sorts descending. */
-	sort?: string;
-	cursor?: string | null;
-	limit?: number;
-}
+};
 
 /** A variable or secret of an app (`env::get` in scripts). */
-export interface Variable {
-	name: string;
-	secret: boolean;
-	/** Absent for secrets: they are write-only. */
-	value?: string | null;
-	created_at: string;
-	updated_at: string;
-}
-
-export interface VariableList {
-	items: Variable[];
-}
-
-export interface PutVariable {
-	value: string;
-	secret: boolean;
-}
+export type Variable = Schema<'Variable'>;
+export type VariableList = Schema<'VariableList'>;
+export type PutVariable = Schema<'PutVariable'>;
 
 /** A cron trigger: one of the app's scripts run on a schedule. */
-export interface CronTrigger {
-	id: string;
-	script_id: string;
-	script_name: string;
-	/** Five-field cron expression: minute hour day-of-month month day-of-week. */
-	schedule: string;
-	/** IANA time zone the schedule is read in. */
-	timezone: string;
-	enabled: boolean;
-	/** `null` while disabled. */
-	next_run_at: string | null;
-	/** The last time the scheduler fired it; `null` = never. */
-	last_run_at: string | null;
-	created_at: string;
-	updated_at: string;
-}
-
-export interface TriggerList {
-	items: CronTrigger[];
-}
-
-export interface CreateTrigger {
-	/** Id or name of one of the app's scripts. */
-	script: string;
-	schedule: string;
-	/** Default `UTC`. */
-	timezone?: string;
-	/** Default `true`. */
-	enabled?: boolean;
-}
-
-export interface UpdateTrigger {
-	script?: string;
-	schedule?: string;
-	timezone?: string;
-	enabled?: boolean;
-}
-
+export type CronTrigger = Schema<'CronTrigger'>;
+export type TriggerList = Schema<'TriggerList'>;
+export type CreateTrigger = Schema<'CreateTrigger'>;
+export type UpdateTrigger = Schema<'UpdateTrigger'>;
 /** A trigger fired by hand ("Run now"). */
-export interface TriggerRun {
-	execution_id: string;
-	status: number;
-	duration_ms: number;
-	error: ExecutionFailure | null;
-}
+export type TriggerRun = Schema<'TriggerRun'>;
 
 /** One entry of an app's outbound HTTP allow-list. */
-export interface HttpAllowEntry {
-	/** Canonical form: `https://api.example.com:443`, `https://*.example.com:443`. */
-	pattern: string;
-	created_at: string;
-}
+export type HttpAllowEntry = Schema<'HttpAllowEntry'>;
+export type HttpAllowList = Schema<'AllowList'>;
 
-export interface HttpAllowList {
-	items: HttpAllowEntry[];
-}
+export type UserList = Schema<'UserList'>;
+export type Token = Schema<'Token'>;
+export type CreatedToken = Schema<'CreatedToken'>;
+export type TokenList = Schema<'TokenList'>;
 
-export interface UserList extends Page {
-	users: User[];
-}
-
-export interface Token {
-	id: string;
-	name: string;
-	user_id?: string | null;
-	created_at: string;
-	last_used_at?: string | null;
-}
-
-export interface CreatedToken extends Token {
-	token: string;
-}
-
-export interface TokenList extends Page {
-	tokens: Token[];
-}
-
+/** `GET /version`: outside the admin API, so not in its document. */
 export interface Version {
 	api: string;
 	picloud: string;
 	public_base_url: string;
 	schema: number;
 	wit: string;
+}
+
+/** What every page of a list carries besides its items. */
+export interface Page {
+	next_cursor?: string | null;
 }
 
 // ---- Errors ----
@@ -466,6 +174,8 @@ export class ApiError extends Error {
 	}
 }
 
+// Not the document's ErrorBody: this reads whatever came back (a proxy's
+// error page too), so every field is checked before it is used.
 interface ErrorBody {
 	error?: { code?: unknown; message?: unknown; line?: unknown; column?: unknown };
 }
@@ -611,7 +321,9 @@ export const api = {
 	version: () => request<Version>('GET', '/version', { base: '' }),
 
 	login: (username: string, password: string) =>
-		request<SignedIn>('POST', '/auth/login', { body: { username, password } }),
+		request<SignedIn>('POST', '/auth/login', {
+			body: { username, password } satisfies Schema<'Login'>
+		}),
 	me: () => request<Me>('GET', '/auth/me'),
 	logout: () => request<void>('POST', '/auth/logout'),
 
@@ -622,14 +334,18 @@ export const api = {
 	updateApp: (app: string, body: UpdateApp) => request<App>('PATCH', `/apps/${enc(app)}`, { body }),
 	deleteApp: (app: string) => request<void>('DELETE', `/apps/${enc(app)}`),
 	checkSlug: (app: string, slug: string) =>
-		request<SlugVerdict>('POST', `/apps/${enc(app)}/slug:check`, { body: { slug } }),
-	appStats: (app: string, query: { since?: string; until?: string; buckets?: number } = {}) =>
+		request<SlugVerdict>('POST', `/apps/${enc(app)}/slug:check`, {
+			body: { slug } satisfies Schema<'SlugCheck'>
+		}),
+	appStats: (app: string, query: StatsQuery = {}) =>
 		request<AppStats>('GET', `/apps/${enc(app)}/stats`, { query }),
 	appRoutes: (app: string) => allPages<'routes', Route>(`/apps/${enc(app)}/routes`, 'routes'),
 
 	listDomains: (app: string) => allPages<'domains', Domain>(`/apps/${enc(app)}/domains`, 'domains'),
 	addDomain: (app: string, pattern: string) =>
-		request<Domain>('POST', `/apps/${enc(app)}/domains`, { body: { pattern } }),
+		request<Domain>('POST', `/apps/${enc(app)}/domains`, {
+			body: { pattern } satisfies Schema<'AddDomain'>
+		}),
 	deleteDomain: (app: string, id: string) =>
 		request<void>('DELETE', `/apps/${enc(app)}/domains/${enc(id)}`),
 
@@ -681,7 +397,9 @@ export const api = {
 
 	listHttpAllow: (app: string) => request<HttpAllowList>('GET', `/apps/${enc(app)}/http-allow`),
 	addHttpAllow: (app: string, pattern: string) =>
-		request<HttpAllowEntry>('POST', `/apps/${enc(app)}/http-allow`, { body: { pattern } }),
+		request<HttpAllowEntry>('POST', `/apps/${enc(app)}/http-allow`, {
+			body: { pattern } satisfies Schema<'AddEntry'>
+		}),
 	removeHttpAllow: (app: string, pattern: string) =>
 		request<void>('DELETE', `/apps/${enc(app)}/http-allow`, { query: { pattern } }),
 
@@ -700,28 +418,27 @@ export const api = {
 		request<Route>('POST', `/scripts/${enc(scriptId)}/routes`, { body }),
 	deleteRoute: (scriptId: string, routeId: string) =>
 		request<void>('DELETE', `/scripts/${enc(scriptId)}/routes/${enc(routeId)}`),
-	checkRoute: (body: NewRoute & { app_id: string }) =>
-		request<RouteCheck>('POST', '/routes:check', { body }),
+	checkRoute: (body: CheckRoute) => request<RouteCheck>('POST', '/routes:check', { body }),
 
 	listExecutions: (filter: ExecutionFilter) =>
 		request<ExecutionList>('GET', '/executions', { query: { ...filter } }),
-	scriptExecutions: (id: string, filter: Omit<ExecutionFilter, 'script' | 'app'>) =>
+	scriptExecutions: (id: string, filter: ScriptExecutionFilter) =>
 		request<ExecutionList>('GET', `/scripts/${enc(id)}/executions`, { query: { ...filter } }),
 	getExecution: (id: string) => request<Execution>('GET', `/executions/${enc(id)}`),
 
 	listUsers: () => allPages<'users', User>('/users', 'users'),
 	createUser: (username: string, password: string) =>
-		request<User>('POST', '/users', { body: { username, password } }),
+		request<User>('POST', '/users', { body: { username, password } satisfies Schema<'NewUser'> }),
 	deleteUser: (id: string) => request<void>('DELETE', `/users/${enc(id)}`),
 	setPassword: (id: string, password: string, currentPassword?: string) =>
 		request<void>('PUT', `/users/${enc(id)}/password`, {
-			body:
-				currentPassword === undefined
-					? { password }
-					: { password, current_password: currentPassword }
+			body: (currentPassword === undefined
+				? { password }
+				: { password, current_password: currentPassword }) satisfies Schema<'NewPassword'>
 		}),
 
 	listTokens: () => allPages<'tokens', Token>('/tokens', 'tokens'),
-	createToken: (name: string) => request<CreatedToken>('POST', '/tokens', { body: { name } }),
+	createToken: (name: string) =>
+		request<CreatedToken>('POST', '/tokens', { body: { name } satisfies Schema<'NewToken'> }),
 	revokeToken: (id: string) => request<void>('DELETE', `/tokens/${enc(id)}`)
 };

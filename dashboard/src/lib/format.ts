@@ -77,3 +77,14 @@ export function formatBytes(n: number | null | undefined): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
 	return `${formatInt(n)} ${n === 1 ? one : many}`;
 }
+
+/** A JSON value on one line, as the tables show it. */
+export function compactJson(value: unknown): string {
+	return JSON.stringify(value) ?? 'null';
+}
+
+/** The first `max` characters and `…`, when it is longer; never cuts a character in two. */
+export function shorten(text: string, max: number): string {
+	const chars = Array.from(text);
+	return chars.length > max ? chars.slice(0, max).join('') + '…' : text;
+}

@@ -94,7 +94,8 @@ function templateText(stream: StringStream, state: RhaiState): string {
 	return 'string.special';
 }
 
-const parser: StreamParser<RhaiState> = {
+/** The tokenizer itself, exported for its tests; the editor uses `rhai`. */
+export const rhaiParser: StreamParser<RhaiState> = {
 	name: 'rhai',
 
 	startState: () => ({ comment: 0, string: false, frames: [], afterFn: false, depth: 0 }),
@@ -204,4 +205,4 @@ const parser: StreamParser<RhaiState> = {
 	}
 };
 
-export const rhai = StreamLanguage.define(parser);
+export const rhai = StreamLanguage.define(rhaiParser);

@@ -1,0 +1,180 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { ApiError, api, errorMessage, setCsrfToken, setUnauthorizedHandler } from './api';
+
+// `fetch` is replaced: these tests check what the client sends and how it
+// reads answers, not the server.
+
+type Answer = Response | (() => Response | Promise<Response>);
+
+let answers: Answer[];
+let fetchMock: ReturnType<typeof vi.fn<(input: string, init: RequestInit) => Promise<Response>>>;
+
+function json(body: unknown, init: ResponseInit = {}): Response {
+	return new Response(JSON.stringify(body), {
+		...init,
+		headers: { 'content-type': 'application/json', ...init.headers }
+	});
+}
+
+/** The n-th request: URL (path and query) and init. */
+function sent(n = 0) {
+	const [url, init] = fetchMock.mock.calls[n];
+	return { url, init, headers: init.headers as Record<string, string> };
+}
+
+beforeEach(() => {
+	answers = [];
+	fetchMock = vi.fn(async () => {
+		const next = answers.shift();
+		if (!next) throw new Error('no answer queued');
+		return typeof next === 'function' ? next() : next;
+	});
+	vi.stubGlobal('fetch', fetchMock);
+});
+
+afterEach(() => {
+	vi.unstubAllGlobals();
+	setCsrfToken(null);
+	setUnauthorizedHandler(null);
+});
+
+describe('requests', () => {
+	test('JSON in and out, with the session cookie and no cache', async () => {
+		answers.push(json({ id: 'a1', slug: 'shop' }, { status: 201 }));
+		const app = await api.createApp({ slug: 'shop' });
+		expect(app).toEqual({ id: 'a1', slug: 'shop' });
+		const { url, init, headers } = sent();
+		expect(url).toBe('/api/v1/admin/apps');
+		expect(init).toMatchObject({ method: 'POST', credentials: 'same-origin', cache: 'no-store' });
+		expect(headers['content-type']).toBe('application/json');
+		expect(JSON.parse(init.body as string)).toEqual({ slug: 'shop' });
+	});
+
+	test('the CSRF token goes with writes only', async () => {
+		setCsrfToken('t0k3n');
+		answers.push(json({ apps: [] }), new Response(null, { status: 204 }));
+		await api.listApps();
+		expect(sent(0).headers['x-csrf-token']).toBeUndefined();
+		await expect(api.deleteApp('shop')).resolves.toBeUndefined();
+		expect(sent(1).headers['x-csrf-token']).toBe('t0k3n');
+		expect(sent(1).init.method).toBe('DELETE');
+	});
+
+	test('empty query values are left out', async () => {
+		answers.push(json({ executions: [] }));
+		await api.listExecutions({ app: 'shop', status: undefined, since: '', limit: 20 });
+		expect(sent().url).toBe('/api/v1/admin/executions?app=shop&limit=20');
+	});
+
+	test('a document filter is sent as JSON text', async () => {
+		answers.push(json({ items: [] }));
+		await api.listDocuments('shop', 'orders', { where: { total: { gt: 10 } }, sort: '-total' });
+		const url = new URL(sent().url, 'http://x');
+		expect(url.pathname).toBe('/api/v1/admin/apps/shop/collections/orders/documents');
+		expect(JSON.parse(url.searchParams.get('where') ?? '')).toEqual({ total: { gt: 10 } });
+		expect(url.searchParams.get('sort')).toBe('-total');
+	});
+
+	test('/version is outside the admin API', async () => {
+		answers.push(json({ api: 'v1' }));
+		await api.version();
+		expect(sent().url).toBe('/version');
+	});
+});
+
+describe('names in paths', () => {
+	test('are one percent-encoded segment', async () => {
+		answers.push(json({ key: 'users/42' }));
+		await api.getKv('shop', 'users/42');
+		expect(sent().url).toBe('/api/v1/admin/apps/shop/kv/users%2F42');
+	});
+
+	test.each(['.', '..', ''])('%j is refused before anything is sent', async (key) => {
+		const error = await api.deleteKv('shop', key).catch((e: unknown) => e);
+		expect(error).toBeInstanceOf(ApiError);
+		expect(error).toMatchObject({ status: 0, code: 'unaddressable' });
+		expect(fetchMock).not.toHaveBeenCalled();
+	});
+});
+
+describe('lists shown whole', () => {
+	test('follow the cursor to the last page', async () => {
+		answers.push(
+			json({ users: [{ id: 'u1' }], next_cursor: 'c1' }),
+			json({ users: [{ id: 'u2' }], next_cursor: null })
+		);
+		const { users } = await api.listUsers();
+		expect(users).toEqual([{ id: 'u1' }, { id: 'u2' }]);
+		expect(sent(0).url).toBe('/api/v1/admin/users?limit=500');
+		expect(sent(1).url).toBe('/api/v1/admin/users?limit=500&cursor=c1');
+	});
+});
+
+describe('errors', () => {
+	test('the API’s error shape, with a compile error’s position', async () => {
+		answers.push(
+			json(
+				{ error: { code: 'compile_error', message: 'Unexpected end', line: 3, column: 7 } },
+				{ status: 400 }
+			)
+		);
+		const error = await api.getScript('s1').catch((e: unknown) => e);
+		expect(error).toBeInstanceOf(ApiError);
+		expect(error).toMatchObject({
+			status: 400,
+			code: 'compile_error',
+			message: 'Unexpected end',
+			line: 3,
+			column: 7
+		});
+	});
+
+	test('plain text from the framework keeps its words; Retry-After is read', async () => {
+		answers.push(
+			new Response('Failed to deserialize query string', { status: 400 }),
+			json(
+				{ error: { code: 'rate_limited', message: 'Slow down.' } },
+				{ status: 429, headers: { 'retry-after': '7' } }
+			),
+			new Response('', { status: 502, statusText: 'Bad Gateway' })
+		);
+		await expect(api.listApps()).rejects.toMatchObject({
+			code: 'http_400',
+			message: 'Failed to deserialize query string'
+		});
+		await expect(api.listApps()).rejects.toMatchObject({ code: 'rate_limited', retryAfter: 7 });
+		await expect(api.listApps()).rejects.toMatchObject({
+			status: 502,
+			code: 'http_502',
+			message: '502 Bad Gateway'
+		});
+	});
+
+	test('a 401 `unauthorized` tells the session it ended; other 401s do not', async () => {
+		const ended = vi.fn();
+		setUnauthorizedHandler(ended);
+		answers.push(
+			json({ error: { code: 'bad_credentials', message: 'No.' } }, { status: 401 }),
+			json({ error: { code: 'unauthorized', message: 'Sign in.' } }, { status: 401 })
+		);
+		await expect(api.login('ada', 'wrong')).rejects.toMatchObject({ code: 'bad_credentials' });
+		expect(ended).not.toHaveBeenCalled();
+		await expect(api.me()).rejects.toMatchObject({ code: 'unauthorized' });
+		expect(ended).toHaveBeenCalledOnce();
+	});
+
+	test('no answer at all says the server cannot be reached', async () => {
+		answers.push(() => {
+			throw new TypeError('Failed to fetch');
+		});
+		await expect(api.listApps()).rejects.toMatchObject({ status: 0, code: 'network_error' });
+	});
+
+	test('errorMessage reads any thrown value', () => {
+		expect(errorMessage(new ApiError(409, 'taken', 'That slug is taken.'))).toBe(
+			'That slug is taken.'
+		);
+		expect(errorMessage(new SyntaxError('Unexpected token'))).toBe('Unexpected token');
+		expect(errorMessage('plain')).toBe('plain');
+	});
+});
