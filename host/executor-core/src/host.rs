@@ -1,9 +1,12 @@
-//! The store's data ([`HostState`]) and the host side of the WIT imports.
+//! The store's data ([`HostState`]), the per-execution caps it carries
+//! ([`LogBuffer`], [`MemoryCap`]), and the host side of the WIT imports that
+//! need no backend: `types`, `context` and `log`. The data-plane imports
+//! (`kv`, `docs`, `http-client`, `env`) are in services.rs.
 //!
-//! One module per WIT interface as services are added; each implements the
-//! generated `Host` trait on `HostState` and reads the calling app from
-//! `self.context`, which the executor sets before the guest runs and the guest
-//! cannot change.
+//! Every import is a generated `Host` trait implemented on `HostState`, and
+//! takes the calling app from `self.context`: the executor sets it before the
+//! guest runs and the guest cannot change it, so no argument a script passes
+//! can reach another app's data.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -74,7 +74,8 @@ pub use engine::AllocatorKind;
 pub use execute::{Executor, YIELD_FUEL};
 pub use lane::{FOREGROUND_BUDGET, LONG_LANE_NICE};
 pub use outbound::OutboundConfig;
-pub use services::{MAX_FIND_LIMIT, MAX_LIST_LIMIT, NoServices};
+pub use services::NoServices;
+pub use shared::{MAX_FIND_LIMIT, MAX_LIST_LIMIT};
 
 /// The guest component as built from `guest/` by this crate's build script.
 pub const GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/picloud_guest.wasm"));

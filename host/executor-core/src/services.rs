@@ -8,25 +8,25 @@
 //! the deadline when the running script yields, not while a host call waits,
 //! so every wait is bounded by the time left here, and a wait that outlives
 //! it ends the execution with `deadline_exceeded` exactly as a busy loop would.
+//!
+//! Every call runs in a span named after the import (`kv::get`)
+//! with the app's id, so a slow call can be found in a trace. The spans are
+//! at `debug`: these are the hottest host calls, and a subscriber at `info`
+//! (production) then skips them after one cached check.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use shared::{
-    AppId, DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    KvPage, KvService, ServiceError, ServiceErrorKind, ServiceProvider,
+    AppId, DocFilter, DocOp, DocQuery, Document, MAX_FIND_LIMIT, MAX_LIST_LIMIT, ServiceError,
+    ServiceErrorKind, ServiceProvider, require_service,
 };
+use tracing::instrument;
 use wasmtime::Trap;
 
 use crate::bindings::picloud::platform::{docs, env, http_client, kv, types};
 use crate::host::HostState;
-
-/// Most keys one `kv::list` call returns, whatever the script asks for.
-pub const MAX_LIST_LIMIT: u32 = 1000;
-/// Most documents one `docs::find` call returns, whatever the script asks for.
-pub const MAX_FIND_LIMIT: u32 = 1000;
 
 type Reply<T> = wasmtime::Result<Result<T, types::ServiceError>>;
 
@@ -64,11 +64,13 @@ fn to_wit(error: ServiceError) -> types::ServiceError {
 }
 
 impl kv::Host for HostState {
+    #[instrument(level = "debug", skip_all, name = "kv::get", fields(app = %self.context.app_id))]
     async fn get(&mut self, key: String) -> Reply<Option<String>> {
-        self.call(|s, app| async move { s.kv().get(app, &key).await })
+        self.call(|s, app| async move { require_service(s.kv(), "kv")?.get(app, &key).await })
             .await
     }
 
+    #[instrument(level = "debug", skip_all, name = "kv::set", fields(app = %self.context.app_id))]
     async fn set(&mut self, key: String, value: String, ttl_ms: Option<u64>) -> Reply<()> {
         self.past_deadline()?;
         if ttl_ms == Some(0) {
@@ -77,20 +79,27 @@ impl kv::Host for HostState {
             ))));
         }
         let ttl = ttl_ms.map(Duration::from_millis);
-        self.call(|s, app| async move { s.kv().set(app, &key, &value, ttl).await })
-            .await
+        self.call(|s, app| async move {
+            require_service(s.kv(), "kv")?
+                .set(app, &key, &value, ttl)
+                .await
+        })
+        .await
     }
 
+    #[instrument(level = "debug", skip_all, name = "kv::delete", fields(app = %self.context.app_id))]
     async fn delete(&mut self, key: String) -> Reply<bool> {
-        self.call(|s, app| async move { s.kv().delete(app, &key).await })
+        self.call(|s, app| async move { require_service(s.kv(), "kv")?.delete(app, &key).await })
             .await
     }
 
+    #[instrument(level = "debug", skip_all, name = "kv::exists", fields(app = %self.context.app_id))]
     async fn exists(&mut self, key: String) -> Reply<bool> {
-        self.call(|s, app| async move { s.kv().exists(app, &key).await })
+        self.call(|s, app| async move { require_service(s.kv(), "kv")?.exists(app, &key).await })
             .await
     }
 
+    #[instrument(level = "debug", skip_all, name = "kv::list", fields(app = %self.context.app_id))]
     async fn list(
         &mut self,
         prefix: String,
@@ -99,7 +108,11 @@ impl kv::Host for HostState {
     ) -> Reply<kv::KeyPage> {
         let limit = limit.clamp(1, MAX_LIST_LIMIT);
         let page = self
-            .call(|s, app| async move { s.kv().list(app, &prefix, cursor.as_deref(), limit).await })
+            .call(|s, app| async move {
+                require_service(s.kv(), "kv")?
+                    .list(app, &prefix, cursor.as_deref(), limit)
+                    .await
+            })
             .await?;
         Ok(page.map(|page| kv::KeyPage {
             keys: page.keys,
@@ -107,9 +120,12 @@ impl kv::Host for HostState {
         }))
     }
 
+    #[instrument(level = "debug", skip_all, name = "kv::incr", fields(app = %self.context.app_id))]
     async fn incr(&mut self, key: String, delta: i64) -> Reply<i64> {
-        self.call(|s, app| async move { s.kv().incr(app, &key, delta).await })
-            .await
+        self.call(
+            |s, app| async move { require_service(s.kv(), "kv")?.incr(app, &key, delta).await },
+        )
+        .await
     }
 }
 
@@ -121,18 +137,29 @@ fn document(document: Document) -> docs::Document {
 }
 
 impl docs::Host for HostState {
+    #[instrument(level = "debug", skip_all, name = "docs::insert", fields(app = %self.context.app_id))]
     async fn insert(&mut self, collection: String, body: String) -> Reply<String> {
-        self.call(|s, app| async move { s.docs().insert(app, &collection, &body).await })
-            .await
+        self.call(|s, app| async move {
+            require_service(s.docs(), "docs")?
+                .insert(app, &collection, &body)
+                .await
+        })
+        .await
     }
 
+    #[instrument(level = "debug", skip_all, name = "docs::get", fields(app = %self.context.app_id))]
     async fn get(&mut self, collection: String, id: String) -> Reply<Option<docs::Document>> {
         let found = self
-            .call(|s, app| async move { s.docs().get(app, &collection, &id).await })
+            .call(|s, app| async move {
+                require_service(s.docs(), "docs")?
+                    .get(app, &collection, &id)
+                    .await
+            })
             .await?;
         Ok(found.map(|d| d.map(document)))
     }
 
+    #[instrument(level = "debug", skip_all, name = "docs::update", fields(app = %self.context.app_id))]
     async fn update(
         &mut self,
         collection: String,
@@ -140,23 +167,37 @@ impl docs::Host for HostState {
         patch: String,
     ) -> Reply<Option<docs::Document>> {
         let updated = self
-            .call(|s, app| async move { s.docs().update(app, &collection, &id, &patch).await })
+            .call(|s, app| async move {
+                require_service(s.docs(), "docs")?
+                    .update(app, &collection, &id, &patch)
+                    .await
+            })
             .await?;
         Ok(updated.map(|d| d.map(document)))
     }
 
+    #[instrument(level = "debug", skip_all, name = "docs::delete", fields(app = %self.context.app_id))]
     async fn delete(&mut self, collection: String, id: String) -> Reply<bool> {
-        self.call(|s, app| async move { s.docs().delete(app, &collection, &id).await })
-            .await
+        self.call(|s, app| async move {
+            require_service(s.docs(), "docs")?
+                .delete(app, &collection, &id)
+                .await
+        })
+        .await
     }
 
+    #[instrument(level = "debug", skip_all, name = "docs::find", fields(app = %self.context.app_id))]
     async fn find(&mut self, collection: String, query: docs::Query) -> Reply<docs::Page> {
         let query = match to_query(query) {
             Ok(query) => query,
             Err(error) => return Ok(Err(to_wit(error))),
         };
         let page = self
-            .call(|s, app| async move { s.docs().find(app, &collection, &query).await })
+            .call(|s, app| async move {
+                require_service(s.docs(), "docs")?
+                    .find(app, &collection, &query)
+                    .await
+            })
             .await?;
         Ok(page.map(|page| docs::Page {
             docs: page.docs.into_iter().map(document).collect(),
@@ -199,6 +240,7 @@ fn to_query(query: docs::Query) -> Result<DocQuery, ServiceError> {
 }
 
 impl http_client::Host for HostState {
+    #[instrument(level = "debug", skip_all, name = "http_client::send", fields(app = %self.context.app_id))]
     async fn send(
         &mut self,
         request: http_client::Request,
@@ -216,7 +258,7 @@ impl http_client::Host for HostState {
         // The allow-list is read per call: an operator's change applies to
         // the next request, not the next deploy.
         let allowed = match self
-            .call(|s, app| async move { s.http().allowed(app).await })
+            .call(|s, app| async move { require_service(s.http(), "http")?.allowed(app).await })
             .await?
         {
             Ok(allowed) => allowed,
@@ -231,120 +273,17 @@ impl http_client::Host for HostState {
 }
 
 impl env::Host for HostState {
+    #[instrument(level = "debug", skip_all, name = "env::get", fields(app = %self.context.app_id))]
     async fn get(&mut self, name: String) -> Reply<Option<String>> {
-        self.call(|s, app| async move { s.env().get(app, &name).await })
+        self.call(|s, app| async move { require_service(s.env(), "env")?.get(app, &name).await })
             .await
     }
 }
 
 /// The provider of an executor built without data services (benchmarks,
-/// tests of the sandbox alone): every call fails with a clear message.
+/// tests of the sandbox alone): it has none, so every call fails with
+/// [`ServiceError::not_configured`].
 #[derive(Debug, Default)]
 pub struct NoServices;
 
-fn not_configured() -> ServiceError {
-    ServiceError {
-        kind: ServiceErrorKind::Unavailable,
-        message: "no data services are configured on this executor".into(),
-    }
-}
-
-impl ServiceProvider for NoServices {
-    fn kv(&self) -> &dyn KvService {
-        self
-    }
-
-    fn env(&self) -> &dyn EnvService {
-        self
-    }
-
-    fn docs(&self) -> &dyn DocsService {
-        self
-    }
-
-    fn http(&self) -> &dyn HttpAllowList {
-        self
-    }
-}
-
-#[async_trait]
-impl HttpAllowList for NoServices {
-    async fn allowed(&self, _: AppId) -> Result<Vec<shared::AllowPattern>, ServiceError> {
-        Err(not_configured())
-    }
-}
-
-#[async_trait]
-impl KvService for NoServices {
-    async fn get(&self, _: AppId, _: &str) -> Result<Option<String>, ServiceError> {
-        Err(not_configured())
-    }
-
-    async fn set(
-        &self,
-        _: AppId,
-        _: &str,
-        _: &str,
-        _: Option<Duration>,
-    ) -> Result<(), ServiceError> {
-        Err(not_configured())
-    }
-
-    async fn delete(&self, _: AppId, _: &str) -> Result<bool, ServiceError> {
-        Err(not_configured())
-    }
-
-    async fn exists(&self, _: AppId, _: &str) -> Result<bool, ServiceError> {
-        Err(not_configured())
-    }
-
-    async fn list(
-        &self,
-        _: AppId,
-        _: &str,
-        _: Option<&str>,
-        _: u32,
-    ) -> Result<KvPage, ServiceError> {
-        Err(not_configured())
-    }
-
-    async fn incr(&self, _: AppId, _: &str, _: i64) -> Result<i64, ServiceError> {
-        Err(not_configured())
-    }
-}
-
-#[async_trait]
-impl EnvService for NoServices {
-    async fn get(&self, _: AppId, _: &str) -> Result<Option<String>, ServiceError> {
-        Err(not_configured())
-    }
-}
-
-#[async_trait]
-impl DocsService for NoServices {
-    async fn insert(&self, _: AppId, _: &str, _: &str) -> Result<String, ServiceError> {
-        Err(not_configured())
-    }
-
-    async fn get(&self, _: AppId, _: &str, _: &str) -> Result<Option<Document>, ServiceError> {
-        Err(not_configured())
-    }
-
-    async fn update(
-        &self,
-        _: AppId,
-        _: &str,
-        _: &str,
-        _: &str,
-    ) -> Result<Option<Document>, ServiceError> {
-        Err(not_configured())
-    }
-
-    async fn delete(&self, _: AppId, _: &str, _: &str) -> Result<bool, ServiceError> {
-        Err(not_configured())
-    }
-
-    async fn find(&self, _: AppId, _: &str, _: &DocQuery) -> Result<DocPage, ServiceError> {
-        Err(not_configured())
-    }
-}
+impl ServiceProvider for NoServices {}

@@ -43,17 +43,17 @@ impl Fake {
 }
 
 impl ServiceProvider for Fake {
-    fn kv(&self) -> &dyn KvService {
-        self
+    fn kv(&self) -> Option<&dyn KvService> {
+        Some(self)
     }
-    fn env(&self) -> &dyn EnvService {
-        self
+    fn env(&self) -> Option<&dyn EnvService> {
+        Some(self)
     }
-    fn docs(&self) -> &dyn DocsService {
-        self
+    fn docs(&self) -> Option<&dyn DocsService> {
+        Some(self)
     }
-    fn http(&self) -> &dyn HttpAllowList {
-        self
+    fn http(&self) -> Option<&dyn HttpAllowList> {
+        Some(self)
     }
 }
 
@@ -292,7 +292,7 @@ impl DocsService for Fake {
     }
 }
 
-fn executor(services: Arc<Fake>) -> Executor {
+fn executor(services: Arc<dyn ServiceProvider>) -> Executor {
     let cache_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache");
     Executor::new(ExecutorConfig {
         cache_dir: Some(cache_dir),
@@ -541,6 +541,33 @@ fn an_executor_without_services_says_so() {
             .to_string()
             .contains("env::get: no data services are configured on this executor"),
         "{error}"
+    );
+}
+
+/// A provider implements only the services it has; calling another is a
+/// catchable error that names it.
+#[test]
+fn a_provider_without_a_service_names_it() {
+    struct KvOnly(Fake);
+    impl ServiceProvider for KvOnly {
+        fn kv(&self) -> Option<&dyn KvService> {
+            Some(&self.0)
+        }
+    }
+    let executor = executor(Arc::new(KvOnly(Fake::default())));
+    let out = run(
+        &executor,
+        AppId::new(),
+        r#"
+        kv::set("k", 1);
+        let error = "";
+        try { docs::insert("c", #{}); } catch (e) { error = e; }
+        `${kv::get("k")} ${error}`
+        "#,
+    );
+    assert_eq!(
+        body(&out),
+        "1 docs::insert: no data services are configured on this executor (no docs service)"
     );
 }
 

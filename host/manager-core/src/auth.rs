@@ -1,6 +1,7 @@
 //! Who may use the admin API: password hashing, the login throttle, session
 //! cookies and the [`Principal`] that `require_admin` attaches to a request.
 
+use crate::ErrorCode;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
@@ -61,13 +62,13 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 pub fn validate_password(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(Error::bad_request(
-            "weak_password",
+            ErrorCode::WeakPassword,
             format!("the password must have at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(Error::bad_request(
-            "invalid_password",
+            ErrorCode::InvalidPassword,
             format!("the password must be at most {MAX_PASSWORD_BYTES} bytes"),
         ));
     }
@@ -86,7 +87,7 @@ pub fn normalize_username(username: &str) -> Result<String> {
         Ok(name)
     } else {
         Err(Error::bad_request(
-            "invalid_username",
+            ErrorCode::InvalidUsername,
             format!("username '{username}' must be 1-64 letters, digits, '.', '_', '-' or '@'"),
         ))
     }

@@ -96,10 +96,31 @@ impl Db {
     /// lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads
     /// first and then writes fails at once with `SQLITE_BUSY` when another
     /// connection committed in between, instead of waiting `busy_timeout`.
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
         Ok(match self.engine {
             Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Engine::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Starts a transaction that only reads, and sees the database as of
+    /// one moment: `REPEATABLE READ READ ONLY` on PostgreSQL (whose default,
+    /// READ COMMITTED, takes a new snapshot per statement, so two lists read
+    /// in one transaction could straddle a commit); a deferred `BEGIN` on
+    /// SQLite, whose WAL readers keep the snapshot of their first read and
+    /// take no write lock, so a reload never waits behind a writer.
+    pub(crate) async fn begin_read(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await?,
+            Engine::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
         })
     }
 

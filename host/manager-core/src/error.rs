@@ -6,6 +6,135 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shared::{ExecutionError, ScriptFailure};
 
+/// Declares [`ErrorCode`]: each code once, with its wire form and the HTTP
+/// status it is answered with, so the two cannot drift apart.
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal, $status:ident;)*) => {
+        /// Every stable `error.code` the admin API answers with. docs/api.md
+        /// lists each one (a test compares that table with [`ErrorCode::ALL`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $(
+                #[doc = concat!("`", $code, "`")]
+                $variant,
+            )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the docs' table.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The code as it appears in `error.code`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+
+            /// The HTTP status an error with this code is answered with.
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MovedPermanently = "moved_permanently", PERMANENT_REDIRECT;
+    InvalidJson = "invalid_json", BAD_REQUEST;
+    InvalidContentType = "invalid_content_type", BAD_REQUEST;
+    InvalidSlug = "invalid_slug", BAD_REQUEST;
+    InvalidName = "invalid_name", BAD_REQUEST;
+    InvalidKey = "invalid_key", BAD_REQUEST;
+    InvalidValue = "invalid_value", BAD_REQUEST;
+    InvalidTtl = "invalid_ttl", BAD_REQUEST;
+    IncrOverflow = "incr_overflow", BAD_REQUEST;
+    InvalidCollection = "invalid_collection", BAD_REQUEST;
+    InvalidDocument = "invalid_document", BAD_REQUEST;
+    InvalidField = "invalid_field", BAD_REQUEST;
+    InvalidLimits = "invalid_limits", BAD_REQUEST;
+    InvalidRateLimit = "invalid_rate_limit", BAD_REQUEST;
+    InvalidCors = "invalid_cors", BAD_REQUEST;
+    InvalidDomain = "invalid_domain", BAD_REQUEST;
+    InvalidMethod = "invalid_method", BAD_REQUEST;
+    InvalidRoutePath = "invalid_route_path", BAD_REQUEST;
+    InvalidRun = "invalid_run", BAD_REQUEST;
+    InvalidWindow = "invalid_window", BAD_REQUEST;
+    InvalidBuckets = "invalid_buckets", BAD_REQUEST;
+    InvalidHost = "invalid_host", BAD_REQUEST;
+    InvalidPattern = "invalid_pattern", BAD_REQUEST;
+    InvalidSchedule = "invalid_schedule", BAD_REQUEST;
+    InvalidTimezone = "invalid_timezone", BAD_REQUEST;
+    InvalidScript = "invalid_script", BAD_REQUEST;
+    HostNotClaimed = "host_not_claimed", BAD_REQUEST;
+    SourceTooLarge = "source_too_large", BAD_REQUEST;
+    AppRequired = "app_required", BAD_REQUEST;
+    AppRenamed = "app_renamed", BAD_REQUEST;
+    DefaultApp = "default_app", BAD_REQUEST;
+    InvalidStatus = "invalid_status", BAD_REQUEST;
+    InvalidLimit = "invalid_limit", BAD_REQUEST;
+    InvalidCursor = "invalid_cursor", BAD_REQUEST;
+    InvalidTime = "invalid_time", BAD_REQUEST;
+    InvalidQuery = "invalid_query", BAD_REQUEST;
+    InvalidUsername = "invalid_username", BAD_REQUEST;
+    WeakPassword = "weak_password", BAD_REQUEST;
+    InvalidPassword = "invalid_password", BAD_REQUEST;
+    CurrentPasswordRequired = "current_password_required", BAD_REQUEST;
+    NotASession = "not_a_session", BAD_REQUEST;
+    AmbiguousSession = "ambiguous_session", BAD_REQUEST;
+    Unauthorized = "unauthorized", UNAUTHORIZED;
+    BadCredentials = "bad_credentials", UNAUTHORIZED;
+    CsrfFailed = "csrf_failed", FORBIDDEN;
+    WrongPassword = "wrong_password", FORBIDDEN;
+    NotFound = "not_found", NOT_FOUND;
+    SlugTaken = "slug_taken", CONFLICT;
+    SlugInHistory = "slug_in_history", CONFLICT;
+    DomainTaken = "domain_taken", CONFLICT;
+    DomainShadowsRoutes = "domain_shadows_routes", CONFLICT;
+    HostReserved = "host_reserved", CONFLICT;
+    DomainInUse = "domain_in_use", CONFLICT;
+    ScriptNameTaken = "script_name_taken", CONFLICT;
+    RouteConflict = "route_conflict", CONFLICT;
+    HostClaimedByOtherApp = "host_claimed_by_other_app", CONFLICT;
+    UsernameTaken = "username_taken", CONFLICT;
+    LastUser = "last_user", CONFLICT;
+    QuotaExceeded = "quota_exceeded", CONFLICT;
+    WrongType = "wrong_type", CONFLICT;
+    RequestTimeout = "request_timeout", REQUEST_TIMEOUT;
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
+    CompileError = "compile_error", UNPROCESSABLE_ENTITY;
+    TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
+    InternalError = "internal_error", INTERNAL_SERVER_ERROR;
+    DatabaseUnavailable = "database_unavailable", SERVICE_UNAVAILABLE;
+    ExecutorUnavailable = "executor_unavailable", SERVICE_UNAVAILABLE;
+    SecretsUnavailable = "secrets_unavailable", SERVICE_UNAVAILABLE;
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Compares with the wire form, so tests and callers can write
+/// `err.code() == "slug_taken"`.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Manager errors. `status()` is the single place that maps them to HTTP.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,7 +142,7 @@ pub enum Error {
     #[error("{message}")]
     BadRequest {
         /// Stable code, e.g. `invalid_route_path`.
-        code: &'static str,
+        code: ErrorCode,
         /// What is wrong, naming the field or value.
         message: String,
     },
@@ -32,7 +161,7 @@ pub enum Error {
     #[error("{message}")]
     Conflict {
         /// Stable code, e.g. `route_conflict`.
-        code: &'static str,
+        code: ErrorCode,
         /// What it collides with.
         message: String,
     },
@@ -59,7 +188,7 @@ pub enum Error {
     #[error("{message}")]
     Forbidden {
         /// Stable code, e.g. `wrong_password`.
-        code: &'static str,
+        code: ErrorCode,
         /// Why.
         message: String,
     },
@@ -112,7 +241,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Shorthand for a 400 with a code and message.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Error::BadRequest {
             code,
             message: message.into(),
@@ -128,54 +257,38 @@ impl Error {
     }
 
     /// Shorthand for a 409.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Error::Conflict {
             code,
             message: message.into(),
         }
     }
 
-    /// The HTTP status of this error.
+    /// The HTTP status of this error: the one its code is documented with.
     pub fn status(&self) -> StatusCode {
-        match self {
-            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Error::Compile(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::NotFound { .. } => StatusCode::NOT_FOUND,
-            Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::Moved { .. } => StatusCode::PERMANENT_REDIRECT,
-            Error::Unauthorized | Error::BadCredentials => StatusCode::UNAUTHORIZED,
-            Error::CsrfFailed | Error::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Error::Executor(_) | Error::NoSecretKey => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Database(err) if unreachable(err) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Database(_) | Error::Migrate(_) | Error::Config(_) | Error::Secret { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
+        self.code().status()
     }
 
     /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Error::BadRequest { code, .. }
             | Error::Conflict { code, .. }
-            | Error::Forbidden { code, .. } => code,
-            Error::Compile(_) => "compile_error",
-            Error::NotFound { .. } => "not_found",
-            Error::Moved { .. } => "moved_permanently",
-            Error::Unauthorized => "unauthorized",
-            Error::BadCredentials => "bad_credentials",
-            Error::CsrfFailed => "csrf_failed",
-            Error::TooManyAttempts { .. } => "too_many_attempts",
-            Error::PayloadTooLarge { .. } => "payload_too_large",
-            Error::RequestTimeout => "request_timeout",
-            Error::Executor(_) => "executor_unavailable",
-            Error::NoSecretKey => "secrets_unavailable",
-            Error::Database(err) if unreachable(err) => "database_unavailable",
+            | Error::Forbidden { code, .. } => *code,
+            Error::Compile(_) => ErrorCode::CompileError,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::Moved { .. } => ErrorCode::MovedPermanently,
+            Error::Unauthorized => ErrorCode::Unauthorized,
+            Error::BadCredentials => ErrorCode::BadCredentials,
+            Error::CsrfFailed => ErrorCode::CsrfFailed,
+            Error::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Error::RequestTimeout => ErrorCode::RequestTimeout,
+            Error::Executor(_) => ErrorCode::ExecutorUnavailable,
+            Error::NoSecretKey => ErrorCode::SecretsUnavailable,
+            Error::Database(err) if unreachable(err) => ErrorCode::DatabaseUnavailable,
             Error::Database(_) | Error::Migrate(_) | Error::Config(_) | Error::Secret { .. } => {
-                "internal_error"
+                ErrorCode::InternalError
             }
         }
     }
@@ -257,18 +370,73 @@ pub(crate) fn unreachable(err: &sqlx::Error) -> bool {
     }
 }
 
-/// Turns unique-constraint violations into 409s with a caller-chosen message.
-pub(crate) trait OnConflict<T> {
-    fn on_conflict(self, code: &'static str, message: impl FnOnce() -> String) -> Result<T>;
-}
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
 
-impl<T> OnConflict<T> for Result<T, sqlx::Error> {
-    fn on_conflict(self, code: &'static str, message: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|err| match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Error::conflict(code, message())
-            }
-            _ => Error::Database(err),
-        })
+    use super::ErrorCode;
+
+    /// Codes in the admin table that the HTTP layer writes itself, outside
+    /// [`super::Error`] (picloud-node's JSON error bodies for axum's own 405).
+    const WRITTEN_BY_THE_HTTP_LAYER: [(u16, &str); 1] = [(405, "method_not_allowed")];
+
+    /// docs/api.md's table of admin API error codes: `(status, code)` rows.
+    fn documented() -> BTreeSet<(u16, String)> {
+        let api = include_str!("../../../docs/api.md");
+        let section = api
+            .split("\n## Error codes\n")
+            .nth(1)
+            .expect("docs/api.md has an `## Error codes` section");
+        // The admin API's table is the first one in the section.
+        section
+            .lines()
+            .skip_while(|line| !line.starts_with("| status | code |"))
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let status = cells[1]
+                    .parse()
+                    .unwrap_or_else(|_| panic!("status in {line}"));
+                (status, cells[2].trim_matches('`').to_owned())
+            })
+            .collect()
+    }
+
+    /// Every code the enum has is documented with the status it is served
+    /// with, and the docs list no code the server cannot answer.
+    #[test]
+    fn the_documented_error_codes_are_the_enum() {
+        let mut served: BTreeSet<(u16, String)> = ErrorCode::ALL
+            .iter()
+            .map(|code| (code.status().as_u16(), code.as_str().to_owned()))
+            .collect();
+        served.extend(
+            WRITTEN_BY_THE_HTTP_LAYER
+                .iter()
+                .map(|(status, code)| (*status, (*code).to_owned())),
+        );
+        let documented = documented();
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        let unknown: Vec<_> = documented.difference(&served).collect();
+        assert!(
+            undocumented.is_empty() && unknown.is_empty(),
+            "docs/api.md's error codes and ErrorCode disagree:\n  \
+             served but not documented (or with another status): {undocumented:?}\n  \
+             documented but not served: {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn codes_are_unique_snake_case() {
+        let mut seen = BTreeSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} twice");
+            assert!(
+                text.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{text}"
+            );
+        }
     }
 }

@@ -22,11 +22,11 @@
 
 pub mod api;
 pub mod auth;
+mod cron_expr;
+mod cron_runner;
 mod db;
 mod error;
 mod recorder;
-mod schedule;
-mod scheduler;
 mod secrets;
 mod services;
 pub mod store;
@@ -35,11 +35,11 @@ use std::sync::Arc;
 
 use shared::{ExecutionError, ExecutorClient, RoutingTables};
 
+pub use cron_expr::{DEFAULT_TIMEZONE, MAX_SCHEDULE_BYTES, Schedule};
+pub use cron_runner::{SCHEDULE_HEADER, TRIGGER_HEADER, TriggerRun};
 pub use db::Db;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result};
 pub use recorder::Recorder;
-pub use schedule::{DEFAULT_TIMEZONE, MAX_SCHEDULE_BYTES, Schedule};
-pub use scheduler::{SCHEDULE_HEADER, TRIGGER_HEADER, TriggerRun};
 pub use secrets::{SecretError, SecretKey};
 pub use services::DataServices;
 pub use store::{DocsQuota, KvQuota, Store};
@@ -295,8 +295,8 @@ impl Manager {
                 tracing::info!(%host, "the default app claims the public base URL's host");
                 Ok(true)
             }
-            Err(Error::Conflict {
-                code: "domain_taken",
+            Err(store::StoreError::Conflict {
+                code: ErrorCode::DomainTaken,
                 message,
             }) => {
                 if !default
@@ -308,7 +308,7 @@ impl Manager {
                 }
                 Ok(false)
             }
-            Err(err) => Err(err),
+            Err(err) => Err(err.into()),
         }
     }
 

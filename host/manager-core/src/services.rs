@@ -24,9 +24,9 @@ use shared::{
     KvPage, KvService, ServiceError, ServiceProvider,
 };
 
+use crate::Manager;
 use crate::secrets::SecretKey;
-use crate::store::{DocsQuota, KvQuota, Store};
-use crate::{Error, Manager};
+use crate::store::{DocsQuota, KvQuota, Store, StoreError};
 
 /// Key-value storage, documents and variables for scripts. Cheap to
 /// clone; one per process is enough.
@@ -81,17 +81,11 @@ impl Manager {
 }
 
 /// The script-facing form of a store error. `op` names the call for the log.
-fn to_service_error(op: &'static str, app: AppId, err: Error) -> ServiceError {
+fn to_service_error(op: &'static str, app: AppId, err: StoreError) -> ServiceError {
     match err {
-        Error::BadRequest { message, .. } => ServiceError::invalid(message),
-        Error::Conflict {
-            code: "quota_exceeded",
-            message,
-        } => ServiceError::quota(message),
-        Error::Conflict {
-            code: "wrong_type",
-            message,
-        } => ServiceError::wrong_type(message),
+        StoreError::Invalid { message, .. } => ServiceError::invalid(message),
+        StoreError::QuotaExceeded(message) => ServiceError::quota(message),
+        StoreError::WrongType(message) => ServiceError::wrong_type(message),
         // The error names no value: store errors never carry one.
         other => {
             tracing::warn!(%app, op, error = %other, "data service call failed");
@@ -235,20 +229,20 @@ impl DocsService for DataServices {
 }
 
 impl ServiceProvider for DataServices {
-    fn kv(&self) -> &dyn KvService {
-        self
+    fn kv(&self) -> Option<&dyn KvService> {
+        Some(self)
     }
 
-    fn env(&self) -> &dyn EnvService {
-        self
+    fn env(&self) -> Option<&dyn EnvService> {
+        Some(self)
     }
 
-    fn docs(&self) -> &dyn DocsService {
-        self
+    fn docs(&self) -> Option<&dyn DocsService> {
+        Some(self)
     }
 
-    fn http(&self) -> &dyn HttpAllowList {
-        self
+    fn http(&self) -> Option<&dyn HttpAllowList> {
+        Some(self)
     }
 }
 

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use manager_core::store::{DEFAULT_APP_ID, DocsQuota, KvQuota};
-use manager_core::{DataServices, Db, Error, Manager, ManagerConfig, SecretKey, Store};
+use manager_core::store::{DEFAULT_APP_ID, DocsQuota, KvQuota, StoreError};
+use manager_core::{DataServices, Db, Manager, ManagerConfig, SecretKey, Store};
 use serde_json::{Value, json};
 use shared::{AppId, KvPage, ServiceErrorKind, ServiceProvider};
 use support::{Api, NoExecutor, NoRouting};
@@ -120,6 +120,7 @@ async fn all_keys(svc: &DataServices, app: AppId, prefix: &str, limit: u32) -> V
             cursor: next,
         } = svc
             .kv()
+            .unwrap()
             .list(app, prefix, cursor.as_deref(), limit)
             .await
             .unwrap();
@@ -138,7 +139,7 @@ async fn all_keys(svc: &DataServices, app: AppId, prefix: &str, limit: u32) -> V
 
 async fn kv_round_trip_and_validation(env: Env) {
     let svc = services(&env, KvQuota::default());
-    let kv = svc.kv();
+    let kv = svc.kv().unwrap();
     let app = default_app();
     assert_eq!(kv.get(app, "greeting").await.unwrap(), None);
     assert!(!kv.exists(app, "greeting").await.unwrap());
@@ -203,7 +204,7 @@ async fn kv_quotas(env: Env) {
         max_total_bytes: 40,
     };
     let svc = services(&env, quota);
-    let kv = svc.kv();
+    let kv = svc.kv().unwrap();
     let app = default_app();
     let err = kv.set(app, "123456789", "1", None).await.unwrap_err();
     assert_eq!(err.kind, ServiceErrorKind::InvalidArgument);
@@ -271,11 +272,17 @@ async fn kv_quotas(env: Env) {
         },
     );
     assert_eq!(
-        tight.kv().set(app, "k5", "1", None).await.unwrap_err().kind,
+        tight
+            .kv()
+            .unwrap()
+            .set(app, "k5", "1", None)
+            .await
+            .unwrap_err()
+            .kind,
         ServiceErrorKind::QuotaExceeded
     );
-    tight.kv().set(app, "k2", "1", None).await.unwrap();
-    assert!(tight.kv().delete(app, "k4").await.unwrap());
+    tight.kv().unwrap().set(app, "k2", "1", None).await.unwrap();
+    assert!(tight.kv().unwrap().delete(app, "k4").await.unwrap());
     assert_eq!(usage(&env, app).await, (2, 6));
 }
 
@@ -285,7 +292,7 @@ async fn kv_full_store_purges_expired_entries_first(env: Env) {
         ..KvQuota::default()
     };
     let svc = services(&env, quota);
-    let kv = svc.kv();
+    let kv = svc.kv().unwrap();
     let app = default_app();
     let other = new_app(&env, "other").await;
     kv.set(app, "old", "1", Some(Duration::from_secs(60)))
@@ -312,7 +319,7 @@ async fn kv_full_store_purges_expired_entries_first(env: Env) {
 
 async fn kv_ttl_expiry_and_purge(env: Env) {
     let svc = services(&env, KvQuota::default());
-    let kv = svc.kv();
+    let kv = svc.kv().unwrap();
     let app = default_app();
     kv.set(app, "session", "\"abc\"", Some(Duration::from_secs(60)))
         .await
@@ -381,7 +388,7 @@ async fn kv_ttl_expiry_and_purge(env: Env) {
 
 async fn kv_list_pages_in_byte_order_with_literal_prefixes(env: Env) {
     let svc = services(&env, KvQuota::default());
-    let kv = svc.kv();
+    let kv = svc.kv().unwrap();
     let app = default_app();
     let keys = [
         "a",
@@ -497,6 +504,7 @@ async fn kv_incr_is_atomic(env: Env) {
     let svc = services(&env, KvQuota::default());
     let app = default_app();
     svc.kv()
+        .unwrap()
         .set(app, "hits", "10", Some(Duration::from_secs(3600)))
         .await
         .unwrap();
@@ -512,8 +520,8 @@ async fn kv_incr_is_atomic(env: Env) {
             let svc = svc.clone();
             tokio::spawn(async move {
                 for _ in 0..4 {
-                    svc.kv().incr(app, "hits", 1).await.unwrap();
-                    svc.kv().incr(app, "fresh", -1).await.unwrap();
+                    svc.kv().unwrap().incr(app, "hits", 1).await.unwrap();
+                    svc.kv().unwrap().incr(app, "fresh", -1).await.unwrap();
                 }
             })
         })
@@ -522,11 +530,16 @@ async fn kv_incr_is_atomic(env: Env) {
         task.await.unwrap();
     }
     assert_eq!(
-        svc.kv().get(app, "hits").await.unwrap().as_deref(),
+        svc.kv().unwrap().get(app, "hits").await.unwrap().as_deref(),
         Some("210")
     );
     assert_eq!(
-        svc.kv().get(app, "fresh").await.unwrap().as_deref(),
+        svc.kv()
+            .unwrap()
+            .get(app, "fresh")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("-200")
     );
     let hits = env
@@ -542,7 +555,7 @@ async fn kv_incr_is_atomic(env: Env) {
 
 async fn kv_incr_types_and_overflow(env: Env) {
     let svc = services(&env, KvQuota::default());
-    let kv = svc.kv();
+    let kv = svc.kv().unwrap();
     let app = default_app();
     assert_eq!(kv.incr(app, "n", 0).await.unwrap(), 0);
     assert_eq!(kv.incr(app, "n", -5).await.unwrap(), -5);
@@ -592,8 +605,8 @@ async fn kv_incr_types_and_overflow(env: Env) {
 
 async fn apps_are_isolated(env: Env) {
     let svc = services(&env, KvQuota::default());
-    let kv = svc.kv();
-    let env_svc = svc.env();
+    let kv = svc.kv().unwrap();
+    let env_svc = svc.env().unwrap();
     let a = default_app();
     let b = new_app(&env, "tenant-b").await;
     kv.set(a, "shared", "41", None).await.unwrap();
@@ -632,8 +645,12 @@ async fn deleting_an_app_deletes_its_data(env: Env) {
     let svc = services(&env, KvQuota::default());
     let doomed = env.store.create_app("doomed", "Doomed", "").await.unwrap();
     let id: AppId = doomed.id.parse().unwrap();
-    svc.kv().set(id, "k", "1", None).await.unwrap();
-    svc.kv().incr(default_app(), "survivor", 1).await.unwrap();
+    svc.kv().unwrap().set(id, "k", "1", None).await.unwrap();
+    svc.kv()
+        .unwrap()
+        .incr(default_app(), "survivor", 1)
+        .await
+        .unwrap();
     env.store
         .set_variable(&doomed.id, "PLAIN", "v", false, None)
         .await
@@ -716,7 +733,7 @@ async fn secrets_are_encrypted_at_rest(env: Env) {
             .variable_value(app, name, Some(&server_key))
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Secret { .. }), "{err}");
+        assert!(matches!(err, StoreError::Secret { .. }), "{err}");
         assert!(!err.to_string().contains("hunter2"));
         let svc = DataServices::new(
             env.store.clone(),
@@ -724,7 +741,12 @@ async fn secrets_are_encrypted_at_rest(env: Env) {
             DocsQuota::default(),
             Some(key(1)),
         );
-        let err = svc.env().get(app.parse().unwrap(), name).await.unwrap_err();
+        let err = svc
+            .env()
+            .unwrap()
+            .get(app.parse().unwrap(), name)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind, ServiceErrorKind::Unavailable);
         assert!(!err.message.contains("hunter2"));
     }
@@ -737,7 +759,7 @@ async fn secrets_are_encrypted_at_rest(env: Env) {
     assert!(err.to_string().contains("does not decrypt"), "{err}");
     assert!(matches!(
         env.store.variable_value(a, "API_KEY", None).await,
-        Err(Error::NoSecretKey)
+        Err(StoreError::NoSecretKey)
     ));
     let keyless = DataServices::new(
         env.store.clone(),
@@ -748,6 +770,7 @@ async fn secrets_are_encrypted_at_rest(env: Env) {
     assert_eq!(
         keyless
             .env()
+            .unwrap()
             .get(default_app(), "API_KEY")
             .await
             .unwrap_err()
@@ -760,7 +783,7 @@ async fn secrets_are_encrypted_at_rest(env: Env) {
         .await
         .unwrap_err();
     assert_eq!(
-        (err.status().as_u16(), err.code()),
+        (err.status().as_u16(), err.code().as_str()),
         (503, "secrets_unavailable")
     );
     // A corrupted ciphertext is refused, not garbled.
@@ -774,7 +797,7 @@ async fn secrets_are_encrypted_at_rest(env: Env) {
         env.store
             .variable_value(a, "API_KEY", Some(&server_key))
             .await,
-        Err(Error::Secret { .. })
+        Err(StoreError::Secret { .. })
     ));
 }
 
@@ -793,6 +816,7 @@ async fn variables_round_trip(env: Env) {
     );
     assert_eq!(
         svc.env()
+            .unwrap()
             .get(default_app(), "REGION")
             .await
             .unwrap()
@@ -809,6 +833,7 @@ async fn variables_round_trip(env: Env) {
     assert_eq!(secret.created_at, created.created_at);
     assert_eq!(
         svc.env()
+            .unwrap()
             .get(default_app(), "REGION")
             .await
             .unwrap()
@@ -839,6 +864,7 @@ async fn variables_round_trip(env: Env) {
     assert_eq!(plain.value.as_deref(), Some("us-east"));
     assert_eq!(
         svc.env()
+            .unwrap()
             .get(default_app(), "REGION")
             .await
             .unwrap()
@@ -853,7 +879,12 @@ async fn variables_round_trip(env: Env) {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "invalid_name", "{bad:?}");
-        let err = svc.env().get(default_app(), bad).await.unwrap_err();
+        let err = svc
+            .env()
+            .unwrap()
+            .get(default_app(), bad)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind, ServiceErrorKind::InvalidArgument, "{bad:?}");
     }
     env.store
@@ -874,6 +905,7 @@ async fn variables_round_trip(env: Env) {
         .unwrap();
     assert_eq!(
         svc.env()
+            .unwrap()
             .get(default_app(), "BIG")
             .await
             .unwrap()
@@ -888,10 +920,17 @@ async fn variables_round_trip(env: Env) {
     assert_eq!(err.code(), "invalid_value");
     // Delete.
     env.store.delete_variable(app, "REGION").await.unwrap();
-    assert_eq!(svc.env().get(default_app(), "REGION").await.unwrap(), None);
+    assert_eq!(
+        svc.env()
+            .unwrap()
+            .get(default_app(), "REGION")
+            .await
+            .unwrap(),
+        None
+    );
     let err = env.store.delete_variable(app, "REGION").await.unwrap_err();
     assert_eq!(
-        (err.code(), err.to_string().as_str()),
+        (err.code().as_str(), err.to_string().as_str()),
         ("not_found", "variable 'REGION' not found")
     );
 }
@@ -912,12 +951,13 @@ async fn janitor_purges_expired_entries(env: Env) {
     let b = new_app(&env, "other").await;
     for (app, k) in [(a, "x"), (a, "y"), (b, "z")] {
         svc.kv()
+            .unwrap()
             .set(app, k, "1", Some(Duration::from_secs(60)))
             .await
             .unwrap();
         expire(&env, app, k).await;
     }
-    svc.kv().set(b, "live", "1", None).await.unwrap();
+    svc.kv().unwrap().set(b, "live", "1", None).await.unwrap();
     let removed = manager.clean_up().await.unwrap();
     assert_eq!(removed.kv_entries, 3);
     assert_eq!(usage(&env, a).await, (0, 0));
@@ -966,14 +1006,24 @@ async fn admin_api_kv(env: Env) {
     let svc = DataServices::new(env.store.clone(), quota, DocsQuota::default(), None);
     let id: AppId = app.id.parse().unwrap();
     assert_eq!(
-        svc.kv().get(id, "users/42").await.unwrap().as_deref(),
+        svc.kv()
+            .unwrap()
+            .get(id, "users/42")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(r#"{"name":"Ada","tags":[1,"x"]}"#)
     );
     svc.kv()
+        .unwrap()
         .set(id, "users/7", "\"seven\"", None)
         .await
         .unwrap();
-    svc.kv().set(id, "zeta%", "true", None).await.unwrap();
+    svc.kv()
+        .unwrap()
+        .set(id, "zeta%", "true", None)
+        .await
+        .unwrap();
 
     let (status, page) = api
         .call("GET", "/apps/shop/kv?prefix=users%2F&limit=1", None)
@@ -1199,6 +1249,7 @@ async fn admin_api_variables(env: Env) {
     );
     assert_eq!(
         svc.env()
+            .unwrap()
             .get(default_app(), "STRIPE_KEY")
             .await
             .unwrap()
@@ -1276,7 +1327,11 @@ async fn admin_api_variables(env: Env) {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(
-        svc.env().get(default_app(), "STRIPE_KEY").await.unwrap(),
+        svc.env()
+            .unwrap()
+            .get(default_app(), "STRIPE_KEY")
+            .await
+            .unwrap(),
         None
     );
 

@@ -137,7 +137,12 @@ async fn find_all(
     let mut all = Vec::new();
     let mut query = query.clone();
     loop {
-        let page = svc.docs().find(app, collection, &query).await.unwrap();
+        let page = svc
+            .docs()
+            .unwrap()
+            .find(app, collection, &query)
+            .await
+            .unwrap();
         assert!(page.docs.len() <= query.limit as usize);
         if page.cursor.is_some() {
             assert_eq!(
@@ -162,7 +167,7 @@ fn invalid(result: Result<impl std::fmt::Debug, ServiceError>, needle: &str) {
 
 async fn insert_get_update_delete(env: Env) {
     let svc = services(&env, DocsQuota::default());
-    let docs = svc.docs();
+    let docs = svc.docs().unwrap();
     let app = default_app();
     let id = docs
         .insert(
@@ -287,6 +292,7 @@ async fn ids_are_time_ordered_and_find_defaults_to_insertion_order(env: Env) {
     for n in 0..30 {
         ids.push(
             svc.docs()
+                .unwrap()
                 .insert(app, "log", &format!(r#"{{"n":{n}}}"#))
                 .await
                 .unwrap(),
@@ -312,7 +318,7 @@ async fn ids_are_time_ordered_and_find_defaults_to_insertion_order(env: Env) {
 
 async fn invalid_input_is_refused_with_a_reason(env: Env) {
     let svc = services(&env, DocsQuota::default());
-    let docs = svc.docs();
+    let docs = svc.docs().unwrap();
     let app = default_app();
     let id = docs.insert(app, "c", r#"{"a":1}"#).await.unwrap();
 
@@ -480,7 +486,7 @@ async fn invalid_input_is_refused_with_a_reason(env: Env) {
         .await
         .unwrap_err();
     assert_eq!(
-        (err.status().as_u16(), err.code()),
+        (err.status().as_u16(), err.code().as_str()),
         (400, "invalid_document")
     );
     let err = env
@@ -510,7 +516,7 @@ async fn invalid_cursors(env: Env) {
     use base64::Engine as _;
     let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let svc = services(&env, DocsQuota::default());
-    let docs = svc.docs();
+    let docs = svc.docs().unwrap();
     let app = default_app();
     for n in 0..5 {
         docs.insert(app, "c", &format!(r#"{{"n":{n},"s":"x{n}"}}"#))
@@ -586,7 +592,7 @@ async fn quotas(env: Env) {
         max_total_bytes: 50,
     };
     let svc = services(&env, quota);
-    let docs = svc.docs();
+    let docs = svc.docs().unwrap();
     let app = default_app();
     // 21 bytes of compact JSON; whitespace in the input does not count.
     let err = docs
@@ -675,7 +681,10 @@ async fn quotas(env: Env) {
         )
         .await
         .unwrap_err();
-    assert_eq!((err.status().as_u16(), err.code()), (409, "quota_exceeded"));
+    assert_eq!(
+        (err.status().as_u16(), err.code().as_str()),
+        (409, "quota_exceeded")
+    );
 
     // An operator lowers the quota below what the app holds: it can still
     // shrink and delete, not grow.
@@ -688,12 +697,19 @@ async fn quotas(env: Env) {
         },
     );
     assert_eq!(
-        tight.docs().insert(app, "c", "{}").await.unwrap_err().kind,
+        tight
+            .docs()
+            .unwrap()
+            .insert(app, "c", "{}")
+            .await
+            .unwrap_err()
+            .kind,
         ServiceErrorKind::QuotaExceeded
     );
     assert_eq!(
         tight
             .docs()
+            .unwrap()
             .update(app, "d", &b, r#"{"k":12345}"#)
             .await
             .unwrap_err()
@@ -702,14 +718,20 @@ async fn quotas(env: Env) {
     );
     tight
         .docs()
+        .unwrap()
         .update(app, "d", &b, r#"{"k":1}"#)
         .await
         .unwrap();
-    assert!(tight.docs().delete(app, "e", &c).await.unwrap());
+    assert!(tight.docs().unwrap().delete(app, "e", &c).await.unwrap());
     assert_eq!(usage(&env, app).await, (2, 9));
     let other = new_app(&env, "other").await;
     assert_eq!(usage(&env, other).await, (0, 0), "quotas are per app");
-    tight.docs().insert(other, "c", "{}").await.unwrap();
+    tight
+        .docs()
+        .unwrap()
+        .insert(other, "c", "{}")
+        .await
+        .unwrap();
 }
 
 async fn quotas_hold_under_concurrency(env: Env) {
@@ -726,6 +748,7 @@ async fn quotas_hold_under_concurrency(env: Env) {
             let svc = svc.clone();
             tokio::spawn(async move {
                 svc.docs()
+                    .unwrap()
                     .insert(app, "c", &format!(r#"{{"n":{n}}}"#))
                     .await
             })
@@ -745,13 +768,14 @@ async fn quotas_hold_under_concurrency(env: Env) {
 async fn updates_do_not_lose_concurrent_writes(env: Env) {
     let svc = services(&env, DocsQuota::default());
     let app = default_app();
-    let id = svc.docs().insert(app, "c", "{}").await.unwrap();
+    let id = svc.docs().unwrap().insert(app, "c", "{}").await.unwrap();
     let tasks: Vec<_> = (0..30)
         .map(|n| {
             let svc = svc.clone();
             let id = id.clone();
             tokio::spawn(async move {
                 svc.docs()
+                    .unwrap()
                     .update(app, "c", &id, &format!(r#"{{"f{n}":{{"n":{n}}}}}"#))
                     .await
                     .unwrap()
@@ -762,7 +786,14 @@ async fn updates_do_not_lose_concurrent_writes(env: Env) {
     for task in tasks {
         task.await.unwrap();
     }
-    let doc = parse(&svc.docs().get(app, "c", &id).await.unwrap().unwrap());
+    let doc = parse(
+        &svc.docs()
+            .unwrap()
+            .get(app, "c", &id)
+            .await
+            .unwrap()
+            .unwrap(),
+    );
     let fields = doc.as_object().unwrap();
     assert_eq!(fields.len(), 30, "every field of every update is there");
     for n in 0..30 {
@@ -899,6 +930,7 @@ async fn insert_all(
     for doc in docs {
         let id = svc
             .docs()
+            .unwrap()
             .insert(app, collection, &doc.to_string())
             .await
             .unwrap();
@@ -1028,6 +1060,7 @@ async fn every_operator_on_mixed_types(env: Env) {
             let model = stored.first().and_then(|(_, doc)| model_matches(doc, &f));
             let result = svc
                 .docs()
+                .unwrap()
                 .find(app, "mixed", &query(vec![f.clone()], None, false, 1000))
                 .await;
             match model {
@@ -1185,6 +1218,7 @@ async fn paging_never_skips_or_repeats(env: Env) {
     // A limit over the cap is capped, not refused.
     let page = svc
         .docs()
+        .unwrap()
         .find(app, "big", &query(vec![], None, false, 5000))
         .await
         .unwrap();
@@ -1212,11 +1246,18 @@ async fn any_field_name_works(env: Env) {
     for (n, name) in names.iter().enumerate() {
         let mut doc = json!({"nested": {"a": {"b": 1}}, "a": {"b": 2}});
         doc[*name] = json!(n);
-        ids.push(svc.docs().insert(app, "c", &doc.to_string()).await.unwrap());
+        ids.push(
+            svc.docs()
+                .unwrap()
+                .insert(app, "c", &doc.to_string())
+                .await
+                .unwrap(),
+        );
     }
     for (n, name) in names.iter().enumerate() {
         let page = svc
             .docs()
+            .unwrap()
             .find(
                 app,
                 "c",
@@ -1228,6 +1269,7 @@ async fn any_field_name_works(env: Env) {
         assert_eq!(page.docs[0].id, ids[n], "{name:?}");
         let sorted = svc
             .docs()
+            .unwrap()
             .find(app, "c", &query(vec![], Some(name), true, 1))
             .await
             .unwrap();
@@ -1236,6 +1278,7 @@ async fn any_field_name_works(env: Env) {
     // A name with a dot is a top-level name, not a path.
     let page = svc
         .docs()
+        .unwrap()
         .find(
             app,
             "c",
@@ -1246,6 +1289,7 @@ async fn any_field_name_works(env: Env) {
     assert_eq!(page.docs.len(), 1);
     let page = svc
         .docs()
+        .unwrap()
         .find(
             app,
             "c",
@@ -1298,6 +1342,7 @@ async fn strings_compare_bytewise_whatever_the_database_collation(env: Env) {
     let strings = ["a", "B", "é", "f", "Z", "_x"];
     for s in strings {
         svc.docs()
+            .unwrap()
             .insert(app, "words", &json!({"s": s}).to_string())
             .await
             .unwrap();
@@ -1334,7 +1379,7 @@ async fn strings_compare_bytewise_whatever_the_database_collation(env: Env) {
     .await;
     assert_eq!(words(below), ["B", "Z", "_x", "a", "f"]);
     for name in ["b", "B", "a", "Z", "_"] {
-        svc.docs().insert(app, name, "{}").await.unwrap();
+        svc.docs().unwrap().insert(app, name, "{}").await.unwrap();
     }
     let names: Vec<String> = store
         .doc_collections(DEFAULT_APP_ID)
@@ -1348,7 +1393,7 @@ async fn strings_compare_bytewise_whatever_the_database_collation(env: Env) {
 
 async fn apps_are_isolated(env: Env) {
     let svc = services(&env, DocsQuota::default());
-    let docs = svc.docs();
+    let docs = svc.docs().unwrap();
     let a = default_app();
     let b = new_app(&env, "tenant-b").await;
     let id = docs
@@ -1404,9 +1449,18 @@ async fn deleting_an_app_deletes_its_documents(env: Env) {
     let svc = services(&env, DocsQuota::default());
     let doomed = env.store.create_app("doomed", "Doomed", "").await.unwrap();
     let id: AppId = doomed.id.parse().unwrap();
-    svc.docs().insert(id, "c", r#"{"a":1}"#).await.unwrap();
-    svc.docs().insert(id, "d", r#"{"a":2}"#).await.unwrap();
     svc.docs()
+        .unwrap()
+        .insert(id, "c", r#"{"a":1}"#)
+        .await
+        .unwrap();
+    svc.docs()
+        .unwrap()
+        .insert(id, "d", r#"{"a":2}"#)
+        .await
+        .unwrap();
+    svc.docs()
+        .unwrap()
         .insert(default_app(), "c", r#"{"a":3}"#)
         .await
         .unwrap();
@@ -1519,6 +1573,7 @@ async fn admin_api_documents(env: Env) {
     let app_id: AppId = app.id.parse().unwrap();
     let doc = svc
         .docs()
+        .unwrap()
         .get(app_id, "orders", &id)
         .await
         .unwrap()
@@ -1531,6 +1586,7 @@ async fn admin_api_documents(env: Env) {
         ("paid", json!(99)),
     ] {
         svc.docs()
+            .unwrap()
             .insert(
                 app_id,
                 "orders",
@@ -1614,7 +1670,11 @@ async fn admin_api_documents(env: Env) {
 
     // Collections with their sizes, the usage and the quota. The app is full,
     // so a refused insert creates no collection.
-    svc.docs().insert(app_id, "audit", "{}").await.unwrap_err();
+    svc.docs()
+        .unwrap()
+        .insert(app_id, "audit", "{}")
+        .await
+        .unwrap_err();
     let (status, list) = api.call("GET", "/apps/shop/collections", None).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["items"].as_array().unwrap().len(), 1);

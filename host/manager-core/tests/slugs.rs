@@ -8,7 +8,8 @@
 use std::sync::OnceLock;
 
 use manager_core::store::AppRef;
-use manager_core::{Db, Error, Store};
+use manager_core::store::StoreError;
+use manager_core::{Db, Store};
 use proptest::prelude::*;
 
 /// One migrated store for all cases of one property (migrating per case
@@ -77,7 +78,7 @@ proptest! {
                 let expected = if slug == "default" { "current" } else { "available" };
                 prop_assert_eq!(verdict.status, expected);
             }
-            Err(Error::BadRequest { code, .. }) => {
+            Err(StoreError::Invalid { code, .. }) => {
                 prop_assert!(!documented_rule(&slug), "{slug:?} was refused");
                 prop_assert_eq!(code, "invalid_slug");
             }

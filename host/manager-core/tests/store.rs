@@ -4,8 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use manager_core::store::StoreError;
 use manager_core::store::{AppRef, DEFAULT_APP_ID, ExecutionFilter, Page};
-use manager_core::{Db, Error, Store};
+use manager_core::{Db, ErrorCode, Store};
 use shared::{
     AppId, ExecutionError, ExecutionOutcome, ExecutionRecord, LogLevel, LogLine, RoutingSource,
     ScriptId, ScriptResponse, Trigger,
@@ -58,8 +59,8 @@ async fn default_app_and_schema(store: Store) {
     );
     assert!(matches!(
         store.delete_app(&app).await,
-        Err(Error::BadRequest {
-            code: "default_app",
+        Err(StoreError::Invalid {
+            code: ErrorCode::DefaultApp,
             ..
         })
     ));
@@ -82,8 +83,8 @@ async fn scripts_are_unique_per_app(store: Store) {
     assert!(
         matches!(
             &dup,
-            Error::Conflict {
-                code: "script_name_taken",
+            StoreError::Conflict {
+                code: ErrorCode::ScriptNameTaken,
                 ..
             }
         ),
@@ -118,8 +119,8 @@ async fn routes_conflict_only_within_an_app(store: Store) {
     assert!(
         matches!(
             &err,
-            Error::Conflict {
-                code: "route_conflict",
+            StoreError::Conflict {
+                code: ErrorCode::RouteConflict,
                 ..
             }
         ) && err.to_string().contains("/users/:id"),
@@ -167,8 +168,8 @@ async fn route_hosts_must_be_claimed(store: Store) {
     assert!(
         matches!(
             &err,
-            Error::BadRequest {
-                code: "host_not_claimed",
+            StoreError::Invalid {
+                code: ErrorCode::HostNotClaimed,
                 ..
             }
         ),
@@ -196,8 +197,8 @@ async fn slug_history_and_takeover(store: Store) {
     let err = store.rename_app(&beta, "alpha", false).await.unwrap_err();
     assert!(matches!(
         err,
-        Error::Conflict {
-            code: "slug_in_history",
+        StoreError::Conflict {
+            code: ErrorCode::SlugInHistory,
             ..
         }
     ));
@@ -210,8 +211,8 @@ async fn slug_history_and_takeover(store: Store) {
     assert!(
         matches!(
             err,
-            Error::Conflict {
-                code: "slug_taken",
+            StoreError::Conflict {
+                code: ErrorCode::SlugTaken,
                 ..
             }
         ),
@@ -220,8 +221,8 @@ async fn slug_history_and_takeover(store: Store) {
     let err = store.create_app("Bad_Slug", "x", "").await.unwrap_err();
     assert!(matches!(
         err,
-        Error::BadRequest {
-            code: "invalid_slug",
+        StoreError::Invalid {
+            code: ErrorCode::InvalidSlug,
             ..
         }
     ));
@@ -235,8 +236,8 @@ async fn domain_shapes_are_unique_across_apps(store: Store) {
     assert!(
         matches!(
             &err,
-            Error::Conflict {
-                code: "domain_taken",
+            StoreError::Conflict {
+                code: ErrorCode::DomainTaken,
                 ..
             }
         ) && err.to_string().contains("a1"),
@@ -252,8 +253,8 @@ async fn domain_shapes_are_unique_across_apps(store: Store) {
         .unwrap_err();
     assert!(matches!(
         err,
-        Error::BadRequest {
-            code: "invalid_domain",
+        StoreError::Invalid {
+            code: ErrorCode::InvalidDomain,
             ..
         }
     ));
@@ -312,7 +313,7 @@ async fn deleting_an_app_cascades(store: Store) {
     store.delete_app(&renamed).await.unwrap();
     assert!(matches!(
         store.script(&script.id).await,
-        Err(Error::NotFound { .. })
+        Err(StoreError::NotFound { .. })
     ));
     assert!(
         store
@@ -330,7 +331,7 @@ async fn deleting_an_app_cascades(store: Store) {
     assert!(
         matches!(
             store.resolve_app("doomed").await,
-            Err(Error::NotFound { .. })
+            Err(StoreError::NotFound { .. })
         ),
         "history goes too"
     );

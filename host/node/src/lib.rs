@@ -1,36 +1,29 @@
-//! What every PiCloud server process is made of, without the executor:
+//! What every PiCloud server process is made of, without the executor and
+//! without the database:
 //!
 //! - [`Server`]: the HTTP server loop with its limits, and a graceful stop;
-//! - [`ControlPlane`]: the manager (admin API, dashboard, scheduler) with the
-//!   ingress in front of it — the whole of the all-in-one `picloud` but for
-//!   the executor, which the caller injects as an [`ExecutorClient`]:
-//!   in-process for `picloud`, remote for `picloud-manager`;
+//! - [`harden`]: what every response passes through (trace span, panics as
+//!   500s, the JSON error shape);
 //! - [`cluster`]: the protocol between the processes of a cluster (routing
 //!   events, remote executors, remote data-plane services, execution
-//!   records), both sides of each.
+//!   records), both sides of each;
+//! - [`process`]: logging, signals and peer lists for the binaries.
 //!
-//! The crate never depends on `executor-core`, so the manager and
-//! orchestrator binaries built on it cannot reach the executor except
-//! through the [`ExecutorClient`] trait (DESIGN.md §1).
+//! The control plane (manager, dashboard, ingress) is `picloud-control`,
+//! built on this crate. This crate depends on neither `executor-core` nor
+//! `manager-core`: the orchestrator and executor binaries built on it link
+//! no database driver (a test in `tests/boundaries.rs` checks it), and reach
+//! the other processes only through the traits in `shared`
+//! (docs/architecture.md).
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
 
-use anyhow::Context;
 use axum::Router;
-use axum::routing::get;
-use manager_core::{
-    DataServices, Db, DocsQuota, FirstAdmin, KvQuota, Manager, ManagerConfig, SecretKey, Store,
-};
-use orchestrator_core::{Orchestrator, OrchestratorConfig, RoutingCache};
 use serde_json::json;
-use shared::{ExecutorClient, RoutingTables};
 
 pub mod cluster;
-mod dashboard;
 pub mod process;
 mod serve;
 
@@ -38,212 +31,6 @@ pub use serve::HttpLimits;
 
 /// A future that runs on its own; boxed so factories and hooks can be stored.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
-/// Control-plane settings: everything `picloud serve` takes but the
-/// executor's own (see `picloud serve --help` for each).
-#[derive(Debug, Clone)]
-pub struct ControlConfig {
-    /// Address to listen on.
-    pub listen: SocketAddr,
-    /// Data directory (SQLite file, secret key file).
-    pub data_dir: PathBuf,
-    /// Database URL; `None` = SQLite at `<data_dir>/picloud.db`.
-    pub database_url: Option<String>,
-    /// Bootstrap admin token for a fresh install.
-    pub admin_token: Option<String>,
-    /// First admin user (username, password) for an install without users.
-    pub admin_user: Option<(String, String)>,
-    /// How long a browser session lasts.
-    pub session_ttl: std::time::Duration,
-    /// Execution records kept per app.
-    pub log_max_per_app: u64,
-    /// Execution records older than this are removed.
-    pub log_max_age: std::time::Duration,
-    /// Public URL reported by `/version`.
-    pub public_base_url: Option<String>,
-    /// Largest admin API request body, in bytes.
-    pub max_body_bytes: usize,
-    /// Read timeouts, header limits and the shutdown grace period.
-    pub http: HttpLimits,
-    /// The key-value quota every app gets.
-    pub kv_quota: KvQuota,
-    /// The document-collections quota every app gets.
-    pub docs_quota: DocsQuota,
-    /// The key for secrets at rest, 64 hex digits (`PICLOUD_SECRET_KEY`);
-    /// `None` = the key in `<data_dir>/secret.key`, created on first start.
-    pub secret_key: Option<String>,
-    /// Cluster mode: the secret other processes present. With it, the
-    /// server also answers the cluster endpoints under `/internal/v1/`
-    /// (routing, data-plane services, execution records) and tells
-    /// orchestrators about routing changes.
-    pub cluster_secret: Option<cluster::ClusterSecret>,
-    /// The hosts that serve the dashboard and the admin API, and no app
-    /// (ADR 006).
-    pub admin_hosts: shared::AdminHosts,
-    /// Peers whose `X-Forwarded-*` headers are believed.
-    pub trusted_proxies: shared::TrustedProxies,
-}
-
-impl ControlConfig {
-    /// The defaults `picloud serve` uses, on `listen` with data in `data_dir`.
-    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
-        ControlConfig {
-            listen,
-            data_dir,
-            database_url: None,
-            admin_token: None,
-            admin_user: None,
-            session_ttl: std::time::Duration::from_secs(12 * 60 * 60),
-            log_max_per_app: 10_000,
-            log_max_age: std::time::Duration::from_secs(30 * 24 * 60 * 60),
-            public_base_url: None,
-            max_body_bytes: 1 << 20,
-            http: HttpLimits::default(),
-            kv_quota: KvQuota::default(),
-            docs_quota: DocsQuota::default(),
-            secret_key: None,
-            cluster_secret: None,
-            admin_hosts: shared::AdminHosts::default(),
-            trusted_proxies: shared::TrustedProxies::default(),
-        }
-    }
-}
-
-/// Builds the executor once the data-plane services exist: in-process
-/// executors reach storage through them; remote ones ignore them (their
-/// executor nodes call back over the cluster protocol).
-pub type ExecutorFactory =
-    Box<dyn FnOnce(DataServices) -> BoxFuture<anyhow::Result<Arc<dyn ExecutorClient>>> + Send>;
-
-/// The control plane: manager, dashboard and ingress in one HTTP surface.
-pub struct ControlPlane;
-
-impl ControlPlane {
-    /// Opens the database (migrating it), bootstraps a fresh install, builds
-    /// the executor with `executor`, and starts serving; returns once the
-    /// socket is bound.
-    pub async fn start(config: ControlConfig, executor: ExecutorFactory) -> anyhow::Result<Server> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("creating the data directory {}", config.data_dir.display())
-        })?;
-        let database_url = config.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", config.data_dir.join("picloud.db").display())
-        });
-        let db = Db::connect(&database_url)
-            .await
-            .context("opening the database")?;
-        let schema = db.schema_version().await?;
-        let store = Store::new(db);
-        let secret_key = match &config.secret_key {
-            Some(hex) => SecretKey::from_hex(hex).context("PICLOUD_SECRET_KEY")?,
-            None => SecretKey::load_or_create(&config.data_dir.join("secret.key"))?,
-        };
-        // Scripts reach storage through the executor; only the manager's
-        // stores touch the database (DESIGN.md §1).
-        let services = DataServices::new(
-            store.clone(),
-            config.kv_quota,
-            config.docs_quota,
-            Some(secret_key.clone()),
-        );
-        let executor = executor(services.clone())
-            .await
-            .context("starting the executor")?;
-
-        let cache = RoutingCache::new(Arc::new(store.clone()))
-            .await
-            .map_err(anyhow::Error::msg)?;
-        // In cluster mode a routing change must also reach every
-        // orchestrator before the admin call that made it returns.
-        let hub = config
-            .cluster_secret
-            .as_ref()
-            .map(|_| cluster::RoutingHub::new(cache.clone()));
-        let routing: Arc<dyn RoutingTables> = match &hub {
-            Some(hub) => Arc::new(hub.clone()),
-            None => cache.clone(),
-        };
-        // Bound before the default public URL is derived, so that it names
-        // the real port when the configured one is 0.
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("listening on {}", config.listen))?;
-        let addr = listener.local_addr()?;
-        let public_base_url = config
-            .public_base_url
-            .clone()
-            .unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
-        let manager = Manager::new(
-            store.clone(),
-            executor.clone(),
-            routing,
-            ManagerConfig {
-                public_base_url: public_base_url.clone(),
-                session_ttl: config.session_ttl,
-                log_max_per_app: config.log_max_per_app,
-                log_max_age: config.log_max_age,
-                max_body_bytes: config.max_body_bytes,
-                kv_quota: config.kv_quota,
-                docs_quota: config.docs_quota,
-                secret_key: Some(secret_key),
-                admin_hosts: config.admin_hosts.clone(),
-                trusted_proxies: config.trusted_proxies.clone(),
-                ..Default::default()
-            },
-        );
-        let bootstrap = manager
-            .bootstrap(&FirstAdmin {
-                token: config.admin_token.clone(),
-                user: config.admin_user.clone(),
-                public_base_url: config.public_base_url.clone(),
-            })
-            .await?;
-        if bootstrap.seeded_hello || bootstrap.claimed_public_host {
-            cache.reload().await.map_err(anyhow::Error::msg)?;
-        }
-        let orchestrator = Orchestrator::new(
-            cache,
-            executor,
-            Arc::new(manager.recorder()),
-            OrchestratorConfig {
-                admin_hosts: config.admin_hosts.clone(),
-                trusted_proxies: config.trusted_proxies.clone(),
-                ..OrchestratorConfig::default()
-            },
-        );
-        warn_about_claimed_admin_hosts(&manager, &config.admin_hosts).await;
-        let mut app = app(
-            &manager,
-            &orchestrator,
-            schema,
-            public_base_url,
-            config.admin_hosts.clone(),
-        );
-        if let (Some(secret), Some(hub)) = (config.cluster_secret.clone(), hub) {
-            app = app.merge(cluster::manager_router(
-                secret,
-                hub,
-                Arc::new(store),
-                Arc::new(services),
-                Arc::new(manager.recorder()),
-            ));
-        }
-
-        let janitor = manager.start_janitor();
-        let scheduler = manager.start_scheduler();
-        let recorder = manager.recorder();
-        let mut server = Server::serve(listener, app, config.http.clone());
-        server.generated_token = bootstrap.generated_token;
-        // Cron runs already started finish (and are recorded) on their own
-        // tasks; no new tick starts. Records still queued are written.
-        server.background = vec![janitor, scheduler];
-        server.on_stop = Some(Box::new(move || {
-            Box::pin(async move { recorder.flush().await })
-        }));
-        tracing::info!(%addr, "PiCloud is serving");
-        Ok(server)
-    }
-}
 
 /// A running HTTP server and the background tasks that live as long as it.
 pub struct Server {
@@ -327,96 +114,6 @@ impl Server {
     }
 }
 
-/// An app may still claim a host the operator has since made an admin
-/// host (claims made before the setting changed). The admin host wins: the
-/// orchestrator serves no app there. Say so at start, so the operator can
-/// move the app.
-async fn warn_about_claimed_admin_hosts(manager: &Manager, admin_hosts: &shared::AdminHosts) {
-    use shared::RoutingSource as _;
-    let Ok(snapshot) = manager.store().load().await else {
-        return;
-    };
-    for app in &snapshot.apps {
-        for domain in &app.domains {
-            let Ok(pattern) = shared::domain::DomainPattern::parse(domain) else {
-                continue;
-            };
-            if let Some(host) = admin_hosts.claimed_by(&pattern) {
-                tracing::warn!(
-                    app = %app.slug, pattern = %domain, admin_host = host,
-                    "an app claims an admin host; the admin surface is served there and the app is not"
-                );
-            }
-        }
-    }
-}
-
-/// The control plane's HTTP surface (DESIGN.md §5): health, version, the
-/// admin API, the dashboard, execution by id and user routes. The admin
-/// surface answers on `admin_hosts` only (ADR 006).
-pub fn app(
-    manager: &Manager,
-    orchestrator: &Orchestrator,
-    schema: i64,
-    public_base_url: String,
-    admin_hosts: shared::AdminHosts,
-) -> Router {
-    let version = json!({
-        "picloud": env!("CARGO_PKG_VERSION"),
-        "api": shared::versions::API,
-        "wit": shared::versions::WIT,
-        "schema": schema,
-        "public_base_url": public_base_url,
-    });
-    let execute = orchestrator
-        .execute_router()
-        .layer(axum::middleware::from_fn_with_state(
-            manager.clone(),
-            manager_core::api::require_admin,
-        ));
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/healthz/ready", get(ready).with_state(manager.clone()))
-        .route("/version", get(move || async move { axum::Json(version) }))
-        .merge(manager_core::api::router(manager.clone()))
-        .merge(execute)
-        .merge(dashboard::router())
-        .merge(orchestrator.user_router())
-        .layer(axum::middleware::from_fn(move |request, next| {
-            admin_surface_gate(admin_hosts.clone(), request, next)
-        }))
-}
-
-/// The admin surface (dashboard, admin API, execute-by-id, the OpenAPI
-/// document) on a host that is not an admin host answers 404: on an app's
-/// domain it would share an origin with that app's scripts. The answer does
-/// not name the admin hosts, since anyone may ask.
-async fn admin_surface_gate(
-    admin_hosts: shared::AdminHosts,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let host = request
-        .headers()
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| request.uri().host())
-        .unwrap_or("");
-    if shared::is_admin_path(request.uri().path()) && !admin_hosts.contains_header(host) {
-        return (
-            axum::http::StatusCode::NOT_FOUND,
-            axum::Json(json!({"error": {
-                "code": "not_found",
-                "message": "the dashboard and the admin API are not served on this host; \
-                            use one of the server's admin hosts (PICLOUD_ADMIN_HOSTS)",
-            }})),
-        )
-            .into_response();
-    }
-    next.run(request).await
-}
-
 /// What every response passes through: the request's trace span, panics
 /// turned into 500s, and `Connection: close` after a 413 or 408.
 pub fn harden(routes: Router) -> Router {
@@ -427,26 +124,6 @@ pub fn harden(routes: Router) -> Router {
             panic_response,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-}
-
-/// Readiness: 200 while the database answers, 503 naming it while it does
-/// not. `/healthz` stays a pure liveness check, because user routes keep
-/// being served from the routing cache while the database is away.
-async fn ready(
-    axum::extract::State(manager): axum::extract::State<Manager>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match manager.store().db().ping().await {
-        Ok(()) => axum::Json(json!({"status": "ready", "database": "ok"})).into_response(),
-        Err(err) => {
-            tracing::warn!(error = %err, "readiness check: database unavailable");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({"status": "unavailable", "database": "unavailable"})),
-            )
-                .into_response()
-        }
-    }
 }
 
 /// A handler that panics answers 500 in the API's error shape; the panic is
@@ -552,6 +229,7 @@ async fn json_error_bodies(
 mod tests {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use axum::routing::get;
     use tower::ServiceExt as _;
 
     use super::*;

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use compact_str::CompactString;
 use shared::domain::{DomainPattern, normalize_host};
 use shared::{
-    AppId, AppRouting, Limits, Resolution, RouteMatch, RoutingSnapshot, RoutingSource,
-    RoutingTables, ScriptEntry, ScriptId,
+    AppId, AppRouting, Limits, Miss, RouteMatch, RoutingSnapshot, RoutingSource, RoutingTables,
+    ScriptEntry, ScriptId,
 };
 use tokio::sync::Mutex;
 
@@ -115,15 +115,14 @@ impl Tables {
 
     /// Host → app → route, exactly as dispatch does it. `raw_host` is the
     /// `Host` header as sent (port, case and IDN are normalized here). A miss
-    /// is the [`Resolution`] that explains it.
-    pub fn lookup(&self, raw_host: &str, method: &str, path: &str) -> Result<Hit<'_>, Resolution> {
-        let host =
-            normalize_host(raw_host).map_err(|message| Resolution::InvalidHost { message })?;
+    /// is the [`Miss`] that explains it.
+    pub fn lookup(&self, raw_host: &str, method: &str, path: &str) -> Result<Hit<'_>, Miss> {
+        let host = normalize_host(raw_host).map_err(|message| Miss::InvalidHost { message })?;
         let Some(found) = self.domains.resolve(&host) else {
-            return Err(Resolution::UnknownHost { host });
+            return Err(Miss::UnknownHost { host });
         };
         let Some(app) = self.apps.get(found.app as usize) else {
-            return Err(Resolution::UnknownHost { host });
+            return Err(Miss::UnknownHost { host });
         };
         Self::find_in(app, &host, found.host_params, method, path)
     }
@@ -136,11 +135,10 @@ impl Tables {
         raw_host: &str,
         method: &str,
         path: &str,
-    ) -> Result<Hit<'_>, Resolution> {
-        let host =
-            normalize_host(raw_host).map_err(|message| Resolution::InvalidHost { message })?;
+    ) -> Result<Hit<'_>, Miss> {
+        let host = normalize_host(raw_host).map_err(|message| Miss::InvalidHost { message })?;
         let Some(app) = self.app(app) else {
-            return Err(Resolution::UnknownHost { host });
+            return Err(Miss::UnknownHost { host });
         };
         Self::find_in(app, &host, Vec::new(), method, path)
     }
@@ -151,18 +149,18 @@ impl Tables {
         host_params: Vec<(String, String)>,
         method: &str,
         path: &str,
-    ) -> Result<Hit<'a>, Resolution> {
+    ) -> Result<Hit<'a>, Miss> {
         match app.find(host, method, path) {
             Ok(route) => Ok(Hit {
                 app,
                 route,
                 host_params,
             }),
-            Err(RouteMiss::NotFound) => Err(Resolution::NoRoute {
+            Err(RouteMiss::NotFound) => Err(Miss::NoRoute {
                 app_id: app.id,
                 app_slug: app.slug.to_string(),
             }),
-            Err(RouteMiss::MethodNotAllowed(allowed)) => Err(Resolution::MethodNotAllowed {
+            Err(RouteMiss::MethodNotAllowed(allowed)) => Err(Miss::MethodNotAllowed {
                 app_id: app.id,
                 app_slug: app.slug.to_string(),
                 allowed,
@@ -170,20 +168,18 @@ impl Tables {
         }
     }
 
-    /// [`Tables::lookup`] as the shared [`Resolution`] (for `routes:match`).
-    pub fn resolve(&self, raw_host: &str, method: &str, path: &str) -> Resolution {
-        match self.lookup(raw_host, method, path) {
-            Ok(hit) => Resolution::Matched(Box::new(RouteMatch {
-                app_id: hit.app.id,
-                app_slug: hit.app.slug.to_string(),
-                route_id: hit.route.route.id,
-                route_path: hit.route.route.path.to_string(),
-                script_id: hit.route.route.script_id,
-                params: hit.route.params,
-                host_params: hit.host_params,
-            })),
-            Err(miss) => miss,
-        }
+    /// [`Tables::lookup`] with the hit as the shared [`RouteMatch`] (for
+    /// `routes:match`).
+    pub fn resolve(&self, raw_host: &str, method: &str, path: &str) -> Result<RouteMatch, Miss> {
+        self.lookup(raw_host, method, path).map(|hit| RouteMatch {
+            app_id: hit.app.id,
+            app_slug: hit.app.slug.to_string(),
+            route_id: hit.route.route.id,
+            route_path: hit.route.route.path.to_string(),
+            script_id: hit.route.route.script_id,
+            params: hit.route.params,
+            host_params: hit.host_params,
+        })
     }
 
     /// Builds the tables from a snapshot. Routes whose script or app is
@@ -280,7 +276,7 @@ impl RoutingTables for RoutingCache {
         }
     }
 
-    fn resolve(&self, host: &str, method: &str, path: &str) -> Resolution {
+    fn resolve(&self, host: &str, method: &str, path: &str) -> Result<RouteMatch, Miss> {
         self.tables().resolve(host, method, path)
     }
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shared::{
     AppId, ExecutionError, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionRequest,
-    Limits, Resolution, RouteId, ScriptId, ScriptRequest, Trigger,
+    Limits, Miss, RouteId, ScriptId, ScriptRequest, Trigger,
 };
 
 use crate::Orchestrator;
@@ -215,7 +215,7 @@ fn route(
     let found = lookup(method);
     let app = match &found {
         Ok(hit) => Some(hit.app),
-        Err(Resolution::NoRoute { app_id, .. } | Resolution::MethodNotAllowed { app_id, .. }) => {
+        Err(Miss::NoRoute { app_id, .. } | Miss::MethodNotAllowed { app_id, .. }) => {
             tables.app(app_id)
         }
         Err(_) => None,
@@ -235,7 +235,7 @@ fn route(
             Ok(hit) => vec![hit.route.route.method.to_string()],
             Err(_) => Vec::new(),
         };
-        if let Err(Resolution::MethodNotAllowed { allowed, .. }) = lookup("\u{0}") {
+        if let Err(Miss::MethodNotAllowed { allowed, .. }) = lookup("\u{0}") {
             methods.extend(allowed);
         }
         if !methods.is_empty() {
@@ -274,15 +274,15 @@ fn host_header(request: &Request) -> Result<&str, Box<Response>> {
 /// A lookup's result as the script to run, or the error that explains the
 /// miss.
 fn dispatch_target(
-    found: Result<Hit<'_>, Resolution>,
+    found: Result<Hit<'_>, Miss>,
     sandbox: bool,
     method: &str,
     path: &str,
 ) -> Result<Target, Box<Response>> {
     let hit = match found {
         Ok(hit) => hit,
-        Err(Resolution::InvalidHost { message }) => return Err(invalid_host(&message)),
-        Err(Resolution::UnknownHost { host }) => {
+        Err(Miss::InvalidHost { message }) => return Err(invalid_host(&message)),
+        Err(Miss::UnknownHost { host }) => {
             return Err(Box::new(error(
                 StatusCode::NOT_FOUND,
                 "unknown_host",
@@ -292,7 +292,7 @@ fn dispatch_target(
                 ),
             )));
         }
-        Err(Resolution::MethodNotAllowed { allowed, .. }) => {
+        Err(Miss::MethodNotAllowed { allowed, .. }) => {
             let mut response = error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -306,7 +306,7 @@ fn dispatch_target(
             }
             return Err(Box::new(response));
         }
-        Err(Resolution::NoRoute { .. } | Resolution::Matched(_)) => {
+        Err(Miss::NoRoute { .. }) => {
             return Err(Box::new(error(
                 StatusCode::NOT_FOUND,
                 "no_route",

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
+use picloud_control::{ControlConfig, ControlPlane, ManagerConfig};
 use picloud_node::cluster::{ClusterSecret, RemoteExecutor};
-use picloud_node::{ControlConfig, ControlPlane, process};
+use picloud_node::process;
 
 /// PiCloud's manager for cluster mode. Flags also read PICLOUD_* variables;
 /// the ones shared with `picloud serve` mean the same there.
@@ -89,12 +90,15 @@ async fn main() -> anyhow::Result<()> {
         admin_user,
         public_base_url: args.public_base_url,
         secret_key: args.secret_key,
-        session_ttl: args.session_ttl,
-        log_max_per_app: args.log_max_per_app,
-        log_max_age: args.log_max_age,
         cluster_secret: Some(secret),
-        admin_hosts: args.admin_hosts,
-        trusted_proxies: args.trusted_proxies,
+        manager: ManagerConfig {
+            session_ttl: args.session_ttl,
+            log_max_per_app: args.log_max_per_app,
+            log_max_age: args.log_max_age,
+            admin_hosts: args.admin_hosts,
+            trusted_proxies: args.trusted_proxies,
+            ..ManagerConfig::default()
+        },
         ..ControlConfig::new(args.listen, args.data_dir)
     };
     let signal = process::shutdown_signal()?;

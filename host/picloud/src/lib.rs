@@ -1,6 +1,6 @@
 //! The all-in-one PiCloud server: manager, orchestrator and executor in one
 //! process, wired through the traits in `shared` — the control plane from
-//! `picloud-node` with the in-process executor. `main.rs` is only the CLI;
+//! `picloud-control` with the in-process executor. `main.rs` is only the CLI;
 //! tests start a [`Server`] on port 0 through this library.
 
 use std::net::SocketAddr;
@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 pub use executor_core::OutboundConfig;
 use executor_core::{ExecutorConfig, LocalExecutor};
-pub use picloud_node::{ControlConfig, HttpLimits};
-use picloud_node::{ControlPlane, ExecutorFactory};
+pub use picloud_control::{ControlConfig, ManagerConfig};
+use picloud_control::{ControlPlane, ExecutorFactory};
+pub use picloud_node::HttpLimits;
 
 /// Server settings (flags and environment, see `picloud serve --help`): the
 /// control plane's, plus the in-process executor's own.

@@ -68,6 +68,9 @@ enum Command {
     /// Print the server configuration this command line and environment give
     /// (secrets masked).
     Config,
+    /// Print the admin API's OpenAPI 3.1 document (what the server serves at
+    /// /api/v1/openapi.json), for generating clients.
+    Openapi,
     /// Client: sign in to a server and save its URL and an API token in the
     /// config file (~/.config/picloud/config.toml, or PICLOUD_CONFIG).
     Login {
@@ -536,31 +539,34 @@ async fn main() -> anyhow::Result<()> {
                     database_url: args.database_url.clone(),
                     admin_token: args.admin_token.clone(),
                     admin_user: args.first_user()?,
-                    session_ttl: args.session_ttl,
-                    log_max_per_app: args.log_max_per_app,
-                    log_max_age: args.log_max_age,
                     public_base_url: args.public_base_url.clone(),
-                    max_body_bytes: args.max_body,
                     http: picloud::HttpLimits {
                         header_read_timeout: args.header_timeout,
                         body_read_timeout: args.body_timeout,
                         shutdown_grace: args.shutdown_grace,
                         ..Default::default()
                     },
-                    kv_quota: KvQuota {
-                        max_key_bytes: args.kv_max_key,
-                        max_value_bytes: args.kv_max_value,
-                        max_keys: args.kv_max_keys,
-                        max_total_bytes: args.kv_max_total,
-                    },
-                    docs_quota: DocsQuota {
-                        max_document_bytes: args.docs_max_document,
-                        max_documents: args.docs_max_documents,
-                        max_total_bytes: args.docs_max_total,
-                    },
                     secret_key: args.secret_key.clone(),
-                    admin_hosts: args.admin_hosts.clone(),
-                    trusted_proxies: args.trusted_proxies.clone(),
+                    manager: picloud::ManagerConfig {
+                        session_ttl: args.session_ttl,
+                        log_max_per_app: args.log_max_per_app,
+                        log_max_age: args.log_max_age,
+                        max_body_bytes: args.max_body,
+                        kv_quota: KvQuota {
+                            max_key_bytes: args.kv_max_key,
+                            max_value_bytes: args.kv_max_value,
+                            max_keys: args.kv_max_keys,
+                            max_total_bytes: args.kv_max_total,
+                        },
+                        docs_quota: DocsQuota {
+                            max_document_bytes: args.docs_max_document,
+                            max_documents: args.docs_max_documents,
+                            max_total_bytes: args.docs_max_total,
+                        },
+                        admin_hosts: args.admin_hosts.clone(),
+                        trusted_proxies: args.trusted_proxies.clone(),
+                        ..Default::default()
+                    },
                     ..picloud::ControlConfig::new(args.listen, args.data_dir.clone())
                 },
                 max_concurrent: args.max_concurrent,
@@ -630,6 +636,11 @@ async fn main() -> anyhow::Result<()> {
                     println!("revoked token {id}");
                 }
             }
+            Ok(())
+        }
+        Command::Openapi => {
+            let document = manager_core::api::openapi_document();
+            println!("{}", serde_json::to_string_pretty(&document)?);
             Ok(())
         }
         Command::Config => {

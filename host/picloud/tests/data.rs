@@ -216,8 +216,8 @@ async fn apps_never_see_each_others_data(db: Db) {
 async fn quotas_reach_the_script_and_the_api(db: Db) {
     let data = tempfile::tempdir().unwrap();
     let mut small = config(data.path().to_owned(), &db, Some(support::TOKEN));
-    small.control.kv_quota.max_keys = 3;
-    small.control.kv_quota.max_value_bytes = 64;
+    small.control.manager.kv_quota.max_keys = 3;
+    small.control.manager.kv_quota.max_value_bytes = 64;
     let s = TestServer::at(small).await;
     s.deploy(
         "default",

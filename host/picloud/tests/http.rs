@@ -603,7 +603,7 @@ async fn bad_admin_requests_get_clear_4xx(db: Db) {
     // and the message says the limit.
     let data = tempfile::tempdir().unwrap();
     let mut small = config(data.path().to_owned(), &db, Some(TOKEN));
-    small.control.max_body_bytes = 128 * 1024;
+    small.control.manager.max_body_bytes = 128 * 1024;
     let s = TestServer::at(small).await;
     let resp = s
         .client
@@ -1351,7 +1351,7 @@ async fn users_sessions_and_tokens(db: Db) {
     // A session past its lifetime is refused (a server whose sessions last 0 s).
     let data = tempfile::tempdir().unwrap();
     let mut short = config(data.path().to_owned(), &db, Some(TOKEN));
-    short.control.session_ttl = std::time::Duration::ZERO;
+    short.control.manager.session_ttl = std::time::Duration::ZERO;
     let s = TestServer::at(short).await;
     let (status, _) = s
         .admin(

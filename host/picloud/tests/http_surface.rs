@@ -54,7 +54,7 @@ async fn a_script_sees_its_url_its_client_and_every_query_value() {
     // Trusting no proxy, the same headers are a client's claims: ignored.
     let data = tempfile::tempdir().unwrap();
     let mut cfg = config(data.path().to_owned(), &None, Some(TOKEN));
-    cfg.control.trusted_proxies = shared::TrustedProxies::parse("").unwrap();
+    cfg.control.manager.trusted_proxies = shared::TrustedProxies::parse("").unwrap();
     let s = TestServer::at(cfg).await;
     s.deploy("default", "whoami", WHOAMI, "GET", "/whoami")
         .await;

@@ -45,12 +45,13 @@ pub use ids::{AppId, ExecutionId, RouteId, ScriptId};
 pub use limits::Limits;
 pub use rate_limit::RateLimit;
 pub use routing::{
-    AppRouting, Resolution, RouteMatch, RouteSpec, RoutingSnapshot, RoutingSource, RoutingTables,
+    AppRouting, Miss, RouteMatch, RouteSpec, RoutingSnapshot, RoutingSource, RoutingTables,
     ScriptEntry,
 };
 pub use services::{
     DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList, KvPage,
-    KvService, ServiceError, ServiceErrorKind, ServiceProvider,
+    KvService, MAX_FIND_LIMIT, MAX_LIST_LIMIT, ServiceError, ServiceErrorKind, ServiceProvider,
+    require_service,
 };
 
 /// Whether `err`, or any error in its `source()` chain, is a `T`. Request
@@ -72,6 +73,55 @@ pub fn caused_by<T: std::error::Error + 'static>(err: &(dyn std::error::Error + 
 pub mod versions {
     /// The HTTP API under `/api/v1/`.
     pub const API: &str = "v1";
-    /// The WIT package the guest and host share (`wit/picloud.wit`).
-    pub const WIT: &str = "picloud:platform@0.1.3";
+    /// The WIT package the guest and host share: the id on the `package` line
+    /// of `wit/picloud.wit`, read at compile time from the same file the
+    /// executor's `bindgen!` and the guest's `generate!` read, so the version
+    /// `/version` reports cannot drift from the contract actually built in.
+    pub const WIT: &str = package_id(include_str!("../../../wit/picloud.wit"));
+
+    /// The id of the first `package <id>;` line of a WIT file (comments and
+    /// other lines skipped). A `const fn`, so a file without one fails the
+    /// build instead of serving a wrong `/version`.
+    const fn package_id(wit: &'static str) -> &'static str {
+        let mut rest = wit.as_bytes();
+        while !rest.is_empty() {
+            let mut end = 0;
+            while end < rest.len() && rest[end] != b'\n' {
+                end += 1;
+            }
+            let (line, tail) = rest.split_at(end);
+            rest = match tail {
+                [_newline, next @ ..] => next,
+                [] => tail,
+            };
+            if let Some((b"package", declaration)) = line.trim_ascii().split_at_checked(7)
+                && let [space, id @ .., b';'] = declaration
+                && space.is_ascii_whitespace()
+            {
+                return match core::str::from_utf8(id.trim_ascii()) {
+                    Ok(id) => id,
+                    Err(_) => panic!("the WIT package id is not UTF-8"),
+                };
+            }
+        }
+        panic!("the WIT file has no `package <id>;` line")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn wit_is_the_platform_package() {
+            assert!(WIT.starts_with("picloud:platform@"), "{WIT}");
+        }
+
+        #[test]
+        fn package_id_skips_comments_and_other_lines() {
+            let wit = "/// This package is the contract.\r\n\
+                       \r\n  package  a:b@1.2.3 ;\r\ninterface c {}\r\n";
+            assert_eq!(package_id(wit), "a:b@1.2.3");
+            assert_eq!(package_id("package x:y;"), "x:y");
+        }
+    }
 }

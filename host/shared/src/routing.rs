@@ -88,13 +88,18 @@ pub trait RoutingTables: Send + Sync + 'static {
     /// Rebuilds from the source; returns once the new tables serve requests.
     async fn routing_changed(&self);
 
-    /// Resolves a request exactly as dispatch would, without running anything.
-    fn resolve(&self, host: &str, method: &str, path: &str) -> Resolution;
+    /// Resolves a request exactly as dispatch would, without running anything:
+    /// the route that would serve it, or the [`Miss`] that explains why none
+    /// would.
+    fn resolve(&self, host: &str, method: &str, path: &str) -> Result<RouteMatch, Miss>;
 }
 
-/// How dispatch resolves a request: host → app, then the app's routes.
+/// Why a request has no route: dispatch goes host → app, then the app's
+/// routes, and either step can miss. A match is the `Ok` beside it
+/// ([`RouteMatch`]), never a case here, so code that handles a miss cannot be
+/// handed a match.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolution {
+pub enum Miss {
     /// The `Host` value is malformed.
     InvalidHost {
         /// What is wrong with it.
@@ -121,8 +126,6 @@ pub enum Resolution {
         /// Methods that would match.
         allowed: Vec<String>,
     },
-    /// A route matched.
-    Matched(Box<RouteMatch>),
 }
 
 /// A matched route with everything needed to run it.

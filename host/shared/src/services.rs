@@ -71,7 +71,30 @@ impl ServiceError {
             message: "the service is unavailable, try again later".into(),
         }
     }
+
+    /// A [`ServiceErrorKind::Unavailable`] error for a service the
+    /// [`ServiceProvider`] does not have, named by its Rhai module (`kv`).
+    pub fn not_configured(service: &str) -> Self {
+        ServiceError {
+            kind: ServiceErrorKind::Unavailable,
+            // The first half is what executors without data services have
+            // always said; scripts and tests may match on it.
+            message: format!(
+                "no data services are configured on this executor (no {service} service)"
+            ),
+        }
+    }
 }
+
+/// Most keys one [`KvService::list`] page holds, whatever was asked for.
+/// Defined here because three places enforce it and must agree: the
+/// executor clamps what a script asks, the admin API refuses more, the
+/// manager's store caps what reaches it.
+pub const MAX_LIST_LIMIT: u32 = 1000;
+
+/// Most documents one [`DocsService::find`] page holds, whatever was asked
+/// for; enforced in the same three places as [`MAX_LIST_LIMIT`].
+pub const MAX_FIND_LIMIT: u32 = 1000;
 
 /// One page of keys from [`KvService::list`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +125,8 @@ pub trait KvService: Send + Sync {
     /// Whether `key` holds a value that has not expired.
     async fn exists(&self, app: AppId, key: &str) -> Result<bool, ServiceError>;
     /// Keys starting with `prefix`, in byte order, after `cursor` (a value
-    /// a previous page returned), at most `limit` of them.
+    /// a previous page returned), at most `limit` (up to [`MAX_LIST_LIMIT`])
+    /// of them.
     async fn list(
         &self,
         app: AppId,
@@ -123,15 +147,37 @@ pub trait EnvService: Send + Sync {
 }
 
 /// Everything a script can reach beyond its own request, one service each.
+/// Called once per host call, so an implementation only hands out a
+/// reference. A provider implements the services it has; the others stay
+/// `None` and every call to them fails with [`ServiceError::not_configured`]
+/// (an executor without data services, a test fake of one service).
 pub trait ServiceProvider: Send + Sync {
-    /// Key-value storage.
-    fn kv(&self) -> &dyn KvService;
-    /// Variables and secrets.
-    fn env(&self) -> &dyn EnvService;
-    /// Document collections.
-    fn docs(&self) -> &dyn DocsService;
-    /// Outbound HTTP allow-lists.
-    fn http(&self) -> &dyn HttpAllowList;
+    /// Key-value storage (`kv::…`).
+    fn kv(&self) -> Option<&dyn KvService> {
+        None
+    }
+    /// Variables and secrets (`env::…`).
+    fn env(&self) -> Option<&dyn EnvService> {
+        None
+    }
+    /// Document collections (`docs::…`).
+    fn docs(&self) -> Option<&dyn DocsService> {
+        None
+    }
+    /// Outbound HTTP allow-lists (`http::…`).
+    fn http(&self) -> Option<&dyn HttpAllowList> {
+        None
+    }
+}
+
+/// `service` as one of a [`ServiceProvider`]'s methods returned it, or the
+/// error a script sees when the provider lacks it; `name` is the Rhai module
+/// (`kv`, `env`, …).
+pub fn require_service<'a, S: ?Sized>(
+    service: Option<&'a S>,
+    name: &str,
+) -> Result<&'a S, ServiceError> {
+    service.ok_or_else(|| ServiceError::not_configured(name))
 }
 
 /// A comparison in a [`DocQuery`] filter.
@@ -173,7 +219,7 @@ pub struct DocQuery {
     pub sort: Option<String>,
     /// Sort descending instead of ascending.
     pub descending: bool,
-    /// Most documents to return (the service caps it).
+    /// Most documents to return (the service caps it at [`MAX_FIND_LIMIT`]).
     pub limit: u32,
     /// From a previous page's [`DocPage::cursor`].
     pub cursor: Option<String>,

@@ -22,9 +22,19 @@ const CADDY_VARS: [&str; 6] = [
     "PICLOUD_ACME_EMAIL",
 ];
 
+/// `caddy/<name>` of the checkout under test. Found from the running test's
+/// package (cargo sets `CARGO_MANIFEST_DIR` when it runs a test binary), not
+/// from this crate's compile-time path: with a build cache shared between two
+/// checkouts, a reused testkit would otherwise point every test at the
+/// checkout that built it.
 pub fn caddyfile(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../caddy")
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    package
+        .ancestors()
+        .map(|dir| dir.join("caddy"))
+        .find(|dir| dir.join(name).is_file())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../caddy"))
         .join(name)
 }
 

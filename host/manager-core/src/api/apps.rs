@@ -1,5 +1,6 @@
 //! `/apps`, `/apps/{id_or_slug}/domains` and `/apps/{id_or_slug}/slug:check`.
 
+use crate::ErrorCode;
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
@@ -26,9 +27,37 @@ pub(super) fn router() -> OpenApiRouter<Manager> {
 /// Description of the `{app}` path parameter.
 const APP_PARAM: &str = "App id or current slug; an old slug answers 308 with the current URL";
 
-/// Resolves `{app}`; an old slug becomes a 308 to the same URL with the
+/// The app named by the `{app}` path parameter, for every handler under
+/// `/apps/{app}/…`. An old slug becomes a 308 to the same URL with the
 /// current slug, so clients following redirects keep working after a rename.
-pub(super) async fn resolve(m: &Manager, app: &str, uri: &OriginalUri) -> Result<App> {
+pub(super) struct AppPath(pub(super) App);
+
+impl axum::extract::FromRequestParts<Manager> for AppPath {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        m: &Manager,
+    ) -> Result<Self> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, m)
+            .await
+            .map_err(|rejection| {
+                Error::bad_request(ErrorCode::InvalidQuery, rejection.body_text())
+            })?;
+        let Some((_, app)) = params.iter().find(|(name, _)| *name == "app") else {
+            // A route registration bug, not a client error.
+            return Err(Error::Config("AppPath on a route without {app}".into()));
+        };
+        // Nested routers see a stripped URI; the redirect needs the full one.
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(&parts.uri, |original| &original.0);
+        resolve(m, app, uri).await.map(AppPath)
+    }
+}
+
+async fn resolve(m: &Manager, app: &str, uri: &axum::http::Uri) -> Result<App> {
     match m.store.resolve_app(app).await? {
         AppRef::Found(app) => Ok(*app),
         AppRef::Renamed { current_slug } => {
@@ -142,15 +171,11 @@ async fn create(
 #[utoipa::path(get, path = "/apps/{app}", tag = "apps", params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 200, description = "The app", body = App),
-        (status = 308, description = "`moved_permanently`: an old slug; `Location` has the current URL", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
-async fn show(
-    State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
-) -> Result<Json<App>> {
-    Ok(Json(resolve(&m, &app, &uri).await?))
+async fn show(AppPath(app): AppPath) -> Result<Json<App>> {
+    Ok(Json(app))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -189,18 +214,16 @@ struct UpdateApp {
     params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 200, description = "The updated app", body = App),
-        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_slug`, `invalid_name`, `invalid_limits`, `invalid_cors`, `invalid_rate_limit` or `default_app`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 409, description = "`slug_taken` or `slug_in_history` (rename with `force`)", body = super::openapi::ErrorBody),
     ))]
 async fn update(
     State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
+    AppPath(mut app): AppPath,
     ApiJson(body): ApiJson<UpdateApp>,
 ) -> Result<Json<App>> {
-    let mut app = resolve(&m, &app, &uri).await?;
     // Validate everything before the rename, so a 400 never leaves a half-applied PATCH.
     m.store
         .validate_app_update(body.name.as_deref(), body.limits.as_ref())?;
@@ -209,10 +232,10 @@ async fn update(
         Some(None) => Some(None),
         Some(Some(value)) => {
             let policy: shared::CorsPolicy = serde_json::from_value(value)
-                .map_err(|e| Error::bad_request("invalid_cors", format!("cors: {e}")))?;
+                .map_err(|e| Error::bad_request(ErrorCode::InvalidCors, format!("cors: {e}")))?;
             policy
                 .validate()
-                .map_err(|m| Error::bad_request("invalid_cors", m))?;
+                .map_err(|m| Error::bad_request(ErrorCode::InvalidCors, m))?;
             Some(Some(policy))
         }
     };
@@ -221,11 +244,11 @@ async fn update(
         Some(None) => Some(None),
         Some(Some(value)) => {
             let limit: shared::RateLimit = serde_json::from_value(value).map_err(|e| {
-                Error::bad_request("invalid_rate_limit", format!("rate_limit: {e}"))
+                Error::bad_request(ErrorCode::InvalidRateLimit, format!("rate_limit: {e}"))
             })?;
             limit
                 .validate()
-                .map_err(|m| Error::bad_request("invalid_rate_limit", m))?;
+                .map_err(|m| Error::bad_request(ErrorCode::InvalidRateLimit, m))?;
             Some(Some(limit))
         }
     };
@@ -257,16 +280,11 @@ async fn update(
 #[utoipa::path(delete, path = "/apps/{app}", tag = "apps", params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`default_app`: the default app cannot be deleted", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
-async fn remove(
-    State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
-) -> Result<StatusCode> {
-    let app = resolve(&m, &app, &uri).await?;
+async fn remove(State(m): State<Manager>, AppPath(app): AppPath) -> Result<StatusCode> {
     m.store.delete_app(&app).await?;
     m.routing_changed().await;
     Ok(StatusCode::NO_CONTENT)
@@ -277,16 +295,14 @@ async fn remove(
     responses(
         (status = 200, description = "A page of the app's routes", body = super::openapi::RouteList),
         (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = super::openapi::ErrorBody),
-        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn list_routes(
     State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>> {
-    let app = resolve(&m, &app, &uri).await?;
     let page = q.page()?;
     let mut routes = m.store.list_app_routes(&app.id, &page).await?;
     let reach = super::routes::Reach::of(&m, &app).await?;
@@ -301,16 +317,14 @@ async fn list_routes(
     responses(
         (status = 200, description = "A page of the claims", body = super::openapi::DomainList),
         (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = super::openapi::ErrorBody),
-        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn list_domains(
     State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>> {
-    let app = resolve(&m, &app, &uri).await?;
     let page = q.page()?;
     let domains = m.store.list_domains(&app.id, &page).await?;
     Ok(Json(paged("domains", domains, &page, |d| {
@@ -335,18 +349,16 @@ struct AddDomain {
     params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 201, description = "Claimed", body = Domain),
-        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_domain`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 409, description = "`domain_taken`: another app claims a pattern of the same shape; `host_reserved`: the pattern covers one of the server's admin hosts; `domain_shadows_routes`: other apps' host-scoped routes would never be reached (send `force`)", body = super::openapi::ErrorBody),
     ))]
 async fn add_domain(
     State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
     ApiJson(body): ApiJson<AddDomain>,
 ) -> Result<(StatusCode, Json<Domain>)> {
-    let app = resolve(&m, &app, &uri).await?;
     // The admin surface's hosts belong to no app (ADR 006): a script served
     // there would share an origin with the dashboard.
     if let Some(host) = shared::domain::DomainPattern::parse(&body.pattern)
@@ -354,7 +366,7 @@ async fn add_domain(
         .and_then(|pattern| m.config.admin_hosts.claimed_by(&pattern).map(str::to_owned))
     {
         return Err(Error::conflict(
-            "host_reserved",
+            ErrorCode::HostReserved,
             format!(
                 "'{host}' is an admin host of this server (PICLOUD_ADMIN_HOSTS): it serves the \
                  dashboard and the admin API, and no app may claim it"
@@ -376,7 +388,7 @@ async fn add_domain(
                 })
                 .collect();
             return Err(Error::conflict(
-                "domain_shadows_routes",
+                ErrorCode::DomainShadowsRoutes,
                 format!(
                     "claiming '{pattern}' for app '{}' would send the hosts of these routes to it, \
                      and they would never be reached: {}; move or delete them first, or send \
@@ -400,16 +412,15 @@ async fn add_domain(
     params(("app" = String, Path, description = APP_PARAM), ("domain_id" = String, Path, description = "Claim id")),
     responses(
         (status = 204, description = "Dropped"),
-        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 409, description = "`domain_in_use`: host-scoped routes need this claim", body = super::openapi::ErrorBody),
     ))]
 async fn remove_domain(
     State(m): State<Manager>,
-    Path((app, domain_id)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, domain_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let app = resolve(&m, &app, &uri).await?;
     m.store.delete_domain(&app, &domain_id).await?;
     m.routing_changed().await;
     Ok(StatusCode::NO_CONTENT)
@@ -427,17 +438,15 @@ struct SlugCheck {
     params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 200, description = "The verdict", body = SlugVerdict),
-        (status = 308, description = "`moved_permanently`", body = super::openapi::ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_slug`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn check_slug(
     State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
     ApiJson(body): ApiJson<SlugCheck>,
 ) -> Result<Json<SlugVerdict>> {
-    let app = resolve(&m, &app, &uri).await?;
     Ok(Json(m.store.check_slug(&app, &body.slug).await?))
 }
 

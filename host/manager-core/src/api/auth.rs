@@ -1,5 +1,6 @@
 //! `/auth/*` (sign-in, sign-out, who am I), `/users` and `/tokens`.
 
+use crate::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Path, State};
@@ -170,7 +171,7 @@ async fn logout(
     let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
     let Principal::Session { id_hash, .. } = principal else {
         return Err(Error::bad_request(
-            "not_a_session",
+            ErrorCode::NotASession,
             "this request is authenticated by an API token; revoke tokens at /api/v1/admin/tokens",
         ));
     };
@@ -261,7 +262,7 @@ async fn create_user(
 #[utoipa::path(get, path = "/users/{id}", tag = "auth", params(("id" = String, Path, description = "User id or username")),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn show_user(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<User>> {
     Ok(Json(m.store.user(&id).await?))
@@ -271,7 +272,7 @@ async fn show_user(State(m): State<Manager>, Path(id): Path<String>) -> Result<J
 #[utoipa::path(delete, path = "/users/{id}", tag = "auth", params(("id" = String, Path, description = "User id or username")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 409, description = "`last_user`: the only user cannot be deleted", body = super::openapi::ErrorBody),
     ))]
 async fn delete_user(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
@@ -297,7 +298,7 @@ struct NewPassword {
     responses(
         (status = 204, description = "Changed"),
         (status = 400, description = "`weak_password`, `invalid_password` or `current_password_required`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 403, description = "`wrong_password`: `current_password` is wrong", body = super::openapi::ErrorBody),
     ))]
 async fn set_password(
@@ -313,7 +314,7 @@ async fn set_password(
     if principal.user_id() == Some(user.id.as_str()) {
         let Some(current) = body.current_password else {
             return Err(Error::bad_request(
-                "current_password_required",
+                ErrorCode::CurrentPasswordRequired,
                 "changing your own password needs `current_password`",
             ));
         };
@@ -321,7 +322,7 @@ async fn set_password(
         if current.len() > auth::MAX_PASSWORD_BYTES || !auth::verify_password(current, stored).await
         {
             return Err(Error::Forbidden {
-                code: "wrong_password",
+                code: ErrorCode::WrongPassword,
                 message: "`current_password` is not this user's password".into(),
             });
         }
@@ -384,7 +385,7 @@ async fn create_token(
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "auth", params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn revoke_token(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
     m.store.delete_token(&id).await?;
@@ -431,7 +432,7 @@ pub(crate) async fn authenticate(
     // guess which is the admin's own.
     if cookies.next().is_some() {
         return Err(Error::bad_request(
-            "ambiguous_session",
+            ErrorCode::AmbiguousSession,
             "the request carries more than one session cookie; clear this site's cookies and sign in again",
         ));
     }

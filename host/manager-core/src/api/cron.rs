@@ -1,8 +1,8 @@
 //! `/apps/{app}/triggers`: cron triggers, each running one of the app's
-//! scripts on a schedule (the scheduler is in `crate::scheduler`).
+//! scripts on a schedule (the scheduler is in `crate::cron_runner`).
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiJson;
-use super::apps::resolve;
+use super::apps::AppPath;
 use super::openapi::ErrorBody;
 use crate::store::{CronTrigger, NewTrigger, TriggerChanges};
 use crate::{Manager, Result, TriggerRun};
@@ -37,15 +37,10 @@ struct TriggerList {
     params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 200, description = "The triggers", body = TriggerList),
-        (status = 308, description = "`moved_permanently`: an old slug; `Location` has the current URL", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
     ))]
-async fn list(
-    State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
-) -> Result<Json<TriggerList>> {
-    let app = resolve(&m, &app, &uri).await?;
+async fn list(State(m): State<Manager>, AppPath(app): AppPath) -> Result<Json<TriggerList>> {
     Ok(Json(TriggerList {
         items: m.store.list_triggers(&app.id).await?,
     }))
@@ -73,18 +68,16 @@ struct CreateTrigger {
     params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 201, description = "Created", body = CronTrigger),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_schedule`, `invalid_timezone` or `invalid_script` (the app has no such script), naming the problem", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
         (status = 409, description = "`quota_exceeded`: the app has 100 triggers already", body = ErrorBody),
     ))]
 async fn create(
     State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
     ApiJson(body): ApiJson<CreateTrigger>,
 ) -> Result<(StatusCode, Json<CronTrigger>)> {
-    let app = resolve(&m, &app, &uri).await?;
     let trigger = m
         .store
         .create_trigger(
@@ -105,15 +98,14 @@ async fn create(
     params(("app" = String, Path, description = APP_PARAM), ("id" = String, Path, description = ID_PARAM)),
     responses(
         (status = 200, description = "The trigger", body = CronTrigger),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`: no such app, or the app has no such trigger", body = ErrorBody),
     ))]
 async fn show(
     State(m): State<Manager>,
-    Path((app, id)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<CronTrigger>> {
-    let app = resolve(&m, &app, &uri).await?;
     Ok(Json(m.store.trigger(&app.id, &id).await?))
 }
 
@@ -139,17 +131,16 @@ struct UpdateTrigger {
     params(("app" = String, Path, description = APP_PARAM), ("id" = String, Path, description = ID_PARAM)),
     responses(
         (status = 200, description = "The updated trigger", body = CronTrigger),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_schedule`, `invalid_timezone` or `invalid_script`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such app, or the app has no such trigger", body = ErrorBody),
     ))]
 async fn update(
     State(m): State<Manager>,
-    Path((app, id)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateTrigger>,
 ) -> Result<Json<CronTrigger>> {
-    let app = resolve(&m, &app, &uri).await?;
     let trigger = m
         .store
         .update_trigger(
@@ -171,15 +162,14 @@ async fn update(
     params(("app" = String, Path, description = APP_PARAM), ("id" = String, Path, description = ID_PARAM)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`: no such app, or the app has no such trigger", body = ErrorBody),
     ))]
 async fn remove(
     State(m): State<Manager>,
-    Path((app, id)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let app = resolve(&m, &app, &uri).await?;
     m.store.delete_trigger(&app.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -190,14 +180,13 @@ async fn remove(
     params(("app" = String, Path, description = APP_PARAM), ("id" = String, Path, description = ID_PARAM)),
     responses(
         (status = 200, description = "The script ran; `error` says whether it failed", body = TriggerRun),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`: no such app, or the app has no such trigger", body = ErrorBody),
     ))]
 async fn run(
     State(m): State<Manager>,
-    Path((app, id)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<TriggerRun>> {
-    let app = resolve(&m, &app, &uri).await?;
     Ok(Json(m.run_trigger_now(&app.id, &id).await?))
 }

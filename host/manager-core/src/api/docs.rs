@@ -1,8 +1,9 @@
 //! `/apps/{app}/collections`: an app's document collections, as its
 //! scripts see them through `docs::*`.
 
+use crate::ErrorCode;
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared::DocQuery;
@@ -10,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::apps::resolve;
+use super::apps::AppPath;
 use super::openapi::ErrorBody;
 use super::{ApiJson, ApiQuery};
 use crate::store::{Collection, DocRecord, DocsQuota, DocsUsage, MAX_FIND_LIMIT, parse_where};
@@ -44,15 +45,13 @@ struct CollectionList {
     params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 200, description = "The collections", body = CollectionList),
-        (status = 308, description = "`moved_permanently`: an old slug; `Location` has the current URL", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
     ))]
 async fn collections(
     State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
 ) -> Result<Json<CollectionList>> {
-    let app = resolve(&m, &app, &uri).await?;
     Ok(Json(CollectionList {
         items: m.store.doc_collections(&app.id).await?,
         usage: m.store.doc_usage(&app.id).await?,
@@ -95,23 +94,22 @@ struct DocList {
     params(("app" = String, Path, description = APP_PARAM), ("collection" = String, Path, description = COLLECTION_PARAM), FindQuery),
     responses(
         (status = 200, description = "A page of documents (an empty page for a collection without documents)", body = DocList),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_collection`, `invalid_field` (a bad field name in `where` or `sort`), `invalid_query` (`where` is not an object of conditions, or a range compares with a boolean or null), `invalid_limit` or `invalid_cursor`", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
     ))]
 async fn list(
     State(m): State<Manager>,
-    Path((app, collection)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, collection)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<FindQuery>,
 ) -> Result<Json<DocList>> {
-    let app = resolve(&m, &app, &uri).await?;
     let limit = match q.limit {
         None => 100,
         Some(n) if (1..=i64::from(MAX_FIND_LIMIT)).contains(&n) => n as u32,
         Some(n) => {
             return Err(Error::bad_request(
-                "invalid_limit",
+                ErrorCode::InvalidLimit,
                 format!("limit {n} is out of range: use 1 to {MAX_FIND_LIMIT}"),
             ));
         }
@@ -121,7 +119,7 @@ async fn list(
         Some(text) => {
             let value = serde_json::from_str(text).map_err(|err| {
                 Error::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     format!("`where` is not JSON: {err}; send a URL-encoded JSON object"),
                 )
             })?;
@@ -148,7 +146,7 @@ async fn list(
             .docs
             .iter()
             .map(|doc| doc.record())
-            .collect::<Result<_>>()?,
+            .collect::<crate::store::Result<_>>()?,
         next_cursor: page.cursor,
     }))
 }
@@ -159,18 +157,17 @@ async fn list(
     params(("app" = String, Path, description = APP_PARAM), ("collection" = String, Path, description = COLLECTION_PARAM)),
     responses(
         (status = 201, description = "Stored", body = DocRecord),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_collection` or `invalid_document` (an `_id` field, a NUL character, or over the size limit)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
         (status = 409, description = "`quota_exceeded`: the app holds as many documents or bytes as its quota allows (the message says which)", body = ErrorBody),
     ))]
 async fn insert(
     State(m): State<Manager>,
-    Path((app, collection)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, collection)): Path<(String, String)>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<DocRecord>)> {
-    let app = resolve(&m, &app, &uri).await?;
     let doc = m
         .store
         .doc_insert(
@@ -188,16 +185,15 @@ async fn insert(
     params(("app" = String, Path, description = APP_PARAM), ("collection" = String, Path, description = COLLECTION_PARAM), ("id" = String, Path, description = ID_PARAM)),
     responses(
         (status = 200, description = "The document", body = DocRecord),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_collection`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such app or document", body = ErrorBody),
     ))]
 async fn show(
     State(m): State<Manager>,
-    Path((app, collection, id)): Path<(String, String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, collection, id)): Path<(String, String, String)>,
 ) -> Result<Json<DocRecord>> {
-    let app = resolve(&m, &app, &uri).await?;
     let doc = m
         .store
         .doc_get(&app.id, &collection, &id)
@@ -212,18 +208,17 @@ async fn show(
     params(("app" = String, Path, description = APP_PARAM), ("collection" = String, Path, description = COLLECTION_PARAM), ("id" = String, Path, description = ID_PARAM)),
     responses(
         (status = 200, description = "Replaced", body = DocRecord),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_collection` or `invalid_document`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such app or document (PUT does not create)", body = ErrorBody),
         (status = 409, description = "`quota_exceeded`: the larger document would exceed the app's byte quota", body = ErrorBody),
     ))]
 async fn replace(
     State(m): State<Manager>,
-    Path((app, collection, id)): Path<(String, String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, collection, id)): Path<(String, String, String)>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Json<DocRecord>> {
-    let app = resolve(&m, &app, &uri).await?;
     let doc = m
         .store
         .doc_replace(
@@ -243,16 +238,15 @@ async fn replace(
     params(("app" = String, Path, description = APP_PARAM), ("collection" = String, Path, description = COLLECTION_PARAM), ("id" = String, Path, description = ID_PARAM)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_collection`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such app or document", body = ErrorBody),
     ))]
 async fn remove(
     State(m): State<Manager>,
-    Path((app, collection, id)): Path<(String, String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, collection, id)): Path<(String, String, String)>,
 ) -> Result<StatusCode> {
-    let app = resolve(&m, &app, &uri).await?;
     if m.store.doc_delete(&app.id, &collection, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -1,5 +1,6 @@
 //! `/executions`: the execution log.
 
+use crate::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
@@ -79,29 +80,27 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
     params(("app" = String, Path, description = "App id or slug"), StatsQuery),
     responses(
         (status = 200, description = "Counts and durations over the window", body = AppStats),
-        (status = 308, description = "`moved_permanently`: an old slug; `Location` has the current URL", body = super::openapi::ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_time`, `invalid_window`, `invalid_buckets` or `invalid_query`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn stats(
     State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: axum::extract::OriginalUri,
+    super::apps::AppPath(app): super::apps::AppPath,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Json<AppStats>> {
-    let app = super::apps::resolve(&m, &app, &uri).await?;
     let until = time_param("until", q.until.as_deref())?.unwrap_or_else(crate::db::now_ms);
     let since = time_param("since", q.since.as_deref())?.unwrap_or(until - DAY_MS);
     if since >= until {
         return Err(Error::bad_request(
-            "invalid_window",
+            ErrorCode::InvalidWindow,
             "since must be earlier than until",
         ));
     }
     let count = q.buckets.unwrap_or(24);
     if !(1..=200).contains(&count) {
         return Err(Error::bad_request(
-            "invalid_buckets",
+            ErrorCode::InvalidBuckets,
             format!("buckets {count} is outside 1-200"),
         ));
     }
@@ -178,7 +177,7 @@ fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>> {
                 .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok())
                 .ok_or_else(|| {
                     Error::bad_request(
-                        "invalid_time",
+                        ErrorCode::InvalidTime,
                         format!(
                             "{name} '{text}' is not an RFC 3339 time like 2026-11-26T18:00:00Z"
                         ),
@@ -193,7 +192,7 @@ fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>> {
     responses(
         (status = 200, description = "A page of executions, newest first", body = super::openapi::ExecutionList),
         (status = 400, description = "`invalid_status`, `invalid_time`, `invalid_limit`, `invalid_cursor` or `invalid_query`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn list(
     State(m): State<Manager>,
@@ -215,7 +214,7 @@ async fn list(
     responses(
         (status = 200, description = "A page of executions, newest first", body = super::openapi::ExecutionList),
         (status = 400, description = "`invalid_status`, `invalid_time`, `invalid_limit`, `invalid_cursor` or `invalid_query`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn list_for_script(
     State(m): State<Manager>,
@@ -237,7 +236,7 @@ async fn page(
         && status != "error"
     {
         return Err(Error::bad_request(
-            "invalid_status",
+            ErrorCode::InvalidStatus,
             format!("status '{status}' is unknown: use ok or error"),
         ));
     }
@@ -247,7 +246,7 @@ async fn page(
                 .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned())))
                 .ok_or_else(|| {
                     Error::bad_request(
-                        "invalid_cursor",
+                        ErrorCode::InvalidCursor,
                         format!("cursor '{c}' is not one this server issued"),
                     )
                 })?,
@@ -299,7 +298,7 @@ fn millis(started_at: &str) -> String {
 #[utoipa::path(get, path = "/executions/{id}", tag = "executions", params(("id" = String, Path, description = "Execution id")),
     responses(
         (status = 200, description = "The execution", body = Execution),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn show(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<Execution>> {
     m.recorder.flush().await;

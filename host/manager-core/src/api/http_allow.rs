@@ -2,14 +2,14 @@
 //! requests. Empty (the default) denies outbound HTTP.
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::apps::resolve;
+use super::apps::AppPath;
 use super::openapi::ErrorBody;
 use super::{ApiJson, ApiQuery};
 use crate::store::HttpAllowEntry;
@@ -33,15 +33,10 @@ struct AllowList {
     params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 200, description = "The allow-list", body = AllowList),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
     ))]
-async fn list(
-    State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
-) -> Result<Json<AllowList>> {
-    let app = resolve(&m, &app, &uri).await?;
+async fn list(State(m): State<Manager>, AppPath(app): AppPath) -> Result<Json<AllowList>> {
     Ok(Json(AllowList {
         items: m.store.http_allow_list(&app.id).await?,
     }))
@@ -61,18 +56,16 @@ struct AddEntry {
     responses(
         (status = 201, description = "Added", body = HttpAllowEntry),
         (status = 200, description = "Already on the list (in this or another spelling)", body = HttpAllowEntry),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_pattern`, naming what is wrong", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
         (status = 409, description = "`quota_exceeded`: 100 entries already", body = ErrorBody),
     ))]
 async fn add(
     State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
     ApiJson(body): ApiJson<AddEntry>,
 ) -> Result<(StatusCode, Json<HttpAllowEntry>)> {
-    let app = resolve(&m, &app, &uri).await?;
     let (entry, created) = m.store.add_http_allow(&app.id, &body.pattern).await?;
     let status = if created {
         StatusCode::CREATED
@@ -96,17 +89,15 @@ struct RemoveEntry {
     params(("app" = String, Path, description = APP_PARAM), RemoveEntry),
     responses(
         (status = 204, description = "Removed"),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_pattern`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such app or entry", body = ErrorBody),
     ))]
 async fn remove(
     State(m): State<Manager>,
-    Path(app): Path<String>,
+    AppPath(app): AppPath,
     ApiQuery(query): ApiQuery<RemoveEntry>,
-    uri: OriginalUri,
 ) -> Result<StatusCode> {
-    let app = resolve(&m, &app, &uri).await?;
     m.store.remove_http_allow(&app.id, &query.pattern).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,15 +1,16 @@
 //! `/apps/{app}/kv`: an app's key-value store, as its scripts see it through
 //! `kv::*`. Keys go in the path percent-encoded (`a%2Fb` for `a/b`).
 
+use crate::ErrorCode;
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::apps::resolve;
+use super::apps::AppPath;
 use super::openapi::ErrorBody;
 use super::{ApiJson, ApiQuery};
 use crate::store::{KvEntry, KvQuota, KvUsage, MAX_LIST_LIMIT};
@@ -55,23 +56,21 @@ struct KvList {
     params(("app" = String, Path, description = APP_PARAM), ListQuery),
     responses(
         (status = 200, description = "A page of entries", body = KvList),
-        (status = 308, description = "`moved_permanently`: an old slug; `Location` has the current URL", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
     ))]
 async fn list(
     State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<KvList>> {
-    let app = resolve(&m, &app, &uri).await?;
     let limit = match q.limit {
         None => 100,
         Some(n) if (1..=i64::from(MAX_LIST_LIMIT)).contains(&n) => n as u32,
         Some(n) => {
             return Err(Error::bad_request(
-                "invalid_limit",
+                ErrorCode::InvalidLimit,
                 format!("limit {n} is out of range: use 1 to {MAX_LIST_LIMIT}"),
             ));
         }
@@ -98,16 +97,15 @@ async fn list(
     params(("app" = String, Path, description = APP_PARAM), ("key" = String, Path, description = KEY_PARAM)),
     responses(
         (status = 200, description = "The entry", body = KvEntry),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_key`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such app, or no live key", body = ErrorBody),
     ))]
 async fn show(
     State(m): State<Manager>,
-    Path((app, key)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, key)): Path<(String, String)>,
 ) -> Result<Json<KvEntry>> {
-    let app = resolve(&m, &app, &uri).await?;
     m.store
         .kv_entry(&app.id, &key)
         .await?
@@ -130,18 +128,17 @@ struct PutEntry {
     params(("app" = String, Path, description = APP_PARAM), ("key" = String, Path, description = KEY_PARAM)),
     responses(
         (status = 200, description = "Stored", body = KvEntry),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_key` (empty, too long, NUL), `invalid_value` (too large) or `invalid_ttl`", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
         (status = 409, description = "`quota_exceeded`: the app holds as many keys or bytes as its quota allows (the message says which)", body = ErrorBody),
     ))]
 async fn put(
     State(m): State<Manager>,
-    Path((app, key)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, key)): Path<(String, String)>,
     ApiJson(body): ApiJson<PutEntry>,
 ) -> Result<Json<KvEntry>> {
-    let app = resolve(&m, &app, &uri).await?;
     let ttl = body.ttl_seconds.map(std::time::Duration::from_secs);
     let value = body.value.to_string();
     let entry = m
@@ -156,16 +153,15 @@ async fn put(
     params(("app" = String, Path, description = APP_PARAM), ("key" = String, Path, description = KEY_PARAM)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_key`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such app, or no live key", body = ErrorBody),
     ))]
 async fn remove(
     State(m): State<Manager>,
-    Path((app, key)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, key)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let app = resolve(&m, &app, &uri).await?;
     if m.store.kv_delete(&app.id, &key).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

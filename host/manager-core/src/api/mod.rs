@@ -15,6 +15,7 @@ mod scripts;
 mod tls;
 mod variables;
 
+use crate::ErrorCode;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request, State};
 use axum::middleware::{self, Next};
@@ -32,22 +33,12 @@ use crate::{Error, Manager};
 /// `/api/v1/openapi.json`, generated from the same route registrations.
 pub fn router(manager: Manager) -> Router {
     let limit = manager.config.max_body_bytes;
-    let (protected, protected_doc) = OpenApiRouter::new()
-        .merge(scripts::router())
-        .merge(run::router())
-        .merge(apps::router())
-        .merge(executions::router())
-        .merge(routes::router())
-        .merge(auth::router())
-        .merge(kv::router())
-        .merge(docs::router())
-        .merge(variables::router())
-        .merge(http_allow::router())
-        .merge(cron::router())
-        .split_for_parts();
-    let (public, public_doc) = auth::public_router().split_for_parts();
-    let (tls, tls_doc) = tls::router().split_for_parts();
-    let document = openapi::document([protected_doc, public_doc], (tls::PREFIX, tls_doc));
+    let Parts {
+        protected,
+        public,
+        tls,
+        document,
+    } = parts();
     let protected = protected
         .fallback(
             |method: axum::http::Method, uri: axum::extract::OriginalUri| async move {
@@ -74,6 +65,46 @@ pub fn router(manager: Manager) -> Router {
                 async move { axum::Json(document.as_ref().clone()) }
             }),
         )
+}
+
+/// The admin API's routers, before they get their state, and the OpenAPI
+/// document generated from the same registrations.
+struct Parts {
+    protected: Router<Manager>,
+    public: Router<Manager>,
+    tls: Router<Manager>,
+    document: serde_json::Value,
+}
+
+fn parts() -> Parts {
+    let (protected, protected_doc) = OpenApiRouter::new()
+        .merge(scripts::router())
+        .merge(run::router())
+        .merge(apps::router())
+        .merge(executions::router())
+        .merge(routes::router())
+        .merge(auth::router())
+        .merge(kv::router())
+        .merge(docs::router())
+        .merge(variables::router())
+        .merge(http_allow::router())
+        .merge(cron::router())
+        .split_for_parts();
+    let (public, public_doc) = auth::public_router().split_for_parts();
+    let (tls, tls_doc) = tls::router().split_for_parts();
+    let document = openapi::document([protected_doc, public_doc], (tls::PREFIX, tls_doc));
+    Parts {
+        protected,
+        public,
+        tls,
+        document,
+    }
+}
+
+/// The OpenAPI 3.1 document `/api/v1/openapi.json` serves (`picloud
+/// openapi` prints it; the dashboard's types are generated from a copy).
+pub fn openapi_document() -> serde_json::Value {
+    parts().document
 }
 
 /// The one authentication seam: every admin and execute route passes here.
@@ -109,12 +140,12 @@ impl<T: DeserializeOwned> FromRequest<Manager> for ApiJson<T> {
                 .map(ApiJson)
                 .map_err(|err| {
                     Error::bad_request(
-                        "invalid_json",
+                        ErrorCode::InvalidJson,
                         format!("Failed to deserialize the JSON body into the target type: {err}"),
                     )
                 }),
             Ok(_) => Err(Error::bad_request(
-                "invalid_json",
+                ErrorCode::InvalidJson,
                 "the body must be a JSON object",
             )),
             Err(JsonRejection::BytesRejection(rejection)) if rejection.status() == 413 => {
@@ -128,10 +159,13 @@ impl<T: DeserializeOwned> FromRequest<Manager> for ApiJson<T> {
                 Err(Error::RequestTimeout)
             }
             Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::bad_request(
-                "invalid_content_type",
+                ErrorCode::InvalidContentType,
                 "send the body as JSON with `content-type: application/json`",
             )),
-            Err(rejection) => Err(Error::bad_request("invalid_json", rejection.body_text())),
+            Err(rejection) => Err(Error::bad_request(
+                ErrorCode::InvalidJson,
+                rejection.body_text(),
+            )),
         }
     }
 }
@@ -149,7 +183,7 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| ApiQuery(value))
-            .map_err(|rejection| Error::bad_request("invalid_query", rejection.body_text()))
+            .map_err(|rejection| Error::bad_request(ErrorCode::InvalidQuery, rejection.body_text()))
     }
 }
 
@@ -187,7 +221,7 @@ pub(crate) fn page_request(limit: Option<i64>, cursor: Option<&str>) -> crate::R
                 })
                 .ok_or_else(|| {
                     Error::bad_request(
-                        "invalid_cursor",
+                        ErrorCode::InvalidCursor,
                         format!("cursor '{c}' is not one this server issued"),
                     )
                 })
@@ -224,8 +258,28 @@ pub(crate) fn page_limit(limit: Option<i64>) -> crate::Result<i64> {
         None => Ok(50),
         Some(n) if (1..=500).contains(&n) => Ok(n),
         Some(n) => Err(Error::bad_request(
-            "invalid_limit",
+            ErrorCode::InvalidLimit,
             format!("limit {n} is out of range: use 1 to 500"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod openapi_copy {
+    /// The dashboard generates its API types from a committed copy of the
+    /// document (dashboard/openapi.json), so that `npm run check` needs no
+    /// server. The copy must be the document this code serves.
+    #[test]
+    fn the_dashboards_copy_of_the_document_is_current() {
+        let copy: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../dashboard/openapi.json"))
+                .expect("dashboard/openapi.json is JSON");
+        let served = super::openapi_document();
+        assert!(
+            copy == served,
+            "dashboard/openapi.json is stale: run `make openapi` (picloud openapi > \
+             dashboard/openapi.json), then `npm run check` in dashboard/ to regenerate \
+             the types, and commit both"
+        );
     }
 }

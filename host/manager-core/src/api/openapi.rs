@@ -13,6 +13,13 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{OpenApi, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, ToSchema};
 
+/// The 308 every `/apps/{app}/…` operation may answer (see `AppPath`).
+pub(super) const MOVED: &str = "`moved_permanently`: an old slug; `Location` has the current URL";
+/// A plain 404.
+pub(super) const NOT_FOUND: &str = "`not_found`";
+/// The 404 of an operation whose only lookup is the app.
+pub(super) const NO_SUCH_APP: &str = "`not_found`: no such app";
+
 /// The one error shape of the API.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {

@@ -1,11 +1,12 @@
 //! `routes:check` (would this route conflict, and with what?) and
 //! `routes:match` (which app, script and params would serve this request?).
 
+use crate::ErrorCode;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::Resolution;
+use shared::Miss;
 use shared::domain::DomainPattern;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -128,7 +129,7 @@ pub(super) async fn refuse_taken_host(m: &Manager, app: &App, route: &NewRoute) 
     };
     if let Some(claim) = m.store.claim_taking_over(app, &host).await? {
         return Err(Error::conflict(
-            "host_claimed_by_other_app",
+            ErrorCode::HostClaimedByOtherApp,
             format!(
                 "app '{}' claims '{}', so requests for '{host}' go to that app and a route of \
                  app '{}' scoped to it would never be reached",
@@ -163,7 +164,7 @@ struct CheckRoute {
     responses(
         (status = 200, description = "The verdict", body = super::openapi::RouteCheck),
         (status = 400, description = "`invalid_method`, `invalid_route_path`, `invalid_host` or `host_not_claimed`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
     ))]
 async fn check(
     State(m): State<Manager>,
@@ -225,7 +226,7 @@ async fn resolve(
     };
     Ok(Json(
         match m.routing.resolve(&body.host, &method, &body.path) {
-            Resolution::Matched(hit) => json!({
+            Ok(hit) => json!({
                 "matched": true,
                 "app": { "id": hit.app_id, "slug": hit.app_slug },
                 "script_id": hit.script_id,
@@ -234,21 +235,21 @@ async fn resolve(
                 "params": pairs(&hit.params),
                 "host_params": pairs(&hit.host_params),
             }),
-            Resolution::InvalidHost { message } => {
+            Err(Miss::InvalidHost { message }) => {
                 json!({ "matched": false, "reason": "invalid_host", "message": message })
             }
-            Resolution::UnknownHost { host } => json!({
+            Err(Miss::UnknownHost { host }) => json!({
                 "matched": false, "reason": "unknown_host", "message": format!("no app serves the host '{host}'"),
             }),
-            Resolution::NoRoute { app_id, app_slug } => json!({
+            Err(Miss::NoRoute { app_id, app_slug }) => json!({
                 "matched": false, "reason": "no_route", "app": { "id": app_id, "slug": app_slug },
                 "message": format!("app '{app_slug}' has no route for {method} {}", body.path),
             }),
-            Resolution::MethodNotAllowed {
+            Err(Miss::MethodNotAllowed {
                 app_id,
                 app_slug,
                 allowed,
-            } => json!({
+            }) => json!({
                 "matched": false, "reason": "method_not_allowed", "app": { "id": app_id, "slug": app_slug },
                 "allowed": allowed,
                 "message": format!("{} in app '{app_slug}' does not accept {method}", body.path),

@@ -3,6 +3,7 @@
 //! user route would, and answers with everything a developer debugging it
 //! wants in one place: the response, its costs and the log lines.
 
+use crate::ErrorCode;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -86,7 +87,7 @@ const MAX_QUERY: usize = 8192;
     responses(
         (status = 200, description = "The script ran; `error` says whether it failed", body = RunResult),
         (status = 400, description = "`invalid_run`: a bad method, path, query or header (the message names it)", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn run(
     State(m): State<Manager>,
@@ -181,7 +182,7 @@ async fn run(
 /// `request.url` is the path under the public base URL; a test run has no
 /// client address.
 fn script_request(body: RunRequest, base: &str) -> Result<ScriptRequest> {
-    let invalid = |message: String| Error::bad_request("invalid_run", message);
+    let invalid = |message: String| Error::bad_request(ErrorCode::InvalidRun, message);
     let method = body.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
     if method.is_empty() || method.len() > 16 || Method::from_bytes(method.as_bytes()).is_err() {
         return Err(invalid(format!("method '{method}' is not an HTTP method")));

@@ -1,5 +1,6 @@
 //! `/scripts` and `/scripts/{id}/routes`.
 
+use crate::ErrorCode;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -41,7 +42,7 @@ struct ListQuery {
 #[utoipa::path(get, path = "/scripts", tag = "scripts", params(ListQuery),
     responses(
         (status = 200, description = "A page of scripts", body = super::openapi::ScriptList),
-                (status = 404, description = "`not_found`: no such app", body = super::openapi::ErrorBody),
+                (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
     ))]
 async fn list(
     State(m): State<Manager>,
@@ -84,7 +85,7 @@ struct CreateScript {
     responses(
         (status = 201, description = "Created", body = Script),
         (status = 400, description = "`app_required`, `invalid_name` or `source_too_large`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
         (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
         (status = 422, description = "`compile_error` with `line` and `column`", body = super::openapi::ErrorBody),
         (status = 503, description = "`executor_unavailable`: the sandbox could not check the script", body = super::openapi::ErrorBody),
@@ -101,7 +102,7 @@ async fn create(
         None if m.store.count_apps().await? == 1 => DEFAULT_APP_ID.to_owned(),
         None => {
             return Err(Error::bad_request(
-                "app_required",
+                ErrorCode::AppRequired,
                 "`app_id` is required once the install has more than one app: pass the app's id or slug",
             ));
         }
@@ -121,7 +122,7 @@ async fn create(
 #[utoipa::path(get, path = "/scripts/{id}", tag = "scripts", params(("id" = String, Path, description = "Script id")),
     responses(
         (status = 200, description = "The script", body = Script),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn show(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<Script>> {
     Ok(Json(m.store.script(&id).await?))
@@ -142,7 +143,7 @@ struct UpdateScript {
     responses(
         (status = 200, description = "The updated script", body = Script),
         (status = 400, description = "`invalid_name` or `source_too_large`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
         (status = 422, description = "`compile_error`; the running version stays", body = super::openapi::ErrorBody),
         (status = 503, description = "`executor_unavailable`", body = super::openapi::ErrorBody),
@@ -175,7 +176,7 @@ async fn update(
     responses(
         (status = 200, description = "The updated script", body = Script),
         (status = 400, description = "`invalid_name` or `source_too_large`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
         (status = 422, description = "`compile_error`; the running version stays", body = super::openapi::ErrorBody),
         (status = 503, description = "`executor_unavailable`", body = super::openapi::ErrorBody),
@@ -192,7 +193,7 @@ async fn replace(
 #[utoipa::path(delete, path = "/scripts/{id}", tag = "scripts", params(("id" = String, Path, description = "Script id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn remove(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
     m.store.delete_script(&id).await?;
@@ -205,7 +206,7 @@ async fn remove(State(m): State<Manager>, Path(id): Path<String>) -> Result<Stat
     responses(
         (status = 200, description = "A page of the routes", body = super::openapi::RouteList),
         (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn list_routes(
     State(m): State<Manager>,
@@ -241,7 +242,7 @@ struct CreateRoute {
     responses(
         (status = 201, description = "Created", body = Route),
         (status = 400, description = "`invalid_method`, `invalid_route_path`, `invalid_host` or `host_not_claimed`", body = super::openapi::ErrorBody),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 409, description = "`route_conflict`: names the route of the same app it collides with; `host_claimed_by_other_app`: another app's claim serves that host", body = super::openapi::ErrorBody),
     ))]
 async fn create_route(
@@ -266,7 +267,7 @@ async fn create_route(
     params(("id" = String, Path, description = "Script id"), ("route_id" = String, Path, description = "Route id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 404, description = "`not_found`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn remove_route(
     State(m): State<Manager>,

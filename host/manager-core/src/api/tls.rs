@@ -7,10 +7,11 @@
 //! Caddy asks during TLS handshakes, and anyone can make it ask, so the answer
 //! comes from the routing tables in memory, never from the database.
 
+use crate::ErrorCode;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use shared::Resolution;
+use shared::Miss;
 use shared::domain::normalize_host;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -62,11 +63,13 @@ async fn ask(
     // Which route would serve does not matter, only whether an app claims
     // the host, so any method and path will do.
     match m.routing.resolve(&domain, "GET", "/") {
-        Resolution::UnknownHost { .. } => Err(Error::not_found("domain claim", domain)),
-        Resolution::InvalidHost { message } => Err(Error::bad_request("invalid_domain", message)),
-        Resolution::NoRoute { .. }
-        | Resolution::MethodNotAllowed { .. }
-        | Resolution::Matched(_) => Ok(Json(Claimed { domain })),
+        Err(Miss::UnknownHost { .. }) => Err(Error::not_found("domain claim", domain)),
+        Err(Miss::InvalidHost { message }) => {
+            Err(Error::bad_request(ErrorCode::InvalidDomain, message))
+        }
+        Ok(_) | Err(Miss::NoRoute { .. } | Miss::MethodNotAllowed { .. }) => {
+            Ok(Json(Claimed { domain }))
+        }
     }
 }
 
@@ -76,7 +79,7 @@ fn domain_name(raw: Option<&str>) -> Result<String> {
     let raw = raw.map(str::trim).unwrap_or_default();
     if raw.is_empty() {
         return Err(Error::bad_request(
-            "invalid_domain",
+            ErrorCode::InvalidDomain,
             "the `domain` query parameter is required, e.g. ?domain=shop.example.com",
         ));
     }
@@ -84,9 +87,9 @@ fn domain_name(raw: Option<&str>) -> Result<String> {
     // `Host` header and would drop the port without a word.
     if raw.contains([':', '[', ']']) {
         return Err(Error::bad_request(
-            "invalid_domain",
+            ErrorCode::InvalidDomain,
             format!("'{raw}' is not a domain name: give the host name alone, without a port"),
         ));
     }
-    normalize_host(raw).map_err(|message| Error::bad_request("invalid_domain", message))
+    normalize_host(raw).map_err(|message| Error::bad_request(ErrorCode::InvalidDomain, message))
 }

@@ -2,7 +2,7 @@
 //! with `env::get`. Secret values go in and never come out.
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiJson;
-use super::apps::resolve;
+use super::apps::AppPath;
 use super::openapi::ErrorBody;
 use crate::store::Variable;
 use crate::{Manager, Result};
@@ -36,15 +36,10 @@ struct VariableList {
     params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 200, description = "The variables", body = VariableList),
-        (status = 308, description = "`moved_permanently`: an old slug; `Location` has the current URL", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
     ))]
-async fn list(
-    State(m): State<Manager>,
-    Path(app): Path<String>,
-    uri: OriginalUri,
-) -> Result<Json<VariableList>> {
-    let app = resolve(&m, &app, &uri).await?;
+async fn list(State(m): State<Manager>, AppPath(app): AppPath) -> Result<Json<VariableList>> {
     Ok(Json(VariableList {
         items: m.store.list_variables(&app.id).await?,
     }))
@@ -66,18 +61,17 @@ struct PutVariable {
     params(("app" = String, Path, description = APP_PARAM), ("name" = String, Path, description = NAME_PARAM)),
     responses(
         (status = 200, description = "Stored; a secret's value is not echoed", body = Variable),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_name` or `invalid_value` (over 64 KiB, or a NUL character)", body = ErrorBody),
-        (status = 404, description = "`not_found`: no such app", body = ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
         (status = 503, description = "`secrets_unavailable`: a secret, but the server has no key for secrets", body = ErrorBody),
     ))]
 async fn put(
     State(m): State<Manager>,
-    Path((app, name)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, name)): Path<(String, String)>,
     ApiJson(body): ApiJson<PutVariable>,
 ) -> Result<Json<Variable>> {
-    let app = resolve(&m, &app, &uri).await?;
     let variable = m
         .store
         .set_variable(
@@ -96,16 +90,15 @@ async fn put(
     params(("app" = String, Path, description = APP_PARAM), ("name" = String, Path, description = NAME_PARAM)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 308, description = "`moved_permanently`", body = ErrorBody),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 400, description = "`invalid_name`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such app or variable", body = ErrorBody),
     ))]
 async fn remove(
     State(m): State<Manager>,
-    Path((app, name)): Path<(String, String)>,
-    uri: OriginalUri,
+    AppPath(app): AppPath,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let app = resolve(&m, &app, &uri).await?;
     m.store.delete_variable(&app.id, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,8 +7,9 @@ use uuid::Uuid;
 
 use super::{DEFAULT_APP_ID, Page, Store};
 use crate::db::{now_ms, rfc3339};
-use crate::error::OnConflict;
-use crate::{Error, Result};
+use crate::error::ErrorCode;
+use crate::store::error::OnConflict;
+use crate::store::{Result, StoreError};
 
 /// An app as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -93,16 +94,16 @@ pub(crate) fn validate_slug(slug: &str) -> Result<()> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok {
-        return Err(Error::bad_request(
-            "invalid_slug",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidSlug,
             format!(
                 "slug '{slug}' is invalid: use 1 to 63 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen"
             ),
         ));
     }
     if slug == "__internal__" {
-        return Err(Error::bad_request(
-            "invalid_slug",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidSlug,
             "slug '__internal__' is reserved",
         ));
     }
@@ -234,7 +235,7 @@ impl Store {
         .await?;
         match current {
             Some(current_slug) => Ok(AppRef::Renamed { current_slug }),
-            None => Err(Error::not_found("app", id_or_slug)),
+            None => Err(StoreError::not_found("app", id_or_slug)),
         }
     }
 
@@ -243,8 +244,8 @@ impl Store {
     pub async fn app(&self, id_or_slug: &str) -> Result<App> {
         match self.resolve_app(id_or_slug).await? {
             AppRef::Found(app) => Ok(*app),
-            AppRef::Renamed { current_slug } => Err(Error::bad_request(
-                "app_renamed",
+            AppRef::Renamed { current_slug } => Err(StoreError::bad_request(
+                ErrorCode::AppRenamed,
                 format!("app '{id_or_slug}' was renamed to '{current_slug}'"),
             )),
         }
@@ -262,8 +263,8 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(holder) = in_history {
-            return Err(Error::conflict(
-                "slug_in_history",
+            return Err(StoreError::conflict(
+                ErrorCode::SlugInHistory,
                 format!(
                     "slug '{slug}' is a former slug of app '{holder}' and still redirects there; create the app under another slug, then rename it with force to take it over"
                 ),
@@ -281,11 +282,11 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await
-        .on_conflict("slug_taken", || format!("an app with slug '{slug}' already exists"))?;
+        .on_conflict(ErrorCode::SlugTaken, || format!("an app with slug '{slug}' already exists"))?;
         tx.commit().await?;
         self.app_by_id(&id)
             .await?
-            .ok_or_else(|| Error::not_found("app", id))
+            .ok_or_else(|| StoreError::not_found("app", id))
     }
 
     /// Checks what [`Store::update_app`] would check, without writing: lets a
@@ -296,8 +297,8 @@ impl Store {
         limits: Option<&Option<serde_json::Value>>,
     ) -> Result<()> {
         if name.is_some_and(|n| n.trim().is_empty()) {
-            return Err(Error::bad_request(
-                "invalid_name",
+            return Err(StoreError::bad_request(
+                ErrorCode::InvalidName,
                 "the app name must not be empty",
             ));
         }
@@ -311,7 +312,7 @@ impl Store {
     pub async fn set_app_cors(&self, app: &App, cors: Option<&shared::CorsPolicy>) -> Result<App> {
         if let Some(cors) = cors {
             cors.validate()
-                .map_err(|m| Error::bad_request("invalid_cors", m))?;
+                .map_err(|m| StoreError::bad_request(ErrorCode::InvalidCors, m))?;
         }
         self.set_app_setting(app, "cors", cors).await
     }
@@ -325,7 +326,7 @@ impl Store {
         if let Some(limit) = limit {
             limit
                 .validate()
-                .map_err(|m| Error::bad_request("invalid_rate_limit", m))?;
+                .map_err(|m| StoreError::bad_request(ErrorCode::InvalidRateLimit, m))?;
         }
         self.set_app_setting(app, "rate_limit", limit).await
     }
@@ -349,7 +350,7 @@ impl Store {
         .await?;
         self.app_by_id(&app.id)
             .await?
-            .ok_or_else(|| Error::not_found("app", app.id.clone()))
+            .ok_or_else(|| StoreError::not_found("app", app.id.clone()))
     }
 
     /// Updates name, description and limits (any of them).
@@ -373,7 +374,7 @@ impl Store {
             .await?;
         self.app_by_id(&app.id)
             .await?
-            .ok_or_else(|| Error::not_found("app", &app.id))
+            .ok_or_else(|| StoreError::not_found("app", &app.id))
     }
 
     /// What renaming `app` to `slug` would do.
@@ -436,16 +437,21 @@ impl Store {
     /// take an active slug.
     pub async fn rename_app(&self, app: &App, slug: &str, force: bool) -> Result<App> {
         if app.id == DEFAULT_APP_ID {
-            return Err(Error::bad_request(
-                "default_app",
+            return Err(StoreError::bad_request(
+                ErrorCode::DefaultApp,
                 "the default app keeps the slug 'default'",
             ));
         }
         let verdict = self.check_slug(app, slug).await?;
         match verdict.status {
             "current" => return Ok(app.clone()),
-            "taken" => return Err(Error::conflict("slug_taken", verdict.message)),
-            "history" if !force => return Err(Error::conflict("slug_in_history", verdict.message)),
+            "taken" => return Err(StoreError::conflict(ErrorCode::SlugTaken, verdict.message)),
+            "history" if !force => {
+                return Err(StoreError::conflict(
+                    ErrorCode::SlugInHistory,
+                    verdict.message,
+                ));
+            }
             _ => {}
         }
         let now = now_ms();
@@ -466,20 +472,20 @@ impl Store {
             .bind(&app.id)
             .execute(&mut *tx)
             .await
-            .on_conflict("slug_taken", || {
+            .on_conflict(ErrorCode::SlugTaken, || {
                 format!("an app with slug '{slug}' already exists")
             })?;
         tx.commit().await?;
         self.app_by_id(&app.id)
             .await?
-            .ok_or_else(|| Error::not_found("app", &app.id))
+            .ok_or_else(|| StoreError::not_found("app", &app.id))
     }
 
     /// Deletes an app and, by cascade, its scripts, routes, domains, history and log.
     pub async fn delete_app(&self, app: &App) -> Result<()> {
         if app.id == DEFAULT_APP_ID {
-            return Err(Error::bad_request(
-                "default_app",
+            return Err(StoreError::bad_request(
+                ErrorCode::DefaultApp,
                 "the default app cannot be deleted",
             ));
         }
@@ -516,8 +522,8 @@ impl Store {
 
     /// Claims a host pattern for `app`; 409 names the app owning the shape.
     pub async fn add_domain(&self, app: &App, pattern: &str) -> Result<Domain> {
-        let parsed =
-            DomainPattern::parse(pattern).map_err(|m| Error::bad_request("invalid_domain", m))?;
+        let parsed = DomainPattern::parse(pattern)
+            .map_err(|m| StoreError::bad_request(ErrorCode::InvalidDomain, m))?;
         let shape = parsed.shape_key();
         let owner: Option<(String, String)> = sqlx::query_as(
             "SELECT a.slug, d.pattern FROM app_domains d JOIN apps a ON a.id = d.app_id WHERE d.shape_key = $1",
@@ -526,8 +532,8 @@ impl Store {
         .fetch_optional(&self.db.pool)
         .await?;
         if let Some((owner, existing)) = owner {
-            return Err(Error::conflict(
-                "domain_taken",
+            return Err(StoreError::conflict(
+                ErrorCode::DomainTaken,
                 format!(
                     "'{parsed}' collides with the claim '{existing}' of app '{owner}' (same shape '{shape}')"
                 ),
@@ -543,7 +549,7 @@ impl Store {
             .bind(now)
             .execute(&self.db.pool)
             .await
-            .on_conflict("domain_taken", || format!("another app claimed the shape '{shape}' at the same time"))?;
+            .on_conflict(ErrorCode::DomainTaken, || format!("another app claimed the shape '{shape}' at the same time"))?;
         Ok(Domain {
             id,
             pattern: parsed.to_string(),
@@ -557,7 +563,7 @@ impl Store {
     /// stored but could never be reached, which nobody asks for on purpose.
     pub async fn delete_domain(&self, app: &App, domain_id: &str) -> Result<()> {
         if !app.domains.iter().any(|d| d.id == domain_id) {
-            return Err(Error::not_found("domain", domain_id));
+            return Err(StoreError::not_found("domain", domain_id));
         }
         let remaining: Vec<DomainPattern> = app
             .domains
@@ -576,8 +582,8 @@ impl Store {
             .map(|r| format!("{} {} {}", r.method, r.host.unwrap_or_default(), r.path))
             .collect();
         if !stranded.is_empty() {
-            return Err(Error::conflict(
-                "domain_in_use",
+            return Err(StoreError::conflict(
+                ErrorCode::DomainInUse,
                 format!(
                     "routes scoped to this claim would become unreachable: {}; delete or rescope them first",
                     stranded.join(", ")
@@ -590,7 +596,7 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("domain", domain_id));
+            return Err(StoreError::not_found("domain", domain_id));
         }
         Ok(())
     }
@@ -601,8 +607,8 @@ impl Store {
 /// always parses back, so an app never silently loses its limits.
 fn validate_limits(value: &serde_json::Value) -> Result<()> {
     let serde_json::Value::Object(map) = value else {
-        return Err(Error::bad_request(
-            "invalid_limits",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidLimits,
             "limits must be a JSON object",
         ));
     };
@@ -610,27 +616,30 @@ fn validate_limits(value: &serde_json::Value) -> Result<()> {
     let maxima = serde_json::to_value(shared::Limits::MAX).expect("limits serialize");
     for (key, v) in map {
         if merged.get(key).is_none() {
-            return Err(Error::bad_request(
-                "invalid_limits",
+            return Err(StoreError::bad_request(
+                ErrorCode::InvalidLimits,
                 format!("unknown limit '{key}'"),
             ));
         }
         let Some(n) = v.as_u64().filter(|n| *n > 0) else {
-            return Err(Error::bad_request(
-                "invalid_limits",
+            return Err(StoreError::bad_request(
+                ErrorCode::InvalidLimits,
                 format!("limit '{key}' must be a positive integer"),
             ));
         };
         if let Some(max) = maxima[key].as_u64().filter(|max| n > *max) {
-            return Err(Error::bad_request(
-                "invalid_limits",
+            return Err(StoreError::bad_request(
+                ErrorCode::InvalidLimits,
                 format!("limit '{key}' is {n}, above its maximum of {max}"),
             ));
         }
         merged[key] = v.clone();
     }
     serde_json::from_value::<shared::Limits>(merged).map_err(|e| {
-        Error::bad_request("invalid_limits", format!("limits are out of range: {e}"))
+        StoreError::bad_request(
+            ErrorCode::InvalidLimits,
+            format!("limits are out of range: {e}"),
+        )
     })?;
     Ok(())
 }

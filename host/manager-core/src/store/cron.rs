@@ -17,9 +17,10 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use super::Store;
+use crate::cron_expr::{DEFAULT_TIMEZONE, Schedule};
 use crate::db::{now_ms, rfc3339};
-use crate::schedule::{DEFAULT_TIMEZONE, Schedule};
-use crate::{Error, Result};
+use crate::error::ErrorCode;
+use crate::store::{Result, StoreError};
 
 /// Most triggers one app may have.
 pub const MAX_TRIGGERS_PER_APP: i64 = 100;
@@ -134,8 +135,8 @@ async fn script_in_app(tx: &mut Tx, app_id: &str, script: &str) -> Result<String
     .fetch_optional(&mut **tx)
     .await?;
     id.ok_or_else(|| {
-        Error::bad_request(
-            "invalid_script",
+        StoreError::bad_request(
+            ErrorCode::InvalidScript,
             format!(
                 "this app has no script '{script}': a trigger runs one of its own app's scripts, named by id or name"
             ),
@@ -165,7 +166,7 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.db.pool)
         .await?
-        .ok_or_else(|| Error::not_found("trigger", id))?;
+        .ok_or_else(|| StoreError::not_found("trigger", id))?;
         trigger(&row)
     }
 
@@ -185,12 +186,9 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         if count >= MAX_TRIGGERS_PER_APP {
-            return Err(Error::conflict(
-                "quota_exceeded",
-                format!(
-                    "the app has {count} cron triggers, the most it may ({MAX_TRIGGERS_PER_APP}); delete one first"
-                ),
-            ));
+            return Err(StoreError::QuotaExceeded(format!(
+                "the app has {count} cron triggers, the most it may ({MAX_TRIGGERS_PER_APP}); delete one first"
+            )));
         }
         // v7: ids sort in creation order, which the list's tie-break relies
         // on when two triggers are created in the same millisecond.
@@ -234,7 +232,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((script_id, schedule, timezone, enabled, next_run_at)) = current else {
-            return Err(Error::not_found("trigger", id));
+            return Err(StoreError::not_found("trigger", id));
         };
         let was_enabled = enabled != 0;
         let retimed = changes.schedule.is_some() || changes.timezone.is_some();
@@ -282,7 +280,7 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("trigger", id));
+            return Err(StoreError::not_found("trigger", id));
         }
         Ok(())
     }

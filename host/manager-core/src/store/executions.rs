@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::Store;
 use crate::db::{now_ms, rfc3339, to_ms};
-use crate::{Error, Result};
+use crate::store::{Result, StoreError};
 
 /// One execution, as listed (without log lines).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -379,7 +379,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.db.pool)
             .await?
-            .ok_or_else(|| Error::not_found("execution", id))?;
+            .ok_or_else(|| StoreError::not_found("execution", id))?;
         let logs: String = row.try_get("logs")?;
         Ok(Execution {
             summary: summary(&row)?,

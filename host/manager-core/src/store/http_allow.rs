@@ -8,7 +8,8 @@ use shared::AllowPattern;
 
 use super::Store;
 use crate::db::{now_ms, rfc3339};
-use crate::{Error, Result};
+use crate::error::ErrorCode;
+use crate::store::{Result, StoreError};
 
 /// Most entries one app's allow-list may hold.
 pub const MAX_ALLOW_ENTRIES: i64 = 100;
@@ -25,7 +26,8 @@ pub struct HttpAllowEntry {
 /// Parses an entry as the admin API receives it; 400 `invalid_pattern`
 /// naming the problem.
 pub fn parse_allow_pattern(text: &str) -> Result<AllowPattern> {
-    AllowPattern::parse(text).map_err(|message| Error::bad_request("invalid_pattern", message))
+    AllowPattern::parse(text)
+        .map_err(|message| StoreError::bad_request(ErrorCode::InvalidPattern, message))
 }
 
 impl Store {
@@ -96,10 +98,9 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
         if count >= MAX_ALLOW_ENTRIES {
-            return Err(Error::conflict(
-                "quota_exceeded",
-                format!("the app's allow-list has {count} entries, the most it may"),
-            ));
+            return Err(StoreError::QuotaExceeded(format!(
+                "the app's allow-list has {count} entries, the most it may"
+            )));
         }
         let now = now_ms();
         sqlx::query("INSERT INTO app_http_allow (app_id, pattern, created_at) VALUES ($1, $2, $3)")
@@ -128,7 +129,7 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("allow-list entry", &pattern));
+            return Err(StoreError::not_found("allow-list entry", &pattern));
         }
         Ok(())
     }

@@ -17,10 +17,11 @@ use sqlx::any::AnyRow;
 
 use super::Store;
 use crate::db::{now_ms, rfc3339};
-use crate::{Error, Result};
+use crate::error::ErrorCode;
+use crate::store::{Result, StoreError};
 
-/// Most keys one list page returns, whatever the caller asks for.
-pub const MAX_LIST_LIMIT: u32 = 1000;
+// Defined in `shared`: the executor and the admin API enforce the same cap.
+pub use shared::MAX_LIST_LIMIT;
 
 /// Longest TTL accepted: a century is "forever" for any real use, and keeps
 /// every expiry time printable as RFC 3339 (which stops at year 9999).
@@ -88,7 +89,7 @@ pub struct KvUsage {
 /// PostgreSQL text cannot hold). Reads and deletes skip the length check: a
 /// key stored before the operator lowered the limit stays reachable.
 fn check_key(key: &str, max_bytes: Option<u64>) -> Result<()> {
-    let invalid = |message: String| Err(Error::bad_request("invalid_key", message));
+    let invalid = |message: String| Err(StoreError::bad_request(ErrorCode::InvalidKey, message));
     if key.is_empty() {
         return invalid("the key is empty; keys are 1 or more bytes".into());
     }
@@ -117,8 +118,8 @@ fn check_key(key: &str, max_bytes: Option<u64>) -> Result<()> {
 /// Values must be JSON (the guest is not trusted to send it) within the size limit.
 fn check_value(value: &str, quota: &KvQuota) -> Result<serde_json::Value> {
     if value.len() as u64 > quota.max_value_bytes {
-        return Err(Error::bad_request(
-            "invalid_value",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidValue,
             format!(
                 "the value is {} bytes of JSON; the most is {}",
                 value.len(),
@@ -126,22 +127,26 @@ fn check_value(value: &str, quota: &KvQuota) -> Result<serde_json::Value> {
             ),
         ));
     }
-    serde_json::from_str(value)
-        .map_err(|err| Error::bad_request("invalid_value", format!("the value is not JSON: {err}")))
+    serde_json::from_str(value).map_err(|err| {
+        StoreError::bad_request(
+            ErrorCode::InvalidValue,
+            format!("the value is not JSON: {err}"),
+        )
+    })
 }
 
 /// The TTL in whole milliseconds, rounded up so that a tiny TTL still expires
 /// in the future rather than at once.
 fn ttl_ms(ttl: Duration) -> Result<i64> {
     if ttl.is_zero() {
-        return Err(Error::bad_request(
-            "invalid_ttl",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidTtl,
             "the TTL must be positive; leave it out for a key that never expires",
         ));
     }
     if ttl > MAX_TTL {
-        return Err(Error::bad_request(
-            "invalid_ttl",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidTtl,
             format!(
                 "the TTL is {} s; the most is {} s (100 years); leave it out for a key that never expires",
                 ttl.as_secs(),
@@ -179,7 +184,7 @@ fn entry(row: &AnyRow) -> Result<KvEntry> {
     let key: String = row.try_get("key")?;
     let value: String = row.try_get("value")?;
     let value = serde_json::from_str(&value).map_err(|_| {
-        Error::Config(format!(
+        StoreError::Corrupt(format!(
             "corrupt key-value entry '{key}' in the database: not JSON"
         ))
     })?;
@@ -289,7 +294,7 @@ async fn reserve(
                 purged = true;
                 usage = lock_usage(tx, app_id).await?;
             }
-            Some(message) => return Err(Error::conflict("quota_exceeded", message)),
+            Some(message) => return Err(StoreError::QuotaExceeded(message)),
         }
     }
 }
@@ -463,30 +468,24 @@ impl Store {
                 let number = match serde_json::from_str::<serde_json::Value>(&text) {
                     Ok(serde_json::Value::Number(n)) if n.is_i64() => n.as_i64(),
                     Ok(serde_json::Value::Number(n)) if n.is_u64() => {
-                        return Err(Error::conflict(
-                            "wrong_type",
-                            format!(
-                                "the value under '{key}' is {n}, which does not fit a 64-bit signed integer"
-                            ),
-                        ));
+                        return Err(StoreError::WrongType(format!(
+                            "the value under '{key}' is {n}, which does not fit a 64-bit signed integer"
+                        )));
                     }
                     _ => None,
                 };
                 let Some(number) = number else {
-                    return Err(Error::conflict(
-                        "wrong_type",
-                        format!(
-                            "the value under '{key}' is {}, not an integer",
-                            describe(&text)
-                        ),
-                    ));
+                    return Err(StoreError::WrongType(format!(
+                        "the value under '{key}' is {}, not an integer",
+                        describe(&text)
+                    )));
                 };
                 (number, expires_at)
             }
         };
         let sum = base.checked_add(delta).ok_or_else(|| {
-            Error::bad_request(
-                "incr_overflow",
+            StoreError::bad_request(
+                ErrorCode::IncrOverflow,
                 format!("adding {delta} to {base} under '{key}' overflows a 64-bit signed integer"),
             )
         })?;
@@ -550,15 +549,15 @@ impl Store {
         limit: u32,
     ) -> Result<(Vec<AnyRow>, Option<String>)> {
         if limit == 0 {
-            return Err(Error::bad_request(
-                "invalid_limit",
+            return Err(StoreError::bad_request(
+                ErrorCode::InvalidLimit,
                 format!("the limit must be 1 to {MAX_LIST_LIMIT}"),
             ));
         }
         if let Some(cursor) = cursor {
             check_key(cursor, None).map_err(|_| {
-                Error::bad_request(
-                    "invalid_cursor",
+                StoreError::bad_request(
+                    ErrorCode::InvalidCursor,
                     "the cursor must be a key, as a previous page returned it",
                 )
             })?;

@@ -5,6 +5,7 @@
 mod apps;
 mod cron;
 mod docs;
+pub(crate) mod error;
 mod executions;
 mod http_allow;
 mod kv;
@@ -26,6 +27,7 @@ pub use docs::{
     Collection, DocRecord, DocsQuota, DocsUsage, MAX_FIELD_BYTES, MAX_FIND_LIMIT, StoredDoc,
     StoredDocPage, parse_where, validate_collection,
 };
+pub use error::{Result, StoreError};
 pub use executions::{
     Execution, ExecutionFailure, ExecutionFilter, ExecutionStats, ExecutionSummary,
 };
@@ -110,9 +112,10 @@ impl Store {
 }
 
 /// Parses an id read back from the database.
-pub(crate) fn id<T: std::str::FromStr>(raw: &str) -> crate::Result<T> {
-    raw.parse()
-        .map_err(|_| crate::Error::Config(format!("corrupt id '{raw}' in the database")))
+pub(crate) fn id<T: std::str::FromStr>(raw: &str) -> crate::store::Result<T> {
+    raw.parse().map_err(|_| {
+        crate::store::StoreError::Corrupt(format!("corrupt id '{raw}' in the database"))
+    })
 }
 
 /// Per-app limits: stored overrides on top of the defaults.
@@ -138,9 +141,11 @@ impl RoutingSource for Store {
 }
 
 impl Store {
-    async fn snapshot(&self) -> crate::Result<RoutingSnapshot> {
-        // One read transaction, so the three lists agree with each other.
-        let mut tx = self.db.begin_write().await?;
+    async fn snapshot(&self) -> crate::store::Result<RoutingSnapshot> {
+        // One snapshot of the database, so the four lists agree with each
+        // other: a route never names a script or app the lists lack, even
+        // when an admin call commits between two of the queries.
+        let mut tx = self.db.begin_read().await?;
         type AppRow = (
             String,
             String,

@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 use super::{App, Page, Script, Store};
 use crate::db::{now_ms, rfc3339};
-use crate::error::OnConflict;
-use crate::{Error, Result};
+use crate::error::ErrorCode;
+use crate::store::error::OnConflict;
+use crate::store::{Result, StoreError};
 
 /// A route as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -91,15 +92,15 @@ impl Store {
         path: &str,
         host: Option<&str>,
     ) -> Result<NewRoute> {
-        let method =
-            normalize_method(method).map_err(|m| Error::bad_request("invalid_method", m))?;
-        let pattern =
-            PathPattern::parse(path).map_err(|m| Error::bad_request("invalid_route_path", m))?;
+        let method = normalize_method(method)
+            .map_err(|m| StoreError::bad_request(ErrorCode::InvalidMethod, m))?;
+        let pattern = PathPattern::parse(path)
+            .map_err(|m| StoreError::bad_request(ErrorCode::InvalidRoutePath, m))?;
         let host = match host.map(str::trim).filter(|h| !h.is_empty()) {
             None => String::new(),
             Some(host) => {
                 let parsed = DomainPattern::parse(host)
-                    .map_err(|m| Error::bad_request("invalid_host", m))?;
+                    .map_err(|m| StoreError::bad_request(ErrorCode::InvalidHost, m))?;
                 let claims: Vec<DomainPattern> = app
                     .domains
                     .iter()
@@ -107,8 +108,8 @@ impl Store {
                     .collect();
                 if !claims.iter().any(|claim| parsed.within(claim)) {
                     let list: Vec<&str> = app.domains.iter().map(|d| d.pattern.as_str()).collect();
-                    return Err(Error::bad_request(
-                        "host_not_claimed",
+                    return Err(StoreError::bad_request(
+                        ErrorCode::HostNotClaimed,
                         format!(
                             "host '{parsed}' is not within the claims of app '{}' ({}); add a domain to the app first",
                             app.slug,
@@ -243,7 +244,7 @@ impl Store {
         .bind(now)
         .execute(&self.db.pool)
         .await
-        .on_conflict("route_conflict", || {
+        .on_conflict(ErrorCode::RouteConflict, || {
             format!(
                 "another route for {} {} was added at the same time",
                 route.method, route.path
@@ -305,14 +306,14 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("route", route_id));
+            return Err(StoreError::not_found("route", route_id));
         }
         Ok(())
     }
 }
 
-pub(crate) fn conflict_error(route: &NewRoute, existing: &Route) -> Error {
-    Error::conflict("route_conflict", conflict_message(route, existing))
+pub(crate) fn conflict_error(route: &NewRoute, existing: &Route) -> StoreError {
+    StoreError::conflict(ErrorCode::RouteConflict, conflict_message(route, existing))
 }
 
 /// Names the existing route a new one collides with.

@@ -7,8 +7,9 @@ use uuid::Uuid;
 
 use super::{Page, Store};
 use crate::db::{now_ms, rfc3339};
-use crate::error::OnConflict;
-use crate::{Error, Result};
+use crate::error::ErrorCode;
+use crate::store::error::OnConflict;
+use crate::store::{Result, StoreError};
 
 /// Largest script source accepted, in bytes.
 pub(crate) const MAX_SOURCE_BYTES: usize = 256 << 10;
@@ -54,8 +55,8 @@ pub fn validate_script_name(name: &str) -> Result<()> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     {
-        return Err(Error::bad_request(
-            "invalid_name",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidName,
             format!(
                 "script name '{name}' is invalid: use 1 to 100 letters, digits, '-', '_' or '.'"
             ),
@@ -66,8 +67,8 @@ pub fn validate_script_name(name: &str) -> Result<()> {
 
 pub(crate) fn validate_source(source: &str) -> Result<()> {
     if source.len() > MAX_SOURCE_BYTES {
-        return Err(Error::bad_request(
-            "source_too_large",
+        return Err(StoreError::bad_request(
+            ErrorCode::SourceTooLarge,
             format!(
                 "the script source is {} bytes; the limit is {MAX_SOURCE_BYTES}",
                 source.len()
@@ -109,7 +110,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.db.pool)
             .await?
-            .ok_or_else(|| Error::not_found("script", id))?;
+            .ok_or_else(|| StoreError::not_found("script", id))?;
         from_row(&row)
     }
 
@@ -136,7 +137,7 @@ impl Store {
         .bind(now)
         .execute(&self.db.pool)
         .await
-        .on_conflict("script_name_taken", || format!("this app already has a script named '{name}'"))?;
+        .on_conflict(ErrorCode::ScriptNameTaken, || format!("this app already has a script named '{name}'"))?;
         self.script(&id).await
     }
 
@@ -163,7 +164,7 @@ impl Store {
             .bind(&script.id)
             .execute(&self.db.pool)
             .await
-            .on_conflict("script_name_taken", || format!("this app already has a script named '{name}'"))?;
+            .on_conflict(ErrorCode::ScriptNameTaken, || format!("this app already has a script named '{name}'"))?;
         self.script(&script.id).await
     }
 
@@ -174,7 +175,7 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("script", id));
+            return Err(StoreError::not_found("script", id));
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Server-wide settings: small facts that must survive restarts.
 
 use super::Store;
-use crate::Result;
+use crate::store::Result;
 
 /// Set once Hello World has been seeded: deleting it is then final.
 pub const HELLO_WORLD_SEEDED: &str = "hello_world_seeded";

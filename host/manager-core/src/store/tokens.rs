@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::{Page, Store};
 use crate::db::{now_ms, rfc3339};
-use crate::{Error, Result};
+use crate::error::ErrorCode;
+use crate::store::{Result, StoreError};
 
 /// Prefix that makes PiCloud tokens recognizable (e.g. to secret scanners).
 const TOKEN_PREFIX: &str = "pc_";
@@ -60,8 +61,8 @@ pub fn validate_token_name(name: &str) -> Result<()> {
         || trimmed.chars().count() > MAX_TOKEN_NAME
         || trimmed.chars().any(char::is_control)
     {
-        return Err(Error::bad_request(
-            "invalid_name",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidName,
             format!("a token name must be 1-{MAX_TOKEN_NAME} printable characters"),
         ));
     }
@@ -130,7 +131,7 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("token", id));
+            return Err(StoreError::not_found("token", id));
         }
         Ok(())
     }

@@ -9,8 +9,9 @@ use uuid::Uuid;
 use super::tokens::{generate_secret, hash_token};
 use super::{Page, Store};
 use crate::db::{now_ms, rfc3339};
-use crate::error::OnConflict;
-use crate::{Error, Result};
+use crate::error::ErrorCode;
+use crate::store::error::OnConflict;
+use crate::store::{Result, StoreError};
 
 /// A user as the API shows it (never the hash).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -79,7 +80,7 @@ impl Store {
         .await?;
         match row {
             Some(row) => user_from_row(&row),
-            None => Err(Error::not_found("user", id_or_name)),
+            None => Err(StoreError::not_found("user", id_or_name)),
         }
     }
 
@@ -117,7 +118,7 @@ impl Store {
         .bind(now)
         .execute(&self.db.pool)
         .await
-        .on_conflict("username_taken", || format!("the username '{username}' is taken"))?;
+        .on_conflict(ErrorCode::UsernameTaken, || format!("the username '{username}' is taken"))?;
         self.user(&id).await
     }
 
@@ -138,7 +139,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("user", user_id));
+            return Err(StoreError::not_found("user", user_id));
         }
         sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
             .bind(user_id)
@@ -161,11 +162,11 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         if exists.is_none() {
-            return Err(Error::not_found("user", user_id));
+            return Err(StoreError::not_found("user", user_id));
         }
         if users <= 1 {
-            return Err(Error::conflict(
-                "last_user",
+            return Err(StoreError::conflict(
+                ErrorCode::LastUser,
                 "this is the only user; create another before deleting it",
             ));
         }

@@ -10,8 +10,9 @@ use sqlx::any::AnyRow;
 
 use super::Store;
 use crate::db::{now_ms, rfc3339};
+use crate::error::ErrorCode;
 use crate::secrets::SecretKey;
-use crate::{Error, Result};
+use crate::store::{Result, StoreError};
 
 /// Largest variable or secret value, in bytes.
 pub const MAX_VARIABLE_BYTES: usize = 64 << 10;
@@ -39,8 +40,8 @@ pub fn validate_variable_name(name: &str) -> Result<()> {
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !ok {
-        return Err(Error::bad_request(
-            "invalid_name",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidName,
             format!(
                 "variable name '{name}' is invalid: use 1 to 128 letters, digits and '_', not starting with a digit"
             ),
@@ -51,8 +52,8 @@ pub fn validate_variable_name(name: &str) -> Result<()> {
 
 fn validate_value(value: &str) -> Result<()> {
     if value.len() > MAX_VARIABLE_BYTES {
-        return Err(Error::bad_request(
-            "invalid_value",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidValue,
             format!(
                 "the value is {} bytes; the most is {MAX_VARIABLE_BYTES}",
                 value.len()
@@ -61,8 +62,8 @@ fn validate_value(value: &str) -> Result<()> {
     }
     // PostgreSQL text cannot hold NUL; refusing it on both engines keeps them alike.
     if value.contains('\0') {
-        return Err(Error::bad_request(
-            "invalid_value",
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidValue,
             "the value contains a NUL character, which values may not",
         ));
     }
@@ -99,7 +100,7 @@ impl Store {
 
     /// Creates or replaces variable `name` (a variable may turn into a
     /// secret and back). A secret needs the server key: without one it is
-    /// [`Error::NoSecretKey`].
+    /// [`StoreError::NoSecretKey`].
     pub async fn set_variable(
         &self,
         app_id: &str,
@@ -111,7 +112,8 @@ impl Store {
         validate_variable_name(name)?;
         validate_value(value)?;
         let stored = if secret {
-            key.ok_or(Error::NoSecretKey)?.encrypt(app_id, name, value)
+            key.ok_or(StoreError::NoSecretKey)?
+                .encrypt(app_id, name, value)
         } else {
             value.to_owned()
         };
@@ -148,14 +150,14 @@ impl Store {
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("variable", name));
+            return Err(StoreError::not_found("variable", name));
         }
         Ok(())
     }
 
     /// The value of variable `name`, a secret decrypted (`env::get`); `None`
     /// when unset. A secret that does not decrypt under `key` (another key,
-    /// an altered row) is [`Error::Secret`], without the stored text.
+    /// an altered row) is [`StoreError::Secret`], without the stored text.
     pub async fn variable_value(
         &self,
         app_id: &str,
@@ -174,10 +176,10 @@ impl Store {
             None => Ok(None),
             Some((value, 0)) => Ok(Some(value)),
             Some((sealed, _)) => {
-                let key = key.ok_or(Error::NoSecretKey)?;
+                let key = key.ok_or(StoreError::NoSecretKey)?;
                 key.decrypt(app_id, name, &sealed)
                     .map(Some)
-                    .map_err(|err| Error::Secret {
+                    .map_err(|err| StoreError::Secret {
                         name: name.to_owned(),
                         reason: err,
                     })

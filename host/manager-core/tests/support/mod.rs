@@ -10,7 +10,8 @@ use axum::http::{Request, StatusCode, header};
 use manager_core::Manager;
 use serde_json::Value;
 use shared::{
-    ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient, Resolution, RoutingTables,
+    ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient, Miss, RouteMatch,
+    RoutingTables,
 };
 use tower::ServiceExt;
 
@@ -35,10 +36,10 @@ pub(crate) struct NoRouting;
 impl RoutingTables for NoRouting {
     async fn routing_changed(&self) {}
 
-    fn resolve(&self, _: &str, _: &str, _: &str) -> Resolution {
-        Resolution::InvalidHost {
+    fn resolve(&self, _: &str, _: &str, _: &str) -> Result<RouteMatch, Miss> {
+        Err(Miss::InvalidHost {
             message: "no routing in these tests".into(),
-        }
+        })
     }
 }
 

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use futures_util::{Stream, StreamExt as _};
 use orchestrator_core::RoutingCache;
 use serde::{Deserialize, Serialize};
-use shared::{Resolution, RoutingSnapshot, RoutingSource, RoutingTables};
+use shared::{Miss, RouteMatch, RoutingSnapshot, RoutingSource, RoutingTables};
 use tokio::sync::watch;
 
 use super::Peer;
@@ -99,7 +99,7 @@ impl RoutingTables for RoutingHub {
         }
     }
 
-    fn resolve(&self, host: &str, method: &str, path: &str) -> Resolution {
+    fn resolve(&self, host: &str, method: &str, path: &str) -> Result<RouteMatch, Miss> {
         self.local.resolve(host, method, path)
     }
 }

@@ -3,6 +3,9 @@
 //! `POST /internal/v1/services` each to the manager, which runs them against
 //! its stores ([`router`]). The app travels with every call, taken by the
 //! executor from the execution context exactly as in one process.
+//!
+//! Both sides come from one table of operations at the end of this file
+//! (`service_calls!`): adding an operation to a service is one entry there.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::{
     AllowPattern, AppId, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    KvPage, KvService, ServiceError, ServiceProvider,
+    KvPage, KvService, ServiceError, ServiceProvider, require_service,
 };
 
 use super::Peer;
@@ -30,59 +33,6 @@ struct ServiceRequest {
     app: AppId,
     #[serde(flatten)]
     call: ServiceCall,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "snake_case")]
-enum ServiceCall {
-    KvGet {
-        key: String,
-    },
-    KvSet {
-        key: String,
-        value: String,
-        ttl_ms: Option<u64>,
-    },
-    KvDelete {
-        key: String,
-    },
-    KvExists {
-        key: String,
-    },
-    KvList {
-        prefix: String,
-        cursor: Option<String>,
-        limit: u32,
-    },
-    KvIncr {
-        key: String,
-        delta: i64,
-    },
-    EnvGet {
-        name: String,
-    },
-    DocsInsert {
-        collection: String,
-        body: String,
-    },
-    DocsGet {
-        collection: String,
-        id: String,
-    },
-    DocsUpdate {
-        collection: String,
-        id: String,
-        patch: String,
-    },
-    DocsDelete {
-        collection: String,
-        id: String,
-    },
-    DocsFind {
-        collection: String,
-        query: DocQuery,
-    },
-    HttpAllowed,
 }
 
 /// The answer: the call's own result as JSON, or the service's error.
@@ -106,43 +56,6 @@ async fn serve(
 
 fn reply<T: Serialize>(result: Result<T, ServiceError>) -> ServiceReply {
     result.map(|value| serde_json::to_value(value).expect("service results serialize"))
-}
-
-async fn dispatch(services: &dyn ServiceProvider, request: ServiceRequest) -> ServiceReply {
-    let app = request.app;
-    let (kv, docs) = (services.kv(), services.docs());
-    match request.call {
-        ServiceCall::KvGet { key } => reply(kv.get(app, &key).await),
-        ServiceCall::KvSet { key, value, ttl_ms } => reply(
-            kv.set(app, &key, &value, ttl_ms.map(Duration::from_millis))
-                .await,
-        ),
-        ServiceCall::KvDelete { key } => reply(kv.delete(app, &key).await),
-        ServiceCall::KvExists { key } => reply(kv.exists(app, &key).await),
-        ServiceCall::KvList {
-            prefix,
-            cursor,
-            limit,
-        } => reply(kv.list(app, &prefix, cursor.as_deref(), limit).await),
-        ServiceCall::KvIncr { key, delta } => reply(kv.incr(app, &key, delta).await),
-        ServiceCall::EnvGet { name } => reply(services.env().get(app, &name).await),
-        ServiceCall::DocsInsert { collection, body } => {
-            reply(docs.insert(app, &collection, &body).await)
-        }
-        ServiceCall::DocsGet { collection, id } => reply(docs.get(app, &collection, &id).await),
-        ServiceCall::DocsUpdate {
-            collection,
-            id,
-            patch,
-        } => reply(docs.update(app, &collection, &id, &patch).await),
-        ServiceCall::DocsDelete { collection, id } => {
-            reply(docs.delete(app, &collection, &id).await)
-        }
-        ServiceCall::DocsFind { collection, query } => {
-            reply(docs.find(app, &collection, &query).await)
-        }
-        ServiceCall::HttpAllowed => reply(services.http().allowed(app).await),
-    }
 }
 
 /// The manager's data-plane services over the cluster protocol: an executor
@@ -181,152 +94,350 @@ impl RemoteServices {
     }
 }
 
-impl ServiceProvider for RemoteServices {
-    fn kv(&self) -> &dyn KvService {
-        self
+/// How an argument of a service method travels: the executor's side turns
+/// the borrowed argument into its owned wire form, the manager's side lends
+/// it back out of the deserialized call.
+trait Arg<'a, Wire>: Sized {
+    fn to_wire(self) -> Wire;
+    fn from_wire(wire: &'a Wire) -> Self;
+}
+
+impl<'a> Arg<'a, String> for &'a str {
+    fn to_wire(self) -> String {
+        self.to_owned()
     }
-    fn env(&self) -> &dyn EnvService {
-        self
-    }
-    fn docs(&self) -> &dyn DocsService {
-        self
-    }
-    fn http(&self) -> &dyn HttpAllowList {
-        self
+    fn from_wire(wire: &'a String) -> Self {
+        wire
     }
 }
 
-#[async_trait]
-impl KvService for RemoteServices {
-    async fn get(&self, app: AppId, key: &str) -> Result<Option<String>, ServiceError> {
-        let key = key.to_owned();
-        self.call(app, ServiceCall::KvGet { key }).await
+impl<'a> Arg<'a, Option<String>> for Option<&'a str> {
+    fn to_wire(self) -> Option<String> {
+        self.map(str::to_owned)
     }
-
-    async fn set(
-        &self,
-        app: AppId,
-        key: &str,
-        value: &str,
-        ttl: Option<Duration>,
-    ) -> Result<(), ServiceError> {
-        let call = ServiceCall::KvSet {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            // Rounded up: a TTL never gets shorter on the way.
-            ttl_ms: ttl
-                .map(|ttl| u64::try_from(ttl.as_micros().div_ceil(1000)).unwrap_or(u64::MAX)),
-        };
-        self.call(app, call).await
-    }
-
-    async fn delete(&self, app: AppId, key: &str) -> Result<bool, ServiceError> {
-        let key = key.to_owned();
-        self.call(app, ServiceCall::KvDelete { key }).await
-    }
-
-    async fn exists(&self, app: AppId, key: &str) -> Result<bool, ServiceError> {
-        let key = key.to_owned();
-        self.call(app, ServiceCall::KvExists { key }).await
-    }
-
-    async fn list(
-        &self,
-        app: AppId,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<KvPage, ServiceError> {
-        let call = ServiceCall::KvList {
-            prefix: prefix.to_owned(),
-            cursor: cursor.map(str::to_owned),
-            limit,
-        };
-        self.call(app, call).await
-    }
-
-    async fn incr(&self, app: AppId, key: &str, delta: i64) -> Result<i64, ServiceError> {
-        let key = key.to_owned();
-        self.call(app, ServiceCall::KvIncr { key, delta }).await
+    fn from_wire(wire: &'a Option<String>) -> Self {
+        wire.as_deref()
     }
 }
 
-#[async_trait]
-impl EnvService for RemoteServices {
-    async fn get(&self, app: AppId, name: &str) -> Result<Option<String>, ServiceError> {
-        let name = name.to_owned();
-        self.call(app, ServiceCall::EnvGet { name }).await
+impl<'a> Arg<'a, DocQuery> for &'a DocQuery {
+    fn to_wire(self) -> DocQuery {
+        self.clone()
+    }
+    fn from_wire(wire: &'a DocQuery) -> Self {
+        wire
     }
 }
 
-#[async_trait]
-impl DocsService for RemoteServices {
-    async fn insert(
-        &self,
-        app: AppId,
-        collection: &str,
-        body: &str,
-    ) -> Result<String, ServiceError> {
-        let call = ServiceCall::DocsInsert {
-            collection: collection.to_owned(),
-            body: body.to_owned(),
-        };
-        self.call(app, call).await
+/// A TTL travels as whole milliseconds.
+impl Arg<'_, Option<u64>> for Option<Duration> {
+    fn to_wire(self) -> Option<u64> {
+        // Rounded up: a TTL never gets shorter on the way.
+        self.map(|ttl| u64::try_from(ttl.as_micros().div_ceil(1000)).unwrap_or(u64::MAX))
     }
-
-    async fn get(
-        &self,
-        app: AppId,
-        collection: &str,
-        id: &str,
-    ) -> Result<Option<Document>, ServiceError> {
-        let call = ServiceCall::DocsGet {
-            collection: collection.to_owned(),
-            id: id.to_owned(),
-        };
-        self.call(app, call).await
-    }
-
-    async fn update(
-        &self,
-        app: AppId,
-        collection: &str,
-        id: &str,
-        patch: &str,
-    ) -> Result<Option<Document>, ServiceError> {
-        let call = ServiceCall::DocsUpdate {
-            collection: collection.to_owned(),
-            id: id.to_owned(),
-            patch: patch.to_owned(),
-        };
-        self.call(app, call).await
-    }
-
-    async fn delete(&self, app: AppId, collection: &str, id: &str) -> Result<bool, ServiceError> {
-        let call = ServiceCall::DocsDelete {
-            collection: collection.to_owned(),
-            id: id.to_owned(),
-        };
-        self.call(app, call).await
-    }
-
-    async fn find(
-        &self,
-        app: AppId,
-        collection: &str,
-        query: &DocQuery,
-    ) -> Result<DocPage, ServiceError> {
-        let call = ServiceCall::DocsFind {
-            collection: collection.to_owned(),
-            query: query.clone(),
-        };
-        self.call(app, call).await
+    fn from_wire(wire: &Option<u64>) -> Self {
+        wire.map(Duration::from_millis)
     }
 }
 
-#[async_trait]
-impl HttpAllowList for RemoteServices {
-    async fn allowed(&self, app: AppId) -> Result<Vec<AllowPattern>, ServiceError> {
-        self.call(app, ServiceCall::HttpAllowed).await
+/// Numbers and other plain values travel as they are.
+impl<T: Copy> Arg<'_, T> for T {
+    fn to_wire(self) -> T {
+        self
+    }
+    fn from_wire(wire: &T) -> Self {
+        *wire
+    }
+}
+
+/// Generates, from the table below, the wire enum `ServiceCall`, the
+/// manager's `dispatch` and `RemoteServices`' trait impls, so the three
+/// cannot disagree.
+macro_rules! service_calls {
+    ($(
+        $service:ident: $Trait:ident {
+            $(
+                $Variant:ident => $method:ident(
+                    $( $arg:ident: $Borrowed:ty => $Wire:ty ),* $(,)?
+                ) -> $Output:ty;
+            )*
+        }
+    )*) => {
+        #[derive(Debug, Serialize, Deserialize)]
+        #[serde(tag = "call", rename_all = "snake_case")]
+        enum ServiceCall {
+            $($( $Variant { $( $arg: $Wire ),* }, )*)*
+        }
+
+        /// Runs one call on the manager's services. A service the provider
+        /// lacks is an error for the script, as in one process.
+        async fn dispatch(services: &dyn ServiceProvider, request: ServiceRequest) -> ServiceReply {
+            let app = request.app;
+            match request.call {
+                $($(
+                    ServiceCall::$Variant { $( $arg ),* } => {
+                        let service = require_service(services.$service(), stringify!($service))?;
+                        let result = service
+                            .$method(app, $( <$Borrowed as Arg<'_, $Wire>>::from_wire(&$arg) ),*)
+                            .await;
+                        reply(result)
+                    }
+                )*)*
+            }
+        }
+
+        impl ServiceProvider for RemoteServices {
+            $(
+                fn $service(&self) -> Option<&dyn $Trait> {
+                    Some(self)
+                }
+            )*
+        }
+
+        $(
+            #[async_trait]
+            impl $Trait for RemoteServices {
+                $(
+                    async fn $method(
+                        &self,
+                        app: AppId,
+                        $( $arg: $Borrowed ),*
+                    ) -> Result<$Output, ServiceError> {
+                        let call = ServiceCall::$Variant {
+                            $( $arg: <$Borrowed as Arg<'_, $Wire>>::to_wire($arg) ),*
+                        };
+                        self.call(app, call).await
+                    }
+                )*
+            }
+        )*
+    };
+}
+
+// Every data-plane operation, once: `Variant => method(arg: Borrowed => Wire,
+// …) -> Output;`, grouped under the `ServiceProvider` method and the trait of
+// its service. A new operation is one entry; only an argument type not seen
+// before also needs an `Arg` impl. The variant's snake_case name is the JSON
+// `call` tag and each argument's name its JSON field, so renaming either
+// changes the protocol (pinned by `every_call_keeps_its_wire_format`).
+service_calls! {
+    kv: KvService {
+        KvGet => get(key: &str => String) -> Option<String>;
+        KvSet => set(
+            key: &str => String,
+            value: &str => String,
+            ttl_ms: Option<Duration> => Option<u64>,
+        ) -> ();
+        KvDelete => delete(key: &str => String) -> bool;
+        KvExists => exists(key: &str => String) -> bool;
+        KvList => list(
+            prefix: &str => String,
+            cursor: Option<&str> => Option<String>,
+            limit: u32 => u32,
+        ) -> KvPage;
+        KvIncr => incr(key: &str => String, delta: i64 => i64) -> i64;
+    }
+    env: EnvService {
+        EnvGet => get(name: &str => String) -> Option<String>;
+    }
+    docs: DocsService {
+        DocsInsert => insert(collection: &str => String, body: &str => String) -> String;
+        DocsGet => get(collection: &str => String, id: &str => String) -> Option<Document>;
+        DocsUpdate => update(
+            collection: &str => String,
+            id: &str => String,
+            patch: &str => String,
+        ) -> Option<Document>;
+        DocsDelete => delete(collection: &str => String, id: &str => String) -> bool;
+        DocsFind => find(collection: &str => String, query: &DocQuery => DocQuery) -> DocPage;
+    }
+    http: HttpAllowList {
+        HttpAllowed => allowed() -> Vec<AllowPattern>;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use shared::{DocFilter, DocOp, ServiceErrorKind};
+
+    use super::*;
+    use crate::cluster::ClusterSecret;
+
+    /// A manager with variables only: one small trait, so this fake does not
+    /// grow with every new key-value or document operation.
+    struct EnvOnly;
+
+    impl ServiceProvider for EnvOnly {
+        fn env(&self) -> Option<&dyn EnvService> {
+            Some(self)
+        }
+    }
+
+    #[async_trait]
+    impl EnvService for EnvOnly {
+        async fn get(&self, app: AppId, name: &str) -> Result<Option<String>, ServiceError> {
+            match name {
+                "UNSET" => Ok(None),
+                "bad name" => Err(ServiceError::invalid("'bad name' is not a name")),
+                _ => Ok(Some(format!("{app}/{name}"))),
+            }
+        }
+    }
+
+    /// Through the real endpoint: the call reaches the manager's service
+    /// for the right app, results and errors come back as they were, and a
+    /// service the manager lacks is `unavailable`, named.
+    #[tokio::test]
+    async fn calls_round_trip_through_the_manager() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let routes = router(Arc::new(EnvOnly));
+        tokio::spawn(async move { axum::serve(listener, routes).await });
+        let secret = ClusterSecret::new(&"s".repeat(ClusterSecret::MIN_LEN)).unwrap();
+        let remote = RemoteServices::new(Peer::new(&base, secret).unwrap());
+        let app = AppId(uuid::Uuid::from_u128(7));
+
+        let env = remote.env().unwrap();
+        assert_eq!(env.get(app, "X").await.unwrap(), Some(format!("{app}/X")));
+        assert_eq!(env.get(app, "UNSET").await.unwrap(), None);
+        assert_eq!(
+            env.get(app, "bad name").await.unwrap_err(),
+            ServiceError::invalid("'bad name' is not a name")
+        );
+
+        let error = remote.kv().unwrap().get(app, "k").await.unwrap_err();
+        assert_eq!(error.kind, ServiceErrorKind::Unavailable);
+        assert!(error.message.contains("(no kv service)"), "{error}");
+        let error = remote.http().unwrap().allowed(app).await.unwrap_err();
+        assert!(error.message.contains("(no http service)"), "{error}");
+    }
+
+    /// A TTL travels as whole milliseconds, rounded up so that it never
+    /// gets shorter on the way.
+    #[test]
+    fn ttls_are_rounded_up_to_milliseconds() {
+        let wire = |ttl| <Option<Duration> as Arg<'_, Option<u64>>>::to_wire(ttl);
+        assert_eq!(wire(None), None);
+        assert_eq!(wire(Some(Duration::from_millis(1500))), Some(1500));
+        assert_eq!(wire(Some(Duration::from_micros(1500))), Some(2));
+        assert_eq!(wire(Some(Duration::MAX)), Some(u64::MAX));
+        let back = <Option<Duration> as Arg<'_, Option<u64>>>::from_wire(&Some(2));
+        assert_eq!(back, Some(Duration::from_millis(2)));
+    }
+
+    /// Executors and the manager are separate builds in a cluster, so the
+    /// JSON of every call is part of the protocol: this pins it.
+    #[test]
+    fn every_call_keeps_its_wire_format() {
+        let app = AppId(uuid::Uuid::from_u128(7));
+        let query = DocQuery {
+            filters: vec![DocFilter {
+                field: "qty".into(),
+                op: DocOp::Gte,
+                value: json!(2),
+            }],
+            sort: Some("qty".into()),
+            descending: true,
+            limit: 5,
+            cursor: Some("c".into()),
+        };
+        let cases = [
+            (
+                ServiceCall::KvGet { key: "k".into() },
+                json!({"call": "kv_get", "key": "k"}),
+            ),
+            (
+                ServiceCall::KvSet {
+                    key: "k".into(),
+                    value: "1".into(),
+                    ttl_ms: Some(1500),
+                },
+                json!({"call": "kv_set", "key": "k", "value": "1", "ttl_ms": 1500}),
+            ),
+            (
+                ServiceCall::KvSet {
+                    key: "k".into(),
+                    value: "1".into(),
+                    ttl_ms: None,
+                },
+                json!({"call": "kv_set", "key": "k", "value": "1", "ttl_ms": null}),
+            ),
+            (
+                ServiceCall::KvDelete { key: "k".into() },
+                json!({"call": "kv_delete", "key": "k"}),
+            ),
+            (
+                ServiceCall::KvExists { key: "k".into() },
+                json!({"call": "kv_exists", "key": "k"}),
+            ),
+            (
+                ServiceCall::KvList {
+                    prefix: "p/".into(),
+                    cursor: Some("p/b".into()),
+                    limit: 10,
+                },
+                json!({"call": "kv_list", "prefix": "p/", "cursor": "p/b", "limit": 10}),
+            ),
+            (
+                ServiceCall::KvIncr {
+                    key: "k".into(),
+                    delta: -2,
+                },
+                json!({"call": "kv_incr", "key": "k", "delta": -2}),
+            ),
+            (
+                ServiceCall::EnvGet { name: "N".into() },
+                json!({"call": "env_get", "name": "N"}),
+            ),
+            (
+                ServiceCall::DocsInsert {
+                    collection: "c".into(),
+                    body: "{}".into(),
+                },
+                json!({"call": "docs_insert", "collection": "c", "body": "{}"}),
+            ),
+            (
+                ServiceCall::DocsGet {
+                    collection: "c".into(),
+                    id: "i".into(),
+                },
+                json!({"call": "docs_get", "collection": "c", "id": "i"}),
+            ),
+            (
+                ServiceCall::DocsUpdate {
+                    collection: "c".into(),
+                    id: "i".into(),
+                    patch: "{}".into(),
+                },
+                json!({"call": "docs_update", "collection": "c", "id": "i", "patch": "{}"}),
+            ),
+            (
+                ServiceCall::DocsDelete {
+                    collection: "c".into(),
+                    id: "i".into(),
+                },
+                json!({"call": "docs_delete", "collection": "c", "id": "i"}),
+            ),
+            (
+                ServiceCall::DocsFind {
+                    collection: "c".into(),
+                    query,
+                },
+                json!({"call": "docs_find", "collection": "c", "query": {
+                    "filters": [{"field": "qty", "op": "gte", "value": 2}],
+                    "sort": "qty", "descending": true, "limit": 5, "cursor": "c",
+                }}),
+            ),
+            (ServiceCall::HttpAllowed {}, json!({"call": "http_allowed"})),
+        ];
+        for (call, mut expected) in cases {
+            expected["app"] = json!(app.to_string());
+            let sent = serde_json::to_value(ServiceRequest { app, call }).unwrap();
+            assert_eq!(sent, expected);
+            let read: ServiceRequest = serde_json::from_value(expected.clone()).unwrap();
+            assert_eq!(read.app, app);
+            assert_eq!(serde_json::to_value(read).unwrap(), expected);
+        }
     }
 }

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use orchestrator_core::Tables;
 use shared::{
-    AppId, AppRouting, Limits, Resolution, RouteId, RouteSpec, RoutingSnapshot, ScriptEntry,
-    ScriptId,
+    AppId, AppRouting, Limits, RouteId, RouteSpec, RoutingSnapshot, ScriptEntry, ScriptId,
 };
 
 use crate::common::{Figure, Opts, Row, Table, Target};
@@ -142,10 +141,7 @@ pub(crate) fn run(opts: &Opts, table: &mut Table) {
         (&large_tables, &large_requests),
     ] {
         for (host, path) in requests {
-            assert!(
-                matches!(tables.resolve(host, "GET", path), Resolution::Matched(_)),
-                "{host} {path}"
-            );
+            assert!(tables.resolve(host, "GET", path).is_ok(), "{host} {path}");
         }
     }
     let (rounds, batch) = opts.pick((41, 100), (3, 2));

@@ -36,7 +36,10 @@ pub(crate) fn config(data_dir: PathBuf, db: &Db, admin_token: Option<&str>) -> S
         control: ControlConfig {
             database_url: db.clone(),
             admin_token: admin_token.map(str::to_owned),
-            session_ttl: std::time::Duration::from_secs(3600),
+            manager: picloud::ManagerConfig {
+                session_ttl: std::time::Duration::from_secs(3600),
+                ..Default::default()
+            },
             ..ControlConfig::new(listen, data_dir.clone())
         },
         max_concurrent: 4,

@@ -25,6 +25,7 @@
 //! assert_eq!(daily.next_after(1_768_046_400_000), Some(1_768_095_000_000));
 //! ```
 
+use crate::ErrorCode;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -32,7 +33,7 @@ use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 
-use crate::{Error, Result};
+use crate::store::{Result, StoreError as Error};
 
 /// Longest schedule text accepted, in bytes; real expressions are far shorter.
 pub const MAX_SCHEDULE_BYTES: usize = 200;
@@ -56,7 +57,7 @@ impl Schedule {
         let schedule = Schedule::stored(expression, timezone)?;
         if schedule.next_after(crate::db::now_ms()).is_none() {
             return Err(Error::bad_request(
-                "invalid_schedule",
+                ErrorCode::InvalidSchedule,
                 format!("'{}' never fires: no date matches it", schedule.expression),
             ));
         }
@@ -68,7 +69,7 @@ impl Schedule {
     pub(crate) fn stored(expression: &str, timezone: &str) -> Result<Schedule> {
         let tz = parse_timezone(timezone)?;
         let expression = normalize(expression);
-        let invalid = |message: String| Error::bad_request("invalid_schedule", message);
+        let invalid = |message: String| Error::bad_request(ErrorCode::InvalidSchedule, message);
         if expression.is_empty() {
             return Err(invalid(
                 "the schedule is empty; write five fields: minute hour day-of-month month day-of-week, e.g. '*/5 * * * *'".into(),
@@ -125,7 +126,7 @@ impl Schedule {
 pub(crate) fn parse_timezone(name: &str) -> Result<Tz> {
     Tz::from_str(name).map_err(|_| {
         Error::bad_request(
-            "invalid_timezone",
+            ErrorCode::InvalidTimezone,
             format!(
                 "'{name}' is not a known time zone: use an IANA name such as 'Europe/Oslo', 'America/New_York' or 'UTC' (names are case-sensitive)"
             ),
@@ -151,7 +152,7 @@ mod tests {
     }
 
     fn code(err: Error) -> (&'static str, String) {
-        (err.code(), err.to_string())
+        (err.code().as_str(), err.to_string())
     }
 
     #[test]
