@@ -119,16 +119,16 @@ impl Manager {
 
     /// Runs a claimed trigger's script once.
     async fn fire(&self, due: &DueTrigger) -> Result<Option<TriggerRun>> {
-        self.run_trigger(&due.app_id, &due.script_id, &due.id, &due.schedule)
+        self.run_trigger(due.app_id, due.script_id, &due.id, &due.schedule)
             .await
     }
 
     /// Runs one of the app's triggers once now, outside its schedule (the
     /// admin API's `POST /apps/{app}/triggers/{id}/run`), exactly as the
     /// scheduler would; its `next_run_at` and `last_run_at` stay as they are.
-    pub async fn run_trigger_now(&self, app_id: &str, trigger_id: &str) -> Result<TriggerRun> {
+    pub async fn run_trigger_now(&self, app_id: AppId, trigger_id: &str) -> Result<TriggerRun> {
         let trigger = self.store.trigger(app_id, trigger_id).await?;
-        self.run_trigger(app_id, &trigger.script_id, &trigger.id, &trigger.schedule)
+        self.run_trigger(app_id, trigger.script_id, &trigger.id, &trigger.schedule)
             .await?
             // The script went between the two reads: its trigger went with it.
             .ok_or_else(|| crate::Error::not_found("trigger", trigger_id))
@@ -139,16 +139,14 @@ impl Manager {
     /// longer exists (deleted after the claim).
     async fn run_trigger(
         &self,
-        app_id: &str,
-        script_id: &str,
+        app_id: AppId,
+        script_id: ScriptId,
         trigger_id: &str,
         schedule: &str,
     ) -> Result<Option<TriggerRun>> {
         let Some(target) = self.store.trigger_target(script_id).await? else {
             return Ok(None);
         };
-        let app_id: AppId = crate::store::id(app_id)?;
-        let script_id: ScriptId = crate::store::id(script_id)?;
         let request = ScriptRequest {
             method: "CRON".into(),
             path: "/".into(),

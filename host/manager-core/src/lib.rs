@@ -33,7 +33,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use shared::{ExecutionError, ExecutorClient, RoutingTables};
+use shared::{AppId, ExecutionError, ExecutorClient, RoutingTables};
 
 pub use cron_expr::{DEFAULT_TIMEZONE, MAX_SCHEDULE_BYTES, Schedule};
 pub use cron_runner::{SCHEDULE_HEADER, TRIGGER_HEADER, TriggerRun};
@@ -251,12 +251,12 @@ impl Manager {
             .await?
             .is_none()
         {
-            if self.store.count_scripts(store::DEFAULT_APP_ID).await? == 0 {
+            if self.store.count_scripts(AppId::DEFAULT).await? == 0 {
                 let script = self
                     .store
-                    .create_script(store::DEFAULT_APP_ID, "hello", "Hello World", HELLO_WORLD)
+                    .create_script(AppId::DEFAULT, "hello", "Hello World", HELLO_WORLD)
                     .await?;
-                let app = self.store.app(store::DEFAULT_APP_ID).await?;
+                let app = self.store.app_by_id(AppId::DEFAULT).await?;
                 let route = self.store.validate_route(&app, "GET", "/hello", None)?;
                 self.store.create_route(&script, route).await?;
                 report.seeded_hello = true;
@@ -289,7 +289,7 @@ impl Manager {
             // sandboxed (ADR 006).
             return Ok(false);
         }
-        let default = self.store.app(store::DEFAULT_APP_ID).await?;
+        let default = self.store.app_by_id(AppId::DEFAULT).await?;
         match self.store.add_domain(&default, &host).await {
             Ok(_) => {
                 tracing::info!(%host, "the default app claims the public base URL's host");

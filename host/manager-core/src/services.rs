@@ -98,7 +98,7 @@ fn to_service_error(op: &'static str, app: AppId, err: StoreError) -> ServiceErr
 impl KvService for DataServices {
     async fn get(&self, app: AppId, key: &str) -> Result<Option<String>, ServiceError> {
         self.store
-            .kv_value(&app.to_string(), key)
+            .kv_value(app, key)
             .await
             .map_err(|e| to_service_error("kv::get", app, e))
     }
@@ -111,7 +111,7 @@ impl KvService for DataServices {
         ttl: Option<Duration>,
     ) -> Result<(), ServiceError> {
         self.store
-            .kv_set(&app.to_string(), key, value, ttl, &self.kv_quota)
+            .kv_set(app, key, value, ttl, &self.kv_quota)
             .await
             .map(drop)
             .map_err(|e| to_service_error("kv::set", app, e))
@@ -119,14 +119,14 @@ impl KvService for DataServices {
 
     async fn delete(&self, app: AppId, key: &str) -> Result<bool, ServiceError> {
         self.store
-            .kv_delete(&app.to_string(), key)
+            .kv_delete(app, key)
             .await
             .map_err(|e| to_service_error("kv::delete", app, e))
     }
 
     async fn exists(&self, app: AppId, key: &str) -> Result<bool, ServiceError> {
         self.store
-            .kv_exists(&app.to_string(), key)
+            .kv_exists(app, key)
             .await
             .map_err(|e| to_service_error("kv::exists", app, e))
     }
@@ -139,14 +139,14 @@ impl KvService for DataServices {
         limit: u32,
     ) -> Result<KvPage, ServiceError> {
         self.store
-            .kv_keys(&app.to_string(), prefix, cursor, limit)
+            .kv_keys(app, prefix, cursor, limit)
             .await
             .map_err(|e| to_service_error("kv::list", app, e))
     }
 
     async fn incr(&self, app: AppId, key: &str, delta: i64) -> Result<i64, ServiceError> {
         self.store
-            .kv_incr(&app.to_string(), key, delta, &self.kv_quota)
+            .kv_incr(app, key, delta, &self.kv_quota)
             .await
             .map_err(|e| to_service_error("kv::incr", app, e))
     }
@@ -156,7 +156,7 @@ impl KvService for DataServices {
 impl EnvService for DataServices {
     async fn get(&self, app: AppId, name: &str) -> Result<Option<String>, ServiceError> {
         self.store
-            .variable_value(&app.to_string(), name, self.secret_key.as_ref())
+            .variable_value(app, name, self.secret_key.as_ref())
             .await
             .map_err(|e| to_service_error("env::get", app, e))
     }
@@ -171,7 +171,7 @@ impl DocsService for DataServices {
         body: &str,
     ) -> Result<String, ServiceError> {
         self.store
-            .doc_insert(&app.to_string(), collection, body, &self.docs_quota)
+            .doc_insert(app, collection, body, &self.docs_quota)
             .await
             .map(|doc| doc.id)
             .map_err(|e| to_service_error("docs::insert", app, e))
@@ -184,7 +184,7 @@ impl DocsService for DataServices {
         id: &str,
     ) -> Result<Option<Document>, ServiceError> {
         self.store
-            .doc_get(&app.to_string(), collection, id)
+            .doc_get(app, collection, id)
             .await
             .map(|doc| doc.map(Document::from))
             .map_err(|e| to_service_error("docs::get", app, e))
@@ -198,7 +198,7 @@ impl DocsService for DataServices {
         patch: &str,
     ) -> Result<Option<Document>, ServiceError> {
         self.store
-            .doc_update(&app.to_string(), collection, id, patch, &self.docs_quota)
+            .doc_update(app, collection, id, patch, &self.docs_quota)
             .await
             .map(|doc| doc.map(Document::from))
             .map_err(|e| to_service_error("docs::update", app, e))
@@ -206,7 +206,7 @@ impl DocsService for DataServices {
 
     async fn delete(&self, app: AppId, collection: &str, id: &str) -> Result<bool, ServiceError> {
         self.store
-            .doc_delete(&app.to_string(), collection, id)
+            .doc_delete(app, collection, id)
             .await
             .map_err(|e| to_service_error("docs::delete", app, e))
     }
@@ -218,7 +218,7 @@ impl DocsService for DataServices {
         query: &DocQuery,
     ) -> Result<DocPage, ServiceError> {
         self.store
-            .doc_find(&app.to_string(), collection, query)
+            .doc_find(app, collection, query)
             .await
             .map(|page| DocPage {
                 docs: page.docs.into_iter().map(Document::from).collect(),
@@ -250,7 +250,7 @@ impl ServiceProvider for DataServices {
 impl HttpAllowList for DataServices {
     async fn allowed(&self, app: AppId) -> Result<Vec<AllowPattern>, ServiceError> {
         self.store
-            .http_allow_patterns(&app.to_string())
+            .http_allow_patterns(app)
             .await
             .map_err(|e| to_service_error("http allow-list", app, e))
     }

@@ -22,8 +22,8 @@ use manager_core::store::{ExecutionFilter, ExecutionSummary, NewTrigger, Trigger
 use manager_core::{Db, Manager, ManagerConfig, Store};
 use serde_json::{Value, json};
 use shared::{
-    ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient, Position, ScriptFailure,
-    ScriptResponse, Trigger,
+    AppId, ExecutionError, ExecutionOutcome, ExecutionRequest, ExecutorClient, Position,
+    ScriptFailure, ScriptId, ScriptResponse, Trigger,
 };
 use support::{Api, NoRouting};
 
@@ -174,17 +174,17 @@ async fn count_triggers(env: &Env) -> i64 {
         .unwrap()
 }
 
-async fn app_with_script(env: &Env, slug: &str, script: &str, source: &str) -> (String, String) {
+async fn app_with_script(env: &Env, slug: &str, script: &str, source: &str) -> (AppId, ScriptId) {
     let app = env.store.create_app(slug, slug, "").await.unwrap();
     let script = env
         .store
-        .create_script(&app.id, script, "", source)
+        .create_script(app.id, script, "", source)
         .await
         .unwrap();
     (app.id, script.id)
 }
 
-async fn new_trigger(env: &Env, app: &str, script: &str, schedule: &str) -> String {
+async fn new_trigger(env: &Env, app: AppId, script: &str, schedule: &str) -> String {
     env.store
         .create_trigger(
             app,
@@ -200,12 +200,12 @@ async fn new_trigger(env: &Env, app: &str, script: &str, schedule: &str) -> Stri
         .id
 }
 
-async fn executions(manager: &Manager, app: &str) -> Vec<ExecutionSummary> {
+async fn executions(manager: &Manager, app: AppId) -> Vec<ExecutionSummary> {
     manager.recorder().flush().await;
     manager
         .store()
         .list_executions(&ExecutionFilter {
-            app_id: Some(app.into()),
+            app_id: Some(app),
             limit: 500,
             ..Default::default()
         })
@@ -375,11 +375,7 @@ async fn invalid_triggers_are_refused_with_a_reason(env: Env) {
 
 async fn admin_api_crud(env: Env) {
     let (app, tick) = app_with_script(&env, "shop", "tick", "1").await;
-    let tock = env
-        .store
-        .create_script(&app, "tock", "", "2")
-        .await
-        .unwrap();
+    let tock = env.store.create_script(app, "tock", "", "2").await.unwrap();
     let api = Api::new(manager(&env.store, &Arc::default())).await;
 
     // By name, with the defaults: UTC, enabled, first run after now.
@@ -392,7 +388,7 @@ async fn admin_api_crud(env: Env) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{by_name}");
-    assert_eq!(by_name["script_id"], tick.as_str());
+    assert_eq!(by_name["script_id"], tick.to_string());
     assert_eq!(by_name["script_name"], "tick");
     assert_eq!(by_name["schedule"], "*/5 * * * *", "stored normalized");
     assert_eq!(by_name["timezone"], "UTC");
@@ -582,7 +578,7 @@ async fn next_run_follows_the_time_zone_across_daylight_saving(env: Env) {
     let id = env
         .store
         .create_trigger(
-            &app,
+            app,
             &NewTrigger {
                 script: "nightly".into(),
                 schedule: "30 2 * * *".into(),
@@ -673,7 +669,7 @@ async fn apps_are_isolated(env: Env) {
         .await;
     }
     // B cannot bind A's script, by id or by name, nor move A's trigger to it.
-    for script in [a_script.as_str(), "job"] {
+    for script in [a_script.to_string().as_str(), "job"] {
         api.refuses(
             "POST",
             "/apps/beta/triggers",
@@ -686,11 +682,10 @@ async fn apps_are_isolated(env: Env) {
     }
     let b_script = env
         .store
-        .list_scripts(Some(&b), &manager_core::store::Page::all())
+        .list_scripts(Some(b), &manager_core::store::Page::all())
         .await
         .unwrap()[0]
-        .id
-        .clone();
+        .id;
     api.refuses(
         "PATCH",
         &format!("/apps/alpha/triggers/{id}"),
@@ -702,7 +697,7 @@ async fn apps_are_isolated(env: Env) {
     .await;
     let err = env
         .store
-        .update_trigger(&b, id, &TriggerChanges::default())
+        .update_trigger(b, id, &TriggerChanges::default())
         .await
         .unwrap_err();
     assert_eq!(err.code(), "not_found");
@@ -714,28 +709,25 @@ async fn apps_are_isolated(env: Env) {
     assert_eq!(shown, trigger);
     assert_eq!(m.run_due_triggers(at(now_ms() + HOUR)).await.unwrap(), 1);
     let request = &executor.requests()[0];
-    assert_eq!(
-        (request.app_id.to_string(), request.script_id.to_string()),
-        (a.clone(), a_script)
-    );
-    assert_eq!(executions(&m, &a).await.len(), 1);
-    assert!(executions(&m, &b).await.is_empty());
+    assert_eq!((request.app_id, request.script_id), (a, a_script));
+    assert_eq!(executions(&m, a).await.len(), 1);
+    assert!(executions(&m, b).await.is_empty());
 }
 
 async fn deleting_a_script_or_app_deletes_its_triggers(env: Env) {
     let (a, job) = app_with_script(&env, "alpha", "job", "1").await;
-    let keep = env.store.create_script(&a, "keep", "", "1").await.unwrap();
+    let keep = env.store.create_script(a, "keep", "", "1").await.unwrap();
     let (b, other) = app_with_script(&env, "beta", "other", "1").await;
-    new_trigger(&env, &a, "job", "* * * * *").await;
-    new_trigger(&env, &a, "job", "0 * * * *").await;
-    let kept = new_trigger(&env, &a, "keep", "0 * * * *").await;
-    new_trigger(&env, &b, "other", "* * * * *").await;
+    new_trigger(&env, a, "job", "* * * * *").await;
+    new_trigger(&env, a, "job", "0 * * * *").await;
+    let kept = new_trigger(&env, a, "keep", "0 * * * *").await;
+    new_trigger(&env, b, "other", "* * * * *").await;
     assert_eq!(count_triggers(&env).await, 4);
 
-    env.store.delete_script(&job).await.unwrap();
+    env.store.delete_script(job).await.unwrap();
     let left: Vec<String> = env
         .store
-        .list_triggers(&a)
+        .list_triggers(a)
         .await
         .unwrap()
         .into_iter()
@@ -744,12 +736,12 @@ async fn deleting_a_script_or_app_deletes_its_triggers(env: Env) {
     assert_eq!(left, [kept]);
     assert_eq!(count_triggers(&env).await, 2);
 
-    let beta = env.store.app(&b).await.unwrap();
+    let beta = env.store.app_by_id(b).await.unwrap();
     env.store.delete_app(&beta).await.unwrap();
     assert_eq!(count_triggers(&env).await, 1);
-    assert!(env.store.script(&other).await.is_err());
+    assert!(env.store.script(other).await.is_err());
     assert_eq!(
-        env.store.list_triggers(&a).await.unwrap()[0].script_id,
+        env.store.list_triggers(a).await.unwrap()[0].script_id,
         keep.id
     );
 
@@ -760,14 +752,14 @@ async fn deleting_a_script_or_app_deletes_its_triggers(env: Env) {
         m.run_due_triggers(at(now_ms() + 2 * HOUR)).await.unwrap(),
         1
     );
-    assert_eq!(executor.requests()[0].script_id.to_string(), keep.id);
+    assert_eq!(executor.requests()[0].script_id, keep.id);
 }
 
 async fn due_ticks_fire_once_and_missed_ticks_are_coalesced(env: Env) {
     let (app, _) = app_with_script(&env, "shop", "tick", "1").await;
     let executor = Arc::new(FakeExecutor::default());
     let m = manager(&env.store, &executor);
-    let id = new_trigger(&env, &app, "tick", "*/5 * * * *").await;
+    let id = new_trigger(&env, app, "tick", "*/5 * * * *").await;
     let (Some(first), None) = times(&env, &id).await else {
         panic!("a new trigger has a next run and no last run");
     };
@@ -801,7 +793,7 @@ async fn due_ticks_fire_once_and_missed_ticks_are_coalesced(env: Env) {
     assert_eq!(m.run_due_triggers(at(back)).await.unwrap(), 0);
 
     // The API shows the last run.
-    let shown = env.store.trigger(&app, &id).await.unwrap();
+    let shown = env.store.trigger(app, &id).await.unwrap();
     assert_eq!(shown.last_run_at.as_deref(), Some(rfc3339(back).as_str()));
     assert_eq!(
         shown.next_run_at.as_deref(),
@@ -812,7 +804,7 @@ async fn due_ticks_fire_once_and_missed_ticks_are_coalesced(env: Env) {
     // one pass.
     let (more, _) = app_with_script(&env, "more", "tick", "1").await;
     for i in 0..160 {
-        let app = if i < 99 { &app } else { &more };
+        let app = if i < 99 { app } else { more };
         new_trigger(&env, app, "tick", "0 * * * *").await;
     }
     let later = back + 3 * HOUR;
@@ -824,10 +816,10 @@ async fn runs_are_recorded_in_the_execution_log(env: Env) {
     let (app, tick) = app_with_script(&env, "shop", "tick", "1").await;
     let broken = env
         .store
-        .create_script(&app, "broken", "", "fail()")
+        .create_script(app, "broken", "", "fail()")
         .await
         .unwrap();
-    let shop = env.store.app(&app).await.unwrap();
+    let shop = env.store.app_by_id(app).await.unwrap();
     env.store
         .update_app(
             &shop,
@@ -839,12 +831,12 @@ async fn runs_are_recorded_in_the_execution_log(env: Env) {
         .unwrap();
     let executor = Arc::new(FakeExecutor::default());
     let m = manager(&env.store, &executor);
-    let ok = new_trigger(&env, &app, "tick", "*/15 * * * *").await;
-    let failing = new_trigger(&env, &app, "broken", "*/15 * * * *").await;
+    let ok = new_trigger(&env, app, "tick", "*/15 * * * *").await;
+    let failing = new_trigger(&env, app, "broken", "*/15 * * * *").await;
     // The run uses the script's source as it is when the tick fires.
     env.store
         .update_script(
-            &env.store.script(&tick).await.unwrap(),
+            &env.store.script(tick).await.unwrap(),
             None,
             None,
             Some("2"),
@@ -854,13 +846,13 @@ async fn runs_are_recorded_in_the_execution_log(env: Env) {
     assert_eq!(m.run_due_triggers(at(now_ms() + HOUR)).await.unwrap(), 2);
 
     let mut requests = executor.requests();
-    requests.sort_by_key(|r| r.script_id.to_string() != tick);
+    requests.sort_by_key(|r| r.script_id != tick);
     let [run, failed] = &requests[..] else {
         panic!("two runs: {requests:?}");
     };
     assert_eq!(run.trigger, Trigger::Cron);
-    assert_eq!(run.app_id.to_string(), app);
-    assert_eq!(run.script_id.to_string(), tick);
+    assert_eq!(run.app_id, app);
+    assert_eq!(run.script_id, tick);
     assert_eq!(run.route_id, None);
     assert_eq!(&*run.source, "2");
     assert_eq!(
@@ -888,9 +880,9 @@ async fn runs_are_recorded_in_the_execution_log(env: Env) {
         failed.request.headers[0],
         ("x-picloud-cron-trigger".to_owned(), failing.clone())
     );
-    assert_eq!(failed.script_id.to_string(), broken.id);
+    assert_eq!(failed.script_id, broken.id);
 
-    let mut log = executions(&m, &app).await;
+    let mut log = executions(&m, app).await;
     log.sort_by_key(|e| e.script_id != tick);
     let [ok_run, failed_run] = &log[..] else {
         panic!("two records: {log:?}");
@@ -921,7 +913,7 @@ async fn paused_triggers_never_fire(env: Env) {
     let created_paused = env
         .store
         .create_trigger(
-            &app,
+            app,
             &NewTrigger {
                 script: "tick".into(),
                 schedule: "* * * * *".into(),
@@ -932,11 +924,11 @@ async fn paused_triggers_never_fire(env: Env) {
         .await
         .unwrap();
     assert_eq!(created_paused.next_run_at, None);
-    let paused_later = new_trigger(&env, &app, "tick", "* * * * *").await;
+    let paused_later = new_trigger(&env, app, "tick", "* * * * *").await;
     let (due, _) = times(&env, &paused_later).await;
     env.store
         .update_trigger(
-            &app,
+            app,
             &paused_later,
             &TriggerChanges {
                 enabled: Some(false),
@@ -953,14 +945,14 @@ async fn paused_triggers_never_fire(env: Env) {
         0
     );
     assert!(executor.requests().is_empty());
-    assert!(executions(&m, &app).await.is_empty());
+    assert!(executions(&m, app).await.is_empty());
 
     // Resuming starts at the next minute after now, with no catch-up run
     // for the time it was paused.
     let resumed = env
         .store
         .update_trigger(
-            &app,
+            app,
             &created_paused.id,
             &TriggerChanges {
                 enabled: Some(true),
@@ -993,7 +985,7 @@ async fn racing_schedulers_fire_every_tick_once(env: Env) {
     let (b, _) = app_with_script(&env, "beta", "tick", "1").await;
     let mut ids = Vec::new();
     for i in 0..24 {
-        let app = if i % 2 == 0 { &a } else { &b };
+        let app = if i % 2 == 0 { a } else { b };
         ids.push(new_trigger(&env, app, "tick", "* * * * *").await);
     }
     ids.sort();
@@ -1049,20 +1041,20 @@ async fn racing_schedulers_fire_every_tick_once(env: Env) {
     assert_eq!(fired, expected, "each trigger once per round");
     // The execution log agrees: one record per run, whichever manager ran it.
     m2.recorder().flush().await;
-    let logged = executions(&m1, &a).await.len() + executions(&m1, &b).await.len();
+    let logged = executions(&m1, a).await.len() + executions(&m1, b).await.len();
     assert_eq!(logged, ids.len() * rounds as usize);
 }
 
 async fn run_now_fires_outside_the_schedule(env: Env) {
     let (app, _) = app_with_script(&env, "shop", "tick", "1").await;
     env.store
-        .create_script(&app, "broken", "", "fail()")
+        .create_script(app, "broken", "", "fail()")
         .await
         .unwrap();
     let executor = Arc::new(FakeExecutor::default());
     let m = manager(&env.store, &executor);
     let api = Api::new(m.clone()).await;
-    let id = new_trigger(&env, &app, "tick", "0 0 1 1 *").await;
+    let id = new_trigger(&env, app, "tick", "0 0 1 1 *").await;
     let before = times(&env, &id).await;
     let (status, run) = api
         .call("POST", &format!("/apps/shop/triggers/{id}/run"), None)

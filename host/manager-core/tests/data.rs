@@ -74,12 +74,11 @@ fn services(env: &Env, quota: KvQuota) -> DataServices {
 }
 
 fn default_app() -> AppId {
-    DEFAULT_APP_ID.parse().unwrap()
+    DEFAULT_APP_ID
 }
 
 async fn new_app(env: &Env, slug: &str) -> AppId {
-    let app = env.store.create_app(slug, slug, "").await.unwrap();
-    app.id.parse().unwrap()
+    env.store.create_app(slug, slug, "").await.unwrap().id
 }
 
 /// Moves `key`'s expiry into the past, as if its TTL had run out.
@@ -102,7 +101,7 @@ async fn usage(env: &Env, app: AppId) -> (i64, i64) {
     .fetch_one(&env.raw)
     .await
     .unwrap();
-    let counted = env.store.kv_usage(&app.to_string()).await.unwrap();
+    let counted = env.store.kv_usage(app).await.unwrap();
     assert_eq!(
         (counted.keys, counted.bytes),
         (keys, bytes),
@@ -637,14 +636,14 @@ async fn apps_are_isolated(env: Env) {
     );
     assert_eq!(usage(&env, a).await, (2, 15));
     assert_eq!(usage(&env, b).await, (1, 7));
-    let b_vars = env.store.list_variables(&b.to_string()).await.unwrap();
+    let b_vars = env.store.list_variables(b).await.unwrap();
     assert!(b_vars.is_empty());
 }
 
 async fn deleting_an_app_deletes_its_data(env: Env) {
     let svc = services(&env, KvQuota::default());
     let doomed = env.store.create_app("doomed", "Doomed", "").await.unwrap();
-    let id: AppId = doomed.id.parse().unwrap();
+    let id: AppId = doomed.id;
     svc.kv().unwrap().set(id, "k", "1", None).await.unwrap();
     svc.kv()
         .unwrap()
@@ -652,18 +651,18 @@ async fn deleting_an_app_deletes_its_data(env: Env) {
         .await
         .unwrap();
     env.store
-        .set_variable(&doomed.id, "PLAIN", "v", false, None)
+        .set_variable(doomed.id, "PLAIN", "v", false, None)
         .await
         .unwrap();
     env.store
-        .set_variable(&doomed.id, "SECRET", "v", true, Some(&key(1)))
+        .set_variable(doomed.id, "SECRET", "v", true, Some(&key(1)))
         .await
         .unwrap();
     env.store.delete_app(&doomed).await.unwrap();
     for table in ["kv_entries", "kv_usage", "app_variables"] {
         let left: i64 =
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE app_id = $1"))
-                .bind(&doomed.id)
+                .bind(doomed.id.to_string())
                 .fetch_one(&env.raw)
                 .await
                 .unwrap();
@@ -675,7 +674,7 @@ async fn deleting_an_app_deletes_its_data(env: Env) {
 async fn secrets_are_encrypted_at_rest(env: Env) {
     let server_key = key(1);
     let a = DEFAULT_APP_ID;
-    let b = new_app(&env, "other").await.to_string();
+    let b = new_app(&env, "other").await;
     let shown = env
         .store
         .set_variable(a, "API_KEY", "sk_live_hunter2", true, Some(&server_key))
@@ -696,7 +695,7 @@ async fn secrets_are_encrypted_at_rest(env: Env) {
             .unwrap()
         }
     };
-    let (stored, secret) = raw(a.into(), "API_KEY").await;
+    let (stored, secret) = raw(a.to_string(), "API_KEY").await;
     assert_eq!(secret, 1);
     assert!(stored.starts_with("v1:"), "{stored}");
     assert!(!stored.contains("hunter2") && !stored.contains("sk_live"));
@@ -713,16 +712,16 @@ async fn secrets_are_encrypted_at_rest(env: Env) {
         .set_variable(a, "API_KEY", "sk_live_hunter2", true, Some(&server_key))
         .await
         .unwrap();
-    let (again, _) = raw(a.into(), "API_KEY").await;
+    let (again, _) = raw(a.to_string(), "API_KEY").await;
     assert_ne!(again, stored);
 
     // Copied to another app, or to another name: it does not decrypt.
-    for (app, name) in [(b.as_str(), "API_KEY"), (a, "STOLEN")] {
+    for (app, name) in [(b, "API_KEY"), (a, "STOLEN")] {
         sqlx::query(
             "INSERT INTO app_variables (app_id, name, value, secret, created_at, updated_at)
              VALUES ($1, $2, $3, 1, 0, 0)",
         )
-        .bind(app)
+        .bind(app.to_string())
         .bind(name)
         .bind(&again)
         .execute(&env.raw)
@@ -741,12 +740,7 @@ async fn secrets_are_encrypted_at_rest(env: Env) {
             DocsQuota::default(),
             Some(key(1)),
         );
-        let err = svc
-            .env()
-            .unwrap()
-            .get(app.parse().unwrap(), name)
-            .await
-            .unwrap_err();
+        let err = svc.env().unwrap().get(app, name).await.unwrap_err();
         assert_eq!(err.kind, ServiceErrorKind::Unavailable);
         assert!(!err.message.contains("hunter2"));
     }
@@ -789,7 +783,7 @@ async fn secrets_are_encrypted_at_rest(env: Env) {
     // A corrupted ciphertext is refused, not garbled.
     sqlx::query("UPDATE app_variables SET value = $1 WHERE app_id = $2 AND name = 'API_KEY'")
         .bind(format!("{}A", &again[..again.len() - 2]))
-        .bind(a)
+        .bind(a.to_string())
         .execute(&env.raw)
         .await
         .unwrap();
@@ -1004,7 +998,7 @@ async fn admin_api_kv(env: Env) {
     assert_eq!(shown, item);
     // What the admin wrote, the app's scripts read.
     let svc = DataServices::new(env.store.clone(), quota, DocsQuota::default(), None);
-    let id: AppId = app.id.parse().unwrap();
+    let id: AppId = app.id;
     assert_eq!(
         svc.kv()
             .unwrap()

@@ -79,12 +79,11 @@ fn services(env: &Env, quota: DocsQuota) -> DataServices {
 }
 
 fn default_app() -> AppId {
-    DEFAULT_APP_ID.parse().unwrap()
+    DEFAULT_APP_ID
 }
 
 async fn new_app(env: &Env, slug: &str) -> AppId {
-    let app = env.store.create_app(slug, slug, "").await.unwrap();
-    app.id.parse().unwrap()
+    env.store.create_app(slug, slug, "").await.unwrap().id
 }
 
 /// The app's counters, checked against the rows they summarize.
@@ -96,7 +95,7 @@ async fn usage(env: &Env, app: AppId) -> (i64, i64) {
     .fetch_one(&env.raw)
     .await
     .unwrap();
-    let counted = env.store.doc_usage(&app.to_string()).await.unwrap();
+    let counted = env.store.doc_usage(app).await.unwrap();
     assert_eq!(
         (counted.documents, counted.bytes),
         (documents, bytes),
@@ -1440,7 +1439,7 @@ async fn apps_are_isolated(env: Env) {
     assert_eq!(all_a.len(), 1);
     assert_eq!(usage(&env, a).await.0, 1);
     assert_eq!(usage(&env, b).await.0, 1);
-    let collections = env.store.doc_collections(&b.to_string()).await.unwrap();
+    let collections = env.store.doc_collections(b).await.unwrap();
     assert_eq!(collections.len(), 1);
     assert_eq!(collections[0].documents, 1);
 }
@@ -1448,7 +1447,7 @@ async fn apps_are_isolated(env: Env) {
 async fn deleting_an_app_deletes_its_documents(env: Env) {
     let svc = services(&env, DocsQuota::default());
     let doomed = env.store.create_app("doomed", "Doomed", "").await.unwrap();
-    let id: AppId = doomed.id.parse().unwrap();
+    let id: AppId = doomed.id;
     svc.docs()
         .unwrap()
         .insert(id, "c", r#"{"a":1}"#)
@@ -1468,7 +1467,7 @@ async fn deleting_an_app_deletes_its_documents(env: Env) {
     for table in ["documents", "docs_usage"] {
         let left: i64 =
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE app_id = $1"))
-                .bind(&doomed.id)
+                .bind(doomed.id.to_string())
                 .fetch_one(&env.raw)
                 .await
                 .unwrap();
@@ -1570,7 +1569,7 @@ async fn admin_api_documents(env: Env) {
         quota,
         None,
     );
-    let app_id: AppId = app.id.parse().unwrap();
+    let app_id: AppId = app.id;
     let doc = svc
         .docs()
         .unwrap()

@@ -8,8 +8,8 @@ use manager_core::store::StoreError;
 use manager_core::store::{AppRef, DEFAULT_APP_ID, ExecutionFilter, Page};
 use manager_core::{Db, ErrorCode, Store};
 use shared::{
-    AppId, ExecutionError, ExecutionOutcome, ExecutionRecord, LogLevel, LogLine, RoutingSource,
-    ScriptId, ScriptResponse, Trigger,
+    AppId, ExecutionError, ExecutionId, ExecutionOutcome, ExecutionRecord, LogLevel, LogLine,
+    RoutingSource, ScriptId, ScriptResponse, Trigger,
 };
 
 /// Wraps a test of the store in the harness's signature: it gets a migrated
@@ -73,7 +73,7 @@ async fn scripts_are_unique_per_app(store: Store) {
         .await
         .unwrap();
     store
-        .create_script(&other.id, "same", "", "2")
+        .create_script(other.id, "same", "", "2")
         .await
         .expect("same name in another app");
     let dup = store
@@ -91,7 +91,7 @@ async fn scripts_are_unique_per_app(store: Store) {
         "{dup}"
     );
     let names: Vec<String> = store
-        .list_scripts(Some(&other.id), &Page::all())
+        .list_scripts(Some(other.id), &Page::all())
         .await
         .unwrap()
         .into_iter()
@@ -107,7 +107,7 @@ async fn routes_conflict_only_within_an_app(store: Store) {
         .create_script(DEFAULT_APP_ID, "a", "", "1")
         .await
         .unwrap();
-    let b = store.create_script(&other.id, "b", "", "2").await.unwrap();
+    let b = store.create_script(other.id, "b", "", "2").await.unwrap();
     let r = store
         .validate_route(&default, "get", "/users/:id", None)
         .unwrap();
@@ -142,7 +142,7 @@ async fn routes_conflict_only_within_an_app(store: Store) {
         .expect("same path, other method");
     assert_eq!(
         store
-            .list_routes(&a.id, &manager_core::store::Page::all())
+            .list_routes(a.id, &manager_core::store::Page::all())
             .await
             .unwrap()
             .len(),
@@ -290,7 +290,7 @@ async fn listed_apps_carry_their_own_domains(store: Store) {
     // A later page: the domains follow their apps across the cursor.
     let second = store
         .list_apps(&Page {
-            after: Some(("list-one".into(), one.id.clone())),
+            after: Some(("list-one".into(), one.id.to_string())),
             limit: 1,
         })
         .await
@@ -302,28 +302,28 @@ async fn deleting_an_app_cascades(store: Store) {
     let app = store.create_app("doomed", "Doomed", "").await.unwrap();
     store.add_domain(&app, "doomed.test").await.unwrap();
     let app = store.app("doomed").await.unwrap();
-    let script = store.create_script(&app.id, "s", "", "1").await.unwrap();
+    let script = store.create_script(app.id, "s", "", "1").await.unwrap();
     let route = store.validate_route(&app, "GET", "/s", None).unwrap();
     store.create_route(&script, route).await.unwrap();
     store
-        .insert_executions(&[record(&app.id, &script.id, Ok(()))])
+        .insert_executions(&[record(app.id, script.id, Ok(()))])
         .await
         .unwrap();
     let renamed = store.rename_app(&app, "doomed2", false).await.unwrap();
     store.delete_app(&renamed).await.unwrap();
     assert!(matches!(
-        store.script(&script.id).await,
+        store.script(script.id).await,
         Err(StoreError::NotFound { .. })
     ));
     assert!(
         store
-            .list_routes(&script.id, &manager_core::store::Page::all())
+            .list_routes(script.id, &manager_core::store::Page::all())
             .await
             .unwrap()
             .is_empty()
     );
     let filter = ExecutionFilter {
-        app_id: Some(app.id.clone()),
+        app_id: Some(app.id),
         limit: 10,
         ..Default::default()
     };
@@ -339,11 +339,15 @@ async fn deleting_an_app_cascades(store: Store) {
     assert!(snapshot.apps.iter().all(|a| a.slug != "doomed2"));
 }
 
-fn record(app_id: &str, script_id: &str, result: Result<(), ExecutionError>) -> ExecutionRecord {
+fn record(
+    app_id: AppId,
+    script_id: ScriptId,
+    result: Result<(), ExecutionError>,
+) -> ExecutionRecord {
     ExecutionRecord {
         id: shared::ExecutionId::new(),
-        app_id: app_id.parse().unwrap(),
-        script_id: script_id.parse().unwrap(),
+        app_id,
+        script_id,
         route_id: None,
         trigger: Trigger::Http,
         method: "GET".into(),
@@ -379,12 +383,12 @@ async fn execution_log_filters_and_pages(store: Store) {
         } else {
             Err(ExecutionError::FuelExhausted { budget: 10 })
         };
-        records.push(record(DEFAULT_APP_ID, &script.id, result));
+        records.push(record(DEFAULT_APP_ID, script.id, result));
     }
     store.insert_executions(&records).await.unwrap();
     let errors = store
         .list_executions(&ExecutionFilter {
-            script_id: Some(script.id.clone()),
+            script_id: Some(script.id.to_string()),
             outcome: Some("error".into()),
             limit: 50,
             ..Default::default()
@@ -403,7 +407,7 @@ async fn execution_log_filters_and_pages(store: Store) {
     loop {
         let page = store
             .list_executions(&ExecutionFilter {
-                script_id: Some(script.id.clone()),
+                script_id: Some(script.id.to_string()),
                 before: before.clone(),
                 limit: 3,
                 ..Default::default()
@@ -415,14 +419,14 @@ async fn execution_log_filters_and_pages(store: Store) {
         }
         let last = page.last().unwrap();
         let ms = humantime_ms(&last.started_at);
-        before = Some((ms, last.id.clone()));
+        before = Some((ms, last.id.to_string()));
         seen.extend(page.into_iter().map(|e| e.id));
     }
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
     assert_eq!((seen.len(), unique.len()), (7, 7));
-    let detail = store.execution(&seen[0]).await.unwrap();
+    let detail = store.execution(seen[0]).await.unwrap();
     assert_eq!(
         detail.logs,
         vec![LogLine {
@@ -504,7 +508,7 @@ async fn routing_snapshot_has_everything(store: Store) {
         .await
         .unwrap();
     let script = store
-        .create_script(&app.id, "s", "", "\"hi\"")
+        .create_script(app.id, "s", "", "\"hi\"")
         .await
         .unwrap();
     let route = store
@@ -515,7 +519,7 @@ async fn routing_snapshot_has_everything(store: Store) {
     let snap = snapshot.apps.iter().find(|a| a.slug == "snap").unwrap();
     assert_eq!(snap.domains, ["{t}.snap.test"]);
     assert_eq!(snap.limits.fuel, 1000);
-    let id: ScriptId = script.id.parse().unwrap();
+    let id: ScriptId = script.id;
     assert_eq!(
         &*snapshot.scripts.iter().find(|s| s.id == id).unwrap().source,
         "\"hi\""
@@ -525,7 +529,7 @@ async fn routing_snapshot_has_everything(store: Store) {
         (r.method.as_str(), r.path.as_str(), r.host.as_deref()),
         ("GET", "/s", Some("x.snap.test"))
     );
-    assert_eq!(r.app_id, app.id.parse::<AppId>().unwrap());
+    assert_eq!(r.app_id, app.id);
 }
 
 async fn execution_log_retention(store: Store) {
@@ -535,14 +539,14 @@ async fn execution_log_retention(store: Store) {
         .await
         .unwrap();
     let theirs = store
-        .create_script(&other.id, "kept", "", "1")
+        .create_script(other.id, "kept", "", "1")
         .await
         .unwrap();
     let hour = Duration::from_secs(3600);
     let mut records = Vec::new();
     // Default app: 6 recent records and 2 from two days ago; the other app: 2 recent.
     for i in 0..8u32 {
-        let mut r = record(DEFAULT_APP_ID, &mine.id, Ok(()));
+        let mut r = record(DEFAULT_APP_ID, mine.id, Ok(()));
         r.started_at = if i < 2 {
             SystemTime::now() - 48 * hour
         } else {
@@ -551,12 +555,11 @@ async fn execution_log_retention(store: Store) {
         records.push(r);
     }
     for _ in 0..2 {
-        records.push(record(&other.id, &theirs.id, Ok(())));
+        records.push(record(other.id, theirs.id, Ok(())));
     }
     store.insert_executions(&records).await.unwrap();
-    let count = |app: &str| {
+    let count = |app: AppId| {
         let store = store.clone();
-        let app = app.to_owned();
         async move {
             store
                 .list_executions(&ExecutionFilter {
@@ -571,7 +574,7 @@ async fn execution_log_retention(store: Store) {
     // Time range filter: the two old ones only.
     let old = store
         .list_executions(&ExecutionFilter {
-            app_id: Some(DEFAULT_APP_ID.into()),
+            app_id: Some(DEFAULT_APP_ID),
             until_ms: Some(humantime_ms(
                 &humantime::format_rfc3339_millis(SystemTime::now() - hour).to_string(),
             )),
@@ -582,22 +585,22 @@ async fn execution_log_retention(store: Store) {
         .unwrap();
     assert_eq!(old.len(), 2);
     // Keep one day and at most 4 per app: 2 go for age, 2 more for count.
-    let newest: Vec<String> = count(DEFAULT_APP_ID)
+    let newest: Vec<ExecutionId> = count(DEFAULT_APP_ID)
         .await
         .iter()
         .take(4)
-        .map(|e| e.id.clone())
+        .map(|e| e.id)
         .collect();
     let removed = store.prune_executions(24 * 3600 * 1000, 4).await.unwrap();
     assert_eq!(removed, 4);
-    let left: Vec<String> = count(DEFAULT_APP_ID)
+    let left: Vec<ExecutionId> = count(DEFAULT_APP_ID)
         .await
         .into_iter()
         .map(|e| e.id)
         .collect();
     assert_eq!(left, newest, "the newest four stay");
     assert_eq!(
-        count(&other.id).await.len(),
+        count(other.id).await.len(),
         2,
         "other apps keep their own quota"
     );
@@ -614,19 +617,19 @@ async fn a_record_delivered_twice_is_stored_once(store: Store) {
         .create_script(DEFAULT_APP_ID, "twice", "", "1")
         .await
         .unwrap();
-    let first = record(DEFAULT_APP_ID, &script.id, Ok(()));
+    let first = record(DEFAULT_APP_ID, script.id, Ok(()));
     store
         .insert_executions(std::slice::from_ref(&first))
         .await
         .unwrap();
-    let second = record(DEFAULT_APP_ID, &script.id, Ok(()));
+    let second = record(DEFAULT_APP_ID, script.id, Ok(()));
     store
         .insert_executions(&[first.clone(), second])
         .await
         .expect("a batch with a copy is stored");
     let stored = store
         .list_executions(&ExecutionFilter {
-            script_id: Some(script.id.clone()),
+            script_id: Some(script.id.to_string()),
             limit: 50,
             ..Default::default()
         })

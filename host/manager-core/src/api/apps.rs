@@ -129,9 +129,7 @@ impl axum::response::IntoResponseParts for Renamed {
 async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Value>> {
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let apps = m.store.list_apps(&page).await?;
-    Ok(Json(paged("apps", apps, &page, |a| {
-        (a.slug.clone(), &a.id)
-    })))
+    Ok(Json(paged("apps", apps, &page, |a| (a.slug.clone(), a.id))))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -304,11 +302,11 @@ async fn list_routes(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>> {
     let page = q.page()?;
-    let mut routes = m.store.list_app_routes(&app.id, &page).await?;
+    let mut routes = m.store.list_app_routes(app.id, &page).await?;
     let reach = super::routes::Reach::of(&m, &app).await?;
     routes.iter_mut().for_each(|r| reach.fill(r));
     Ok(Json(paged("routes", routes, &page, |r| {
-        (crate::store::route_key(r), &r.id)
+        (crate::store::route_key(r), r.id)
     })))
 }
 
@@ -326,9 +324,9 @@ async fn list_domains(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>> {
     let page = q.page()?;
-    let domains = m.store.list_domains(&app.id, &page).await?;
+    let domains = m.store.list_domains(app.id, &page).await?;
     Ok(Json(paged("domains", domains, &page, |d| {
-        (d.pattern.clone(), &d.id)
+        (d.pattern.clone(), d.id.clone())
     })))
 }
 
@@ -374,7 +372,7 @@ async fn add_domain(
         ));
     }
     if let Ok(pattern) = shared::domain::DomainPattern::parse(&body.pattern) {
-        let taken = m.store.routes_taken_over_by(&app.id, &pattern).await?;
+        let taken = m.store.routes_taken_over_by(app.id, &pattern).await?;
         if !taken.is_empty() && !body.force {
             let named: Vec<String> = taken
                 .iter()

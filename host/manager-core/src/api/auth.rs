@@ -224,7 +224,7 @@ async fn list_users(
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let users = m.store.list_users(&page).await?;
     Ok(Json(paged("users", users, &page, |u| {
-        (u.username.clone(), &u.id)
+        (u.username.clone(), u.id.clone())
     })))
 }
 
@@ -347,7 +347,7 @@ async fn list_tokens(
     let page = page_request(q.limit, q.cursor.as_deref())?;
     let tokens = m.store.list_tokens(&page).await?;
     Ok(Json(paged("tokens", tokens, &page, |t| {
-        (t.name.clone(), &t.id)
+        (t.name.clone(), t.id.clone())
     })))
 }
 

@@ -42,7 +42,7 @@ struct TriggerList {
     ))]
 async fn list(State(m): State<Manager>, AppPath(app): AppPath) -> Result<Json<TriggerList>> {
     Ok(Json(TriggerList {
-        items: m.store.list_triggers(&app.id).await?,
+        items: m.store.list_triggers(app.id).await?,
     }))
 }
 
@@ -81,7 +81,7 @@ async fn create(
     let trigger = m
         .store
         .create_trigger(
-            &app.id,
+            app.id,
             &NewTrigger {
                 script: body.script,
                 schedule: body.schedule,
@@ -106,7 +106,7 @@ async fn show(
     AppPath(app): AppPath,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<CronTrigger>> {
-    Ok(Json(m.store.trigger(&app.id, &id).await?))
+    Ok(Json(m.store.trigger(app.id, &id).await?))
 }
 
 /// The body of a `PATCH`; every field is optional.
@@ -144,7 +144,7 @@ async fn update(
     let trigger = m
         .store
         .update_trigger(
-            &app.id,
+            app.id,
             &id,
             &TriggerChanges {
                 script: body.script,
@@ -170,7 +170,7 @@ async fn remove(
     AppPath(app): AppPath,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    m.store.delete_trigger(&app.id, &id).await?;
+    m.store.delete_trigger(app.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -188,5 +188,5 @@ async fn run(
     AppPath(app): AppPath,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<TriggerRun>> {
-    Ok(Json(m.run_trigger_now(&app.id, &id).await?))
+    Ok(Json(m.run_trigger_now(app.id, &id).await?))
 }

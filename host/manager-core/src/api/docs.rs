@@ -53,8 +53,8 @@ async fn collections(
     AppPath(app): AppPath,
 ) -> Result<Json<CollectionList>> {
     Ok(Json(CollectionList {
-        items: m.store.doc_collections(&app.id).await?,
-        usage: m.store.doc_usage(&app.id).await?,
+        items: m.store.doc_collections(app.id).await?,
+        usage: m.store.doc_usage(app.id).await?,
         quota: m.config.docs_quota,
     }))
 }
@@ -140,7 +140,7 @@ async fn list(
         limit,
         cursor: q.cursor,
     };
-    let page = m.store.doc_find(&app.id, &collection, &query).await?;
+    let page = m.store.doc_find(app.id, &collection, &query).await?;
     Ok(Json(DocList {
         items: page
             .docs
@@ -170,12 +170,7 @@ async fn insert(
 ) -> Result<(StatusCode, Json<DocRecord>)> {
     let doc = m
         .store
-        .doc_insert(
-            &app.id,
-            &collection,
-            &body.to_string(),
-            &m.config.docs_quota,
-        )
+        .doc_insert(app.id, &collection, &body.to_string(), &m.config.docs_quota)
         .await?;
     Ok((StatusCode::CREATED, Json(doc.record()?)))
 }
@@ -196,7 +191,7 @@ async fn show(
 ) -> Result<Json<DocRecord>> {
     let doc = m
         .store
-        .doc_get(&app.id, &collection, &id)
+        .doc_get(app.id, &collection, &id)
         .await?
         .ok_or_else(|| Error::not_found("document", id))?;
     Ok(Json(doc.record()?))
@@ -222,7 +217,7 @@ async fn replace(
     let doc = m
         .store
         .doc_replace(
-            &app.id,
+            app.id,
             &collection,
             &id,
             &body.to_string(),
@@ -247,7 +242,7 @@ async fn remove(
     AppPath(app): AppPath,
     Path((_, collection, id)): Path<(String, String, String)>,
 ) -> Result<StatusCode> {
-    if m.store.doc_delete(&app.id, &collection, &id).await? {
+    if m.store.doc_delete(app.id, &collection, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::not_found("document", id))

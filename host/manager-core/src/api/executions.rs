@@ -10,6 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiQuery, page_limit};
+use shared::AppId;
+
 use crate::store::{Execution, ExecutionFilter};
 use crate::{Error, Manager, Result};
 
@@ -109,7 +111,7 @@ async fn stats(
     m.recorder.flush().await;
     let s = m
         .store
-        .execution_stats(&app.id, since, until, bucket_ms)
+        .execution_stats(app.id, since, until, bucket_ms)
         .await?;
     let mut buckets: Vec<StatsBucket> = (0..count)
         .map(|i| StatsBucket {
@@ -137,7 +139,7 @@ async fn stats(
         },
         p50_ms: s.p50_us.map(|us| us as f64 / 1000.0),
         p95_ms: s.p95_us.map(|us| us as f64 / 1000.0),
-        script_count: m.store.count_scripts(&app.id).await?,
+        script_count: m.store.count_scripts(app.id).await?,
         buckets,
     }))
 }
@@ -221,13 +223,13 @@ async fn list_for_script(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>> {
-    let script = m.store.script(&id).await?;
-    page(&m, None, Some(script.id), q).await
+    let script = m.store.script(super::path_id("script", &id)?).await?;
+    page(&m, None, Some(script.id.to_string()), q).await
 }
 
 async fn page(
     m: &Manager,
-    app_id: Option<String>,
+    app_id: Option<AppId>,
     script_id: Option<String>,
     q: ListQuery,
 ) -> Result<Json<Value>> {
@@ -302,5 +304,7 @@ fn millis(started_at: &str) -> String {
     ))]
 async fn show(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<Execution>> {
     m.recorder.flush().await;
-    Ok(Json(m.store.execution(&id).await?))
+    Ok(Json(
+        m.store.execution(super::path_id("execution", &id)?).await?,
+    ))
 }

@@ -38,7 +38,7 @@ struct AllowList {
     ))]
 async fn list(State(m): State<Manager>, AppPath(app): AppPath) -> Result<Json<AllowList>> {
     Ok(Json(AllowList {
-        items: m.store.http_allow_list(&app.id).await?,
+        items: m.store.http_allow_list(app.id).await?,
     }))
 }
 
@@ -66,7 +66,7 @@ async fn add(
     AppPath(app): AppPath,
     ApiJson(body): ApiJson<AddEntry>,
 ) -> Result<(StatusCode, Json<HttpAllowEntry>)> {
-    let (entry, created) = m.store.add_http_allow(&app.id, &body.pattern).await?;
+    let (entry, created) = m.store.add_http_allow(app.id, &body.pattern).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -98,6 +98,6 @@ async fn remove(
     AppPath(app): AppPath,
     ApiQuery(query): ApiQuery<RemoveEntry>,
 ) -> Result<StatusCode> {
-    m.store.remove_http_allow(&app.id, &query.pattern).await?;
+    m.store.remove_http_allow(app.id, &query.pattern).await?;
     Ok(StatusCode::NO_CONTENT)
 }

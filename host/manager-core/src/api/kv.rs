@@ -78,7 +78,7 @@ async fn list(
     let page = m
         .store
         .kv_entries(
-            &app.id,
+            app.id,
             q.prefix.as_deref().unwrap_or(""),
             q.cursor.as_deref(),
             limit,
@@ -87,7 +87,7 @@ async fn list(
     Ok(Json(KvList {
         items: page.items,
         next_cursor: page.next_cursor,
-        usage: m.store.kv_usage(&app.id).await?,
+        usage: m.store.kv_usage(app.id).await?,
         quota: m.config.kv_quota,
     }))
 }
@@ -107,7 +107,7 @@ async fn show(
     Path((_, key)): Path<(String, String)>,
 ) -> Result<Json<KvEntry>> {
     m.store
-        .kv_entry(&app.id, &key)
+        .kv_entry(app.id, &key)
         .await?
         .map(Json)
         .ok_or_else(|| Error::not_found("key", key))
@@ -143,7 +143,7 @@ async fn put(
     let value = body.value.to_string();
     let entry = m
         .store
-        .kv_set(&app.id, &key, &value, ttl, &m.config.kv_quota)
+        .kv_set(app.id, &key, &value, ttl, &m.config.kv_quota)
         .await?;
     Ok(Json(entry))
 }
@@ -162,7 +162,7 @@ async fn remove(
     AppPath(app): AppPath,
     Path((_, key)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    if m.store.kv_delete(&app.id, &key).await? {
+    if m.store.kv_delete(app.id, &key).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::not_found("key", key))

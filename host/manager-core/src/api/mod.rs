@@ -234,13 +234,19 @@ pub(crate) fn page_request(limit: Option<i64>, cursor: Option<&str>) -> crate::R
     })
 }
 
+/// A typed id from the URL path. A string that cannot be an id names
+/// nothing, so it is the same 404 as an id that is not there.
+pub(crate) fn path_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> crate::Result<T> {
+    raw.parse().map_err(|_| Error::not_found(what, raw))
+}
+
 /// `{"<field>": [...], "next_cursor": ...}` for a page fetched with
 /// [`page_request`]; `key` gives an item's (sort key, id).
-pub(crate) fn paged<T: serde::Serialize>(
+pub(crate) fn paged<T: serde::Serialize, Id: std::fmt::Display>(
     field: &str,
     mut items: Vec<T>,
     page: &Page,
-    key: impl Fn(&T) -> (String, &str),
+    key: impl Fn(&T) -> (String, Id),
 ) -> serde_json::Value {
     let limit = usize::try_from(page.limit - 1).unwrap_or(usize::MAX);
     let more = items.len() > limit;

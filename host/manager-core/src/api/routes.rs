@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::Miss;
 use shared::domain::DomainPattern;
+use shared::{AppId, Miss};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,7 +18,7 @@ use crate::{Error, Manager, Result};
 
 /// Where one app's routes answer; built once per response.
 pub(super) struct Reach {
-    app_id: String,
+    app_id: AppId,
     slug: String,
     own: Vec<DomainPattern>,
     others: Vec<Claim>,
@@ -48,13 +48,13 @@ impl Reach {
             .map(|i| authority[host_end + i..].to_owned())
             .unwrap_or_default();
         Ok(Reach {
-            app_id: app.id.clone(),
+            app_id: app.id,
             slug: app.slug.clone(),
             own: own.into_iter().map(|c| c.pattern).collect(),
             others,
             scheme: format!("{scheme}://"),
             port,
-            admin_hosts: if app.id == crate::store::DEFAULT_APP_ID {
+            admin_hosts: if app.id == AppId::DEFAULT {
                 m.config.admin_hosts.hosts().to_vec()
             } else {
                 Vec::new()
@@ -71,7 +71,7 @@ impl Reach {
         &self,
         host: Option<&str>,
         path: &str,
-        script_id: &str,
+        script_id: impl std::fmt::Display,
     ) -> (Vec<String>, Vec<String>) {
         if let Some(host) = host {
             let Ok(pattern) = DomainPattern::parse(host) else {
@@ -115,7 +115,7 @@ impl Reach {
     pub(super) fn fill(&self, route: &mut Route) {
         debug_assert_eq!(route.app_id, self.app_id);
         let (reachable_at, warnings) =
-            self.of_route(route.host.as_deref(), &route.path, &route.script_id);
+            self.of_route(route.host.as_deref(), &route.path, route.script_id);
         route.reachable_at = Some(reachable_at);
         route.warnings = Some(warnings);
     }
@@ -180,7 +180,7 @@ async fn check(
             Json(json!({ "ok": false, "code": code, "message": message })),
         ));
     }
-    let verdict = match m.store.route_conflict(&app.id, &route).await? {
+    let verdict = match m.store.route_conflict(app.id, &route).await? {
         Some(existing) => json!({
             "ok": false,
             "code": "route_conflict",

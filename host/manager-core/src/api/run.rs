@@ -12,8 +12,8 @@ use axum::http::{HeaderName, HeaderValue, Method};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use shared::{
-    AppId, ExecutionId, ExecutionRecord, ExecutionRecorder as _, ExecutionRequest, LogLine,
-    ScriptId, ScriptRequest, Trigger,
+    ExecutionId, ExecutionRecord, ExecutionRecorder as _, ExecutionRequest, LogLine, ScriptRequest,
+    Trigger,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -94,11 +94,10 @@ async fn run(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RunRequest>,
 ) -> Result<Json<RunResult>> {
-    let script = m.store.script(&id).await?;
-    let app = m.store.app(&script.app_id).await?;
+    let script = m.store.script(super::path_id("script", &id)?).await?;
+    let app = m.store.app_by_id(script.app_id).await?;
     let request = script_request(body, &m.config.public_base_url)?;
-    let app_id: AppId = crate::store::id(&app.id)?;
-    let script_id: ScriptId = crate::store::id(&script.id)?;
+    let (app_id, script_id) = (app.id, script.id);
     let limits = app_limits(app.limits.as_ref().map(|l| l.to_string()).as_deref());
     let (method, path) = (request.method.clone(), request.path.clone());
     let started_at = std::time::SystemTime::now();

@@ -56,12 +56,10 @@ async fn list(
         None => (None, None),
     };
     let page = page_request(q.limit, q.cursor.as_deref())?;
-    let scripts = m.store.list_scripts(app_id.as_deref(), &page).await?;
+    let scripts = m.store.list_scripts(app_id, &page).await?;
     Ok((
         renamed,
-        Json(paged("scripts", scripts, &page, |s| {
-            (s.name.clone(), &s.id)
-        })),
+        Json(paged("scripts", scripts, &page, |s| (s.name.clone(), s.id))),
     ))
 }
 
@@ -99,7 +97,7 @@ async fn create(
         // With one app there is nothing to choose (a single-app install never
         // has to learn about apps). With more, a guess could put code under
         // the wrong tenant, so the caller must say which.
-        None if m.store.count_apps().await? == 1 => DEFAULT_APP_ID.to_owned(),
+        None if m.store.count_apps().await? == 1 => DEFAULT_APP_ID.to_string(),
         None => {
             return Err(Error::bad_request(
                 ErrorCode::AppRequired,
@@ -112,7 +110,7 @@ async fn create(
     m.compile(&body.source).await?;
     let script = m
         .store
-        .create_script(&app.id, &body.name, &body.description, &body.source)
+        .create_script(app.id, &body.name, &body.description, &body.source)
         .await?;
     m.routing_changed().await;
     Ok((StatusCode::CREATED, renamed, Json(script)))
@@ -125,7 +123,7 @@ async fn create(
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn show(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<Script>> {
-    Ok(Json(m.store.script(&id).await?))
+    Ok(Json(m.store.script(super::path_id("script", &id)?).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -153,7 +151,7 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateScript>,
 ) -> Result<Json<Script>> {
-    let script = m.store.script(&id).await?;
+    let script = m.store.script(super::path_id("script", &id)?).await?;
     if let Some(source) = &body.source {
         m.compile(source).await?;
     }
@@ -196,7 +194,9 @@ async fn replace(
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
 async fn remove(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
-    m.store.delete_script(&id).await?;
+    m.store
+        .delete_script(super::path_id("script", &id)?)
+        .await?;
     m.routing_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -213,13 +213,13 @@ async fn list_routes(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<super::PageQuery>,
 ) -> Result<Json<Value>> {
-    let script = m.store.script(&id).await?;
+    let script = m.store.script(super::path_id("script", &id)?).await?;
     let page = q.page()?;
-    let mut routes = m.store.list_routes(&script.id, &page).await?;
-    let reach = Reach::of(&m, &m.store.app(&script.app_id).await?).await?;
+    let mut routes = m.store.list_routes(script.id, &page).await?;
+    let reach = Reach::of(&m, &m.store.app_by_id(script.app_id).await?).await?;
     routes.iter_mut().for_each(|r| reach.fill(r));
     Ok(Json(paged("routes", routes, &page, |r| {
-        (crate::store::route_key(r), &r.id)
+        (crate::store::route_key(r), r.id)
     })))
 }
 
@@ -250,8 +250,8 @@ async fn create_route(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<CreateRoute>,
 ) -> Result<(StatusCode, Json<Route>)> {
-    let script = m.store.script(&id).await?;
-    let app = m.store.app(&script.app_id).await?;
+    let script = m.store.script(super::path_id("script", &id)?).await?;
+    let app = m.store.app_by_id(script.app_id).await?;
     let route = m
         .store
         .validate_route(&app, &body.method, &body.path, body.host.as_deref())?;
@@ -273,7 +273,12 @@ async fn remove_route(
     State(m): State<Manager>,
     Path((id, route_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    m.store.delete_route(&id, &route_id).await?;
+    m.store
+        .delete_route(
+            super::path_id("script", &id)?,
+            super::path_id("route", &route_id)?,
+        )
+        .await?;
     m.routing_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -41,7 +41,7 @@ struct VariableList {
     ))]
 async fn list(State(m): State<Manager>, AppPath(app): AppPath) -> Result<Json<VariableList>> {
     Ok(Json(VariableList {
-        items: m.store.list_variables(&app.id).await?,
+        items: m.store.list_variables(app.id).await?,
     }))
 }
 
@@ -75,7 +75,7 @@ async fn put(
     let variable = m
         .store
         .set_variable(
-            &app.id,
+            app.id,
             &name,
             &body.value,
             body.secret,
@@ -99,6 +99,6 @@ async fn remove(
     AppPath(app): AppPath,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    m.store.delete_variable(&app.id, &name).await?;
+    m.store.delete_variable(app.id, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

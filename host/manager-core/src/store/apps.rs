@@ -1,11 +1,12 @@
 //! Apps, their domain claims and slug history.
 
 use serde::Serialize;
+use shared::AppId;
 use shared::domain::DomainPattern;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{DEFAULT_APP_ID, Page, Store};
+use super::{Page, Store};
 use crate::db::{now_ms, rfc3339};
 use crate::error::ErrorCode;
 use crate::store::error::OnConflict;
@@ -15,7 +16,8 @@ use crate::store::{Result, StoreError};
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct App {
     /// UUID.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: AppId,
     /// Unique, URL-safe name used in URLs and the CLI.
     pub slug: String,
     /// Display name.
@@ -119,7 +121,7 @@ fn app_from_row(row: &sqlx::any::AnyRow, domains: Vec<Domain>) -> Result<App> {
     let cors: Option<String> = row.try_get("cors")?;
     let rate_limit: Option<String> = row.try_get("rate_limit")?;
     Ok(App {
-        id: row.try_get("id")?,
+        id: super::id_column(row, "id")?,
         slug: row.try_get("slug")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
@@ -199,9 +201,9 @@ impl Store {
         Ok(domains)
     }
 
-    async fn app_by_id(&self, id: &str) -> Result<Option<App>> {
+    async fn find_app(&self, id: AppId) -> Result<Option<App>> {
         let Some(row) = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"))
-            .bind(id)
+            .bind(id.to_string())
             .fetch_optional(&self.db.pool)
             .await?
         else {
@@ -213,8 +215,8 @@ impl Store {
 
     /// Resolves an id or slug (current or historical).
     pub async fn resolve_app(&self, id_or_slug: &str) -> Result<AppRef> {
-        if Uuid::parse_str(id_or_slug).is_ok()
-            && let Some(app) = self.app_by_id(id_or_slug).await?
+        if let Ok(id) = id_or_slug.parse::<AppId>()
+            && let Some(app) = self.find_app(id).await?
         {
             return Ok(AppRef::Found(Box::new(app)));
         }
@@ -223,7 +225,7 @@ impl Store {
             .fetch_optional(&self.db.pool)
             .await?;
         if let Some(id) = id
-            && let Some(app) = self.app_by_id(&id).await?
+            && let Some(app) = self.find_app(super::id(&id)?).await?
         {
             return Ok(AppRef::Found(Box::new(app)));
         }
@@ -251,6 +253,13 @@ impl Store {
         }
     }
 
+    /// The app with `id` (an id held by a script, route or trigger).
+    pub async fn app_by_id(&self, id: AppId) -> Result<App> {
+        self.find_app(id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("app", id))
+    }
+
     /// Creates an app.
     pub async fn create_app(&self, slug: &str, name: &str, description: &str) -> Result<App> {
         validate_slug(slug)?;
@@ -270,12 +279,12 @@ impl Store {
                 ),
             ));
         }
-        let id = Uuid::new_v4().to_string();
+        let id = AppId::new();
         let now = now_ms();
         sqlx::query(
             "INSERT INTO apps (id, slug, name, description, limits, created_at, updated_at) VALUES ($1, $2, $3, $4, NULL, $5, $5)",
         )
-        .bind(&id)
+        .bind(id.to_string())
         .bind(slug)
         .bind(name.trim())
         .bind(description)
@@ -284,9 +293,7 @@ impl Store {
         .await
         .on_conflict(ErrorCode::SlugTaken, || format!("an app with slug '{slug}' already exists"))?;
         tx.commit().await?;
-        self.app_by_id(&id)
-            .await?
-            .ok_or_else(|| StoreError::not_found("app", id))
+        self.app_by_id(id).await
     }
 
     /// Checks what [`Store::update_app`] would check, without writing: lets a
@@ -345,12 +352,10 @@ impl Store {
         ))
         .bind(text)
         .bind(now_ms())
-        .bind(&app.id)
+        .bind(app.id.to_string())
         .execute(&self.db.pool)
         .await?;
-        self.app_by_id(&app.id)
-            .await?
-            .ok_or_else(|| StoreError::not_found("app", app.id.clone()))
+        self.app_by_id(app.id).await
     }
 
     /// Updates name, description and limits (any of them).
@@ -369,12 +374,10 @@ impl Store {
             .bind(description.unwrap_or(&app.description))
             .bind(limits_text.unwrap_or(current_limits))
             .bind(now_ms())
-            .bind(&app.id)
+            .bind(app.id.to_string())
             .execute(&self.db.pool)
             .await?;
-        self.app_by_id(&app.id)
-            .await?
-            .ok_or_else(|| StoreError::not_found("app", &app.id))
+        self.app_by_id(app.id).await
     }
 
     /// What renaming `app` to `slug` would do.
@@ -414,7 +417,7 @@ impl Store {
         .fetch_optional(&self.db.pool)
         .await?;
         Ok(match history {
-            Some((holder_id, _)) if holder_id == app.id => verdict(
+            Some((holder_id, _)) if holder_id == app.id.to_string() => verdict(
                 "available",
                 true,
                 None,
@@ -436,7 +439,7 @@ impl Store {
     /// is required to take a slug from another app's history and can never
     /// take an active slug.
     pub async fn rename_app(&self, app: &App, slug: &str, force: bool) -> Result<App> {
-        if app.id == DEFAULT_APP_ID {
+        if app.id == AppId::DEFAULT {
             return Err(StoreError::bad_request(
                 ErrorCode::DefaultApp,
                 "the default app keeps the slug 'default'",
@@ -462,47 +465,46 @@ impl Store {
             .await?;
         sqlx::query("INSERT INTO app_slug_history (slug, app_id, retired_at) VALUES ($1, $2, $3)")
             .bind(&app.slug)
-            .bind(&app.id)
+            .bind(app.id.to_string())
             .bind(now)
             .execute(&mut *tx)
             .await?;
         sqlx::query("UPDATE apps SET slug = $1, updated_at = $2 WHERE id = $3")
             .bind(slug)
             .bind(now)
-            .bind(&app.id)
+            .bind(app.id.to_string())
             .execute(&mut *tx)
             .await
             .on_conflict(ErrorCode::SlugTaken, || {
                 format!("an app with slug '{slug}' already exists")
             })?;
         tx.commit().await?;
-        self.app_by_id(&app.id)
-            .await?
-            .ok_or_else(|| StoreError::not_found("app", &app.id))
+        self.app_by_id(app.id).await
     }
 
     /// Deletes an app and, by cascade, its scripts, routes, domains, history and log.
     pub async fn delete_app(&self, app: &App) -> Result<()> {
-        if app.id == DEFAULT_APP_ID {
+        if app.id == AppId::DEFAULT {
             return Err(StoreError::bad_request(
                 ErrorCode::DefaultApp,
                 "the default app cannot be deleted",
             ));
         }
         sqlx::query("DELETE FROM apps WHERE id = $1")
-            .bind(&app.id)
+            .bind(app.id.to_string())
             .execute(&self.db.pool)
             .await?;
         Ok(())
     }
 
     /// The app's domain claims.
-    pub async fn list_domains(&self, app_id: &str, page: &Page) -> Result<Vec<Domain>> {
+    pub async fn list_domains(&self, app_id: AppId, page: &Page) -> Result<Vec<Domain>> {
         let sql = format!(
             "SELECT id, pattern, shape_key, created_at FROM app_domains WHERE app_id = $1{}",
             page.sql("pattern", 2)
         );
-        let query = sqlx::query_as::<_, (String, String, String, i64)>(&sql).bind(app_id);
+        let query =
+            sqlx::query_as::<_, (String, String, String, i64)>(&sql).bind(app_id.to_string());
         let rows = match &page.after {
             Some((key, id)) => query.bind(key).bind(id),
             None => query,
@@ -542,8 +544,8 @@ impl Store {
         let id = Uuid::new_v4().to_string();
         let now = now_ms();
         sqlx::query("INSERT INTO app_domains (id, app_id, pattern, shape_key, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&id)
-            .bind(&app.id)
+            .bind(id.to_string())
+            .bind(app.id.to_string())
             .bind(parsed.to_string())
             .bind(&shape)
             .bind(now)
@@ -572,7 +574,7 @@ impl Store {
             .filter_map(|d| DomainPattern::parse(&d.pattern).ok())
             .collect();
         let stranded: Vec<String> = self
-            .host_scoped_routes(&app.id)
+            .host_scoped_routes(app.id)
             .await?
             .into_iter()
             .filter(|r| {
@@ -592,7 +594,7 @@ impl Store {
         }
         let done = sqlx::query("DELETE FROM app_domains WHERE id = $1 AND app_id = $2")
             .bind(domain_id)
-            .bind(&app.id)
+            .bind(app.id.to_string())
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {

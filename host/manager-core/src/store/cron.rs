@@ -12,6 +12,7 @@
 //! expire and no process that must stay alive.
 
 use serde::Serialize;
+use shared::{AppId, ScriptId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -31,7 +32,8 @@ pub struct CronTrigger {
     /// UUID.
     pub id: String,
     /// The script it runs (one of the same app's).
-    pub script_id: String,
+    #[schema(value_type = String)]
+    pub script_id: ScriptId,
     /// That script's name.
     pub script_name: String,
     /// Five-field cron expression: minute hour day-of-month month day-of-week.
@@ -82,9 +84,9 @@ pub struct DueTrigger {
     /// The trigger.
     pub id: String,
     /// Its app.
-    pub app_id: String,
+    pub app_id: AppId,
     /// The script to run.
-    pub script_id: String,
+    pub script_id: ScriptId,
     /// Its cron expression.
     pub schedule: String,
     /// Its time zone.
@@ -108,7 +110,7 @@ const FROM: &str = "FROM cron_triggers t JOIN scripts s ON s.id = t.script_id";
 fn trigger(row: &AnyRow) -> Result<CronTrigger> {
     Ok(CronTrigger {
         id: row.try_get("id")?,
-        script_id: row.try_get("script_id")?,
+        script_id: super::id_column(row, "script_id")?,
         script_name: row.try_get("script_name")?,
         schedule: row.try_get("schedule")?,
         timezone: row.try_get("timezone")?,
@@ -125,12 +127,12 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 /// The id of the app's script named by `script` (an id, else a name);
 /// 400 `invalid_script` when the app has none such: a trigger may only run
 /// its own app's scripts, and another app's script id is "none such" here.
-async fn script_in_app(tx: &mut Tx, app_id: &str, script: &str) -> Result<String> {
+async fn script_in_app(tx: &mut Tx, app_id: AppId, script: &str) -> Result<String> {
     let id: Option<String> = sqlx::query_scalar(
         "SELECT id FROM scripts WHERE app_id = $1 AND (id = $2 OR name = $2)
          ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1",
     )
-    .bind(app_id)
+    .bind(app_id.to_string())
     .bind(script)
     .fetch_optional(&mut **tx)
     .await?;
@@ -146,11 +148,11 @@ async fn script_in_app(tx: &mut Tx, app_id: &str, script: &str) -> Result<String
 
 impl Store {
     /// The app's triggers, oldest first.
-    pub async fn list_triggers(&self, app_id: &str) -> Result<Vec<CronTrigger>> {
+    pub async fn list_triggers(&self, app_id: AppId) -> Result<Vec<CronTrigger>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} {FROM} WHERE t.app_id = $1 ORDER BY t.created_at, t.id"
         ))
-        .bind(app_id)
+        .bind(app_id.to_string())
         .fetch_all(&self.db.pool)
         .await?;
         rows.iter().map(trigger).collect()
@@ -158,11 +160,11 @@ impl Store {
 
     /// One of the app's triggers; 404 when the app has none by that id
     /// (also when another app does).
-    pub async fn trigger(&self, app_id: &str, id: &str) -> Result<CronTrigger> {
+    pub async fn trigger(&self, app_id: AppId, id: &str) -> Result<CronTrigger> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} {FROM} WHERE t.app_id = $1 AND t.id = $2"
         ))
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(id)
         .fetch_optional(&self.db.pool)
         .await?
@@ -174,7 +176,7 @@ impl Store {
     /// now: creating one never fires it at once. 400 `invalid_schedule`,
     /// `invalid_timezone` or `invalid_script`; 409 `quota_exceeded` beyond
     /// [`MAX_TRIGGERS_PER_APP`].
-    pub async fn create_trigger(&self, app_id: &str, new: &NewTrigger) -> Result<CronTrigger> {
+    pub async fn create_trigger(&self, app_id: AppId, new: &NewTrigger) -> Result<CronTrigger> {
         let schedule = Schedule::parse(
             &new.schedule,
             new.timezone.as_deref().unwrap_or(DEFAULT_TIMEZONE),
@@ -182,7 +184,7 @@ impl Store {
         let mut tx = self.db.begin_write().await?;
         let script_id = script_in_app(&mut tx, app_id, &new.script).await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cron_triggers WHERE app_id = $1")
-            .bind(app_id)
+            .bind(app_id.to_string())
             .fetch_one(&mut *tx)
             .await?;
         if count >= MAX_TRIGGERS_PER_APP {
@@ -200,7 +202,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8)",
         )
         .bind(&id)
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(&script_id)
         .bind(schedule.expression())
         .bind(schedule.timezone())
@@ -219,7 +221,7 @@ impl Store {
     /// tick. Errors as for [`Store::create_trigger`], and 404.
     pub async fn update_trigger(
         &self,
-        app_id: &str,
+        app_id: AppId,
         id: &str,
         changes: &TriggerChanges,
     ) -> Result<CronTrigger> {
@@ -227,7 +229,7 @@ impl Store {
         let current: Option<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
             "SELECT script_id, schedule, timezone, enabled, next_run_at FROM cron_triggers WHERE app_id = $1 AND id = $2",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -264,7 +266,7 @@ impl Store {
         .bind(i64::from(enabled))
         .bind(next)
         .bind(now)
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -273,9 +275,9 @@ impl Store {
     }
 
     /// Deletes one of the app's triggers; 404 when it has none by that id.
-    pub async fn delete_trigger(&self, app_id: &str, id: &str) -> Result<()> {
+    pub async fn delete_trigger(&self, app_id: AppId, id: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM cron_triggers WHERE app_id = $1 AND id = $2")
-            .bind(app_id)
+            .bind(app_id.to_string())
             .bind(id)
             .execute(&self.db.pool)
             .await?;
@@ -298,19 +300,18 @@ impl Store {
         .bind(limit.max(1))
         .fetch_all(&self.db.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, app_id, script_id, schedule, timezone, due_at)| DueTrigger {
+        rows.into_iter()
+            .map(|(id, app_id, script_id, schedule, timezone, due_at)| {
+                Ok(DueTrigger {
                     id,
-                    app_id,
-                    script_id,
+                    app_id: super::id(&app_id)?,
+                    script_id: super::id(&script_id)?,
                     schedule,
                     timezone,
                     due_at,
-                },
-            )
-            .collect())
+                })
+            })
+            .collect()
     }
 
     /// Claims `due`'s tick for this process: moves the trigger's next tick
@@ -349,11 +350,14 @@ impl Store {
 
     /// What `script_id` runs now: its source and its app's limit overrides.
     /// `None` when the script is gone.
-    pub(crate) async fn trigger_target(&self, script_id: &str) -> Result<Option<TriggerTarget>> {
+    pub(crate) async fn trigger_target(
+        &self,
+        script_id: ScriptId,
+    ) -> Result<Option<TriggerTarget>> {
         let row: Option<(String, Option<String>)> = sqlx::query_as(
             "SELECT s.source, a.limits FROM scripts s JOIN apps a ON a.id = s.app_id WHERE s.id = $1",
         )
-        .bind(script_id)
+        .bind(script_id.to_string())
         .fetch_optional(&self.db.pool)
         .await?;
         Ok(row.map(|(source, limits)| TriggerTarget { source, limits }))

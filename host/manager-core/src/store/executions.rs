@@ -1,6 +1,7 @@
 //! The execution log.
 
 use serde::Serialize;
+use shared::{AppId, ExecutionId, ScriptId};
 use shared::{ExecutionRecord, LogLine};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -13,11 +14,14 @@ use crate::store::{Result, StoreError};
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExecutionSummary {
     /// UUID.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: ExecutionId,
     /// The app.
-    pub app_id: String,
+    #[schema(value_type = String)]
+    pub app_id: AppId,
     /// The script.
-    pub script_id: String,
+    #[schema(value_type = String)]
+    pub script_id: ScriptId,
     /// The route that matched, if any.
     pub route_id: Option<String>,
     /// `http`, `direct`, `test` or `cron`.
@@ -85,7 +89,7 @@ pub struct ExecutionStats {
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
     /// Only this app.
-    pub app_id: Option<String>,
+    pub app_id: Option<AppId>,
     /// Only this script.
     pub script_id: Option<String>,
     /// `ok` or `error`.
@@ -107,9 +111,9 @@ fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
     let code: Option<String> = row.try_get("error_code")?;
     let status: i64 = row.try_get("status")?;
     Ok(ExecutionSummary {
-        id: row.try_get("id")?,
-        app_id: row.try_get("app_id")?,
-        script_id: row.try_get("script_id")?,
+        id: super::id_column(row, "id")?,
+        app_id: super::id_column(row, "app_id")?,
+        script_id: super::id_column(row, "script_id")?,
         route_id: row.try_get("route_id")?,
         trigger: row.try_get("trigger_kind")?,
         method: row.try_get("method")?,
@@ -247,7 +251,7 @@ impl Store {
         let mut sql = format!("SELECT {COLUMNS} FROM executions WHERE 1 = 1");
         let mut binds: Vec<String> = Vec::new();
         if let Some(app) = &filter.app_id {
-            binds.push(app.clone());
+            binds.push(app.to_string());
             sql += &format!(" AND app_id = ${}", binds.len());
         }
         if let Some(script) = &filter.script_id {
@@ -328,7 +332,7 @@ impl Store {
     /// database, so a long window costs no transfer of raw rows.
     pub async fn execution_stats(
         &self,
-        app_id: &str,
+        app_id: AppId,
         since_ms: i64,
         until_ms: i64,
         bucket_ms: i64,
@@ -340,7 +344,7 @@ impl Store {
                     SUM(CASE WHEN error_code IS NULL THEN 0 ELSE 1 END)
              {WINDOW} GROUP BY bucket ORDER BY bucket"
         ))
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(since_ms)
         .bind(until_ms)
         .bind(bucket_ms.max(1))
@@ -353,7 +357,7 @@ impl Store {
         let percentile = |p: f64| {
             let offset = ((p * total as f64).ceil() as i64 - 1).max(0);
             sqlx::query_scalar::<_, i64>(&nth_sql)
-                .bind(app_id)
+                .bind(app_id.to_string())
                 .bind(since_ms)
                 .bind(until_ms)
                 .bind(offset)
@@ -374,9 +378,9 @@ impl Store {
     }
 
     /// One execution with its log lines.
-    pub async fn execution(&self, id: &str) -> Result<Execution> {
+    pub async fn execution(&self, id: ExecutionId) -> Result<Execution> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM executions WHERE id = $1"))
-            .bind(id)
+            .bind(id.to_string())
             .fetch_optional(&self.db.pool)
             .await?
             .ok_or_else(|| StoreError::not_found("execution", id))?;

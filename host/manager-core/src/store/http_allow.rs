@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 use shared::AllowPattern;
+use shared::AppId;
 
 use super::Store;
 use crate::db::{now_ms, rfc3339};
@@ -32,11 +33,11 @@ pub fn parse_allow_pattern(text: &str) -> Result<AllowPattern> {
 
 impl Store {
     /// The app's allow-list, in canonical order.
-    pub async fn http_allow_list(&self, app_id: &str) -> Result<Vec<HttpAllowEntry>> {
+    pub async fn http_allow_list(&self, app_id: AppId) -> Result<Vec<HttpAllowEntry>> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT pattern, created_at FROM app_http_allow WHERE app_id = $1 ORDER BY pattern",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .fetch_all(&self.db.pool)
         .await?;
         Ok(rows
@@ -51,10 +52,10 @@ impl Store {
     /// The app's allow-list, parsed, for the executor. A stored entry that
     /// no longer parses (it never should) is skipped with a warning rather
     /// than failing every request of the app.
-    pub async fn http_allow_patterns(&self, app_id: &str) -> Result<Vec<AllowPattern>> {
+    pub async fn http_allow_patterns(&self, app_id: AppId) -> Result<Vec<AllowPattern>> {
         let patterns: Vec<String> =
             sqlx::query_scalar("SELECT pattern FROM app_http_allow WHERE app_id = $1")
-                .bind(app_id)
+                .bind(app_id.to_string())
                 .fetch_all(&self.db.pool)
                 .await?;
         Ok(patterns
@@ -72,13 +73,17 @@ impl Store {
     /// Adds an entry; adding one that is already there (in any spelling)
     /// returns it unchanged. 409 `quota_exceeded` beyond
     /// [`MAX_ALLOW_ENTRIES`].
-    pub async fn add_http_allow(&self, app_id: &str, text: &str) -> Result<(HttpAllowEntry, bool)> {
+    pub async fn add_http_allow(
+        &self,
+        app_id: AppId,
+        text: &str,
+    ) -> Result<(HttpAllowEntry, bool)> {
         let pattern = parse_allow_pattern(text)?.to_string();
         let mut tx = self.db.begin_write().await?;
         let existing: Option<i64> = sqlx::query_scalar(
             "SELECT created_at FROM app_http_allow WHERE app_id = $1 AND pattern = $2",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(&pattern)
         .fetch_optional(&mut *tx)
         .await?;
@@ -94,7 +99,7 @@ impl Store {
         }
         let count: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM app_http_allow WHERE app_id = $1")
-                .bind(app_id)
+                .bind(app_id.to_string())
                 .fetch_one(&mut *tx)
                 .await?;
         if count >= MAX_ALLOW_ENTRIES {
@@ -104,7 +109,7 @@ impl Store {
         }
         let now = now_ms();
         sqlx::query("INSERT INTO app_http_allow (app_id, pattern, created_at) VALUES ($1, $2, $3)")
-            .bind(app_id)
+            .bind(app_id.to_string())
             .bind(&pattern)
             .bind(now)
             .execute(&mut *tx)
@@ -121,10 +126,10 @@ impl Store {
 
     /// Removes an entry (given in any spelling); 404 when the app has none
     /// such.
-    pub async fn remove_http_allow(&self, app_id: &str, text: &str) -> Result<()> {
+    pub async fn remove_http_allow(&self, app_id: AppId, text: &str) -> Result<()> {
         let pattern = parse_allow_pattern(text)?.to_string();
         let done = sqlx::query("DELETE FROM app_http_allow WHERE app_id = $1 AND pattern = $2")
-            .bind(app_id)
+            .bind(app_id.to_string())
             .bind(&pattern)
             .execute(&self.db.pool)
             .await?;

@@ -8,6 +8,7 @@
 //! exact under any concurrency, and a quota check reads one row instead of
 //! counting the app's keys.
 
+use shared::AppId;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -203,13 +204,13 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 /// Takes the app's usage row (creating it at zero), which every writer of
 /// the app's entries does first: on PostgreSQL the upsert locks the row
 /// until commit, so one app's writes queue here. Returns the counters.
-async fn lock_usage(tx: &mut Tx, app_id: &str) -> Result<KvUsage> {
+async fn lock_usage(tx: &mut Tx, app_id: AppId) -> Result<KvUsage> {
     let (keys, bytes): (i64, i64) = sqlx::query_as(
         "INSERT INTO kv_usage (app_id, keys, bytes) VALUES ($1, 0, 0)
          ON CONFLICT (app_id) DO UPDATE SET keys = kv_usage.keys
          RETURNING keys, bytes",
     )
-    .bind(app_id)
+    .bind(app_id.to_string())
     .fetch_one(&mut **tx)
     .await?;
     Ok(KvUsage { keys, bytes })
@@ -217,17 +218,17 @@ async fn lock_usage(tx: &mut Tx, app_id: &str) -> Result<KvUsage> {
 
 /// Deletes the app's expired entries and takes them off the counters; the
 /// caller holds the usage row. Returns how many went.
-async fn purge_locked(tx: &mut Tx, app_id: &str, now: i64) -> Result<u64> {
+async fn purge_locked(tx: &mut Tx, app_id: AppId, now: i64) -> Result<u64> {
     let sizes: Vec<i64> = sqlx::query_scalar(
         "DELETE FROM kv_entries WHERE app_id = $1 AND expires_at <= $2 RETURNING size",
     )
-    .bind(app_id)
+    .bind(app_id.to_string())
     .bind(now)
     .fetch_all(&mut **tx)
     .await?;
     if !sizes.is_empty() {
         sqlx::query("UPDATE kv_usage SET keys = keys - $2, bytes = bytes - $3 WHERE app_id = $1")
-            .bind(app_id)
+            .bind(app_id.to_string())
             .bind(sizes.len() as i64)
             .bind(sizes.iter().sum::<i64>())
             .execute(&mut **tx)
@@ -237,10 +238,10 @@ async fn purge_locked(tx: &mut Tx, app_id: &str, now: i64) -> Result<u64> {
 }
 
 /// The stored row of `key`, expired or not: (size, expires_at).
-async fn stored(tx: &mut Tx, app_id: &str, key: &str) -> Result<Option<(i64, Option<i64>)>> {
+async fn stored(tx: &mut Tx, app_id: AppId, key: &str) -> Result<Option<(i64, Option<i64>)>> {
     Ok(
         sqlx::query_as("SELECT size, expires_at FROM kv_entries WHERE app_id = $1 AND key = $2")
-            .bind(app_id)
+            .bind(app_id.to_string())
             .bind(key)
             .fetch_optional(&mut **tx)
             .await?,
@@ -274,7 +275,7 @@ fn quota_problem(quota: &KvQuota, usage: KvUsage, keys: i64, bytes: i64) -> Opti
 /// Returns the counter deltas to apply.
 async fn reserve(
     tx: &mut Tx,
-    app_id: &str,
+    app_id: AppId,
     key: &str,
     size: i64,
     quota: &KvQuota,
@@ -302,7 +303,7 @@ async fn reserve(
 /// Writes the row and moves the counters by the deltas [`reserve`] returned.
 async fn write(
     tx: &mut Tx,
-    app_id: &str,
+    app_id: AppId,
     key: &str,
     value: &str,
     expires_at: Option<i64>,
@@ -315,7 +316,7 @@ async fn write(
          ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value, size = excluded.size,
              expires_at = excluded.expires_at, updated_at = excluded.updated_at",
     )
-    .bind(app_id)
+    .bind(app_id.to_string())
     .bind(key)
     .bind(value)
     .bind((key.len() + value.len()) as i64)
@@ -325,7 +326,7 @@ async fn write(
     .await?;
     if keys != 0 || bytes != 0 {
         sqlx::query("UPDATE kv_usage SET keys = keys + $2, bytes = bytes + $3 WHERE app_id = $1")
-            .bind(app_id)
+            .bind(app_id.to_string())
             .bind(keys)
             .bind(bytes)
             .execute(&mut **tx)
@@ -336,12 +337,12 @@ async fn write(
 
 impl Store {
     /// The JSON text under `key`, unless absent or expired (`kv::get`).
-    pub async fn kv_value(&self, app_id: &str, key: &str) -> Result<Option<String>> {
+    pub async fn kv_value(&self, app_id: AppId, key: &str) -> Result<Option<String>> {
         check_key(key, None)?;
         Ok(sqlx::query_scalar(&format!(
             "SELECT value FROM kv_entries WHERE app_id = $1 AND {LIVE} AND key = $3"
         ))
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(now_ms())
         .bind(key)
         .fetch_optional(&self.db.pool)
@@ -349,13 +350,13 @@ impl Store {
     }
 
     /// `key` with its value and metadata, unless absent or expired.
-    pub async fn kv_entry(&self, app_id: &str, key: &str) -> Result<Option<KvEntry>> {
+    pub async fn kv_entry(&self, app_id: AppId, key: &str) -> Result<Option<KvEntry>> {
         check_key(key, None)?;
         sqlx::query(&format!(
             "SELECT key, value, size, expires_at, updated_at FROM kv_entries
              WHERE app_id = $1 AND {LIVE} AND key = $3"
         ))
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(now_ms())
         .bind(key)
         .fetch_optional(&self.db.pool)
@@ -366,12 +367,12 @@ impl Store {
     }
 
     /// Whether `key` holds a value that has not expired.
-    pub async fn kv_exists(&self, app_id: &str, key: &str) -> Result<bool> {
+    pub async fn kv_exists(&self, app_id: AppId, key: &str) -> Result<bool> {
         check_key(key, None)?;
         let found: Option<i64> = sqlx::query_scalar(&format!(
             "SELECT 1 FROM kv_entries WHERE app_id = $1 AND {LIVE} AND key = $3"
         ))
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(now_ms())
         .bind(key)
         .fetch_optional(&self.db.pool)
@@ -385,7 +386,7 @@ impl Store {
     /// `quota_exceeded` (409). Returns the stored entry.
     pub async fn kv_set(
         &self,
-        app_id: &str,
+        app_id: AppId,
         key: &str,
         value: &str,
         ttl: Option<Duration>,
@@ -413,7 +414,7 @@ impl Store {
 
     /// Removes `key`; whether a live value was there (deleting an expired
     /// key removes its row but answers `false`, as it was already gone).
-    pub async fn kv_delete(&self, app_id: &str, key: &str) -> Result<bool> {
+    pub async fn kv_delete(&self, app_id: AppId, key: &str) -> Result<bool> {
         check_key(key, None)?;
         let mut tx = self.db.begin_write().await?;
         lock_usage(&mut tx, app_id).await?;
@@ -421,7 +422,7 @@ impl Store {
         let removed: Option<(i64, Option<i64>)> = sqlx::query_as(
             "DELETE FROM kv_entries WHERE app_id = $1 AND key = $2 RETURNING size, expires_at",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(key)
         .fetch_optional(&mut *tx)
         .await?;
@@ -429,7 +430,7 @@ impl Store {
             return Ok(false);
         };
         sqlx::query("UPDATE kv_usage SET keys = keys - 1, bytes = bytes - $2 WHERE app_id = $1")
-            .bind(app_id)
+            .bind(app_id.to_string())
             .bind(size)
             .execute(&mut *tx)
             .await?;
@@ -443,7 +444,7 @@ impl Store {
     /// is `wrong_type` (409); a sum that does not fit is `incr_overflow` (400).
     pub async fn kv_incr(
         &self,
-        app_id: &str,
+        app_id: AppId,
         key: &str,
         delta: i64,
         quota: &KvQuota,
@@ -457,7 +458,7 @@ impl Store {
         let current: Option<(String, Option<i64>)> = sqlx::query_as(&format!(
             "SELECT value, expires_at FROM kv_entries WHERE app_id = $1 AND {LIVE} AND key = $3"
         ))
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(now)
         .bind(key)
         .fetch_optional(&mut *tx)
@@ -502,7 +503,7 @@ impl Store {
     /// its last key when more follow.
     pub async fn kv_keys(
         &self,
-        app_id: &str,
+        app_id: AppId,
         prefix: &str,
         cursor: Option<&str>,
         limit: u32,
@@ -520,7 +521,7 @@ impl Store {
     /// Like [`Store::kv_keys`], with values and metadata (the admin API).
     pub async fn kv_entries(
         &self,
-        app_id: &str,
+        app_id: AppId,
         prefix: &str,
         cursor: Option<&str>,
         limit: u32,
@@ -542,7 +543,7 @@ impl Store {
 
     async fn kv_list(
         &self,
-        app_id: &str,
+        app_id: AppId,
         columns: &str,
         prefix: &str,
         cursor: Option<&str>,
@@ -586,7 +587,10 @@ impl Store {
         }
         // One more than asked, to learn whether another page follows.
         sql.push_str(&format!(" ORDER BY key LIMIT {}", limit + 1));
-        let mut query = sqlx::query(&sql).bind(app_id).bind(now_ms()).bind(prefix);
+        let mut query = sqlx::query(&sql)
+            .bind(app_id.to_string())
+            .bind(now_ms())
+            .bind(prefix);
         if let Some(upper) = &upper {
             query = query.bind(upper);
         }
@@ -604,10 +608,10 @@ impl Store {
     }
 
     /// What the app's store holds now (expired entries not yet purged included).
-    pub async fn kv_usage(&self, app_id: &str) -> Result<KvUsage> {
+    pub async fn kv_usage(&self, app_id: AppId) -> Result<KvUsage> {
         let usage: Option<(i64, i64)> =
             sqlx::query_as("SELECT keys, bytes FROM kv_usage WHERE app_id = $1")
-                .bind(app_id)
+                .bind(app_id.to_string())
                 .fetch_optional(&self.db.pool)
                 .await?;
         Ok(usage
@@ -628,9 +632,10 @@ impl Store {
         // One short transaction per app, so scripts of other apps never wait
         // for the whole pass.
         for app_id in apps {
+            let app_id: AppId = super::id(&app_id)?;
             let mut tx = self.db.begin_write().await?;
-            lock_usage(&mut tx, &app_id).await?;
-            removed += purge_locked(&mut tx, &app_id, now).await?;
+            lock_usage(&mut tx, app_id).await?;
+            removed += purge_locked(&mut tx, app_id, now).await?;
             tx.commit().await?;
         }
         Ok(removed)

@@ -91,7 +91,7 @@ impl Page {
 }
 
 /// The id of the `default` app, fixed by the first migration.
-pub const DEFAULT_APP_ID: &str = "00000000-0000-4000-8000-000000000001";
+pub const DEFAULT_APP_ID: shared::AppId = shared::AppId::DEFAULT;
 
 /// Typed access to the database. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -116,6 +116,12 @@ pub(crate) fn id<T: std::str::FromStr>(raw: &str) -> crate::store::Result<T> {
     raw.parse().map_err(|_| {
         crate::store::StoreError::Corrupt(format!("corrupt id '{raw}' in the database"))
     })
+}
+
+/// A typed id from a row's text column `column`.
+pub(crate) fn id_column<T: std::str::FromStr>(row: &sqlx::any::AnyRow, column: &str) -> Result<T> {
+    use sqlx::Row as _;
+    id(&row.try_get::<String, _>(column)?)
 }
 
 /// Per-app limits: stored overrides on top of the defaults.

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use shared::domain::DomainPattern;
 use shared::path::{PathPattern, normalize_method};
+use shared::{AppId, RouteId, ScriptId};
 use sqlx::Row;
-use uuid::Uuid;
 
 use super::{App, Page, Script, Store};
 use crate::db::{now_ms, rfc3339};
@@ -16,11 +16,14 @@ use crate::store::{Result, StoreError};
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Route {
     /// UUID.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: RouteId,
     /// The app (always the script's app).
-    pub app_id: String,
+    #[schema(value_type = String)]
+    pub app_id: AppId,
     /// The script it runs.
-    pub script_id: String,
+    #[schema(value_type = String)]
+    pub script_id: ScriptId,
     /// Upper-case method or `*`.
     pub method: String,
     /// Path pattern, e.g. `/users/:id`.
@@ -43,7 +46,7 @@ pub struct Route {
 #[derive(Debug, Clone)]
 pub struct Claim {
     /// The claiming app's id.
-    pub app_id: String,
+    pub app_id: AppId,
     /// Its current slug.
     pub app_slug: String,
     /// The claim.
@@ -143,7 +146,7 @@ impl Store {
             .into_iter()
             .filter_map(|(app_id, app_slug, pattern)| {
                 Some(Claim {
-                    app_id,
+                    app_id: app_id.parse().ok()?,
                     app_slug,
                     pattern: DomainPattern::parse(&pattern).ok()?,
                 })
@@ -173,7 +176,7 @@ impl Store {
     /// `app_id` would leave unreachable, each with its app's slug.
     pub async fn routes_taken_over_by(
         &self,
-        app_id: &str,
+        app_id: AppId,
         pattern: &DomainPattern,
     ) -> Result<Vec<(String, Route)>> {
         let claims = self.all_claims().await?;
@@ -183,7 +186,7 @@ impl Store {
              WHERE r.host <> '' AND r.app_id <> $1
              ORDER BY a.slug, r.path, r.method",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .fetch_all(&self.db.pool)
         .await?;
         let mut taken = Vec::new();
@@ -209,12 +212,12 @@ impl Store {
     }
 
     /// The existing route of the same app that `route` would collide with.
-    pub async fn route_conflict(&self, app_id: &str, route: &NewRoute) -> Result<Option<Route>> {
+    pub async fn route_conflict(&self, app_id: AppId, route: &NewRoute) -> Result<Option<Route>> {
         let row = sqlx::query(
             "SELECT id, app_id, script_id, method, path, host, created_at FROM routes
              WHERE app_id = $1 AND host = $2 AND method = $3 AND path_shape = $4",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(&route.host)
         .bind(&route.method)
         .bind(&route.shape)
@@ -225,18 +228,18 @@ impl Store {
 
     /// Binds a validated route to `script`; 409 names the route it collides with.
     pub async fn create_route(&self, script: &Script, route: NewRoute) -> Result<Route> {
-        if let Some(existing) = self.route_conflict(&script.app_id, &route).await? {
+        if let Some(existing) = self.route_conflict(script.app_id, &route).await? {
             return Err(conflict_error(&route, &existing));
         }
-        let id = Uuid::new_v4().to_string();
+        let id = RouteId::new();
         let now = now_ms();
         sqlx::query(
             "INSERT INTO routes (id, app_id, script_id, method, path, host, path_shape, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(&id)
-        .bind(&script.app_id)
-        .bind(&script.id)
+        .bind(id.to_string())
+        .bind(script.app_id.to_string())
+        .bind(script.id.to_string())
         .bind(&route.method)
         .bind(&route.path)
         .bind(&route.host)
@@ -252,8 +255,8 @@ impl Store {
         })?;
         Ok(Route {
             id,
-            app_id: script.app_id.clone(),
-            script_id: script.id.clone(),
+            app_id: script.app_id,
+            script_id: script.id,
             method: route.method,
             path: route.path,
             host: (!route.host.is_empty()).then_some(route.host),
@@ -264,22 +267,24 @@ impl Store {
     }
 
     /// Routes of one script.
-    pub async fn list_routes(&self, script_id: &str, page: &Page) -> Result<Vec<Route>> {
+    pub async fn list_routes(&self, script_id: ScriptId, page: &Page) -> Result<Vec<Route>> {
         let condition = format!("script_id = $1{}", page.sql(ROUTE_KEY, 2));
-        self.routes_where(&condition, script_id, page).await
+        self.routes_where(&condition, &script_id.to_string(), page)
+            .await
     }
 
     /// Routes of one app, by path, method and host, one page.
-    pub async fn list_app_routes(&self, app_id: &str, page: &Page) -> Result<Vec<Route>> {
+    pub async fn list_app_routes(&self, app_id: AppId, page: &Page) -> Result<Vec<Route>> {
         let condition = format!("app_id = $1{}", page.sql(ROUTE_KEY, 2));
-        self.routes_where(&condition, app_id, page).await
+        self.routes_where(&condition, &app_id.to_string(), page)
+            .await
     }
 
     /// Routes of one app that are scoped to a host.
-    pub async fn host_scoped_routes(&self, app_id: &str) -> Result<Vec<Route>> {
+    pub async fn host_scoped_routes(&self, app_id: AppId) -> Result<Vec<Route>> {
         self.routes_where(
             "app_id = $1 AND host <> '' ORDER BY host, path, method",
-            app_id,
+            &app_id.to_string(),
             &Page::all(),
         )
         .await
@@ -299,10 +304,10 @@ impl Store {
     }
 
     /// Removes a route of `script_id`.
-    pub async fn delete_route(&self, script_id: &str, route_id: &str) -> Result<()> {
+    pub async fn delete_route(&self, script_id: ScriptId, route_id: RouteId) -> Result<()> {
         let done = sqlx::query("DELETE FROM routes WHERE id = $1 AND script_id = $2")
-            .bind(route_id)
-            .bind(script_id)
+            .bind(route_id.to_string())
+            .bind(script_id.to_string())
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -327,9 +332,9 @@ pub(crate) fn conflict_message(route: &NewRoute, existing: &Route) -> String {
 fn from_row(row: &sqlx::any::AnyRow) -> Result<Route> {
     let host: String = row.try_get("host")?;
     Ok(Route {
-        id: row.try_get("id")?,
-        app_id: row.try_get("app_id")?,
-        script_id: row.try_get("script_id")?,
+        id: super::id_column(row, "id")?,
+        app_id: super::id_column(row, "app_id")?,
+        script_id: super::id_column(row, "script_id")?,
         method: row.try_get("method")?,
         path: row.try_get("path")?,
         host: (!host.is_empty()).then_some(host),

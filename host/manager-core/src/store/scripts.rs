@@ -1,9 +1,9 @@
 //! Scripts: Rhai source owned by an app.
 
 use serde::Serialize;
+use shared::{AppId, ScriptId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use uuid::Uuid;
 
 use super::{Page, Store};
 use crate::db::{now_ms, rfc3339};
@@ -18,9 +18,11 @@ pub(crate) const MAX_SOURCE_BYTES: usize = 256 << 10;
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Script {
     /// UUID.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: ScriptId,
     /// Owning app's id.
-    pub app_id: String,
+    #[schema(value_type = String)]
+    pub app_id: AppId,
     /// Unique within the app.
     pub name: String,
     /// Free text.
@@ -37,8 +39,8 @@ const COLUMNS: &str = "id, app_id, name, description, source, created_at, update
 
 fn from_row(row: &AnyRow) -> Result<Script> {
     Ok(Script {
-        id: row.try_get("id")?,
-        app_id: row.try_get("app_id")?,
+        id: super::id_column(row, "id")?,
+        app_id: super::id_column(row, "app_id")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
         source: row.try_get("source")?,
@@ -80,14 +82,14 @@ pub(crate) fn validate_source(source: &str) -> Result<()> {
 
 impl Store {
     /// Scripts, optionally of one app, ordered by name (then id), one page.
-    pub async fn list_scripts(&self, app_id: Option<&str>, page: &Page) -> Result<Vec<Script>> {
+    pub async fn list_scripts(&self, app_id: Option<AppId>, page: &Page) -> Result<Vec<Script>> {
         let rows = match app_id {
             Some(app) => {
                 let sql = format!(
                     "SELECT {COLUMNS} FROM scripts WHERE app_id = $1{}",
                     page.sql("name", 2)
                 );
-                page.bind(sqlx::query(&sql).bind(app))
+                page.bind(sqlx::query(&sql).bind(app.to_string()))
                     .fetch_all(&self.db.pool)
                     .await?
             }
@@ -105,9 +107,9 @@ impl Store {
     }
 
     /// One script by id.
-    pub async fn script(&self, id: &str) -> Result<Script> {
+    pub async fn script(&self, id: ScriptId) -> Result<Script> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM scripts WHERE id = $1"))
-            .bind(id)
+            .bind(id.to_string())
             .fetch_optional(&self.db.pool)
             .await?
             .ok_or_else(|| StoreError::not_found("script", id))?;
@@ -117,20 +119,20 @@ impl Store {
     /// Stores a new script (the caller has compiled it).
     pub async fn create_script(
         &self,
-        app_id: &str,
+        app_id: AppId,
         name: &str,
         description: &str,
         source: &str,
     ) -> Result<Script> {
         validate_script_name(name)?;
         validate_source(source)?;
-        let id = Uuid::new_v4().to_string();
+        let id = ScriptId::new();
         let now = now_ms();
         sqlx::query(
             "INSERT INTO scripts (id, app_id, name, description, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
         )
-        .bind(&id)
-        .bind(app_id)
+        .bind(id.to_string())
+        .bind(app_id.to_string())
         .bind(name)
         .bind(description)
         .bind(source)
@@ -138,7 +140,7 @@ impl Store {
         .execute(&self.db.pool)
         .await
         .on_conflict(ErrorCode::ScriptNameTaken, || format!("this app already has a script named '{name}'"))?;
-        self.script(&id).await
+        self.script(id).await
     }
 
     /// Changes name, description and/or source.
@@ -161,17 +163,17 @@ impl Store {
             .bind(description.unwrap_or(&script.description))
             .bind(source.unwrap_or(&script.source))
             .bind(now_ms())
-            .bind(&script.id)
+            .bind(script.id.to_string())
             .execute(&self.db.pool)
             .await
             .on_conflict(ErrorCode::ScriptNameTaken, || format!("this app already has a script named '{name}'"))?;
-        self.script(&script.id).await
+        self.script(script.id).await
     }
 
     /// Deletes a script and its routes.
-    pub async fn delete_script(&self, id: &str) -> Result<()> {
+    pub async fn delete_script(&self, id: ScriptId) -> Result<()> {
         let done = sqlx::query("DELETE FROM scripts WHERE id = $1")
-            .bind(id)
+            .bind(id.to_string())
             .execute(&self.db.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -181,10 +183,10 @@ impl Store {
     }
 
     /// Number of scripts an app has (the Hello World seed, app statistics).
-    pub async fn count_scripts(&self, app_id: &str) -> Result<i64> {
+    pub async fn count_scripts(&self, app_id: AppId) -> Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM scripts WHERE app_id = $1")
-                .bind(app_id)
+                .bind(app_id.to_string())
                 .fetch_one(&self.db.pool)
                 .await?,
         )

@@ -5,6 +5,7 @@
 //! are stored and shown as they are.
 
 use serde::Serialize;
+use shared::AppId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -87,12 +88,12 @@ fn variable(row: &AnyRow) -> Result<Variable> {
 
 impl Store {
     /// The app's variables and secrets by name (secrets without values).
-    pub async fn list_variables(&self, app_id: &str) -> Result<Vec<Variable>> {
+    pub async fn list_variables(&self, app_id: AppId) -> Result<Vec<Variable>> {
         let rows = sqlx::query(
             "SELECT name, secret, value, created_at, updated_at FROM app_variables
              WHERE app_id = $1 ORDER BY name",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .fetch_all(&self.db.pool)
         .await?;
         rows.iter().map(variable).collect()
@@ -103,7 +104,7 @@ impl Store {
     /// [`StoreError::NoSecretKey`].
     pub async fn set_variable(
         &self,
-        app_id: &str,
+        app_id: AppId,
         name: &str,
         value: &str,
         secret: bool,
@@ -113,7 +114,7 @@ impl Store {
         validate_value(value)?;
         let stored = if secret {
             key.ok_or(StoreError::NoSecretKey)?
-                .encrypt(app_id, name, value)
+                .encrypt(&app_id.to_string(), name, value)
         } else {
             value.to_owned()
         };
@@ -125,7 +126,7 @@ impl Store {
                  secret = excluded.secret, updated_at = excluded.updated_at
              RETURNING created_at",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(name)
         .bind(stored)
         .bind(i64::from(secret))
@@ -142,10 +143,10 @@ impl Store {
     }
 
     /// Removes variable `name`; 404 when the app has none by that name.
-    pub async fn delete_variable(&self, app_id: &str, name: &str) -> Result<()> {
+    pub async fn delete_variable(&self, app_id: AppId, name: &str) -> Result<()> {
         validate_variable_name(name)?;
         let done = sqlx::query("DELETE FROM app_variables WHERE app_id = $1 AND name = $2")
-            .bind(app_id)
+            .bind(app_id.to_string())
             .bind(name)
             .execute(&self.db.pool)
             .await?;
@@ -160,7 +161,7 @@ impl Store {
     /// an altered row) is [`StoreError::Secret`], without the stored text.
     pub async fn variable_value(
         &self,
-        app_id: &str,
+        app_id: AppId,
         name: &str,
         key: Option<&SecretKey>,
     ) -> Result<Option<String>> {
@@ -168,7 +169,7 @@ impl Store {
         let row: Option<(String, i64)> = sqlx::query_as(
             "SELECT value, secret FROM app_variables WHERE app_id = $1 AND name = $2",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(name)
         .fetch_optional(&self.db.pool)
         .await?;
@@ -177,7 +178,7 @@ impl Store {
             Some((value, 0)) => Ok(Some(value)),
             Some((sealed, _)) => {
                 let key = key.ok_or(StoreError::NoSecretKey)?;
-                key.decrypt(app_id, name, &sealed)
+                key.decrypt(&app_id.to_string(), name, &sealed)
                     .map(Some)
                     .map_err(|err| StoreError::Secret {
                         name: name.to_owned(),

@@ -27,9 +27,7 @@ pub(crate) fn run(opts: &Opts, table: &mut Table) {
     let url = format!("sqlite://{}", dir.path().join("picloud.db").display());
     let store = rt.block_on(async { Store::new(Db::connect(&url).await.expect("database opens")) });
     let services = DataServices::new(store, KvQuota::default(), DocsQuota::default(), None);
-    let app: AppId = manager_core::store::DEFAULT_APP_ID
-        .parse()
-        .expect("the default app's id");
+    let app: AppId = manager_core::store::DEFAULT_APP_ID;
     rt.block_on(services.set(app, "user:42", r#"{"name":"Ada","visits":3}"#, None))
         .expect("the key is stored");
     let executor = Executor::new(ExecutorConfig {

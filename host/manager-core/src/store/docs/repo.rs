@@ -2,6 +2,7 @@
 //! of the `documents` and `docs_usage` tables.
 
 use serde_json::{Map, Value};
+use shared::AppId;
 use shared::DocQuery;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -22,24 +23,24 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 /// Takes the app's usage row (creating it at zero), which every writer of
 /// the app's documents does first: on PostgreSQL the upsert locks the row
 /// until commit, so one app's writes queue here. Returns the counters.
-async fn lock_usage(tx: &mut Tx, app_id: &str) -> Result<DocsUsage> {
+async fn lock_usage(tx: &mut Tx, app_id: AppId) -> Result<DocsUsage> {
     let (documents, bytes): (i64, i64) = sqlx::query_as(
         "INSERT INTO docs_usage (app_id, documents, bytes) VALUES ($1, 0, 0)
          ON CONFLICT (app_id) DO UPDATE SET documents = docs_usage.documents
          RETURNING documents, bytes",
     )
-    .bind(app_id)
+    .bind(app_id.to_string())
     .fetch_one(&mut **tx)
     .await?;
     Ok(DocsUsage { documents, bytes })
 }
 
-async fn add_usage(tx: &mut Tx, app_id: &str, documents: i64, bytes: i64) -> Result<()> {
+async fn add_usage(tx: &mut Tx, app_id: AppId, documents: i64, bytes: i64) -> Result<()> {
     if documents != 0 || bytes != 0 {
         sqlx::query(
             "UPDATE docs_usage SET documents = documents + $2, bytes = bytes + $3 WHERE app_id = $1",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(documents)
         .bind(bytes)
         .execute(&mut **tx)
@@ -62,7 +63,7 @@ fn stored(row: &AnyRow) -> Result<StoredDoc> {
 /// `change` turns the stored object into the new one. `None` when absent.
 async fn rewrite(
     tx: &mut Tx,
-    app_id: &str,
+    app_id: AppId,
     collection: &str,
     id: &str,
     quota: &DocsQuota,
@@ -72,7 +73,7 @@ async fn rewrite(
     let current = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM documents d WHERE d.app_id = $1 AND d.collection = $2 AND d.id = $3"
     ))
-    .bind(app_id)
+    .bind(app_id.to_string())
     .bind(collection)
     .bind(id)
     .fetch_optional(&mut **tx)
@@ -93,7 +94,7 @@ async fn rewrite(
         "UPDATE documents SET body = $4, size = $5, updated_at = $6
          WHERE app_id = $1 AND collection = $2 AND id = $3",
     )
-    .bind(app_id)
+    .bind(app_id.to_string())
     .bind(collection)
     .bind(id)
     .bind(&body)
@@ -117,7 +118,7 @@ impl Store {
     /// `quota_exceeded` (409).
     pub async fn doc_insert(
         &self,
-        app_id: &str,
+        app_id: AppId,
         collection: &str,
         body: &str,
         quota: &DocsQuota,
@@ -137,7 +138,7 @@ impl Store {
             "INSERT INTO documents (app_id, collection, id, body, size, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $6)",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(collection)
         .bind(&id)
         .bind(&body)
@@ -159,7 +160,7 @@ impl Store {
     /// The document `id` of `collection`, if it exists (`docs::get`).
     pub async fn doc_get(
         &self,
-        app_id: &str,
+        app_id: AppId,
         collection: &str,
         id: &str,
     ) -> Result<Option<StoredDoc>> {
@@ -170,7 +171,7 @@ impl Store {
         sqlx::query(&format!(
             "SELECT {COLUMNS} FROM documents d WHERE d.app_id = $1 AND d.collection = $2 AND d.id = $3"
         ))
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(collection)
         .bind(id)
         .fetch_optional(&self.db.pool)
@@ -186,7 +187,7 @@ impl Store {
     /// like [`Store::doc_insert`].
     pub async fn doc_update(
         &self,
-        app_id: &str,
+        app_id: AppId,
         collection: &str,
         id: &str,
         patch: &str,
@@ -211,7 +212,7 @@ impl Store {
     /// its id and creation time (the admin API's `PUT`). `None` if absent.
     pub async fn doc_replace(
         &self,
-        app_id: &str,
+        app_id: AppId,
         collection: &str,
         id: &str,
         body: &str,
@@ -229,7 +230,7 @@ impl Store {
     }
 
     /// Removes document `id`; whether it existed (`docs::delete`).
-    pub async fn doc_delete(&self, app_id: &str, collection: &str, id: &str) -> Result<bool> {
+    pub async fn doc_delete(&self, app_id: AppId, collection: &str, id: &str) -> Result<bool> {
         validate_collection(collection)?;
         if !is_doc_id(id) {
             return Ok(false);
@@ -239,7 +240,7 @@ impl Store {
         let size: Option<i64> = sqlx::query_scalar(
             "DELETE FROM documents WHERE app_id = $1 AND collection = $2 AND id = $3 RETURNING size",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .bind(collection)
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -264,7 +265,7 @@ impl Store {
     /// reverses all of it, id included.
     pub async fn doc_find(
         &self,
-        app_id: &str,
+        app_id: AppId,
         collection: &str,
         query: &DocQuery,
     ) -> Result<StoredDocPage> {
@@ -296,7 +297,9 @@ impl Store {
 
         let find = compile_find(self.db.is_postgres(), query, cursor.as_ref(), limit)?;
 
-        let mut q = sqlx::query(&find.sql).bind(app_id).bind(collection);
+        let mut q = sqlx::query(&find.sql)
+            .bind(app_id.to_string())
+            .bind(collection);
         for arg in &find.args {
             q = match arg {
                 Arg::Text(text) => q.bind(text.as_str()),
@@ -340,12 +343,12 @@ impl Store {
     }
 
     /// The app's collections in byte order of their names, with what each holds.
-    pub async fn doc_collections(&self, app_id: &str) -> Result<Vec<Collection>> {
+    pub async fn doc_collections(&self, app_id: AppId) -> Result<Vec<Collection>> {
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT collection, COUNT(*), CAST(SUM(size) AS BIGINT) FROM documents
              WHERE app_id = $1 GROUP BY collection ORDER BY collection",
         )
-        .bind(app_id)
+        .bind(app_id.to_string())
         .fetch_all(&self.db.pool)
         .await?;
         Ok(rows
@@ -359,10 +362,10 @@ impl Store {
     }
 
     /// What the app's collections hold together.
-    pub async fn doc_usage(&self, app_id: &str) -> Result<DocsUsage> {
+    pub async fn doc_usage(&self, app_id: AppId) -> Result<DocsUsage> {
         let usage: Option<(i64, i64)> =
             sqlx::query_as("SELECT documents, bytes FROM docs_usage WHERE app_id = $1")
-                .bind(app_id)
+                .bind(app_id.to_string())
                 .fetch_optional(&self.db.pool)
                 .await?;
         Ok(usage
