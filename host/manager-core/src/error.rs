@@ -6,6 +6,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shared::{ExecutionError, ScriptFailure};
 
+/// What a secret write or read says when the server has no key for secrets
+/// (the store's error and the API's say the same).
+pub(crate) const NO_SECRET_KEY: &str = "this server has no key for secrets, so it cannot store or read them; its operator must configure one (PICLOUD_SECRET_KEY)";
+
 /// Declares [`ErrorCode`]: each code once, with its wire form and the HTTP
 /// status it is answered with, so the two cannot drift apart.
 macro_rules! error_codes {
@@ -222,9 +226,7 @@ pub enum Error {
     Config(String),
     /// A secret was written or read, but the server has no key for secrets
     /// (503; the message is shown, as only the operator can fix it).
-    #[error(
-        "this server has no key for secrets, so it cannot store or read them; its operator must configure one (PICLOUD_SECRET_KEY)"
-    )]
+    #[error("{}", NO_SECRET_KEY)]
     NoSecretKey,
     /// A stored secret does not decrypt (500; logged without the value).
     #[error("secret '{name}': {reason}")]

@@ -44,9 +44,7 @@ pub enum StoreError {
     #[error("{0}")]
     Corrupt(String),
     /// A secret was written or read, but the server has no key for secrets.
-    #[error(
-        "this server has no key for secrets, so it cannot store or read them; its operator must configure one (PICLOUD_SECRET_KEY)"
-    )]
+    #[error("{}", crate::error::NO_SECRET_KEY)]
     NoSecretKey,
     /// A stored secret does not decrypt.
     #[error("secret '{name}': {reason}")]
