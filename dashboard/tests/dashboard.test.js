@@ -441,6 +441,52 @@ describe('app settings: CORS', () => {
 	});
 });
 
+describe('app settings: rate limit', () => {
+	test('a rate limit is saved from the form, answers 429 past its burst, and is turned off', async () => {
+		const port = new URL(server.url).port;
+		await adminApi(server, 'POST', '/apps', { slug: 'throttled', name: 'Throttled' });
+		await adminApi(server, 'POST', '/apps/throttled/domains', { pattern: 'throttled.localhost' });
+		const script = await adminApi(server, 'POST', '/scripts', {
+			app_id: 'throttled',
+			name: 'hi',
+			source: '"hi"'
+		});
+		await adminApi(server, 'POST', `/scripts/${script.id}/routes`, { method: 'GET', path: '/hi' });
+		const { page, problems, context } = await openPage(browser);
+		await signIn(page, server);
+		await page.goto(`${server.url}/admin/apps/throttled/settings`);
+		const rate = page.getByLabel('Requests per second');
+		// Out of range: the server's reason is shown and nothing is saved.
+		await rate.fill('0');
+		await page.getByRole('button', { name: 'Save rate limit' }).click();
+		await expectText(page.getByRole('alert'), /requests_per_second/);
+		assert.equal((await adminApi(server, 'GET', '/apps/throttled')).rate_limit, undefined);
+		// A very slow refill with a bucket of one: the second call finds it empty.
+		await rate.fill('0.001');
+		await page.getByLabel('Burst').fill('1');
+		await page.getByRole('button', { name: 'Save rate limit' }).click();
+		await page.getByText('Rate limit saved.').waitFor();
+		const app = await adminApi(server, 'GET', '/apps/throttled');
+		assert.deepEqual(
+			{ rps: app.rate_limit.requests_per_second, burst: app.rate_limit.burst },
+			{ rps: 0.001, burst: 1 }
+		);
+		const route = `http://throttled.localhost:${port}/hi`;
+		const tab = await context.newPage();
+		assert.equal((await tab.goto(route)).status(), 200);
+		const refused = await tab.goto(route);
+		assert.equal(refused.status(), 429);
+		assert.ok(Number(refused.headers()['retry-after']) > 0);
+		// Turned off: calls go through again.
+		await page.getByRole('button', { name: 'Turn off' }).click();
+		await page.getByText('Rate limit is off.').waitFor();
+		assert.equal((await tab.goto(route)).status(), 200);
+		assert.equal(await rate.inputValue(), '');
+		assertClean(problems);
+		await context.close();
+	});
+});
+
 describe('app settings', () => {
 	test('limits are saved (empty means the default) and an app is deleted after typing its slug', async () => {
 		await adminApi(server, 'POST', '/apps', { slug: 'doomed', name: 'Doomed' });

@@ -49,11 +49,22 @@ export interface CorsPolicy {
 	max_age?: number | null;
 }
 
-/** The document's `limits` and `cors` (bare objects there) with their fields. */
-type WithPolicies<T> = Omit<T, 'limits' | 'cors'> & {
+/** An app's request rate limit (docs/apps.md#rate-limits). */
+export interface RateLimit {
+	requests_per_second: number;
+	/** The bucket's size; the server's default is one second's worth. */
+	burst?: number;
+	/** One bucket per client address instead of one for the whole app. */
+	per_client_ip?: boolean;
+}
+
+/** The document's `limits`, `cors` and `rate_limit` (bare objects there) with their fields. */
+type WithPolicies<T> = Omit<T, 'limits' | 'cors' | 'rate_limit'> & {
 	limits?: Limits | null;
 	/** Absent or null when CORS is off (docs/apps.md#cors). */
 	cors?: CorsPolicy | null;
+	/** Absent or null when the app has no rate limit. */
+	rate_limit?: RateLimit | null;
 };
 
 export type Domain = Schema<'Domain'>;
