@@ -4,6 +4,7 @@
 #   scripts/setup.sh        what building and running needs
 #   scripts/setup.sh test   also what the test suites need (PostgreSQL server,
 #                           Chromium for the dashboard's browser tests, Caddy,
+#                           Prometheus and promtool for the metrics tests,
 #                           buildah and debootstrap for the image test, the
 #                           ARM64 cross toolchain and qemu for the ARM64 smoke test)
 # Idempotent, and quick when everything is present.
@@ -34,6 +35,9 @@ if [ "${1:-}" = test ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   # The proxy and cluster tests run the real Caddy in front of PiCloud.
   command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+  # The metrics tests check `GET /metrics` with promtool and have a real
+  # Prometheus server scrape PiCloud; Debian's package has both.
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   # The image test (scripts/test-docker.sh) builds docker/Dockerfile with
   # buildah on a Debian base made with debootstrap.
   command -v buildah >/dev/null 2>&1 || missing+=(buildah)

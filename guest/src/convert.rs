@@ -90,6 +90,7 @@ pub(crate) fn request_to_map(request: HttpRequest) -> Dynamic {
     map.insert("path".into(), request.path.into());
     map.insert("url".into(), request.url.into());
     map.insert("client_ip".into(), request.client_ip.into());
+    map.insert("id".into(), request.id.into());
     map.insert("query_all".into(), pairs_to_arrays(&request.query));
     map.insert("query".into(), pairs_to_map(request.query));
     map.insert("headers".into(), pairs_to_map(request.headers));

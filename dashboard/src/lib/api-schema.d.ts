@@ -130,6 +130,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{app}/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An app's executions across its scripts, newest first: filtered by
+         *     script, status, trigger, host, method, path, request id, time and text
+         *     in the log lines.
+         */
+        get: operations["executions_list_for_app"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/executions/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live execution log: Server-Sent Events of the app's new execution
+         *     records as they are written (`event: execution`, `id:` its `seq`, `data:`
+         *     the record with its log lines), filtered like the list. `Last-Event-ID`
+         *     resumes: the stored records after it come first. A reader that falls
+         *     1,024 records behind gets `event: dropped` and the stream ends.
+         */
+        get: operations["executions_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/apps/{app}/http-allow": {
         parameters: {
             query?: never;
@@ -867,6 +911,8 @@ export interface components {
             last_used_at?: string | null;
             /** @description Its name. */
             name: string;
+            /** @description `admin` or `metrics`. */
+            scope: components["schemas"]["TokenScope"];
             /** @description The secret (`pc_…`); only its hash is stored. */
             token: string;
             /** @description The user it acts for. */
@@ -1003,6 +1049,13 @@ export interface components {
              * @description Lines dropped because the per-execution cap was reached.
              */
             logs_dropped: number;
+            /**
+             * @description The request's headers (lower-case names), with `authorization`,
+             *     `cookie` and the configured secret headers `[redacted]`.
+             */
+            request_headers: {
+                [key: string]: string;
+            };
         };
         /** @description The error part of an execution record. */
         ExecutionFailure: {
@@ -1042,6 +1095,8 @@ export interface components {
              * @description Fuel consumed.
              */
             fuel_used: number;
+            /** @description The `Host` the request came in on (empty for cron and test runs). */
+            host: string;
             /** @description UUID. */
             id: string;
             /** @description Request method. */
@@ -1050,10 +1105,23 @@ export interface components {
             outcome: string;
             /** @description Request path. */
             path: string;
+            /** @description The request id (`x-request-id`). */
+            request_id: string;
+            /**
+             * Format: int64
+             * @description Bytes of response body the caller received.
+             */
+            response_bytes: number;
             /** @description The route that matched, if any. */
             route_id?: string | null;
             /** @description The script. */
             script_id: string;
+            /**
+             * Format: int64
+             * @description Position in the order records were written: the live stream's event
+             *     id (`Last-Event-ID`).
+             */
+            seq: number;
             /** @description RFC 3339. */
             started_at: string;
             /**
@@ -1176,6 +1244,11 @@ export interface components {
         NewToken: {
             /** @description 1-100 printable characters. */
             name: string;
+            /**
+             * @description `admin` (default: the admin API) or `metrics` (`GET /metrics` only,
+             *     for a scraper).
+             */
+            scope?: string | null;
         };
         NewUser: {
             /** @description At least 12 characters, at most 1024 bytes. */
@@ -1404,6 +1477,11 @@ export interface components {
             last_used_at?: string | null;
             /** @description What it is for. */
             name: string;
+            /**
+             * @description What it may do: `admin` (the admin API) or `metrics` (`GET /metrics`
+             *     only).
+             */
+            scope: components["schemas"]["TokenScope"];
             /** @description The user it acts for (`null`: bootstrap or operator CLI). */
             user_id?: string | null;
         };
@@ -1413,6 +1491,11 @@ export interface components {
             /** @description The items, in the list's order. */
             tokens: components["schemas"]["Token"][];
         };
+        /**
+         * @description What a token may do.
+         * @enum {string}
+         */
+        TokenScope: "admin" | "metrics";
         /** @description All of an app's cron triggers. */
         TriggerList: {
             /** @description Oldest first (no paging: an app has at most 100). */
@@ -2670,6 +2753,210 @@ export interface operations {
             };
             /** @description `domain_in_use`: host-scoped routes need this claim */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    executions_list_for_app: {
+        parameters: {
+            query?: {
+                /** @description A script of the app: its id or its name. */
+                script?: string;
+                /** @description `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`). */
+                status?: string;
+                /** @description `http`, `direct`, `test` or `cron`. */
+                trigger?: string;
+                /** @description The `Host` the request came in on (any port; case-insensitive). */
+                host?: string;
+                /** @description Request method, e.g. `POST`. */
+                method?: string;
+                /** @description Request path; with a trailing `*`, every path that starts with the rest. */
+                path?: string;
+                /** @description The request id (`x-request-id`). */
+                request_id?: string;
+                /** @description Text the script's log lines or error message contain (case-insensitive). */
+                q?: string;
+                /** @description RFC 3339: only executions started at or after this time. */
+                since?: string;
+                /** @description RFC 3339: only executions started before this time. */
+                until?: string;
+                /** @description Items per page, 1-500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of executions, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionList"];
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_status`, `invalid_trigger`, `invalid_time`, `invalid_limit`, `invalid_cursor` or `invalid_query` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    executions_stream: {
+        parameters: {
+            query?: {
+                /** @description A script of the app: its id or its name. */
+                script?: string;
+                /** @description `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`). */
+                status?: string;
+                /** @description `http`, `direct`, `test` or `cron`. */
+                trigger?: string;
+                /** @description The `Host` the request came in on (any port; case-insensitive). */
+                host?: string;
+                /** @description Request method, e.g. `POST`. */
+                method?: string;
+                /** @description Request path; with a trailing `*`, every path that starts with the rest. */
+                path?: string;
+                /** @description The request id (`x-request-id`). */
+                request_id?: string;
+                /** @description Text the script's log lines or error message contain (case-insensitive). */
+                q?: string;
+                /**
+                 * @description Resume after this event id (the `seq` of the last record seen), as
+                 *     the `Last-Event-ID` header does; the header wins.
+                 */
+                last_event_id?: string;
+            };
+            header?: {
+                /** @description Resume after this event id */
+                "Last-Event-ID"?: string | null;
+            };
+            path: {
+                /** @description App id or slug */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `text/event-stream` of `execution` events (and a final `dropped` for a reader that fell behind) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_status`, `invalid_trigger`, `invalid_event_id` or `invalid_query` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4432,7 +4719,7 @@ export interface operations {
                 app?: string;
                 /** @description Script id. */
                 script?: string;
-                /** @description `ok` or `error`. */
+                /** @description `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`). */
                 status?: string;
                 /** @description RFC 3339: only executions started at or after this time. */
                 since?: string;
@@ -5227,7 +5514,7 @@ export interface operations {
                 app?: string;
                 /** @description Script id. */
                 script?: string;
-                /** @description `ok` or `error`. */
+                /** @description `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`). */
                 status?: string;
                 /** @description RFC 3339: only executions started at or after this time. */
                 since?: string;
@@ -5742,7 +6029,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedToken"];
                 };
             };
-            /** @description `invalid_name` */
+            /** @description `invalid_name` or `invalid_scope` */
             400: {
                 headers: {
                     [name: string]: unknown;

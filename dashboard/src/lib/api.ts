@@ -449,7 +449,9 @@ export const api = {
 		}),
 
 	listTokens: () => allPages<'tokens', Token>('/tokens', 'tokens'),
-	createToken: (name: string) =>
-		request<CreatedToken>('POST', '/tokens', { body: { name } satisfies Schema<'NewToken'> }),
+	createToken: (name: string, scope: 'admin' | 'metrics' = 'admin') =>
+		request<CreatedToken>('POST', '/tokens', {
+			body: { name, scope } satisfies Schema<'NewToken'>
+		}),
 	revokeToken: (id: string) => request<void>('DELETE', `/tokens/${enc(id)}`)
 };

@@ -57,6 +57,9 @@ pub struct ControlConfig {
     /// in at start from the two settings above, once the port is bound and
     /// the key is loaded.
     pub manager: ManagerConfig,
+    /// A second address that serves `GET /metrics` without authentication
+    /// (`PICLOUD_METRICS_LISTEN`), for a private network.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ControlConfig {
@@ -73,6 +76,7 @@ impl ControlConfig {
             http: HttpLimits::default(),
             cluster_secret: None,
             manager: ManagerConfig::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -101,6 +105,7 @@ impl ControlPlane {
             .await
             .context("opening the database")?;
         let schema = db.schema_version().await?;
+        shared::metrics::metrics().set_build_info(env!("CARGO_PKG_VERSION"), &schema.to_string());
         let store = Store::new(db);
         let secret_key = match &config.secret_key {
             Some(hex) => SecretKey::from_hex(hex).context("PICLOUD_SECRET_KEY")?,
@@ -168,6 +173,7 @@ impl ControlPlane {
             OrchestratorConfig {
                 admin_hosts: config.manager.admin_hosts.clone(),
                 trusted_proxies: config.manager.trusted_proxies.clone(),
+                redact_headers: config.manager.redact_headers.clone(),
                 ..OrchestratorConfig::default()
             },
         );
@@ -194,9 +200,16 @@ impl ControlPlane {
         let recorder = manager.recorder();
         // Cron runs already started finish (and are recorded) on their own
         // tasks; no new tick starts. Records still queued are written.
-        let mut server = Server::serve(listener, app, config.http.clone())
+        let http = HttpLimits {
+            trusted_proxies: config.manager.trusted_proxies.clone(),
+            ..config.http.clone()
+        };
+        let db = manager.store().db().clone();
+        let mut server = Server::serve(listener, app, http)
             .with_background(vec![janitor, scheduler])
-            .with_on_stop(move || Box::pin(async move { recorder.flush().await }));
+            .with_on_stop(move || Box::pin(async move { recorder.flush().await }))
+            .with_metrics_listener(config.metrics_listen, move || db.export_pool_metrics())
+            .await?;
         server.generated_token = bootstrap.generated_token;
         tracing::info!(%addr, "PiCloud is serving");
         Ok(server)
@@ -258,17 +271,25 @@ pub fn app(
         .merge(execute)
         .merge(dashboard::router())
         .merge(orchestrator.user_router())
-        .layer(axum::middleware::from_fn(move |request, next| {
-            admin_surface_gate(admin_hosts.clone(), request, next)
-        }))
+        .layer(axum::middleware::from_fn_with_state(
+            manager.clone(),
+            move |state, request, next| {
+                admin_surface_gate(admin_hosts.clone(), state, request, next)
+            },
+        ))
 }
 
 /// The admin surface (dashboard, admin API, execute-by-id, the OpenAPI
 /// document) on a host that is not an admin host answers 404: on an app's
 /// domain it would share an origin with that app's scripts. The answer does
 /// not name the admin hosts, since anyone may ask.
+///
+/// `GET /metrics` on an admin host is the server's metrics (for an admin or
+/// a metrics-only token); on any other host it stays an ordinary path of
+/// the apps, so no app loses a `/metrics` route of its own.
 async fn admin_surface_gate(
     admin_hosts: shared::AdminHosts,
+    axum::extract::State(manager): axum::extract::State<Manager>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -279,6 +300,15 @@ async fn admin_surface_gate(
         .and_then(|h| h.to_str().ok())
         .or_else(|| request.uri().host())
         .unwrap_or("");
+    if request.uri().path() == "/metrics"
+        && matches!(
+            *request.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        )
+        && admin_hosts.contains_header(host)
+    {
+        return manager_core::api::metrics(axum::extract::State(manager), request).await;
+    }
     if shared::is_admin_path(request.uri().path()) && !admin_hosts.contains_header(host) {
         return (
             axum::http::StatusCode::NOT_FOUND,

@@ -131,6 +131,8 @@ impl ExecutorClient for LocalExecutor {
             logs_dropped: 0,
         };
         let waited_since = tokio::time::Instant::now();
+        let metrics = shared::metrics::metrics();
+        let waiting = shared::metrics::GaugeGuard::hold(&metrics.waiting);
         // First the app's share, then a slot: an app at its share waits in
         // its own queue, and other apps' requests pass it by.
         let (member, app_permit) = match &self.shares {
@@ -150,6 +152,8 @@ impl ExecutorClient for LocalExecutor {
             Ok(permit) => permit,
             Err(error) => return refused(error),
         };
+        drop(waiting);
+        let running = shared::metrics::GaugeGuard::hold(&metrics.in_flight);
         // The job starts in this task: no hand-off to a blocking thread and
         // back (two context switches per request, most of the request path's
         // cost for short scripts; ADR 002). A long script yields every
@@ -166,6 +170,7 @@ impl ExecutorClient for LocalExecutor {
         let job = async move {
             let _permit = permit;
             let _app_permit = app_permit;
+            let _running = running;
             executor.execute(request).await
         };
         let outcome = self.lane.run(job).await;

@@ -244,6 +244,7 @@ fn to_wit(request: ScriptRequest) -> wit::HttpRequest {
         body: request.body,
         url: request.url,
         client_ip: request.client_ip,
+        id: request.id,
     }
 }
 

@@ -31,9 +31,15 @@ use crate::host::HostState;
 type Reply<T> = wasmtime::Result<Result<T, types::ServiceError>>;
 
 impl HostState {
-    /// Runs one service call for the calling app, bounded by the deadline.
-    /// The future owns what it needs (not `&self`, which is not `Sync`).
-    fn call<T, F, C>(&self, call: C) -> impl Future<Output = Reply<T>> + Send + use<T, F, C>
+    /// Runs one service call (`import`, e.g. `kv::get`) for the calling
+    /// app, bounded by the deadline; key-value and document calls are
+    /// counted and timed in the metrics. The future owns what it needs (not
+    /// `&self`, which is not `Sync`).
+    fn call<T, F, C>(
+        &self,
+        import: &'static str,
+        call: C,
+    ) -> impl Future<Output = Reply<T>> + Send + use<T, F, C>
     where
         F: Future<Output = Result<T, ServiceError>> + Send,
         C: FnOnce(Arc<dyn ServiceProvider>, AppId) -> F,
@@ -43,7 +49,13 @@ impl HostState {
         let call = call(self.services.clone(), self.context.app_id);
         async move {
             past?;
-            match tokio::time::timeout_at(deadline.into(), call).await {
+            let timer = shared::metrics::Timer::start();
+            let result = tokio::time::timeout_at(deadline.into(), call).await;
+            if let Some((service @ ("kv" | "docs"), op)) = import.split_once("::") {
+                let ok = matches!(&result, Ok(Ok(_)));
+                shared::metrics::metrics().observe_data(service, op, ok, timer.elapsed());
+            }
+            match result {
                 Ok(result) => Ok(result.map_err(to_wit)),
                 Err(_elapsed) => Err(Trap::Interrupt.into()),
             }
@@ -66,8 +78,10 @@ fn to_wit(error: ServiceError) -> types::ServiceError {
 impl kv::Host for HostState {
     #[instrument(level = "debug", skip_all, name = "kv::get", fields(app = %self.context.app_id))]
     async fn get(&mut self, key: String) -> Reply<Option<String>> {
-        self.call(|s, app| async move { require_service(s.kv(), "kv")?.get(app, &key).await })
-            .await
+        self.call("kv::get", |s, app| async move {
+            require_service(s.kv(), "kv")?.get(app, &key).await
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip_all, name = "kv::set", fields(app = %self.context.app_id))]
@@ -79,7 +93,7 @@ impl kv::Host for HostState {
             ))));
         }
         let ttl = ttl_ms.map(Duration::from_millis);
-        self.call(|s, app| async move {
+        self.call("kv::set", |s, app| async move {
             require_service(s.kv(), "kv")?
                 .set(app, &key, &value, ttl)
                 .await
@@ -89,14 +103,18 @@ impl kv::Host for HostState {
 
     #[instrument(level = "debug", skip_all, name = "kv::delete", fields(app = %self.context.app_id))]
     async fn delete(&mut self, key: String) -> Reply<bool> {
-        self.call(|s, app| async move { require_service(s.kv(), "kv")?.delete(app, &key).await })
-            .await
+        self.call("kv::delete", |s, app| async move {
+            require_service(s.kv(), "kv")?.delete(app, &key).await
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip_all, name = "kv::exists", fields(app = %self.context.app_id))]
     async fn exists(&mut self, key: String) -> Reply<bool> {
-        self.call(|s, app| async move { require_service(s.kv(), "kv")?.exists(app, &key).await })
-            .await
+        self.call("kv::exists", |s, app| async move {
+            require_service(s.kv(), "kv")?.exists(app, &key).await
+        })
+        .await
     }
 
     #[instrument(level = "debug", skip_all, name = "kv::list", fields(app = %self.context.app_id))]
@@ -108,7 +126,7 @@ impl kv::Host for HostState {
     ) -> Reply<kv::KeyPage> {
         let limit = limit.clamp(1, MAX_LIST_LIMIT);
         let page = self
-            .call(|s, app| async move {
+            .call("kv::list", |s, app| async move {
                 require_service(s.kv(), "kv")?
                     .list(app, &prefix, cursor.as_deref(), limit)
                     .await
@@ -122,9 +140,9 @@ impl kv::Host for HostState {
 
     #[instrument(level = "debug", skip_all, name = "kv::incr", fields(app = %self.context.app_id))]
     async fn incr(&mut self, key: String, delta: i64) -> Reply<i64> {
-        self.call(
-            |s, app| async move { require_service(s.kv(), "kv")?.incr(app, &key, delta).await },
-        )
+        self.call("kv::incr", |s, app| async move {
+            require_service(s.kv(), "kv")?.incr(app, &key, delta).await
+        })
         .await
     }
 }
@@ -139,7 +157,7 @@ fn document(document: Document) -> docs::Document {
 impl docs::Host for HostState {
     #[instrument(level = "debug", skip_all, name = "docs::insert", fields(app = %self.context.app_id))]
     async fn insert(&mut self, collection: String, body: String) -> Reply<String> {
-        self.call(|s, app| async move {
+        self.call("docs::insert", |s, app| async move {
             require_service(s.docs(), "docs")?
                 .insert(app, &collection, &body)
                 .await
@@ -150,7 +168,7 @@ impl docs::Host for HostState {
     #[instrument(level = "debug", skip_all, name = "docs::get", fields(app = %self.context.app_id))]
     async fn get(&mut self, collection: String, id: String) -> Reply<Option<docs::Document>> {
         let found = self
-            .call(|s, app| async move {
+            .call("docs::get", |s, app| async move {
                 require_service(s.docs(), "docs")?
                     .get(app, &collection, &id)
                     .await
@@ -167,7 +185,7 @@ impl docs::Host for HostState {
         patch: String,
     ) -> Reply<Option<docs::Document>> {
         let updated = self
-            .call(|s, app| async move {
+            .call("docs::update", |s, app| async move {
                 require_service(s.docs(), "docs")?
                     .update(app, &collection, &id, &patch)
                     .await
@@ -178,7 +196,7 @@ impl docs::Host for HostState {
 
     #[instrument(level = "debug", skip_all, name = "docs::delete", fields(app = %self.context.app_id))]
     async fn delete(&mut self, collection: String, id: String) -> Reply<bool> {
-        self.call(|s, app| async move {
+        self.call("docs::delete", |s, app| async move {
             require_service(s.docs(), "docs")?
                 .delete(app, &collection, &id)
                 .await
@@ -193,7 +211,7 @@ impl docs::Host for HostState {
             Err(error) => return Ok(Err(to_wit(error))),
         };
         let page = self
-            .call(|s, app| async move {
+            .call("docs::find", |s, app| async move {
                 require_service(s.docs(), "docs")?
                     .find(app, &collection, &query)
                     .await
@@ -248,7 +266,14 @@ impl http_client::Host for HostState {
         use http_client::HttpError;
         self.past_deadline()?;
         let outbound = self.outbound.clone();
+        let counter = |outcome: &str| {
+            shared::metrics::metrics()
+                .outbound_http
+                .with_label_values(&[outcome])
+                .inc();
+        };
         if self.http_calls >= outbound.max_calls() {
+            counter("denied");
             return Ok(Err(HttpError::BudgetExceeded(format!(
                 "this execution already made {} outbound requests, the most it may",
                 outbound.max_calls()
@@ -258,7 +283,9 @@ impl http_client::Host for HostState {
         // The allow-list is read per call: an operator's change applies to
         // the next request, not the next deploy.
         let allowed = match self
-            .call(|s, app| async move { require_service(s.http(), "http")?.allowed(app).await })
+            .call("http_client::send", |s, app| async move {
+                require_service(s.http(), "http")?.allowed(app).await
+            })
             .await?
         {
             Ok(allowed) => allowed,
@@ -266,8 +293,18 @@ impl http_client::Host for HostState {
         };
         let deadline = self.deadline;
         match tokio::time::timeout_at(deadline.into(), outbound.send(&allowed, request)).await {
-            Ok(result) => Ok(result),
-            Err(_elapsed) => Err(Trap::Interrupt.into()),
+            Ok(result) => {
+                counter(match &result {
+                    Ok(_) => "ok",
+                    Err(HttpError::NotAllowed(_) | HttpError::BlockedAddress(_)) => "denied",
+                    Err(_) => "error",
+                });
+                Ok(result)
+            }
+            Err(_elapsed) => {
+                counter("error");
+                Err(Trap::Interrupt.into())
+            }
         }
     }
 }
@@ -275,8 +312,10 @@ impl http_client::Host for HostState {
 impl env::Host for HostState {
     #[instrument(level = "debug", skip_all, name = "env::get", fields(app = %self.context.app_id))]
     async fn get(&mut self, name: String) -> Reply<Option<String>> {
-        self.call(|s, app| async move { require_service(s.env(), "env")?.get(app, &name).await })
-            .await
+        self.call("env::get", |s, app| async move {
+            require_service(s.env(), "env")?.get(app, &name).await
+        })
+        .await
     }
 }
 

@@ -26,7 +26,8 @@ fn run(source: &str, request: ScriptRequest) -> shared::ExecutionOutcome {
 
 const ECHO: &str = "#{ m: request.method, p: request.path, q: request.query, \
      qa: request.query_all, h: request.headers, params: request.params, \
-     hp: request.host_params, b: request.body, u: request.url, ip: request.client_ip }";
+     hp: request.host_params, b: request.body, u: request.url, ip: request.client_ip, \
+     id: request.id }";
 
 /// Text of every kind: arbitrary Unicode, empty, HTTP-ish, and sometimes
 /// large (up to 64 KiB of one character, which JSON may escape six-fold).
@@ -54,10 +55,10 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 fn request() -> impl Strategy<Value = ScriptRequest> {
     (
         (text(), text(), pairs(), pairs(), pairs(), pairs(), body()),
-        (text(), "[0-9.:a-f]{0,39}"),
+        (text(), "[0-9.:a-f]{0,39}", "[!-~]{0,128}"),
     )
         .prop_map(
-            |((method, path, query, headers, params, host_params, body), (url, client_ip))| {
+            |((method, path, query, headers, params, host_params, body), (url, client_ip, id))| {
                 ScriptRequest {
                     method,
                     path,
@@ -68,6 +69,7 @@ fn request() -> impl Strategy<Value = ScriptRequest> {
                     body,
                     url,
                     client_ip,
+                    id,
                 }
             },
         )
@@ -109,6 +111,7 @@ proptest! {
             "b": String::from_utf8_lossy(&request.body),
             "u": request.url,
             "ip": request.client_ip,
+            "id": request.id,
         });
         let outcome = run(ECHO, request);
         let response = match outcome.outcome {

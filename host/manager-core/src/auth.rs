@@ -31,6 +31,8 @@ pub enum Principal {
         id: String,
         /// The user who made it (`None`: bootstrap or operator CLI).
         user_id: Option<String>,
+        /// What it may do.
+        scope: crate::store::TokenScope,
     },
     /// A browser session cookie (CSRF-checked for writes).
     Session {

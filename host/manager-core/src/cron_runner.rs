@@ -154,8 +154,10 @@ impl Manager {
                 (TRIGGER_HEADER.into(), trigger_id.into()),
                 (SCHEDULE_HEADER.into(), schedule.into()),
             ],
+            id: shared::new_request_id(),
             ..ScriptRequest::default()
         };
+        let (request_id, request_headers) = (request.id.clone(), request.headers.clone());
         let started_at = SystemTime::now();
         let mut outcome = self
             .executor
@@ -169,6 +171,7 @@ impl Manager {
                 trigger: Trigger::Cron,
             })
             .await;
+        shared::metrics::metrics().observe_execution(&target.app_slug, Trigger::Cron, &outcome);
         let (status, error) = match &mut outcome.outcome {
             Ok(response) => {
                 // Nobody reads a cron run's body and the log never stores
@@ -204,7 +207,11 @@ impl Manager {
             trigger: Trigger::Cron,
             method: "CRON".into(),
             path: "/".into(),
+            host: String::new(),
+            request_id,
+            request_headers,
             status,
+            response_bytes: 0,
             started_at,
             outcome,
         });

@@ -136,6 +136,20 @@ impl Db {
         Ok(())
     }
 
+    /// Copies the pool's state into the metrics (`picloud_db_connections`),
+    /// at scrape time: sqlx keeps the counts, nothing is tracked per query.
+    pub fn export_pool_metrics(&self) {
+        let m = shared::metrics::metrics();
+        let size = i64::from(self.pool.size());
+        let idle = i64::try_from(self.pool.num_idle()).unwrap_or(i64::MAX);
+        m.db_connections
+            .with_label_values(&["in_use"])
+            .set((size - idle).max(0));
+        m.db_connections.with_label_values(&["idle"]).set(idle);
+        m.db_connections_max
+            .set(i64::from(self.pool.options().get_max_connections()));
+    }
+
     /// The number of the newest migration applied: the schema version `/version` reports.
     pub async fn schema_version(&self) -> Result<i64> {
         let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")

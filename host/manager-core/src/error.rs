@@ -78,6 +78,9 @@ error_codes! {
     AppRenamed = "app_renamed", BAD_REQUEST;
     DefaultApp = "default_app", BAD_REQUEST;
     InvalidStatus = "invalid_status", BAD_REQUEST;
+    InvalidTrigger = "invalid_trigger", BAD_REQUEST;
+    InvalidEventId = "invalid_event_id", BAD_REQUEST;
+    InvalidScope = "invalid_scope", BAD_REQUEST;
     InvalidLimit = "invalid_limit", BAD_REQUEST;
     InvalidCursor = "invalid_cursor", BAD_REQUEST;
     InvalidTime = "invalid_time", BAD_REQUEST;
@@ -92,6 +95,7 @@ error_codes! {
     BadCredentials = "bad_credentials", UNAUTHORIZED;
     CsrfFailed = "csrf_failed", FORBIDDEN;
     WrongPassword = "wrong_password", FORBIDDEN;
+    MetricsOnlyToken = "metrics_only_token", FORBIDDEN;
     NotFound = "not_found", NOT_FOUND;
     SlugTaken = "slug_taken", CONFLICT;
     SlugInHistory = "slug_in_history", CONFLICT;

@@ -83,6 +83,10 @@ pub struct ManagerConfig {
     /// Peers whose `X-Forwarded-For` and `-Proto` are believed (the sign-in
     /// throttle's address, the session cookie's `Secure`).
     pub trusted_proxies: shared::TrustedProxies,
+    /// Lower-case names of request headers whose values execution records
+    /// redact on top of [`shared::ALWAYS_REDACTED_HEADERS`]
+    /// (`PICLOUD_REDACT_HEADERS`).
+    pub redact_headers: Vec<String>,
 }
 
 impl Default for ManagerConfig {
@@ -100,6 +104,7 @@ impl Default for ManagerConfig {
             secret_key: None,
             admin_hosts: shared::AdminHosts::default(),
             trusted_proxies: shared::TrustedProxies::default(),
+            redact_headers: Vec::new(),
         }
     }
 }

@@ -352,7 +352,11 @@ fn record(
         trigger: Trigger::Http,
         method: "GET".into(),
         path: "/x".into(),
+        host: "Shop.Example.com:8080".into(),
+        request_id: "req-1".into(),
+        request_headers: vec![("x-seen".into(), "yes".into())],
         status: if result.is_ok() { 200 } else { 500 },
+        response_bytes: 2,
         started_at: SystemTime::now(),
         outcome: ExecutionOutcome {
             outcome: result.map(|()| ScriptResponse {
@@ -385,17 +389,46 @@ async fn execution_log_filters_and_pages(store: Store) {
         };
         records.push(record(DEFAULT_APP_ID, script.id, result));
     }
-    store.insert_executions(&records).await.unwrap();
+    let first = store.insert_executions(&records[..4]).await.unwrap();
+    let next = store.insert_executions(&records[4..]).await.unwrap();
+    // Numbers follow the order of writing, across batches.
+    assert_eq!(next, first + 4);
     let errors = store
         .list_executions(&ExecutionFilter {
             script_id: Some(script.id.to_string()),
-            outcome: Some("error".into()),
+            status: Some(manager_core::store::StatusFilter::Error),
             limit: 50,
             ..Default::default()
         })
         .await
         .unwrap();
     assert_eq!(errors.len(), 3);
+    // Resuming after the third record gives the rest, oldest first, with
+    // what each request carried.
+    let rest = store
+        .list_executions_detailed(&ExecutionFilter {
+            after_seq: Some(first + 2),
+            host: Some("shop.example.com".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = rest.iter().map(|e| e.summary.seq).collect();
+    assert_eq!(seqs, (first + 3..first + 7).collect::<Vec<_>>());
+    assert_eq!(rest[0].summary.request_id, "req-1");
+    assert_eq!(rest[0].summary.response_bytes, 2);
+    assert_eq!(rest[0].request_headers["x-seen"], "yes");
+    let found = store
+        .list_executions(&ExecutionFilter {
+            text: Some("HI".into()),
+            status: Some(manager_core::store::StatusFilter::Range(500, 599)),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 3);
     assert!(
         errors
             .iter()
@@ -450,7 +483,11 @@ async fn tokens_are_stored_hashed(store: Store) {
     let stored = store.add_token("ci", &token, None).await.unwrap();
     assert_eq!(
         store.verify_token(&token).await.unwrap(),
-        Some((stored.id.clone(), None))
+        Some((
+            stored.id.clone(),
+            None,
+            manager_core::store::TokenScope::Admin
+        ))
     );
     assert_eq!(store.verify_token("pc_wrong").await.unwrap(), None);
     assert_eq!(

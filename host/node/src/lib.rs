@@ -36,6 +36,9 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub struct Server {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served without authentication, when it is
+    /// ([`Server::with_metrics_listener`]).
+    pub metrics_addr: Option<SocketAddr>,
     /// A token generated at first start, to be shown once.
     pub generated_token: Option<String>,
     shutdown: tokio::sync::oneshot::Sender<()>,
@@ -59,17 +62,64 @@ impl Server {
             .local_addr()
             .expect("a bound listener has an address");
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(serve::serve(listener, harden(app), limits, async move {
+        let app = harden(app, limits.trusted_proxies.clone());
+        let task = tokio::spawn(serve::serve(listener, app, limits, async move {
             let _ = stop.await;
         }));
         Server {
             addr,
+            metrics_addr: None,
             generated_token: None,
             shutdown,
             task,
             background: Vec::new(),
             on_stop: None,
         }
+    }
+
+    /// Also serves `GET /metrics` (the process's metrics, no
+    /// authentication: for a private network) on `listen`, when given;
+    /// `refresh` runs before each scrape to copy gauges that are read, not
+    /// tracked (the database pool's). Stops with the server.
+    pub async fn with_metrics_listener(
+        mut self,
+        listen: Option<SocketAddr>,
+        refresh: impl Fn() + Clone + Send + Sync + 'static,
+    ) -> anyhow::Result<Server> {
+        use anyhow::Context as _;
+        let Some(listen) = listen else {
+            return Ok(self);
+        };
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening for metrics on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let app = Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let refresh = refresh.clone();
+                async move {
+                    refresh();
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            shared::metrics::CONTENT_TYPE,
+                        )],
+                        shared::metrics::render(),
+                    )
+                }
+            }),
+        );
+        let limits = HttpLimits::default();
+        let app = harden(app, limits.trusted_proxies.clone());
+        self.background.push(tokio::spawn(async move {
+            if let Err(err) = serve::serve(listener, app, limits, std::future::pending()).await {
+                tracing::error!(error = %err, "the metrics listener failed");
+            }
+        }));
+        tracing::info!(%addr, "metrics are served");
+        self.metrics_addr = Some(addr);
+        Ok(self)
     }
 
     /// Tasks to abort when the server stops.
@@ -114,16 +164,79 @@ impl Server {
     }
 }
 
-/// What every response passes through: the request's trace span, panics
-/// turned into 500s, and `Connection: close` after a 413 or 408.
-pub fn harden(routes: Router) -> Router {
+/// What every response passes through: a request id (`x-request-id`, kept
+/// from a trusted proxy in `trusted`, else generated), the request's trace
+/// span (which carries the id), panics turned into 500s, and
+/// `Connection: close` after a 413 or 408.
+pub fn harden(routes: Router, trusted: shared::TrustedProxies) -> Router {
     routes
         .layer(axum::middleware::from_fn(json_error_bodies))
         .layer(axum::middleware::map_response(close_after_unread_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                // A script's 5xx is the script's failure, logged in its
+                // execution record; the server log keeps ERROR for the
+                // server's own faults.
+                .on_failure(()),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(trusted),
+            request_id,
+        ))
+}
+
+/// The span every line logged while serving a request carries: its method,
+/// path and request id, so `RUST_LOG=debug` output can be grepped for one
+/// request (docs/operations.md).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(shared::REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id,
+    )
+}
+
+/// Gives the request its id (replacing one an untrusted client sent, so
+/// everything inside sees only ids this server stands behind) and echoes it
+/// on the response.
+async fn request_id(
+    axum::extract::State(trusted): axum::extract::State<std::sync::Arc<shared::TrustedProxies>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let id = shared::request_id_from(
+        &trusted,
+        peer,
+        request
+            .headers()
+            .get(shared::REQUEST_ID_HEADER)
+            .map(|v| v.as_bytes()),
+    );
+    let Ok(value) = axum::http::HeaderValue::from_str(&id) else {
+        return next.run(request).await;
+    };
+    request
+        .headers_mut()
+        .insert(shared::REQUEST_ID_HEADER, value.clone());
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(shared::REQUEST_ID_HEADER, value);
+    response
 }
 
 /// A handler that panics answers 500 in the API's error shape; the panic is
@@ -246,6 +359,7 @@ mod tests {
             Router::new()
                 .route("/boom", get(boom))
                 .route("/fine", get(|| async { "fine" })),
+            shared::TrustedProxies::default(),
         );
         let response = router
             .clone()
@@ -270,7 +384,10 @@ mod tests {
     /// empty body; it gets the JSON error shape, and the `Allow` header stays.
     #[tokio::test]
     async fn a_405_has_the_json_error_shape() {
-        let router = harden(Router::new().route("/only-get", get(|| async { "ok" })));
+        let router = harden(
+            Router::new().route("/only-get", get(|| async { "ok" })),
+            shared::TrustedProxies::default(),
+        );
         let response = router
             .oneshot(Request::post("/only-get").body(Body::empty()).unwrap())
             .await

@@ -18,9 +18,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt as _;
 
-/// Connection-level limits of the HTTP server.
+/// Connection-level limits of the HTTP server, and whose word it takes.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
+    /// Peers whose `x-request-id` is kept (a proxy that already logged the
+    /// request under it); anyone else's is replaced by a fresh id.
+    pub trusted_proxies: shared::TrustedProxies,
     /// Time a client has to send a request's line and headers, counted from
     /// when the server starts waiting for them (also on an idle keep-alive
     /// connection); the connection is closed after it.
@@ -39,6 +42,7 @@ pub struct HttpLimits {
 impl Default for HttpLimits {
     fn default() -> Self {
         HttpLimits {
+            trusted_proxies: shared::TrustedProxies::default(),
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,

@@ -14,6 +14,9 @@ use shared::{
     Limits, Miss, RouteId, ScriptId, ScriptRequest, Trigger,
 };
 
+use compact_str::CompactString;
+use tracing::Instrument as _;
+
 use crate::Orchestrator;
 use crate::cache::Hit;
 
@@ -28,7 +31,7 @@ pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) 
 
 /// Fallback handler: every request no platform route claimed.
 pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request) -> Response {
-    let (routed, cors) = route(&o, &request);
+    let (routed, cors, app_slug) = route(&o, &request);
     // The app's CORS headers go on every answer of that app, errors too, so
     // a browser shows the error rather than an opaque CORS failure.
     let cors = cors.and_then(|policy| {
@@ -54,6 +57,7 @@ pub(crate) async fn user_request(State(o): State<Orchestrator>, request: Request
     if let Some((policy, origin)) = cors {
         add_cors_headers(&mut response, &policy, &origin);
     }
+    shared::metrics::metrics().observe_request(&app_slug, response.status().as_u16());
     response
 }
 
@@ -181,7 +185,9 @@ fn close_connection(response: &mut Response) {
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
-/// Host → app → route; a miss is the error response that explains it.
+/// Host → app → route; a miss is the error response that explains it. The
+/// third part is the slug of the app that serves the host (empty when none
+/// does), for the request metrics.
 ///
 /// What an anonymous caller learns from a miss: that no app serves the host
 /// (with the command an operator runs to claim it), or the method and path
@@ -193,10 +199,11 @@ fn route(
 ) -> (
     Result<Target, Box<Response>>,
     Option<Arc<shared::CorsPolicy>>,
+    CompactString,
 ) {
     let raw_host = match host_header(request) {
         Ok(host) => host,
-        Err(response) => return (Err(response), None),
+        Err(response) => return (Err(response), None, CompactString::default()),
     };
     let tables = o.cache.tables();
     // An admin host serves the dashboard and admin API, and outside those
@@ -221,6 +228,7 @@ fn route(
         Err(_) => None,
     };
     let cors = app.and_then(|app| app.cors.clone());
+    let slug = app.map(|app| app.slug.clone()).unwrap_or_default();
     if let Some(policy) = &cors
         && request.method() == Method::OPTIONS
         && request.headers().contains_key(header::ORIGIN)
@@ -247,10 +255,10 @@ fn route(
                     .headers()
                     .get(header::ACCESS_CONTROL_REQUEST_HEADERS),
             );
-            return (Err(Box::new(answer)), cors);
+            return (Err(Box::new(answer)), cors, slug);
         }
     }
-    (dispatch_target(found, sandbox, method, path), cors)
+    (dispatch_target(found, sandbox, method, path), cors, slug)
 }
 
 /// The `Host` header as text (or the URI's authority).
@@ -316,6 +324,7 @@ fn dispatch_target(
     };
     Ok(Target {
         app_id: hit.app.id,
+        app_slug: hit.app.slug.clone(),
         script_id: hit.route.route.script_id,
         route_id: Some(hit.route.route.id),
         source: hit.route.route.source.clone(),
@@ -351,15 +360,14 @@ pub(crate) async fn execute_by_id(
             format!("script '{id}' not found"),
         );
     };
+    let app = tables.app(&script.app_id);
     let target = Target {
         app_id: script.app_id,
+        app_slug: app.map(|a| a.slug.clone()).unwrap_or_default(),
         script_id: script.id,
         route_id: None,
         source: script.source.clone(),
-        limits: tables
-            .app(&script.app_id)
-            .map(|a| a.limits)
-            .unwrap_or_default(),
+        limits: app.map(|a| a.limits).unwrap_or_default(),
         params: Vec::new(),
         host_params: Vec::new(),
         trigger: Trigger::Direct,
@@ -369,11 +377,16 @@ pub(crate) async fn execute_by_id(
         rate_limit: None,
     };
     drop(tables);
-    run(&o, target, request).await
+    let slug = target.app_slug.clone();
+    let response = run(&o, target, request).await;
+    shared::metrics::metrics().observe_request(&slug, response.status().as_u16());
+    response
 }
 
 struct Target {
     app_id: AppId,
+    /// The app's slug, for metrics and trace spans.
+    app_slug: CompactString,
     script_id: ScriptId,
     route_id: Option<RouteId>,
     source: std::sync::Arc<str>,
@@ -404,6 +417,7 @@ fn sandbox(response: &mut Response) {
 
 async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
     let started_at = SystemTime::now();
+    let execution_id = ExecutionId::new();
     let (parts, body) = request.into_parts();
     let max_body = usize::try_from(target.limits.max_request_bytes)
         .unwrap_or(usize::MAX)
@@ -436,6 +450,20 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
     };
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
+    // The server's request-id layer (picloud-node's `harden`) has set it;
+    // a router used on its own gets a fresh one.
+    let request_id = parts
+        .headers
+        .get(shared::REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(shared::new_request_id, str::to_owned);
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("")
+        .to_owned();
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -476,7 +504,15 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
         body: Vec::from(body),
         url,
         client_ip,
+        id: request_id.clone(),
     };
+    let request_headers = shared::redact_headers(&script_request.headers, &o.config.redact_headers);
+    let span = tracing::debug_span!(
+        "execution",
+        app = %target.app_slug,
+        script = %target.script_id,
+        execution_id = %execution_id,
+    );
     let mut outcome = o
         .executor
         .execute(ExecutionRequest {
@@ -488,7 +524,9 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
             limits: target.limits,
             trigger: target.trigger,
         })
+        .instrument(span)
         .await;
+    shared::metrics::metrics().observe_execution(&target.app_slug, target.trigger, &outcome);
     // Anonymous callers of user routes learn the error code, not the script's
     // internals (messages, thrown values, positions): those go to the
     // execution log. Authenticated direct calls get the details.
@@ -498,18 +536,34 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
         sandbox(&mut response);
     }
     o.recorder.record(ExecutionRecord {
-        id: ExecutionId::new(),
+        id: execution_id,
         app_id: target.app_id,
         script_id: target.script_id,
         route_id: target.route_id,
         trigger: target.trigger,
         method,
         path,
+        host,
+        request_id,
+        request_headers,
         status: response.status().as_u16(),
+        response_bytes: body_length(&response),
         started_at,
         outcome,
     });
     response
+}
+
+/// The body length the caller receives: for `HEAD`, the `Content-Length`
+/// a `GET` would have had.
+fn body_length(response: &Response) -> u64 {
+    use axum::body::HttpBody as _;
+    response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .or_else(|| response.body().size_hint().exact())
+        .unwrap_or(0)
 }
 
 /// Headers as the script sees them: lower-case names, repeats joined by ", "

@@ -43,6 +43,10 @@ pub struct OrchestratorConfig {
     /// Peers whose `X-Forwarded-*` headers give `request.url` and
     /// `request.client_ip`.
     pub trusted_proxies: shared::TrustedProxies,
+    /// Lower-case names of request headers whose values the execution log
+    /// redacts, on top of [`shared::ALWAYS_REDACTED_HEADERS`]
+    /// (`PICLOUD_REDACT_HEADERS`).
+    pub redact_headers: Vec<String>,
 }
 
 impl Default for OrchestratorConfig {
@@ -51,6 +55,7 @@ impl Default for OrchestratorConfig {
             max_request_bytes: shared::Limits::MAX.max_request_bytes as usize,
             admin_hosts: shared::AdminHosts::default(),
             trusted_proxies: shared::TrustedProxies::default(),
+            redact_headers: Vec::new(),
         }
     }
 }

@@ -52,6 +52,10 @@ struct Args {
     /// Outbound requests one execution may make.
     #[arg(long, env = "PICLOUD_HTTP_MAX_CALLS", default_value_t = 20)]
     http_max_calls: u32,
+    /// Serve this node's `GET /metrics` here, without authentication (a
+    /// private address; docs/operations.md).
+    #[arg(long, env = "PICLOUD_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[tokio::main]
@@ -89,7 +93,10 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    let server = Server::serve(listener, app, HttpLimits::default());
+    shared::metrics::metrics().set_build_info(env!("CARGO_PKG_VERSION"), "");
+    let server = Server::serve(listener, app, HttpLimits::default())
+        .with_metrics_listener(args.metrics_listen, || {})
+        .await?;
     tracing::info!(addr = %server.addr, "executor serving");
     println!("picloud-executor listening on http://{}", server.addr);
     server.run_until(signal).await

@@ -67,6 +67,15 @@ struct Args {
     /// blocks; default loopback).
     #[arg(long, env = "PICLOUD_TRUSTED_PROXIES", default_value = shared::DEFAULT_TRUSTED_PROXIES, value_parser = shared::TrustedProxies::parse)]
     trusted_proxies: shared::TrustedProxies,
+    /// Request headers whose values execution records store as
+    /// `[redacted]` (comma-separated), on top of the credential headers
+    /// that always are.
+    #[arg(long, env = "PICLOUD_REDACT_HEADERS", default_value = "", value_parser = process::parse_header_names)]
+    redact_headers: process::HeaderNames,
+    /// Also serve `GET /metrics` here, without authentication (a private
+    /// address; docs/operations.md).
+    #[arg(long, env = "PICLOUD_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[tokio::main]
@@ -97,8 +106,10 @@ async fn main() -> anyhow::Result<()> {
             log_max_age: args.log_max_age,
             admin_hosts: args.admin_hosts,
             trusted_proxies: args.trusted_proxies,
+            redact_headers: args.redact_headers.0,
             ..ManagerConfig::default()
         },
+        metrics_listen: args.metrics_listen,
         ..ControlConfig::new(args.listen, args.data_dir)
     };
     let signal = process::shutdown_signal()?;

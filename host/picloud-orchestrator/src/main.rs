@@ -55,6 +55,15 @@ struct Args {
     /// `request.client_ip` (addresses or CIDR blocks; default loopback).
     #[arg(long, env = "PICLOUD_TRUSTED_PROXIES", default_value = shared::DEFAULT_TRUSTED_PROXIES, value_parser = shared::TrustedProxies::parse)]
     trusted_proxies: shared::TrustedProxies,
+    /// Request headers whose values execution records store as
+    /// `[redacted]` (comma-separated), on top of the credential headers
+    /// that always are.
+    #[arg(long, env = "PICLOUD_REDACT_HEADERS", default_value = "", value_parser = process::parse_header_names)]
+    redact_headers: process::HeaderNames,
+    /// Serve this node's `GET /metrics` here, without authentication (a
+    /// private address; docs/operations.md).
+    #[arg(long, env = "PICLOUD_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[tokio::main]
@@ -85,9 +94,11 @@ async fn main() -> anyhow::Result<()> {
         OrchestratorConfig {
             max_request_bytes: args.max_request_bytes,
             admin_hosts: args.admin_hosts,
-            trusted_proxies: args.trusted_proxies,
+            trusted_proxies: args.trusted_proxies.clone(),
+            redact_headers: args.redact_headers.0,
         },
     );
+    shared::metrics::metrics().set_build_info(env!("CARGO_PKG_VERSION"), "");
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(orchestrator.user_router());
@@ -107,9 +118,15 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    let server = Server::serve(listener, app, HttpLimits::default())
+    let http = HttpLimits {
+        trusted_proxies: args.trusted_proxies,
+        ..HttpLimits::default()
+    };
+    let server = Server::serve(listener, app, http)
         .with_background(vec![follower])
-        .with_on_stop(move || Box::pin(async move { recorder.flush().await }));
+        .with_on_stop(move || Box::pin(async move { recorder.flush().await }))
+        .with_metrics_listener(args.metrics_listen, || {})
+        .await?;
     tracing::info!(addr = %server.addr, node, "orchestrator serving");
     println!("picloud-orchestrator listening on http://{}", server.addr);
     server.run_until(signal).await

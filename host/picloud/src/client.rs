@@ -521,39 +521,69 @@ pub(crate) async fn deploy(
 }
 
 /// `picloud logs --app <app> [--follow]`: the newest executions, oldest
-/// first; with `--follow`, keeps printing new ones until interrupted.
+/// first; with `--follow`, then every new one as the server writes it, over
+/// the app's Server-Sent Events stream (no polling). A dropped connection
+/// (or a stream that cut this reader off for falling behind) is resumed
+/// from the last record printed, so nothing is skipped or printed twice.
 pub(crate) async fn logs(
     client: &Client,
     app: &str,
     limit: u32,
     follow: bool,
 ) -> anyhow::Result<()> {
-    let mut seen = std::collections::HashSet::new();
-    let mut since: Option<String> = None;
+    let path = format!("/executions?app={}&limit={}", q(app), limit.clamp(1, 500));
+    let page = client.call(Method::GET, &path, None).await?;
+    let mut items = page["executions"].as_array().cloned().unwrap_or_default();
+    items.reverse();
+    // Resume point: the newest record printed; 0 (everything stored, which
+    // is nothing newer) when there was none, so a record written between
+    // the list and the stream is not missed.
+    let mut last = 0;
+    for e in &items {
+        last = last.max(e["seq"].as_i64().unwrap_or(0));
+        let id = text(&e["id"]);
+        // The script's log lines live in the execution's detail.
+        let detail = client
+            .call(Method::GET, &format!("/executions/{id}"), None)
+            .await?;
+        print_execution(&detail);
+    }
+    if !follow {
+        return Ok(());
+    }
+    let stream = format!("/apps/{}/executions/stream", q(app));
+    let mut backoff = Duration::from_millis(250);
     loop {
-        let mut path = format!("/executions?app={}&limit={}", q(app), limit.clamp(1, 500));
-        if let Some(since) = &since {
-            path += &format!("&since={}", q(since));
-        }
-        let page = client.call(Method::GET, &path, None).await?;
-        let mut items = page["executions"].as_array().cloned().unwrap_or_default();
-        items.reverse();
-        for e in items {
-            let id = text(&e["id"]);
-            if !seen.insert(id.clone()) {
-                continue;
+        match client
+            .follow(&stream, last, |event, data| {
+                let record: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                match event {
+                    "execution" => {
+                        last = last.max(record["seq"].as_i64().unwrap_or(last));
+                        print_execution(&record);
+                    }
+                    "dropped" => {
+                        eprintln!("picloud: {}; resuming", text(&record["error"]["message"]))
+                    }
+                    _ => {}
+                }
+            })
+            .await
+        {
+            // The server ended the stream (it dropped this reader, or is
+            // stopping): reconnect at once.
+            Ok(()) => backoff = Duration::from_millis(250),
+            Err(err) if err.downcast_ref::<ApiError>().is_some() => return Err(err),
+            Err(err) => {
+                eprintln!("picloud: the log stream was interrupted ({err:#}); reconnecting");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
-            since = Some(text(&e["started_at"]));
-            print_execution(client, &e, &id).await?;
         }
-        if !follow {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
-async fn print_execution(client: &Client, e: &Value, id: &str) -> anyhow::Result<()> {
+fn print_execution(e: &Value) {
     let error = match &e["error"] {
         Value::Null => String::new(),
         err => format!(" {}: {}", text(&err["code"]), text(&err["message"])),
@@ -566,12 +596,131 @@ async fn print_execution(client: &Client, e: &Value, id: &str) -> anyhow::Result
         text(&e["path"]),
         text(&e["duration_ms"]),
     );
-    // The script's log lines live in the execution's detail.
-    let detail = client
-        .call(Method::GET, &format!("/executions/{id}"), None)
-        .await?;
-    for line in detail["logs"].as_array().cloned().unwrap_or_default() {
+    for line in e["logs"].as_array().cloned().unwrap_or_default() {
         println!("    [{}] {}", text(&line["level"]), text(&line["message"]));
     }
-    Ok(())
+}
+
+/// The server refused a request (a 4xx or 5xx with the API's error body):
+/// retrying the same request would not help.
+#[derive(Debug)]
+struct ApiError(String);
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// One Server-Sent Events stream, split into events (WHATWG HTML,
+/// "Server-sent events": `field: value` lines, a blank line ends an event,
+/// `:` lines are comments).
+#[derive(Debug, Default)]
+struct SseParser {
+    buffer: Vec<u8>,
+    event: String,
+    data: Vec<String>,
+}
+
+impl SseParser {
+    /// Feeds bytes as they arrive; calls `on_event(type, data)` for each
+    /// complete event.
+    fn feed(&mut self, bytes: &[u8], on_event: &mut impl FnMut(&str, &str)) {
+        self.buffer.extend_from_slice(bytes);
+        while let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+            let mut line: Vec<u8> = self.buffer.drain(..=end).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            let line = String::from_utf8_lossy(&line);
+            if line.is_empty() {
+                if !self.data.is_empty() {
+                    let kind = if self.event.is_empty() {
+                        "message"
+                    } else {
+                        self.event.as_str()
+                    };
+                    on_event(kind, &self.data.join("\n"));
+                }
+                self.event.clear();
+                self.data.clear();
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((&line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "event" => self.event = value.to_owned(),
+                "data" => self.data.push(value.to_owned()),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Client {
+    /// Reads the admin API's event stream at `path` from after event
+    /// `last`, calling `on_event` per event, until the server ends it.
+    async fn follow(
+        &self,
+        path: &str,
+        last: i64,
+        mut on_event: impl FnMut(&str, &str),
+    ) -> anyhow::Result<()> {
+        // No overall timeout (the stream is meant to last); a connection
+        // that goes silent past three keep-alive intervals is dead.
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(45))
+            .user_agent(concat!("picloud-cli/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let mut response = http
+            .get(format!("{}/api/v1/admin{path}", self.url))
+            .bearer_auth(&self.token)
+            .header("last-event-id", last.to_string())
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .with_context(|| format!("reaching {}", self.url))?;
+        if !response.status().is_success() {
+            let err = answer(Method::GET, path, response).await.unwrap_err();
+            return Err(ApiError(format!("{err:#}")).into());
+        }
+        let mut parser = SseParser::default();
+        while let Some(chunk) = response.chunk().await? {
+            parser.feed(&chunk, &mut on_event);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_events_are_split_whatever_the_chunking() {
+        let stream = b": keep-alive\n\nid: 7\nevent: execution\ndata: {\"seq\":7}\n\n\
+                       event: dropped\r\ndata: a\r\ndata: b\r\n\r\ndata: plain\n\n";
+        for size in [1, 3, stream.len()] {
+            let mut parser = SseParser::default();
+            let mut events = Vec::new();
+            for chunk in stream.chunks(size) {
+                parser.feed(chunk, &mut |kind: &str, data: &str| {
+                    events.push((kind.to_owned(), data.to_owned()));
+                });
+            }
+            assert_eq!(
+                events,
+                [
+                    ("execution".into(), "{\"seq\":7}".into()),
+                    ("dropped".into(), "a\nb".into()),
+                    ("message".into(), "plain".into()),
+                ],
+                "chunks of {size}"
+            );
+        }
+    }
 }

@@ -51,6 +51,9 @@ pub struct Server {
     pub addr: SocketAddr,
     /// A token generated at first start, to be shown once.
     pub generated_token: Option<String>,
+    /// Where `GET /metrics` is served without authentication
+    /// (`ControlConfig::metrics_listen`), when it is.
+    pub metrics_addr: Option<SocketAddr>,
     inner: picloud_node::Server,
 }
 
@@ -73,6 +76,7 @@ impl Server {
         Ok(Server {
             addr: inner.addr,
             generated_token: inner.generated_token.clone(),
+            metrics_addr: inner.metrics_addr,
             inner,
         })
     }

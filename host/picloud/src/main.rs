@@ -54,6 +54,10 @@ enum Command {
         /// A name to recognize the token by.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// `admin` (the admin API) or `metrics` (only `GET /metrics`, for a
+        /// Prometheus scraper).
+        #[arg(long, default_value = "admin", value_parser = ["admin", "metrics"])]
+        scope: String,
     },
     /// List or revoke admin API tokens (on the server, against its database).
     Tokens {
@@ -410,7 +414,26 @@ struct ServeArgs {
         global = true
     )]
     trusted_proxies: shared::TrustedProxies,
+    /// Also serve `GET /metrics` on this address, without authentication:
+    /// bind it to a private network or loopback only (docs/operations.md).
+    /// `/metrics` on an admin host needs an admin or metrics-only token.
+    #[arg(long, env = "PICLOUD_METRICS_LISTEN", global = true)]
+    metrics_listen: Option<SocketAddr>,
+    /// Request headers whose values execution records store as
+    /// `[redacted]`, comma-separated, on top of `authorization`, `cookie`,
+    /// `proxy-authorization` and `set-cookie`, which always are.
+    #[arg(
+        long,
+        env = "PICLOUD_REDACT_HEADERS",
+        default_value = "",
+        value_parser = picloud_node::process::parse_header_names,
+        global = true
+    )]
+    redact_headers: HeaderNames,
 }
+
+/// A comma-separated list of header names, lower-case.
+type HeaderNames = picloud_node::process::HeaderNames;
 
 /// Parses the command line, with the settings file (`--config-file` or
 /// `PICLOUD_CONFIG_FILE`) as defaults: clap then applies flag, environment,
@@ -565,8 +588,10 @@ async fn main() -> anyhow::Result<()> {
                         },
                         admin_hosts: args.admin_hosts.clone(),
                         trusted_proxies: args.trusted_proxies.clone(),
+                        redact_headers: args.redact_headers.0.clone(),
                         ..Default::default()
                     },
+                    metrics_listen: args.metrics_listen,
                     ..picloud::ControlConfig::new(args.listen, args.data_dir.clone())
                 },
                 max_concurrent: args.max_concurrent,
@@ -608,10 +633,12 @@ async fn main() -> anyhow::Result<()> {
             drop(stdout);
             server.run_until(signal).await
         }
-        Command::CreateToken { name } => {
+        Command::CreateToken { name, scope } => {
             let store = args.store().await?;
             let token = manager_core::store::generate_token();
-            store.add_token(&name, &token, None).await?;
+            let scope = manager_core::store::TokenScope::parse(&scope)
+                .expect("clap allows only the known scopes");
+            store.add_scoped_token(&name, &token, None, scope).await?;
             println!("{token}");
             Ok(())
         }
@@ -622,9 +649,10 @@ async fn main() -> anyhow::Result<()> {
                 TokensCommand::List => {
                     for t in store.list_tokens(&manager_core::store::Page::all()).await? {
                         println!(
-                            "{}\t{}\t{}\t{}\t{}",
+                            "{}\t{}\t{}\t{}\t{}\t{}",
                             t.id,
                             t.name,
+                            t.scope.as_str(),
                             t.user_id.as_deref().unwrap_or("-"),
                             t.created_at,
                             t.last_used_at.as_deref().unwrap_or("never")
@@ -678,6 +706,12 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("admin_hosts      = {}", args.admin_hosts);
             println!("trusted_proxies  = {}", args.trusted_proxies);
+            println!(
+                "metrics_listen   = {}",
+                args.metrics_listen
+                    .map_or_else(|| "(off)".to_owned(), |a| a.to_string())
+            );
+            println!("redact_headers   = {}", args.redact_headers);
             println!("max_concurrent   = {}", args.max_concurrent);
             println!(
                 "max_concurrent_per_app = {}",

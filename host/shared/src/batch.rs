@@ -27,6 +27,8 @@ enum Message<T> {
 pub struct BatchQueue<T> {
     tx: mpsc::Sender<Message<T>>,
     dropped: Arc<AtomicU64>,
+    /// `picloud_execution_log_records_dropped_total{queue}` for this queue.
+    dropped_metric: prometheus::IntCounter,
     /// Wakes the task from its linger when a flush is queued.
     flush_queued: Arc<Notify>,
 }
@@ -36,6 +38,7 @@ impl<T> Clone for BatchQueue<T> {
         BatchQueue {
             tx: self.tx.clone(),
             dropped: self.dropped.clone(),
+            dropped_metric: self.dropped_metric.clone(),
             flush_queued: self.flush_queued.clone(),
         }
     }
@@ -52,7 +55,8 @@ impl<T: Send + 'static> BatchQueue<T> {
     /// more arrive for up to `linger` unless `batch` are already queued or a
     /// flush is waiting, takes what has queued up (at most `batch` items)
     /// and awaits `sink` with them, one batch at a time. `capacity` items
-    /// may wait; drops are logged as `what` once per batch.
+    /// may wait; drops are logged as `what` once per batch and counted in
+    /// the metrics under `what` with underscores for spaces.
     pub fn start<F, Fut>(
         capacity: usize,
         batch: usize,
@@ -107,6 +111,9 @@ impl<T: Send + 'static> BatchQueue<T> {
         BatchQueue {
             tx,
             dropped,
+            dropped_metric: crate::metrics::metrics()
+                .log_dropped
+                .with_label_values(&[what.replace(' ', "_").as_str()]),
             flush_queued,
         }
     }
@@ -117,6 +124,7 @@ impl<T: Send + 'static> BatchQueue<T> {
     pub fn push(&self, item: T) {
         if self.tx.try_send(Message::Item(Box::new(item))).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.dropped_metric.inc();
         }
     }
 

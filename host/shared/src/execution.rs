@@ -34,6 +34,11 @@ pub struct ScriptRequest {
     /// when there is no client.
     #[serde(default)]
     pub client_ip: String,
+    /// The request id (`x-request-id`): a trusted proxy's, or one the
+    /// server generated. Scripts read it as `request.id`; the execution
+    /// record and the server's log lines carry the same id.
+    #[serde(default)]
+    pub id: String,
 }
 
 /// The response a script produced.
@@ -355,13 +360,62 @@ pub struct ExecutionRecord {
     pub method: String,
     /// Request path.
     pub path: String,
+    /// The `Host` the request came in on (empty for cron runs).
+    #[serde(default)]
+    pub host: String,
+    /// The request id (`x-request-id`).
+    #[serde(default)]
+    pub request_id: String,
+    /// Request headers, lower-case names, with `authorization`, `cookie`
+    /// and the configured secret headers' values redacted
+    /// ([`redact_headers`]).
+    #[serde(default)]
+    pub request_headers: Vec<(String, String)>,
     /// The HTTP status the caller received.
     pub status: u16,
+    /// Bytes of the response body the caller received (for `HEAD`, the
+    /// length a `GET` would have had).
+    #[serde(default)]
+    pub response_bytes: u64,
     /// When it started.
     pub started_at: std::time::SystemTime,
     /// The result and its costs. The response body may already have been
     /// moved out into the HTTP response: the log never stores bodies.
     pub outcome: ExecutionOutcome,
+}
+
+/// Headers never stored with an execution record, whatever the operator
+/// configured: they carry credentials.
+pub const ALWAYS_REDACTED_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "set-cookie",
+];
+
+/// What a redacted header's value becomes.
+pub const REDACTED: &str = "[redacted]";
+
+/// `headers` (lower-case names) as an execution record keeps them: the
+/// values of [`ALWAYS_REDACTED_HEADERS`] and of `secret` (lower-case names
+/// the operator configured) replaced by [`REDACTED`], so the log shows that
+/// a credential was sent without holding it.
+pub fn redact_headers(headers: &[(String, String)], secret: &[String]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let hidden = ALWAYS_REDACTED_HEADERS.contains(&name.as_str())
+                || secret.iter().any(|s| s == name);
+            (
+                name.clone(),
+                if hidden {
+                    REDACTED.to_owned()
+                } else {
+                    value.clone()
+                },
+            )
+        })
+        .collect()
 }
 
 /// Where the orchestrator sends execution records; implemented by the manager

@@ -25,8 +25,10 @@ mod execution;
 mod http_allow;
 mod ids;
 mod limits;
+pub mod metrics;
 pub mod path;
 pub mod rate_limit;
+mod request_id;
 pub mod response;
 mod routing;
 mod services;
@@ -36,14 +38,15 @@ pub use admin_hosts::{AdminHosts, DEFAULT_ADMIN_HOSTS, is_admin_path};
 pub use client::{DEFAULT_TRUSTED_PROXIES, TrustedProxies};
 pub use cors::CorsPolicy;
 pub use execution::{
-    ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRecorder, ExecutionRequest,
-    ExecutorClient, LimitKind, LogLevel, LogLine, Position, ScriptFailure, ScriptRequest,
-    ScriptResponse, Trigger,
+    ALWAYS_REDACTED_HEADERS, ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRecorder,
+    ExecutionRequest, ExecutorClient, LimitKind, LogLevel, LogLine, Position, REDACTED,
+    ScriptFailure, ScriptRequest, ScriptResponse, Trigger, redact_headers,
 };
 pub use http_allow::AllowPattern;
 pub use ids::{AppId, ExecutionId, RouteId, ScriptId};
 pub use limits::Limits;
 pub use rate_limit::RateLimit;
+pub use request_id::{REQUEST_ID_HEADER, new_request_id, request_id_from};
 pub use routing::{
     AppRouting, Miss, RouteMatch, RouteSpec, RoutingSnapshot, RoutingSource, RoutingTables,
     ScriptEntry,

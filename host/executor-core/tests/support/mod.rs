@@ -119,6 +119,11 @@ fn request_from(value: &Value) -> ScriptRequest {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned(),
+        id: value
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
     }
 }
 

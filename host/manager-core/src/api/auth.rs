@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use super::{ApiJson, ApiQuery, PageQuery, page_request, paged};
 use crate::auth::{self, Principal, SESSION_COOKIE};
 use crate::db::rfc3339;
-use crate::store::{Token, User, generate_token};
+use crate::store::{Token, TokenScope, User, generate_token};
 use crate::{Error, Manager, Result};
 
 /// Routes that need no credentials (they are how one gets credentials).
@@ -357,23 +357,36 @@ struct NewToken {
     /// 1-100 printable characters.
     #[schema(min_length = 1, max_length = 100, pattern = "[^ ]")]
     name: String,
+    /// `admin` (default: the admin API) or `metrics` (`GET /metrics` only,
+    /// for a scraper).
+    #[schema(pattern = "^(admin|metrics)$")]
+    scope: Option<String>,
 }
 
 /// Create an API token for the caller's user; the secret is shown once.
 #[utoipa::path(post, path = "/tokens", tag = "auth", request_body = NewToken,
     responses(
         (status = 201, description = "Created", body = super::openapi::CreatedToken),
-        (status = 400, description = "`invalid_name`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_name` or `invalid_scope`", body = super::openapi::ErrorBody),
     ))]
 async fn create_token(
     State(m): State<Manager>,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<Value>)> {
+    let scope = match body.scope.as_deref() {
+        None => TokenScope::Admin,
+        Some(text) => TokenScope::parse(text).ok_or_else(|| {
+            Error::bad_request(
+                ErrorCode::InvalidScope,
+                format!("scope '{text}' is unknown: use admin or metrics"),
+            )
+        })?,
+    };
     let secret = generate_token();
     let token: Token = m
         .store
-        .add_token(&body.name, &secret, principal.user_id())
+        .add_scoped_token(&body.name, &secret, principal.user_id(), scope)
         .await?;
     let mut shown = serde_json::to_value(&token).expect("a token serializes");
     // The only time the token itself is returned; only its hash is stored.
@@ -412,12 +425,12 @@ pub(crate) async fn authenticate(
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(Error::Unauthorized)?;
-        let (id, user_id) = m
+        let (id, user_id, scope) = m
             .store
             .verify_token(token)
             .await?
             .ok_or(Error::Unauthorized)?;
-        return Ok(Principal::Token { id, user_id });
+        return Ok(Principal::Token { id, user_id, scope });
     }
     let mut cookies = headers
         .get_all(header::COOKIE)

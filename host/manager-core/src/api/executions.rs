@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::{ApiQuery, page_limit};
 use shared::AppId;
 
-use crate::store::{Execution, ExecutionFilter};
+use crate::store::{Execution, ExecutionFilter, StatusFilter};
 use crate::{Error, Manager, Result};
 
 pub(super) fn router() -> OpenApiRouter<Manager> {
@@ -20,6 +20,8 @@ pub(super) fn router() -> OpenApiRouter<Manager> {
         .routes(routes!(list))
         .routes(routes!(show))
         .routes(routes!(list_for_script))
+        .routes(routes!(list_for_app))
+        .routes(routes!(stream))
         .routes(routes!(stats))
 }
 
@@ -152,8 +154,8 @@ struct ListQuery {
     app: Option<String>,
     /// Script id.
     script: Option<String>,
-    /// `ok` or `error`.
-    #[param(pattern = "^(ok|error)$")]
+    /// `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`).
+    #[param(pattern = "^(ok|error|[1-5]xx|[1-5][0-9][0-9])$")]
     status: Option<String>,
     /// RFC 3339: only executions started at or after this time.
     #[param(format = DateTime)]
@@ -233,16 +235,69 @@ async fn page(
     script_id: Option<String>,
     q: ListQuery,
 ) -> Result<Json<Value>> {
-    if let Some(status) = q.status.as_deref()
-        && status != "ok"
-        && status != "error"
-    {
-        return Err(Error::bad_request(
-            ErrorCode::InvalidStatus,
-            format!("status '{status}' is unknown: use ok or error"),
-        ));
+    let filter = ExecutionFilter {
+        app_id,
+        script_id,
+        status: status_param(q.status.as_deref())?,
+        ..ExecutionFilter::default()
+    };
+    list_page(m, filter, q.since, q.until, q.limit, q.cursor).await
+}
+
+/// `status=`: `ok`, `error`, a class or a code.
+fn status_param(status: Option<&str>) -> Result<Option<StatusFilter>> {
+    status
+        .map(|text| {
+            StatusFilter::parse(text).ok_or_else(|| {
+                Error::bad_request(
+                    ErrorCode::InvalidStatus,
+                    format!(
+                        "status '{text}' is unknown: use ok, error, a class such as 5xx, or a code such as 404"
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// `trigger=`: one of the four triggers.
+fn trigger_param(trigger: Option<String>) -> Result<Option<String>> {
+    match trigger.as_deref() {
+        None | Some("http" | "direct" | "test" | "cron") => Ok(trigger),
+        Some(other) => Err(Error::bad_request(
+            ErrorCode::InvalidTrigger,
+            format!("trigger '{other}' is unknown: use http, direct, test or cron"),
+        )),
     }
-    let before = match q.cursor.as_deref() {
+}
+
+/// `script=` within an app: a script id, or the name of one of its scripts.
+/// A script of another app, or none by that name, matches nothing (an
+/// empty list, as any other filter that matches nothing).
+async fn script_param(m: &Manager, app: AppId, script: Option<String>) -> Result<Option<String>> {
+    let Some(script) = script else {
+        return Ok(None);
+    };
+    if script.parse::<shared::ScriptId>().is_ok() {
+        return Ok(Some(script));
+    }
+    Ok(Some(
+        m.store
+            .script_id_by_name(app, &script)
+            .await?
+            .map_or(script, |id| id.to_string()),
+    ))
+}
+
+async fn list_page(
+    m: &Manager,
+    filter: ExecutionFilter,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+) -> Result<Json<Value>> {
+    let before = match cursor.as_deref() {
         Some(c) => Some(
             c.split_once('.')
                 .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned())))
@@ -255,24 +310,323 @@ async fn page(
         ),
         None => None,
     };
-    let since_ms = time_param("since", q.since.as_deref())?;
-    let until_ms = time_param("until", q.until.as_deref())?;
-    let limit = page_limit(q.limit)?;
+    let since_ms = time_param("since", since.as_deref())?;
+    let until_ms = time_param("until", until.as_deref())?;
+    let limit = page_limit(limit)?;
     // Executions that already answered may still sit in the writer's queue.
     m.recorder.flush().await;
     let items = m
         .store
         .list_executions(&ExecutionFilter {
-            app_id,
-            script_id,
-            outcome: q.status,
             since_ms,
             until_ms,
             before,
             limit: limit + 1,
+            ..filter
         })
         .await?;
     Ok(Json(paged(items, limit)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AppListQuery {
+    /// A script of the app: its id or its name.
+    script: Option<String>,
+    /// `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`).
+    #[param(pattern = "^(ok|error|[1-5]xx|[1-5][0-9][0-9])$")]
+    status: Option<String>,
+    /// `http`, `direct`, `test` or `cron`.
+    #[param(pattern = "^(http|direct|test|cron)$")]
+    trigger: Option<String>,
+    /// The `Host` the request came in on (any port; case-insensitive).
+    host: Option<String>,
+    /// Request method, e.g. `POST`.
+    method: Option<String>,
+    /// Request path; with a trailing `*`, every path that starts with the rest.
+    path: Option<String>,
+    /// The request id (`x-request-id`).
+    request_id: Option<String>,
+    /// Text the script's log lines or error message contain (case-insensitive).
+    q: Option<String>,
+    /// RFC 3339: only executions started at or after this time.
+    #[param(format = DateTime)]
+    since: Option<String>,
+    /// RFC 3339: only executions started before this time.
+    #[param(format = DateTime)]
+    until: Option<String>,
+    /// Items per page, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    #[param(pattern = "^[0-9]{1,18}[.].+$")]
+    cursor: Option<String>,
+}
+
+/// The filters both app-wide views share.
+#[allow(clippy::too_many_arguments)]
+async fn app_filter(
+    m: &Manager,
+    app: AppId,
+    script: Option<String>,
+    status: Option<&str>,
+    trigger: Option<String>,
+    host: Option<String>,
+    method: Option<String>,
+    path: Option<String>,
+    request_id: Option<String>,
+    text: Option<String>,
+) -> Result<ExecutionFilter> {
+    Ok(ExecutionFilter {
+        app_id: Some(app),
+        script_id: script_param(m, app, script).await?,
+        status: status_param(status)?,
+        trigger: trigger_param(trigger)?,
+        host: host.filter(|h| !h.is_empty()),
+        method: method.filter(|m| !m.is_empty()),
+        path: path.filter(|p| !p.is_empty()),
+        request_id: request_id.filter(|r| !r.is_empty()),
+        text: text.filter(|t| !t.is_empty()),
+        ..ExecutionFilter::default()
+    })
+}
+
+/// An app's executions across its scripts, newest first: filtered by
+/// script, status, trigger, host, method, path, request id, time and text
+/// in the log lines.
+#[utoipa::path(get, path = "/apps/{app}/executions", tag = "executions",
+    params(("app" = String, Path, description = "App id or slug"), AppListQuery),
+    responses(
+        (status = 200, description = "A page of executions, newest first", body = super::openapi::ExecutionList),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_status`, `invalid_trigger`, `invalid_time`, `invalid_limit`, `invalid_cursor` or `invalid_query`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
+    ))]
+async fn list_for_app(
+    State(m): State<Manager>,
+    super::apps::AppPath(app): super::apps::AppPath,
+    ApiQuery(q): ApiQuery<AppListQuery>,
+) -> Result<Json<Value>> {
+    let filter = app_filter(
+        &m,
+        app.id,
+        q.script,
+        q.status.as_deref(),
+        q.trigger,
+        q.host,
+        q.method,
+        q.path,
+        q.request_id,
+        q.q,
+    )
+    .await?;
+    list_page(&m, filter, q.since, q.until, q.limit, q.cursor).await
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct StreamQuery {
+    /// A script of the app: its id or its name.
+    script: Option<String>,
+    /// `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`).
+    #[param(pattern = "^(ok|error|[1-5]xx|[1-5][0-9][0-9])$")]
+    status: Option<String>,
+    /// `http`, `direct`, `test` or `cron`.
+    #[param(pattern = "^(http|direct|test|cron)$")]
+    trigger: Option<String>,
+    /// The `Host` the request came in on (any port; case-insensitive).
+    host: Option<String>,
+    /// Request method, e.g. `POST`.
+    method: Option<String>,
+    /// Request path; with a trailing `*`, every path that starts with the rest.
+    path: Option<String>,
+    /// The request id (`x-request-id`).
+    request_id: Option<String>,
+    /// Text the script's log lines or error message contain (case-insensitive).
+    q: Option<String>,
+    /// Resume after this event id (the `seq` of the last record seen), as
+    /// the `Last-Event-ID` header does; the header wins.
+    #[param(minimum = 0)]
+    last_event_id: Option<String>,
+}
+
+/// Stored records sent first on a resume, at most.
+const RESUME_BACKLOG: i64 = 1000;
+/// A comment line this often keeps proxies from closing an idle stream.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Live execution log: Server-Sent Events of the app's new execution
+/// records as they are written (`event: execution`, `id:` its `seq`, `data:`
+/// the record with its log lines), filtered like the list. `Last-Event-ID`
+/// resumes: the stored records after it come first. A reader that falls
+/// 1,024 records behind gets `event: dropped` and the stream ends.
+#[utoipa::path(get, path = "/apps/{app}/executions/stream", tag = "executions",
+    params(("app" = String, Path, description = "App id or slug"), StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
+    responses(
+        (status = 200, description = "`text/event-stream` of `execution` events (and a final `dropped` for a reader that fell behind)", content_type = "text/event-stream", body = String),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_status`, `invalid_trigger`, `invalid_event_id` or `invalid_query`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
+    ))]
+async fn stream(
+    State(m): State<Manager>,
+    super::apps::AppPath(app): super::apps::AppPath,
+    headers: axum::http::HeaderMap,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    use axum::response::sse::{KeepAlive, Sse};
+    let last = headers
+        .get("last-event-id")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .or(q.last_event_id);
+    let after = last
+        .map(|text| {
+            text.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    Error::bad_request(
+                        ErrorCode::InvalidEventId,
+                        format!(
+                            "Last-Event-ID '{text}' is not an event id this stream sent (a number)"
+                        ),
+                    )
+                })
+        })
+        .transpose()?;
+    let filter = app_filter(
+        &m,
+        app.id,
+        q.script,
+        q.status.as_deref(),
+        q.trigger,
+        q.host,
+        q.method,
+        q.path,
+        q.request_id,
+        q.q,
+    )
+    .await?;
+    // Subscribed before the backlog is read: a record stored in between
+    // arrives both ways and is sent once (by its seq).
+    let live = m.recorder.subscribe();
+    let backlog = match after {
+        Some(seq) => {
+            m.recorder.flush().await;
+            m.store
+                .list_executions_detailed(&ExecutionFilter {
+                    after_seq: Some(seq),
+                    limit: RESUME_BACKLOG,
+                    ..filter.clone()
+                })
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let events = live_events(filter, backlog, live, after.unwrap_or(0));
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response();
+    // Proxies that buffer responses (nginx) would hold the events back.
+    response.headers_mut().insert(
+        "x-accel-buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
+    Ok(response)
+}
+
+/// Counts an open stream in the metrics while it lives.
+struct StreamGauge;
+
+impl StreamGauge {
+    fn open() -> StreamGauge {
+        shared::metrics::metrics().log_streams.inc();
+        StreamGauge
+    }
+}
+
+impl Drop for StreamGauge {
+    fn drop(&mut self) {
+        shared::metrics::metrics().log_streams.dec();
+    }
+}
+
+struct LiveState {
+    filter: ExecutionFilter,
+    backlog: std::collections::VecDeque<Execution>,
+    live: tokio::sync::broadcast::Receiver<std::sync::Arc<Execution>>,
+    /// The last seq sent: live records at or below it were in the backlog.
+    last: i64,
+    done: bool,
+    _gauge: StreamGauge,
+}
+
+fn event(e: &Execution) -> axum::response::sse::Event {
+    axum::response::sse::Event::default()
+        .event("execution")
+        .id(e.summary.seq.to_string())
+        .data(serde_json::to_string(e).unwrap_or_default())
+}
+
+fn live_events(
+    filter: ExecutionFilter,
+    backlog: Vec<Execution>,
+    live: tokio::sync::broadcast::Receiver<std::sync::Arc<Execution>>,
+    after: i64,
+) -> impl futures_util::Stream<
+    Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>,
+> {
+    use tokio::sync::broadcast::error::RecvError;
+    let state = LiveState {
+        filter,
+        backlog: backlog.into(),
+        live,
+        last: after,
+        done: false,
+        _gauge: StreamGauge::open(),
+    };
+    futures_util::stream::unfold(state, |mut state| async move {
+        if state.done {
+            return None;
+        }
+        if let Some(e) = state.backlog.pop_front() {
+            state.last = state.last.max(e.summary.seq);
+            return Some((Ok(event(&e)), state));
+        }
+        loop {
+            match state.live.recv().await {
+                Ok(e) if e.summary.seq > state.last && state.filter.matches(&e) => {
+                    state.last = e.summary.seq;
+                    return Some((Ok(event(&e)), state));
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => {
+                    shared::metrics::metrics().log_streams_dropped.inc();
+                    state.done = true;
+                    let data = json!({"error": {
+                        "code": "stream_lagged",
+                        "message": format!(
+                            "this reader fell {missed} records behind and was disconnected; \
+                             reconnect with Last-Event-ID: {} to resume",
+                            state.last
+                        ),
+                    }});
+                    return Some((
+                        Ok(axum::response::sse::Event::default()
+                            .event("dropped")
+                            .data(data.to_string())),
+                        state,
+                    ));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
 }
 
 fn paged(mut items: Vec<crate::store::ExecutionSummary>, limit: i64) -> Value {

@@ -24,6 +24,7 @@ use axum::{Router, extract::DefaultBodyLimit};
 use serde::de::DeserializeOwned;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::Principal;
 use crate::store::Page;
 use crate::{Error, Manager};
 
@@ -116,12 +117,39 @@ pub async fn require_admin(
     next: Next,
 ) -> Response {
     match auth::authenticate(&manager, request.method(), request.headers()).await {
+        Ok(Principal::Token {
+            scope: crate::store::TokenScope::Metrics,
+            ..
+        }) => Error::Forbidden {
+            code: ErrorCode::MetricsOnlyToken,
+            message: "this token may only read /metrics; use an admin token for the admin API"
+                .into(),
+        }
+        .into_response(),
         Ok(principal) => {
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
         Err(err) => err.into_response(),
     }
+}
+
+/// `GET /metrics` on the admin surface: the process's metrics in the
+/// Prometheus text format, for an admin (token or session) or a
+/// metrics-only token (docs/operations.md).
+pub async fn metrics(State(manager): State<Manager>, request: Request) -> Response {
+    if let Err(err) = auth::authenticate(&manager, request.method(), request.headers()).await {
+        return err.into_response();
+    }
+    manager.store.db().export_pool_metrics();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            shared::metrics::CONTENT_TYPE,
+        )],
+        shared::metrics::render(),
+    )
+        .into_response()
 }
 
 /// `Json` whose rejections use the API's error shape and name the problem

@@ -174,6 +174,8 @@ pub struct CreatedToken {
     pub id: String,
     /// Its name.
     pub name: String,
+    /// `admin` or `metrics`.
+    pub scope: crate::store::TokenScope,
     /// The user it acts for.
     pub user_id: Option<String>,
     /// RFC 3339.

@@ -92,14 +92,24 @@ const MAX_QUERY: usize = 8192;
 async fn run(
     State(m): State<Manager>,
     Path(id): Path<String>,
+    admin_headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<RunRequest>,
 ) -> Result<Json<RunResult>> {
     let script = m.store.script(super::path_id("script", &id)?).await?;
     let app = m.store.app_by_id(script.app_id).await?;
-    let request = script_request(body, &m.config.public_base_url)?;
+    let mut request = script_request(body, &m.config.public_base_url)?;
+    // The test run is part of the admin call: it carries that call's id.
+    request.id = admin_headers
+        .get(shared::REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(shared::new_request_id, str::to_owned);
     let (app_id, script_id) = (app.id, script.id);
     let limits = app_limits(app.limits.as_ref().map(|l| l.to_string()).as_deref());
     let (method, path) = (request.method.clone(), request.path.clone());
+    let (request_id, request_headers) = (
+        request.id.clone(),
+        shared::redact_headers(&request.headers, &m.config.redact_headers),
+    );
     let started_at = std::time::SystemTime::now();
     let mut outcome = m
         .executor
@@ -113,6 +123,7 @@ async fn run(
             trigger: Trigger::Test,
         })
         .await;
+    shared::metrics::metrics().observe_execution(&app.slug, Trigger::Test, &outcome);
     let execution_id = ExecutionId::new();
     let mut result = RunResult {
         execution_id: execution_id.to_string(),
@@ -169,7 +180,16 @@ async fn run(
         trigger: Trigger::Test,
         method,
         path,
+        host: String::new(),
+        request_id,
+        request_headers,
         status: result.status,
+        response_bytes: result
+            .body
+            .as_ref()
+            .map(String::len)
+            .or_else(|| result.body_base64.as_ref().map(|b| b.len() / 4 * 3))
+            .unwrap_or(0) as u64,
         started_at,
         outcome,
     });
@@ -229,5 +249,7 @@ fn script_request(body: RunRequest, base: &str) -> Result<ScriptRequest> {
         body: body.body.into_bytes(),
         url,
         client_ip: String::new(),
+        // Set by the caller, from the admin call's own id.
+        id: String::new(),
     })
 }

@@ -1,5 +1,7 @@
 //! The execution log.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use shared::{AppId, ExecutionId, ScriptId};
 use shared::{ExecutionRecord, LogLine};
@@ -16,6 +18,9 @@ pub struct ExecutionSummary {
     /// UUID.
     #[schema(value_type = String)]
     pub id: ExecutionId,
+    /// Position in the order records were written: the live stream's event
+    /// id (`Last-Event-ID`).
+    pub seq: i64,
     /// The app.
     #[schema(value_type = String)]
     pub app_id: AppId,
@@ -30,8 +35,14 @@ pub struct ExecutionSummary {
     pub method: String,
     /// Request path.
     pub path: String,
+    /// The `Host` the request came in on (empty for cron and test runs).
+    pub host: String,
+    /// The request id (`x-request-id`).
+    pub request_id: String,
     /// HTTP status returned to the caller.
     pub status: u16,
+    /// Bytes of response body the caller received.
+    pub response_bytes: i64,
     /// `ok` or `error`.
     pub outcome: &'static str,
     /// Why it failed, if it did.
@@ -68,6 +79,65 @@ pub struct Execution {
     pub logs: Vec<LogLine>,
     /// Lines dropped because the per-execution cap was reached.
     pub logs_dropped: i64,
+    /// The request's headers (lower-case names), with `authorization`,
+    /// `cookie` and the configured secret headers `[redacted]`.
+    pub request_headers: BTreeMap<String, String>,
+}
+
+impl Execution {
+    /// The record as the log will show it once stored as number `seq`.
+    pub fn from_record(r: &ExecutionRecord, seq: i64) -> Execution {
+        let error = r.outcome.outcome.as_ref().err();
+        Execution {
+            summary: ExecutionSummary {
+                id: r.id,
+                seq,
+                app_id: r.app_id,
+                script_id: r.script_id,
+                route_id: r.route_id.map(|id| id.to_string()),
+                trigger: r.trigger.as_str().to_owned(),
+                method: truncated(&r.method, MAX_STORED_METHOD).into_owned(),
+                path: truncated(&r.path, MAX_STORED_PATH).into_owned(),
+                host: truncated(&r.host, MAX_STORED_HOST).into_owned(),
+                request_id: r.request_id.clone(),
+                status: r.status,
+                response_bytes: i64::try_from(r.response_bytes).unwrap_or(i64::MAX),
+                outcome: if error.is_some() { "error" } else { "ok" },
+                error: error.map(|e| ExecutionFailure {
+                    code: e.code().to_owned(),
+                    message: truncated(&e.to_string(), MAX_STORED_ERROR).into_owned(),
+                    line: e.position().map(|p| i64::from(p.line)),
+                    column: e.position().map(|p| i64::from(p.column)),
+                }),
+                fuel_used: i64::try_from(r.outcome.fuel_used).unwrap_or(i64::MAX),
+                duration_ms: r.outcome.duration.as_micros() as f64 / 1000.0,
+                started_at: rfc3339(to_ms(r.started_at)),
+            },
+            logs: r.outcome.logs.clone(),
+            logs_dropped: i64::from(r.outcome.logs_dropped),
+            request_headers: header_map(stored_headers(&r.request_headers)),
+        }
+    }
+}
+
+/// Request headers as stored: the names and values the record carries,
+/// each value cut to [`MAX_STORED_HEADER`] and at most [`MAX_STORED_HEADERS`]
+/// of them.
+fn stored_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .take(MAX_STORED_HEADERS)
+        .map(|(name, value)| {
+            (
+                truncated(name, MAX_STORED_HEADER).into_owned(),
+                truncated(value, MAX_STORED_HEADER).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn header_map(pairs: Vec<(String, String)>) -> BTreeMap<String, String> {
+    pairs.into_iter().collect()
 }
 
 /// Aggregates over one app's executions in a time window.
@@ -85,6 +155,39 @@ pub struct ExecutionStats {
     pub buckets: Vec<(i64, i64, i64)>,
 }
 
+/// Which statuses a listing keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Executions without an error.
+    Ok,
+    /// Executions that failed.
+    Error,
+    /// HTTP statuses in `[from, to]` (a class like `4xx`, or one code).
+    Range(u16, u16),
+}
+
+impl StatusFilter {
+    /// `ok`, `error`, `2xx`…`5xx` or a code such as `404`.
+    pub fn parse(text: &str) -> Option<StatusFilter> {
+        match text {
+            "ok" => Some(StatusFilter::Ok),
+            "error" => Some(StatusFilter::Error),
+            _ => {
+                let bytes = text.as_bytes();
+                if bytes.len() != 3 || !(b'1'..=b'5').contains(&bytes[0]) {
+                    return None;
+                }
+                if &text[1..] == "xx" {
+                    let class = u16::from(bytes[0] - b'0') * 100;
+                    return Some(StatusFilter::Range(class, class + 99));
+                }
+                let code: u16 = text.parse().ok()?;
+                Some(StatusFilter::Range(code, code))
+            }
+        }
+    }
+}
+
 /// Filters for listing executions; newest first.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionFilter {
@@ -92,8 +195,24 @@ pub struct ExecutionFilter {
     pub app_id: Option<AppId>,
     /// Only this script.
     pub script_id: Option<String>,
-    /// `ok` or `error`.
-    pub outcome: Option<String>,
+    /// Only these statuses.
+    pub status: Option<StatusFilter>,
+    /// Only this trigger (`http`, `direct`, `test`, `cron`).
+    pub trigger: Option<String>,
+    /// Only requests on this host (any port; case-insensitive).
+    pub host: Option<String>,
+    /// Only this method.
+    pub method: Option<String>,
+    /// Only this path, or with a trailing `*` paths starting with the rest.
+    pub path: Option<String>,
+    /// Only this request id.
+    pub request_id: Option<String>,
+    /// Only executions whose log lines or error message contain this
+    /// (case-insensitive).
+    pub text: Option<String>,
+    /// Only records written after this one (`seq`), oldest first: the
+    /// live stream's resume.
+    pub after_seq: Option<i64>,
     /// Only executions started at or after this (ms since the epoch).
     pub since_ms: Option<i64>,
     /// Only executions started before this (ms since the epoch).
@@ -104,21 +223,83 @@ pub struct ExecutionFilter {
     pub limit: i64,
 }
 
+impl ExecutionFilter {
+    /// Whether `e` passes the filter, as the SQL of a listing decides it
+    /// (the live stream filters records in memory as they are written).
+    /// Paging and time-window fields are not looked at.
+    pub fn matches(&self, e: &Execution) -> bool {
+        let s = &e.summary;
+        let status = match self.status {
+            None => true,
+            Some(StatusFilter::Ok) => s.error.is_none(),
+            Some(StatusFilter::Error) => s.error.is_some(),
+            Some(StatusFilter::Range(from, to)) => (from..=to).contains(&s.status),
+        };
+        let host = self.host.as_deref().is_none_or(|want| {
+            let host = s.host.to_ascii_lowercase();
+            let want = want.to_ascii_lowercase();
+            host == want
+                || host
+                    .strip_prefix(want.as_str())
+                    .is_some_and(|rest| rest.starts_with(':'))
+        });
+        let path = self
+            .path
+            .as_deref()
+            .is_none_or(|want| match want.strip_suffix('*') {
+                Some(prefix) => s.path.starts_with(prefix),
+                None => s.path == want,
+            });
+        let text = self.text.as_deref().is_none_or(|want| {
+            let want = want.to_lowercase();
+            e.logs
+                .iter()
+                .any(|l| l.message.to_lowercase().contains(&want))
+                || s.error
+                    .as_ref()
+                    .is_some_and(|err| err.message.to_lowercase().contains(&want))
+        });
+        self.app_id.is_none_or(|app| app == s.app_id)
+            && self
+                .script_id
+                .as_deref()
+                .is_none_or(|id| id == s.script_id.to_string())
+            && status
+            && self.trigger.as_deref().is_none_or(|t| t == s.trigger)
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(&s.method))
+            && host
+            && path
+            && self
+                .request_id
+                .as_deref()
+                .is_none_or(|id| id == s.request_id)
+            && text
+    }
+}
+
 const COLUMNS: &str = "id, app_id, script_id, route_id, trigger_kind, method, path, status, error_code, \
-    error_message, error_line, error_column, fuel_used, duration_us, logs, logs_dropped, started_at";
+    error_message, error_line, error_column, fuel_used, duration_us, logs, logs_dropped, started_at, \
+    seq, host, request_id, request_headers, response_bytes";
 
 fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
     let code: Option<String> = row.try_get("error_code")?;
     let status: i64 = row.try_get("status")?;
     Ok(ExecutionSummary {
         id: super::id_column(row, "id")?,
+        seq: row.try_get::<Option<i64>, _>("seq")?.unwrap_or(0),
         app_id: super::id_column(row, "app_id")?,
         script_id: super::id_column(row, "script_id")?,
         route_id: row.try_get("route_id")?,
         trigger: row.try_get("trigger_kind")?,
         method: row.try_get("method")?,
         path: row.try_get("path")?,
+        host: row.try_get("host")?,
+        request_id: row.try_get("request_id")?,
         status: u16::try_from(status).unwrap_or(0),
+        response_bytes: row.try_get("response_bytes")?,
         outcome: if code.is_some() { "error" } else { "ok" },
         error: match code {
             Some(code) => Some(ExecutionFailure {
@@ -137,11 +318,11 @@ fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
     })
 }
 
-/// Rows per `INSERT` of the execution log: 64 rows of 17 values stay far
+/// Rows per `INSERT` of the execution log: 64 rows of 22 values stay far
 /// below both engines' bind-parameter limits (SQLite 32,766, PostgreSQL 65,535).
 const ROWS_PER_INSERT: usize = 64;
 /// Values per execution-log row (the columns of [`COLUMNS`]).
-const VALUES_PER_ROW: usize = 17;
+const VALUES_PER_ROW: usize = 22;
 
 /// `INSERT INTO executions (…) VALUES ($1, …, $17), ($18, …), …` for `rows` rows
 /// on PostgreSQL, `(?, …, ?), …` on SQLite.
@@ -185,6 +366,12 @@ pub(crate) const MAX_STORED_PATH: usize = 1024;
 pub(crate) const MAX_STORED_METHOD: usize = 32;
 /// Longest error message stored (a script may throw a value of any size).
 pub(crate) const MAX_STORED_ERROR: usize = 4096;
+/// Longest `Host` stored.
+const MAX_STORED_HOST: usize = 256;
+/// Longest header name or value stored with a record.
+const MAX_STORED_HEADER: usize = 1024;
+/// Most headers stored with a record (the server accepts 100).
+const MAX_STORED_HEADERS: usize = 100;
 
 /// `text` cut to at most `max` bytes on a character boundary, with a marker
 /// that says how long it was.
@@ -209,8 +396,19 @@ impl Store {
     /// the log writer the bottleneck of the whole request path at a few
     /// thousand requests per second (each statement is a round trip to the
     /// database, and for SQLite to sqlx's worker thread).
-    pub async fn insert_executions(&self, records: &[ExecutionRecord]) -> Result<()> {
+    ///
+    /// Returns the `seq` of the first record; the others follow it in
+    /// order. Numbers are taken inside the write transaction, after the
+    /// largest stored one, so they increase in the order records are
+    /// committed (the manager is the database's only writer).
+    pub async fn insert_executions(&self, records: &[ExecutionRecord]) -> Result<i64> {
+        let timer = shared::metrics::Timer::start();
         let mut tx = self.db.begin_write().await?;
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM executions")
+            .fetch_one(&mut *tx)
+            .await?;
+        let first = last.unwrap_or(0) + 1;
+        let mut seq = first;
         for chunk in records.chunks(ROWS_PER_INSERT) {
             let sql = insert_sql(chunk.len(), self.db.is_postgres());
             let mut query = sqlx::query(&sql);
@@ -238,30 +436,112 @@ impl Store {
                     .bind(i64::try_from(r.outcome.duration.as_micros()).unwrap_or(i64::MAX))
                     .bind(logs)
                     .bind(i64::from(r.outcome.logs_dropped))
-                    .bind(to_ms(r.started_at));
+                    .bind(to_ms(r.started_at))
+                    .bind(seq)
+                    .bind(truncated(&r.host, MAX_STORED_HOST).into_owned())
+                    .bind(truncated(&r.request_id, MAX_STORED_HEADER).into_owned())
+                    .bind(
+                        serde_json::to_string(&stored_headers(&r.request_headers))
+                            .unwrap_or_else(|_| "[]".into()),
+                    )
+                    .bind(i64::try_from(r.response_bytes).unwrap_or(i64::MAX));
+                seq += 1;
             }
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(())
+        timer.observe(
+            &shared::metrics::metrics()
+                .db_query_duration
+                .with_label_values(&["execution_log_write"]),
+        );
+        Ok(first)
     }
 
-    /// Executions matching `filter`, newest first.
+    /// Executions matching `filter`: newest first, or with
+    /// `filter.after_seq` oldest first from there.
     pub async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>> {
+        Ok(self
+            .query_executions(filter, false)
+            .await?
+            .into_iter()
+            .map(|e| e.summary)
+            .collect())
+    }
+
+    /// Like [`Store::list_executions`], with each record's log lines and
+    /// headers (the live stream's backlog).
+    pub async fn list_executions_detailed(
+        &self,
+        filter: &ExecutionFilter,
+    ) -> Result<Vec<Execution>> {
+        self.query_executions(filter, true).await
+    }
+
+    async fn query_executions(
+        &self,
+        filter: &ExecutionFilter,
+        detailed: bool,
+    ) -> Result<Vec<Execution>> {
         let mut sql = format!("SELECT {COLUMNS} FROM executions WHERE 1 = 1");
         let mut binds: Vec<String> = Vec::new();
+        let mut bind = |value: String, binds_sql: &mut String, clause: &str| {
+            binds.push(value);
+            *binds_sql += &clause.replace("$?", &format!("${}", binds.len()));
+        };
         if let Some(app) = &filter.app_id {
-            binds.push(app.to_string());
-            sql += &format!(" AND app_id = ${}", binds.len());
+            bind(app.to_string(), &mut sql, " AND app_id = $?");
         }
         if let Some(script) = &filter.script_id {
-            binds.push(script.clone());
-            sql += &format!(" AND script_id = ${}", binds.len());
+            bind(script.clone(), &mut sql, " AND script_id = $?");
         }
-        match filter.outcome.as_deref() {
-            Some("ok") => sql += " AND error_code IS NULL",
-            Some("error") => sql += " AND error_code IS NOT NULL",
-            _ => {}
+        match filter.status {
+            Some(StatusFilter::Ok) => sql += " AND error_code IS NULL",
+            Some(StatusFilter::Error) => sql += " AND error_code IS NOT NULL",
+            Some(StatusFilter::Range(from, to)) => {
+                sql += &format!(" AND status >= {from} AND status <= {to}");
+            }
+            None => {}
+        }
+        if let Some(trigger) = &filter.trigger {
+            bind(trigger.clone(), &mut sql, " AND trigger_kind = $?");
+        }
+        if let Some(method) = &filter.method {
+            bind(method.to_ascii_uppercase(), &mut sql, " AND method = $?");
+        }
+        if let Some(host) = &filter.host {
+            let host = host.to_ascii_lowercase();
+            bind(host.clone(), &mut sql, " AND (LOWER(host) = $?");
+            bind(
+                format!("{}:%", like_escape(&host)),
+                &mut sql,
+                r" OR LOWER(host) LIKE $? ESCAPE '\')",
+            );
+        }
+        match filter.path.as_deref().map(|p| (p, p.strip_suffix('*'))) {
+            Some((_, Some(prefix))) => bind(
+                format!("{}%", like_escape(prefix)),
+                &mut sql,
+                r" AND path LIKE $? ESCAPE '\'",
+            ),
+            Some((path, None)) => bind(path.to_owned(), &mut sql, " AND path = $?"),
+            None => {}
+        }
+        if let Some(id) = &filter.request_id {
+            bind(id.clone(), &mut sql, " AND request_id = $?");
+        }
+        if let Some(text) = &filter.text {
+            let pattern = format!("%{}%", like_escape(&text.to_lowercase()));
+            bind(
+                pattern.clone(),
+                &mut sql,
+                r" AND (LOWER(logs) LIKE $? ESCAPE '\'",
+            );
+            bind(
+                pattern,
+                &mut sql,
+                r" OR LOWER(COALESCE(error_message, '')) LIKE $? ESCAPE '\')",
+            );
         }
         if let Some(ms) = filter.since_ms {
             sql += &format!(" AND started_at >= {ms}");
@@ -270,22 +550,45 @@ impl Store {
             sql += &format!(" AND started_at < {ms}");
         }
         if let Some((ms, id)) = &filter.before {
-            binds.push(id.clone());
-            sql += &format!(
-                " AND (started_at < {ms} OR (started_at = {ms} AND id < ${}))",
-                binds.len()
+            bind(
+                id.clone(),
+                &mut sql,
+                &format!(" AND (started_at < {ms} OR (started_at = {ms} AND id < $?))"),
             );
         }
-        sql += &format!(
-            " ORDER BY started_at DESC, id DESC LIMIT {}",
-            filter.limit.max(1)
-        );
+        match filter.after_seq {
+            Some(seq) => {
+                sql += &format!(
+                    " AND seq > {seq} ORDER BY seq LIMIT {}",
+                    filter.limit.max(1)
+                );
+            }
+            None => {
+                sql += &format!(
+                    " ORDER BY started_at DESC, id DESC LIMIT {}",
+                    filter.limit.max(1)
+                );
+            }
+        }
         let mut query = sqlx::query(&sql);
         for b in &binds {
             query = query.bind(b);
         }
         let rows = query.fetch_all(&self.db.pool).await?;
-        rows.iter().map(summary).collect()
+        rows.iter()
+            .map(|row| {
+                if detailed {
+                    detail(row)
+                } else {
+                    Ok(Execution {
+                        summary: summary(row)?,
+                        logs: Vec::new(),
+                        logs_dropped: 0,
+                        request_headers: BTreeMap::new(),
+                    })
+                }
+            })
+            .collect()
     }
 
     /// Applies the execution-log retention: drops records older than
@@ -384,13 +687,31 @@ impl Store {
             .fetch_optional(&self.db.pool)
             .await?
             .ok_or_else(|| StoreError::not_found("execution", id))?;
-        let logs: String = row.try_get("logs")?;
-        Ok(Execution {
-            summary: summary(&row)?,
-            logs: serde_json::from_str(&logs).unwrap_or_default(),
-            logs_dropped: row.try_get("logs_dropped")?,
-        })
+        detail(&row)
     }
+}
+
+fn detail(row: &AnyRow) -> Result<Execution> {
+    let logs: String = row.try_get("logs")?;
+    let headers: String = row.try_get("request_headers")?;
+    Ok(Execution {
+        summary: summary(row)?,
+        logs: serde_json::from_str(&logs).unwrap_or_default(),
+        logs_dropped: row.try_get("logs_dropped")?,
+        request_headers: header_map(serde_json::from_str(&headers).unwrap_or_default()),
+    })
+}
+
+/// `text` with LIKE's wildcards (and the escape character) escaped by `\`.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -410,13 +731,32 @@ mod tests {
     fn insert_has_one_placeholder_per_column_and_row() {
         assert_eq!(COLUMNS.split(',').count(), VALUES_PER_ROW);
         let sql = insert_sql(3, true);
-        assert!(sql.ends_with(
-            "$35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, $50, $51) \
-             ON CONFLICT (id) DO NOTHING"
-        ));
+        assert!(sql.ends_with("$62, $63, $64, $65, $66) ON CONFLICT (id) DO NOTHING"));
         assert_eq!(sql.matches('$').count(), 3 * VALUES_PER_ROW);
         let sql = insert_sql(3, false);
         assert_eq!(sql.matches('?').count(), 3 * VALUES_PER_ROW);
         assert!(!sql.contains('$'));
+    }
+
+    #[test]
+    fn status_filters_parse_classes_codes_and_outcomes() {
+        assert_eq!(StatusFilter::parse("ok"), Some(StatusFilter::Ok));
+        assert_eq!(StatusFilter::parse("error"), Some(StatusFilter::Error));
+        assert_eq!(
+            StatusFilter::parse("4xx"),
+            Some(StatusFilter::Range(400, 499))
+        );
+        assert_eq!(
+            StatusFilter::parse("404"),
+            Some(StatusFilter::Range(404, 404))
+        );
+        for bad in ["", "4x", "6xx", "40", "4044", "abc", "0xx", "x4x"] {
+            assert_eq!(StatusFilter::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn like_patterns_match_wildcards_literally() {
+        assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
     }
 }

@@ -29,7 +29,7 @@ pub use docs::{
 };
 pub use error::{Result, StoreError};
 pub use executions::{
-    Execution, ExecutionFailure, ExecutionFilter, ExecutionStats, ExecutionSummary,
+    Execution, ExecutionFailure, ExecutionFilter, ExecutionStats, ExecutionSummary, StatusFilter,
 };
 pub use http_allow::{HttpAllowEntry, MAX_ALLOW_ENTRIES, parse_allow_pattern};
 pub use kv::{KvEntry, KvEntryPage, KvQuota, KvUsage, MAX_LIST_LIMIT};
@@ -38,7 +38,7 @@ pub(crate) use routes::route_key;
 pub use routes::{Claim, NewRoute, Route};
 pub use scripts::{Script, validate_script_name};
 pub use settings::HELLO_WORLD_SEEDED;
-pub use tokens::{Token, generate_token, validate_token_name};
+pub use tokens::{Token, TokenScope, generate_token, validate_token_name};
 pub use users::{Session, User};
 pub use variables::{MAX_VARIABLE_BYTES, Variable, validate_variable_name};
 

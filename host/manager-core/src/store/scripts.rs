@@ -116,6 +116,17 @@ impl Store {
         from_row(&row)
     }
 
+    /// The id of the app's script called `name`, if it has one.
+    pub async fn script_id_by_name(&self, app_id: AppId, name: &str) -> Result<Option<ScriptId>> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM scripts WHERE app_id = $1 AND name = $2")
+                .bind(app_id.to_string())
+                .bind(name)
+                .fetch_optional(&self.db.pool)
+                .await?;
+        Ok(id.and_then(|id| id.parse().ok()))
+    }
+
     /// Stores a new script (the caller has compiled it).
     pub async fn create_script(
         &self,

@@ -36,6 +36,36 @@ pub fn generate_token() -> String {
     format!("{TOKEN_PREFIX}{}", generate_secret())
 }
 
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// The whole admin API.
+    #[default]
+    Admin,
+    /// `GET /metrics` and nothing else: what a Prometheus scraper holds.
+    Metrics,
+}
+
+impl TokenScope {
+    /// `admin` or `metrics`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Admin => "admin",
+            TokenScope::Metrics => "metrics",
+        }
+    }
+
+    /// The stored or requested name; `None` for anything else.
+    pub fn parse(text: &str) -> Option<TokenScope> {
+        match text {
+            "admin" => Some(TokenScope::Admin),
+            "metrics" => Some(TokenScope::Metrics),
+            _ => None,
+        }
+    }
+}
+
 /// A token as the API lists it (never the token or its hash).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Token {
@@ -43,6 +73,9 @@ pub struct Token {
     pub id: String,
     /// What it is for.
     pub name: String,
+    /// What it may do: `admin` (the admin API) or `metrics` (`GET /metrics`
+    /// only).
+    pub scope: TokenScope,
     /// The user it acts for (`null`: bootstrap or operator CLI).
     pub user_id: Option<String>,
     /// RFC 3339.
@@ -77,24 +110,40 @@ impl Store {
             .await?)
     }
 
-    /// Stores the hash of `token` under `name`, for `user_id` if given.
+    /// Stores the hash of an admin `token` under `name`, for `user_id` if
+    /// given.
     pub async fn add_token(&self, name: &str, token: &str, user_id: Option<&str>) -> Result<Token> {
+        self.add_scoped_token(name, token, user_id, TokenScope::Admin)
+            .await
+    }
+
+    /// Stores the hash of `token` with `scope` under `name`, for `user_id`
+    /// if given.
+    pub async fn add_scoped_token(
+        &self,
+        name: &str,
+        token: &str,
+        user_id: Option<&str>,
+        scope: TokenScope,
+    ) -> Result<Token> {
         validate_token_name(name)?;
         let id = Uuid::new_v4().to_string();
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO admin_tokens (id, name, token_hash, created_at, user_id) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO admin_tokens (id, name, token_hash, created_at, user_id, scope) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id)
         .bind(name.trim())
         .bind(hash_token(token))
         .bind(now)
         .bind(user_id)
+        .bind(scope.as_str())
         .execute(&self.db.pool)
         .await?;
         Ok(Token {
             id,
             name: name.trim().to_owned(),
+            scope,
             user_id: user_id.map(str::to_owned),
             created_at: rfc3339(now),
             last_used_at: None,
@@ -104,7 +153,7 @@ impl Store {
     /// Tokens by name (then id), one page.
     pub async fn list_tokens(&self, page: &Page) -> Result<Vec<Token>> {
         let sql = format!(
-            "SELECT id, name, user_id, created_at, last_used_at FROM admin_tokens WHERE 1 = 1{}",
+            "SELECT id, name, user_id, created_at, last_used_at, scope FROM admin_tokens WHERE 1 = 1{}",
             page.sql("name", 1)
         );
         let rows = page
@@ -116,6 +165,8 @@ impl Store {
                 Ok(Token {
                     id: row.try_get("id")?,
                     name: row.try_get("name")?,
+                    scope: TokenScope::parse(&row.try_get::<String, _>("scope")?)
+                        .unwrap_or(TokenScope::Metrics),
                     user_id: row.try_get("user_id")?,
                     created_at: rfc3339(row.try_get("created_at")?),
                     last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(rfc3339),
@@ -138,17 +189,22 @@ impl Store {
 
     /// The id and user of `token` if it is a known admin token; records its
     /// last use (to the minute).
-    pub async fn verify_token(&self, token: &str) -> Result<Option<(String, Option<String>)>> {
+    pub async fn verify_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<(String, Option<String>, TokenScope)>> {
         // The lookup is by hash, so timing reveals nothing about stored tokens.
-        let row: Option<(String, Option<String>, Option<i64>)> = sqlx::query_as(
-            "SELECT id, user_id, last_used_at FROM admin_tokens WHERE token_hash = $1",
+        let row: Option<(String, Option<String>, Option<i64>, String)> = sqlx::query_as(
+            "SELECT id, user_id, last_used_at, scope FROM admin_tokens WHERE token_hash = $1",
         )
         .bind(hash_token(token))
         .fetch_optional(&self.db.pool)
         .await?;
-        let Some((id, user_id, last_used)) = row else {
+        let Some((id, user_id, last_used, scope)) = row else {
             return Ok(None);
         };
+        // An unknown stored scope grants the least: fail closed.
+        let scope = TokenScope::parse(&scope).unwrap_or(TokenScope::Metrics);
         let now = now_ms();
         if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
             sqlx::query("UPDATE admin_tokens SET last_used_at = $1 WHERE id = $2")
@@ -157,6 +213,6 @@ impl Store {
                 .execute(&self.db.pool)
                 .await?;
         }
-        Ok(Some((id, user_id)))
+        Ok(Some((id, user_id, scope)))
     }
 }

@@ -56,7 +56,7 @@ pub struct RemoteRecorder {
 impl RemoteRecorder {
     /// Starts the sender task on the current runtime.
     pub fn start(manager: Peer) -> RemoteRecorder {
-        let queue = BatchQueue::start(QUEUE, BATCH, LINGER, "execution record", move |batch| {
+        let queue = BatchQueue::start(QUEUE, BATCH, LINGER, "execution records", move |batch| {
             let manager = manager.clone();
             async move {
                 for part in by_size(&batch) {
@@ -144,7 +144,11 @@ mod tests {
             trigger: Trigger::Http,
             method: "GET".into(),
             path: "/".into(),
+            host: "localhost".into(),
+            request_id: "r".into(),
+            request_headers: Vec::new(),
             status: 200,
+            response_bytes: 0,
             started_at: std::time::SystemTime::now(),
             outcome: ExecutionOutcome {
                 outcome: Ok(ScriptResponse {
