@@ -2788,7 +2788,10 @@ export interface operations {
                 path?: string;
                 /** @description The request id (`x-request-id`). */
                 request_id?: string;
-                /** @description Text the script's log lines or error message contain (case-insensitive). */
+                /**
+                 * @description Text the script's log lines or error message contain (case-insensitive;
+                 *     `search` is the same parameter).
+                 */
                 q?: string;
                 /** @description RFC 3339: only executions started at or after this time. */
                 since?: string;
@@ -2890,7 +2893,10 @@ export interface operations {
                 path?: string;
                 /** @description The request id (`x-request-id`). */
                 request_id?: string;
-                /** @description Text the script's log lines or error message contain (case-insensitive). */
+                /**
+                 * @description Text the script's log lines or error message contain (case-insensitive;
+                 *     `search` is the same parameter).
+                 */
                 q?: string;
                 /**
                  * @description Resume after this event id (the `seq` of the last record seen), as

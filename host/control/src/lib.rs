@@ -101,6 +101,14 @@ impl ControlPlane {
         let database_url = config.database_url.clone().unwrap_or_else(|| {
             format!("sqlite://{}", config.data_dir.join("picloud.db").display())
         });
+        // A server on an SQLite data directory holds its lock (before it
+        // opens the database), so that `picloud restore` never replaces the
+        // database under it, and two servers never share one file.
+        let lock = if database_url.starts_with("sqlite:") {
+            Some(manager_core::backup::lock_data_dir(&config.data_dir)?)
+        } else {
+            None
+        };
         let db = Db::connect(&database_url)
             .await
             .context("opening the database")?;
@@ -111,6 +119,8 @@ impl ControlPlane {
             Some(hex) => SecretKey::from_hex(hex).context("PICLOUD_SECRET_KEY")?,
             None => SecretKey::load_or_create(&config.data_dir.join("secret.key"))?,
         };
+        record_key_fingerprint(&store, &secret_key).await?;
+
         // Scripts reach storage through the executor; only the manager's
         // stores touch the database (docs/architecture.md, "Services and crates").
         let services = DataServices::new(
@@ -209,11 +219,42 @@ impl ControlPlane {
             .with_background(vec![janitor, scheduler])
             .with_on_stop(move || Box::pin(async move { recorder.flush().await }))
             .with_metrics_listener(config.metrics_listen, move || db.export_pool_metrics())
-            .await?;
+            .await?
+            .with_guard(lock);
         server.generated_token = bootstrap.generated_token;
         tracing::info!(%addr, "PiCloud is serving");
         Ok(server)
     }
+}
+
+/// Remembers which key the database's secrets are encrypted with (its
+/// fingerprint, never the key), so backups carry it; a start with another
+/// key says loudly that the stored secrets will not decrypt.
+async fn record_key_fingerprint(store: &Store, key: &SecretKey) -> anyhow::Result<()> {
+    use manager_core::backup::KEY_FINGERPRINT;
+    match store.setting(KEY_FINGERPRINT).await? {
+        None => {
+            store
+                .set_setting(KEY_FINGERPRINT, key.fingerprint())
+                .await?
+        }
+        // With no secrets stored, the new key loses nothing: it is the key
+        // from now on.
+        Some(stored) if stored != key.fingerprint() && store.count_secrets().await? == 0 => {
+            store
+                .set_setting(KEY_FINGERPRINT, key.fingerprint())
+                .await?
+        }
+        Some(stored) if stored != key.fingerprint() => tracing::error!(
+            database_key = %stored,
+            this_key = %key.fingerprint(),
+            "this server's secret key is not the one the database's secrets were written with: \
+             they will not decrypt. Start with the key the database was made with \
+             (PICLOUD_SECRET_KEY or secret.key in the data directory)"
+        ),
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 /// An app may still claim a host the operator has since made an admin

@@ -47,8 +47,25 @@ pub struct Db {
 
 impl Db {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) and runs
-    /// pending migrations. Called once at start.
+    /// pending migrations. Called once at start. A database a newer PiCloud
+    /// migrated is refused, naming both versions: this binary cannot know
+    /// what the newer schema means, and no migration runs backwards.
     pub async fn connect(url: &str) -> Result<Db> {
+        Self::connect_up_to(url, i64::MAX).await
+    }
+
+    /// [`Db::connect`] without migrating: for `picloud backup`, which must
+    /// copy the database as the running server left it (a newer binary's
+    /// backup must not upgrade it under an older server). A database newer
+    /// than this binary is still refused.
+    pub async fn open_as_is(url: &str) -> Result<Db> {
+        Self::connect_up_to(url, -1).await
+    }
+
+    /// [`Db::connect`], applying migrations only up to number `version`:
+    /// how the upgrade tests build a database as an older PiCloud left it.
+    #[doc(hidden)]
+    pub async fn connect_up_to(url: &str, version: i64) -> Result<Db> {
         install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite
@@ -88,7 +105,39 @@ impl Db {
             Engine::Sqlite => &SQLITE_MIGRATIONS,
             Engine::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&pool).await?;
+        let known = latest_schema(engine == Engine::Postgres);
+        // No bookkeeping table yet (a fresh database) reads as version 0.
+        let applied: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        if applied > known {
+            return Err(Error::Config(format!(
+                "the database is at schema version {applied}, newer than this PiCloud \
+                 ({}, schema version {known}) understands: run the newer PiCloud, or \
+                 restore a backup taken before the upgrade (docs/deploy.md)",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        if version < 0 {
+            // As is: no migration at all.
+        } else if version >= known {
+            migrator.run(&pool).await?;
+        } else {
+            let partial = Migrator {
+                migrations: std::borrow::Cow::Owned(
+                    migrator
+                        .iter()
+                        .filter(|m| m.version <= version)
+                        .cloned()
+                        .collect(),
+                ),
+                ..Migrator::DEFAULT
+            };
+            partial.run(&pool).await?;
+        }
         Ok(Db { pool, engine })
     }
 
@@ -157,6 +206,16 @@ impl Db {
             .await?;
         Ok(version.unwrap_or(0))
     }
+}
+
+/// The newest schema version this binary's migrations make.
+pub(crate) fn latest_schema(postgres: bool) -> i64 {
+    let migrator = if postgres {
+        &POSTGRES_MIGRATIONS
+    } else {
+        &SQLITE_MIGRATIONS
+    };
+    migrator.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
 /// Milliseconds since the Unix epoch, the stored form of every timestamp.

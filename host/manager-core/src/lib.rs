@@ -22,6 +22,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 mod cron_expr;
 mod cron_runner;
 mod db;
@@ -59,6 +60,9 @@ pub struct ManagerConfig {
     pub max_body_bytes: usize,
     /// How long a browser session lasts after sign-in.
     pub session_ttl: std::time::Duration,
+    /// A session unused for this long ends before its `session_ttl`;
+    /// zero turns the idle timeout off.
+    pub session_idle_timeout: std::time::Duration,
     /// Execution records kept per app (the newest).
     pub log_max_per_app: u64,
     /// Execution records older than this are removed.
@@ -95,6 +99,7 @@ impl Default for ManagerConfig {
             public_base_url: "http://localhost:8080".into(),
             max_body_bytes: 1 << 20,
             session_ttl: std::time::Duration::from_secs(12 * 60 * 60),
+            session_idle_timeout: std::time::Duration::from_secs(2 * 60 * 60),
             log_max_per_app: 10_000,
             log_max_age: std::time::Duration::from_secs(30 * 24 * 60 * 60),
             janitor_interval: std::time::Duration::from_secs(60),
@@ -131,7 +136,7 @@ pub struct Manager {
     pub(crate) routing: Arc<dyn RoutingTables>,
     pub(crate) recorder: Recorder,
     pub(crate) config: Arc<ManagerConfig>,
-    pub(crate) throttle: Arc<auth::LoginThrottle>,
+    pub(crate) throttle: auth::LoginThrottle,
 }
 
 impl std::fmt::Debug for Manager {
@@ -151,6 +156,8 @@ pub struct CleanUp {
     pub sessions: u64,
     /// Expired key-value entries.
     pub kv_entries: u64,
+    /// Sign-in throttle keys idle past the longest lockout.
+    pub login_keys: u64,
 }
 
 /// What [`Manager::bootstrap`] did, for the binary to report.
@@ -184,13 +191,19 @@ impl Manager {
     ) -> Self {
         let recorder = Recorder::start(store.clone());
         Manager {
+            throttle: auth::LoginThrottle::new(store.clone()),
             store,
             executor,
             routing,
             recorder,
             config: Arc::new(config),
-            throttle: Arc::default(),
         }
+    }
+
+    /// The session idle timeout in milliseconds; `None` when off.
+    pub(crate) fn idle_ms(&self) -> Option<i64> {
+        let idle = self.config.session_idle_timeout;
+        (!idle.is_zero()).then(|| i64::try_from(idle.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// The repositories.
@@ -326,8 +339,9 @@ impl Manager {
         let max_count = i64::try_from(self.config.log_max_per_app).unwrap_or(i64::MAX);
         Ok(CleanUp {
             executions: self.store.prune_executions(max_age, max_count).await?,
-            sessions: self.store.purge_expired_sessions().await?,
+            sessions: self.store.purge_expired_sessions(self.idle_ms()).await?,
             kv_entries: self.store.purge_expired_kv().await?,
+            login_keys: self.throttle.purge().await?,
         })
     }
 
@@ -346,11 +360,13 @@ impl Manager {
                         executions,
                         sessions,
                         kv_entries,
+                        login_keys,
                     }) => {
                         tracing::info!(
                             executions,
                             sessions,
                             kv_entries,
+                            login_keys,
                             "retention: removed old records"
                         );
                     }

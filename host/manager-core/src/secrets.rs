@@ -36,6 +36,7 @@ const KEY_BYTES: usize = 32;
 #[derive(Clone)]
 pub struct SecretKey {
     cipher: Arc<XChaCha20Poly1305>,
+    fingerprint: Arc<str>,
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -137,9 +138,23 @@ impl SecretKey {
     }
 
     fn from_bytes(bytes: &[u8]) -> SecretKey {
+        use sha2::Digest as _;
+        // A hash under a label of its own: it tells keys apart and reveals
+        // nothing that would help find the key.
+        let digest = sha2::Sha256::new()
+            .chain_update(b"picloud secret key fingerprint v1\0")
+            .chain_update(bytes)
+            .finalize();
         SecretKey {
             cipher: Arc::new(XChaCha20Poly1305::new_from_slice(bytes).expect("32-byte key")),
+            fingerprint: hex::encode(&digest[..8]).into(),
         }
+    }
+
+    /// 16 hex digits that name this key (not derived in any reversible
+    /// way): backups record it, so a restore under another key is refused.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The stored form of `plaintext` as variable `name` of app `app_id`.

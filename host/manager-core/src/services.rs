@@ -80,6 +80,20 @@ impl Manager {
     }
 }
 
+/// Awaits one store call, timing it into
+/// `picloud_db_query_duration_seconds{op}`: the database side of a script's
+/// data call, apart from the network between an executor node and here.
+async fn timed<T>(op: &'static str, call: impl std::future::Future<Output = T>) -> T {
+    let timer = shared::metrics::Timer::start();
+    let result = call.await;
+    timer.observe(
+        &shared::metrics::metrics()
+            .db_query_duration
+            .with_label_values(&[op]),
+    );
+    result
+}
+
 /// The script-facing form of a store error. `op` names the call for the log.
 fn to_service_error(op: &'static str, app: AppId, err: StoreError) -> ServiceError {
     match err {
@@ -97,8 +111,7 @@ fn to_service_error(op: &'static str, app: AppId, err: StoreError) -> ServiceErr
 #[async_trait]
 impl KvService for DataServices {
     async fn get(&self, app: AppId, key: &str) -> Result<Option<String>, ServiceError> {
-        self.store
-            .kv_value(app, key)
+        timed("kv::get", self.store.kv_value(app, key))
             .await
             .map_err(|e| to_service_error("kv::get", app, e))
     }
@@ -110,23 +123,23 @@ impl KvService for DataServices {
         value: &str,
         ttl: Option<Duration>,
     ) -> Result<(), ServiceError> {
-        self.store
-            .kv_set(app, key, value, ttl, &self.kv_quota)
-            .await
-            .map(drop)
-            .map_err(|e| to_service_error("kv::set", app, e))
+        timed(
+            "kv::set",
+            self.store.kv_set(app, key, value, ttl, &self.kv_quota),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| to_service_error("kv::set", app, e))
     }
 
     async fn delete(&self, app: AppId, key: &str) -> Result<bool, ServiceError> {
-        self.store
-            .kv_delete(app, key)
+        timed("kv::delete", self.store.kv_delete(app, key))
             .await
             .map_err(|e| to_service_error("kv::delete", app, e))
     }
 
     async fn exists(&self, app: AppId, key: &str) -> Result<bool, ServiceError> {
-        self.store
-            .kv_exists(app, key)
+        timed("kv::exists", self.store.kv_exists(app, key))
             .await
             .map_err(|e| to_service_error("kv::exists", app, e))
     }
@@ -138,17 +151,18 @@ impl KvService for DataServices {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<KvPage, ServiceError> {
-        self.store
-            .kv_keys(app, prefix, cursor, limit)
+        timed("kv::list", self.store.kv_keys(app, prefix, cursor, limit))
             .await
             .map_err(|e| to_service_error("kv::list", app, e))
     }
 
     async fn incr(&self, app: AppId, key: &str, delta: i64) -> Result<i64, ServiceError> {
-        self.store
-            .kv_incr(app, key, delta, &self.kv_quota)
-            .await
-            .map_err(|e| to_service_error("kv::incr", app, e))
+        timed(
+            "kv::incr",
+            self.store.kv_incr(app, key, delta, &self.kv_quota),
+        )
+        .await
+        .map_err(|e| to_service_error("kv::incr", app, e))
     }
 }
 
@@ -170,11 +184,14 @@ impl DocsService for DataServices {
         collection: &str,
         body: &str,
     ) -> Result<String, ServiceError> {
-        self.store
-            .doc_insert(app, collection, body, &self.docs_quota)
-            .await
-            .map(|doc| doc.id)
-            .map_err(|e| to_service_error("docs::insert", app, e))
+        timed(
+            "docs::insert",
+            self.store
+                .doc_insert(app, collection, body, &self.docs_quota),
+        )
+        .await
+        .map(|doc| doc.id)
+        .map_err(|e| to_service_error("docs::insert", app, e))
     }
 
     async fn get(
@@ -183,8 +200,7 @@ impl DocsService for DataServices {
         collection: &str,
         id: &str,
     ) -> Result<Option<Document>, ServiceError> {
-        self.store
-            .doc_get(app, collection, id)
+        timed("docs::get", self.store.doc_get(app, collection, id))
             .await
             .map(|doc| doc.map(Document::from))
             .map_err(|e| to_service_error("docs::get", app, e))
@@ -197,16 +213,18 @@ impl DocsService for DataServices {
         id: &str,
         patch: &str,
     ) -> Result<Option<Document>, ServiceError> {
-        self.store
-            .doc_update(app, collection, id, patch, &self.docs_quota)
-            .await
-            .map(|doc| doc.map(Document::from))
-            .map_err(|e| to_service_error("docs::update", app, e))
+        timed(
+            "docs::update",
+            self.store
+                .doc_update(app, collection, id, patch, &self.docs_quota),
+        )
+        .await
+        .map(|doc| doc.map(Document::from))
+        .map_err(|e| to_service_error("docs::update", app, e))
     }
 
     async fn delete(&self, app: AppId, collection: &str, id: &str) -> Result<bool, ServiceError> {
-        self.store
-            .doc_delete(app, collection, id)
+        timed("docs::delete", self.store.doc_delete(app, collection, id))
             .await
             .map_err(|e| to_service_error("docs::delete", app, e))
     }
@@ -217,8 +235,7 @@ impl DocsService for DataServices {
         collection: &str,
         query: &DocQuery,
     ) -> Result<DocPage, ServiceError> {
-        self.store
-            .doc_find(app, collection, query)
+        timed("docs::find", self.store.doc_find(app, collection, query))
             .await
             .map(|page| DocPage {
                 docs: page.docs.into_iter().map(Document::from).collect(),
@@ -249,8 +266,7 @@ impl ServiceProvider for DataServices {
 #[async_trait]
 impl HttpAllowList for DataServices {
     async fn allowed(&self, app: AppId) -> Result<Vec<AllowPattern>, ServiceError> {
-        self.store
-            .http_allow_patterns(app)
+        timed("http::allow_list", self.store.http_allow_patterns(app))
             .await
             .map_err(|e| to_service_error("http allow-list", app, e))
     }

@@ -512,17 +512,34 @@ async fn tokens_are_stored_hashed(store: Store) {
         .await
         .unwrap();
     let (cookie, _) = store.create_session(&ada.id, 60_000).await.unwrap();
-    assert!(store.session(&cookie).await.unwrap().is_some());
+    assert!(store.session(&cookie, None).await.unwrap().is_some());
     store.delete_user(&ada.id).await.unwrap();
     assert_eq!(store.verify_token(&ada_token).await.unwrap(), None);
-    assert!(store.session(&cookie).await.unwrap().is_none());
+    assert!(store.session(&cookie, None).await.unwrap().is_none());
     // The last user stays.
     let err = store.delete_user(&bob.id).await.unwrap_err();
     assert_eq!(err.code(), "last_user");
     // An expired session is not live, and is purged.
     let (old, _) = store.create_session(&bob.id, -1).await.unwrap();
-    assert!(store.session(&old).await.unwrap().is_none());
-    assert_eq!(store.purge_expired_sessions().await.unwrap(), 1);
+    assert!(store.session(&old, None).await.unwrap().is_none());
+    assert_eq!(store.purge_expired_sessions(None).await.unwrap(), 1);
+    // A live session unused for longer than the idle timeout is not live
+    // either, and goes too; one used within it stays.
+    let (idle, _) = store.create_session(&bob.id, 3_600_000).await.unwrap();
+    assert!(
+        store
+            .session(&idle, Some(3_600_000))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.session(&idle, Some(0)).await.unwrap().is_none());
+    assert_eq!(
+        store.purge_expired_sessions(Some(3_600_000)).await.unwrap(),
+        0
+    );
+    // (-1 ms: "seen before a moment from now", whatever the clock did.)
+    assert_eq!(store.purge_expired_sessions(Some(-1)).await.unwrap(), 1);
     // Revoking.
     store.delete_token(&stored.id).await.unwrap();
     assert_eq!(store.verify_token(&token).await.unwrap(), None);

@@ -45,6 +45,8 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     background: Vec<tokio::task::JoinHandle<()>>,
     on_stop: Option<Box<dyn FnOnce() -> BoxFuture<()> + Send + Sync>>,
+    /// Held while the server lives (the data directory's lock).
+    guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -74,6 +76,7 @@ impl Server {
             task,
             background: Vec::new(),
             on_stop: None,
+            guards: Vec::new(),
         }
     }
 
@@ -120,6 +123,12 @@ impl Server {
         tracing::info!(%addr, "metrics are served");
         self.metrics_addr = Some(addr);
         Ok(self)
+    }
+
+    /// Keeps `guard` (a lock, say) until the server is stopped or dropped.
+    pub fn with_guard(mut self, guard: impl std::any::Any + Send + Sync) -> Server {
+        self.guards.push(Box::new(guard));
+        self
     }
 
     /// Tasks to abort when the server stops.
@@ -190,15 +199,17 @@ pub fn harden(routes: Router, trusted: shared::TrustedProxies) -> Router {
 }
 
 /// The span every line logged while serving a request carries: its method,
-/// path and request id, so `RUST_LOG=debug` output can be grepped for one
-/// request (docs/operations.md).
+/// path and request id, so the server log can be grepped for one request
+/// (docs/operations.md). At `info`, so that a warning or an error logged
+/// while serving a request names it at the default log level; a span prints
+/// nothing of its own.
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let id = request
         .headers()
         .get(shared::REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    tracing::debug_span!(
+    tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),

@@ -52,6 +52,10 @@ struct Args {
     /// How long a dashboard sign-in lasts (e.g. 12h).
     #[arg(long, env = "PICLOUD_SESSION_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
     session_ttl: std::time::Duration,
+    /// A dashboard sign-in unused for this long ends before its TTL; 0 turns
+    /// the idle timeout off.
+    #[arg(long, env = "PICLOUD_SESSION_IDLE_TIMEOUT", default_value = "2h", value_parser = humantime::parse_duration)]
+    session_idle_timeout: std::time::Duration,
     /// Execution-log records kept per app (the newest).
     #[arg(long, env = "PICLOUD_LOG_MAX_PER_APP", default_value_t = 10_000)]
     log_max_per_app: u64,
@@ -102,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
         cluster_secret: Some(secret),
         manager: ManagerConfig {
             session_ttl: args.session_ttl,
+            session_idle_timeout: args.session_idle_timeout,
             log_max_per_app: args.log_max_per_app,
             log_max_age: args.log_max_age,
             admin_hosts: args.admin_hosts,

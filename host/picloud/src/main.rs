@@ -69,6 +69,26 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Copy the SQLite database to a new file while the server runs (a
+    /// consistent snapshot; PostgreSQL: use pg_dump, docs/deploy.md).
+    Backup {
+        /// The backup file to create (it must not exist).
+        file: PathBuf,
+    },
+    /// Replace a stopped server's SQLite database with a backup, after
+    /// checking it (integrity, schema, secret key); the replaced database
+    /// is kept beside it.
+    Restore {
+        /// A file made by `picloud backup`.
+        file: PathBuf,
+    },
+    /// Export or import one app's data (key-value entries, documents,
+    /// variables; secrets by name only) as JSON lines, to move it to another
+    /// server or app.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// Print the server configuration this command line and environment give
     /// (secrets masked).
     Config,
@@ -203,6 +223,25 @@ enum RoutesCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Write the app's data to a file (`-` for standard output).
+    Export {
+        /// App id or slug.
+        app: String,
+        /// The file to write.
+        file: PathBuf,
+    },
+    /// Add the data in an export to the app (same keys, ids and names are
+    /// replaced), all or nothing; prints the secrets to set again.
+    Import {
+        /// App id or slug.
+        app: String,
+        /// A file made by `picloud data export` (`-` for standard input).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum TokensCommand {
     /// List tokens (id, name, user, created, last used); never the secrets.
     List,
@@ -281,6 +320,10 @@ struct ServeArgs {
     /// How long a dashboard sign-in lasts (e.g. 12h, 30m, 7d).
     #[arg(long, env = "PICLOUD_SESSION_TTL", default_value = "12h", value_parser = humantime::parse_duration, global = true)]
     session_ttl: std::time::Duration,
+    /// A dashboard sign-in unused for this long ends before its TTL (e.g.
+    /// 2h, 30m); 0 turns the idle timeout off.
+    #[arg(long, env = "PICLOUD_SESSION_IDLE_TIMEOUT", default_value = "2h", value_parser = humantime::parse_duration, global = true)]
+    session_idle_timeout: std::time::Duration,
     /// Execution-log records kept per app (the newest).
     #[arg(
         long,
@@ -541,11 +584,134 @@ impl ServeArgs {
         Ok(manager_core::Store::new(db))
     }
 
+    /// The key-value and document quotas every app gets.
+    fn quotas(&self) -> (KvQuota, DocsQuota) {
+        (
+            KvQuota {
+                max_key_bytes: self.kv_max_key,
+                max_value_bytes: self.kv_max_value,
+                max_keys: self.kv_max_keys,
+                max_total_bytes: self.kv_max_total,
+            },
+            DocsQuota {
+                max_document_bytes: self.docs_max_document,
+                max_documents: self.docs_max_documents,
+                max_total_bytes: self.docs_max_total,
+            },
+        )
+    }
+
+    /// The SQLite database file: the URL's path, or picloud.db in the data
+    /// directory.
+    fn sqlite_path(&self) -> PathBuf {
+        match self.database_url.as_deref() {
+            Some(url) => {
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                PathBuf::from(path.split('?').next().unwrap_or(path))
+            }
+            None => self.data_dir.join("picloud.db"),
+        }
+    }
+
+    /// The secret key the server would use, if there is one: never creates
+    /// one (a backup or restore must not invent a key).
+    fn existing_secret_key(&self) -> anyhow::Result<Option<manager_core::SecretKey>> {
+        if let Some(hex) = &self.secret_key {
+            return Ok(Some(
+                manager_core::SecretKey::from_hex(hex).context("PICLOUD_SECRET_KEY")?,
+            ));
+        }
+        let file = self.data_dir.join("secret.key");
+        if !file.exists() {
+            return Ok(None);
+        }
+        Ok(Some(manager_core::SecretKey::load_or_create(&file)?))
+    }
+
     fn database_url(&self) -> String {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("picloud.db").display()))
     }
+}
+
+/// The app `app` names (id, slug or an old slug) in `store`.
+async fn operator_app(store: &manager_core::Store, app: &str) -> anyhow::Result<shared::AppId> {
+    use manager_core::store::AppRef;
+    Ok(match store.resolve_app(app).await? {
+        AppRef::Found(app) => app.id,
+        AppRef::Renamed { current_slug } => {
+            eprintln!("note: '{app}' is an old name of the app now called '{current_slug}'");
+            store.app(&current_slug).await?.id
+        }
+    })
+}
+
+/// `picloud data export|import`.
+async fn data(args: &ServeArgs, command: DataCommand) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let store = args.store().await?;
+    match command {
+        DataCommand::Export { app, file } => {
+            let app_id = operator_app(&store, &app).await?;
+            let summary = if file.as_os_str() == "-" {
+                let mut out = std::io::BufWriter::new(std::io::stdout());
+                let summary = store.export_app_data(app_id, &mut out).await?;
+                out.flush()?;
+                summary
+            } else {
+                // A new file only: an export never overwrites one.
+                let created = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&file)
+                    .with_context(|| format!("creating {}", file.display()))?;
+                let mut out = std::io::BufWriter::new(created);
+                let summary = store.export_app_data(app_id, &mut out).await?;
+                out.into_inner()
+                    .map_err(|err| err.into_error())?
+                    .sync_all()?;
+                summary
+            };
+            eprintln!(
+                "exported {} key-value entries, {} documents, {} variables and {} secret names",
+                summary.kv, summary.documents, summary.variables, summary.secrets
+            );
+        }
+        DataCommand::Import { app, file } => {
+            let app_id = operator_app(&store, &app).await?;
+            let quotas = args.quotas();
+            let summary = if file.as_os_str() == "-" {
+                store
+                    .import_app_data(app_id, std::io::stdin().lock(), &quotas.0, &quotas.1)
+                    .await?
+            } else {
+                let input = std::fs::File::open(&file)
+                    .with_context(|| format!("opening {}", file.display()))?;
+                store
+                    .import_app_data(app_id, std::io::BufReader::new(input), &quotas.0, &quotas.1)
+                    .await?
+            };
+            println!(
+                "imported {} key-value entries ({} had expired), {} documents and {} variables from app '{}' (exported {})",
+                summary.kv,
+                summary.kv_expired,
+                summary.documents,
+                summary.variables,
+                summary.source_app,
+                summary.exported_at
+            );
+            if !summary.secrets.is_empty() {
+                println!(
+                    "secrets are never exported; set these again: {}",
+                    summary.secrets.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -572,20 +738,12 @@ async fn main() -> anyhow::Result<()> {
                     secret_key: args.secret_key.clone(),
                     manager: picloud::ManagerConfig {
                         session_ttl: args.session_ttl,
+                        session_idle_timeout: args.session_idle_timeout,
                         log_max_per_app: args.log_max_per_app,
                         log_max_age: args.log_max_age,
                         max_body_bytes: args.max_body,
-                        kv_quota: KvQuota {
-                            max_key_bytes: args.kv_max_key,
-                            max_value_bytes: args.kv_max_value,
-                            max_keys: args.kv_max_keys,
-                            max_total_bytes: args.kv_max_total,
-                        },
-                        docs_quota: DocsQuota {
-                            max_document_bytes: args.docs_max_document,
-                            max_documents: args.docs_max_documents,
-                            max_total_bytes: args.docs_max_total,
-                        },
+                        kv_quota: args.quotas().0,
+                        docs_quota: args.quotas().1,
                         admin_hosts: args.admin_hosts.clone(),
                         trusted_proxies: args.trusted_proxies.clone(),
                         redact_headers: args.redact_headers.0.clone(),
@@ -633,6 +791,54 @@ async fn main() -> anyhow::Result<()> {
             drop(stdout);
             server.run_until(signal).await
         }
+        Command::Backup { file } => {
+            // As the server left it: a backup never migrates the database.
+            let db = manager_core::Db::open_as_is(&args.database_url())
+                .await
+                .context("opening the database")?;
+            let key = args.existing_secret_key()?;
+            let info = db.backup(&file, key.as_ref()).await?;
+            println!(
+                "backed up {} apps (schema {}) to {}{}",
+                info.apps,
+                info.schema,
+                file.display(),
+                key.map(|k| format!(
+                    "; secrets need the key with fingerprint {}",
+                    k.fingerprint()
+                ))
+                .unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            if args
+                .database_url
+                .as_deref()
+                .is_some_and(|url| !url.starts_with("sqlite:"))
+            {
+                anyhow::bail!(
+                    "picloud restore replaces an SQLite database; restore PostgreSQL with \
+                     pg_restore or psql (docs/deploy.md, \"Backup and restore\")"
+                );
+            }
+            std::fs::create_dir_all(&args.data_dir)?;
+            let _lock = manager_core::backup::lock_data_dir(&args.data_dir)?;
+            let database = args.sqlite_path();
+            let key = args.existing_secret_key()?;
+            let restored = manager_core::backup::restore(&file, &database, key.as_ref()).await?;
+            println!(
+                "restored {} apps from {} into {}",
+                restored.info.apps,
+                file.display(),
+                database.display()
+            );
+            if let Some(previous) = restored.previous {
+                println!("the database it replaced is kept as {}", previous.display());
+            }
+            Ok(())
+        }
+        Command::Data { command } => data(&args, command).await,
         Command::CreateToken { name, scope } => {
             let store = args.store().await?;
             let token = manager_core::store::generate_token();
@@ -694,6 +900,10 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "session_ttl      = {}",
                 humantime::format_duration(args.session_ttl)
+            );
+            println!(
+                "session_idle_timeout = {}",
+                humantime::format_duration(args.session_idle_timeout)
             );
             println!("log_max_per_app  = {}", args.log_max_per_app);
             println!(

@@ -332,7 +332,19 @@ fn caddy_validate_accepts_both_files() {
         .iter()
         .find(|route| route.get("match").is_none())
         .expect("a catch-all site for apps' domains");
-    let first = &on_demand["handle"][0]["routes"][0];
+    // Before it only the request id is set (a header handler, which never
+    // answers); the first route that matches anything is the admin gate.
+    let site_routes = on_demand["handle"][0]["routes"].as_array().unwrap();
+    let gate = site_routes
+        .iter()
+        .position(|route| route.get("match").is_some())
+        .expect("a route of the apps' site that matches");
+    for earlier in &site_routes[..gate] {
+        for handler in earlier["handle"].as_array().unwrap() {
+            assert_eq!(handler["handler"], "headers", "{earlier}");
+        }
+    }
+    let first = &site_routes[gate];
     let paths: Vec<&str> = first["match"][0]["path"]
         .as_array()
         .expect("the first route of the apps' site matches paths")

@@ -291,6 +291,69 @@ fn client(config: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String
     (out.status.success(), text)
 }
 
+/// A client command that keeps running (`logs --follow`), its output read
+/// line by line; killed when dropped.
+struct Follow {
+    child: Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+}
+
+impl Follow {
+    fn start(config: &std::path::Path, args: &[&str]) -> Follow {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("PICLOUD_CONFIG", config)
+            .env_remove("PICLOUD_URL")
+            .env_remove("PICLOUD_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        for out in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Follow {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (up to 30 s) for a line containing `text`.
+    async fn wait_for(&mut self, text: &str) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.seen.iter().any(|l| l.contains(text)) {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => self.seen.push(line),
+                _ => panic!(
+                    "no line with {text:?}; output so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+        // Later waits look only at what came after this line.
+        let at = self.seen.iter().position(|l| l.contains(text)).unwrap();
+        self.seen.drain(..=at);
+    }
+}
+
+impl Drop for Follow {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test]
 async fn client_commands_against_a_running_server() {
     use std::os::unix::fs::PermissionsExt;
@@ -376,6 +439,29 @@ async fn client_commands_against_a_running_server() {
         ok && out.contains("GET /greet") && out.contains("[info] greeting"),
         "{out}"
     );
+
+    // `logs --follow` prints the newest record, then each new one as the
+    // server writes it (over the live stream), with its log lines.
+    let mut follow = Follow::start(
+        &config,
+        &["logs", "--app", "default", "--limit", "1", "--follow"],
+    );
+    // The newest record, printed with its log line, before the stream opens.
+    follow.wait_for("[info] greeting").await;
+    http.get(format!("{base}/greet?from=follow"))
+        .header("host", "localhost")
+        .send()
+        .await
+        .unwrap();
+    http.get(format!("{base}/hello"))
+        .header("host", "localhost")
+        .send()
+        .await
+        .unwrap();
+    follow.wait_for("GET /greet").await;
+    follow.wait_for("[info] greeting").await;
+    follow.wait_for("GET /hello").await;
+    drop(follow);
 
     // A fresh install's unknown host says which command claims it; that
     // command makes the default app answer there (reaching a Pi from the LAN).
@@ -760,4 +846,262 @@ async fn kill_9_during_writes(data: &std::path::Path, env: &[(&str, &str)]) {
         acknowledged.len()
     );
     sigterm(&mut again);
+}
+
+/// An admin call to a server started by [`start`]; panics unless it succeeds.
+async fn admin_ok(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let resp = http
+        .request(method, format!("{base}/api/v1/admin{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+/// `picloud <args> --data-dir <dir>`: success and what it printed.
+fn operator(args: &[&str], data: &std::path::Path) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("PICLOUD_SECRET_KEY")
+        .env_remove("PICLOUD_DATABASE_URL")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `picloud backup` while a client keeps writing: the backup restores
+/// into another data directory with every write acknowledged before it
+/// started, passes SQLite's integrity and foreign-key checks, and its
+/// secret decrypts under the same key; under another key, or onto a
+/// directory a server is running on, the restore is refused and says why.
+#[tokio::test]
+async fn a_backup_taken_under_writes_restores_every_acknowledged_write() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let data = tempfile::tempdir().unwrap();
+    let mut server = start(data.path());
+    let token = server.token.clone().unwrap();
+    let base = server.base.clone();
+    let http = reqwest::Client::new();
+    admin_ok(
+        &http,
+        &base,
+        &token,
+        reqwest::Method::PUT,
+        "/apps/default/variables/API_KEY",
+        serde_json::json!({"value": "s3cret", "secret": true}),
+    )
+    .await;
+    for (name, source, method, path) in [
+        (
+            "put",
+            "kv::set(request.query.k, request.query.k); \"ok\"",
+            "POST",
+            "/put",
+        ),
+        ("secret", "env::get(\"API_KEY\")", "GET", "/secret"),
+    ] {
+        let script = admin_ok(
+            &http,
+            &base,
+            &token,
+            reqwest::Method::POST,
+            "/scripts",
+            serde_json::json!({"app_id": "default", "name": name, "source": source}),
+        )
+        .await;
+        let id = script["id"].as_str().unwrap().to_owned();
+        admin_ok(
+            &http,
+            &base,
+            &token,
+            reqwest::Method::POST,
+            &format!("/scripts/{id}/routes"),
+            serde_json::json!({"method": method, "path": path}),
+        )
+        .await;
+    }
+
+    // One writer, one write at a time: `acked` holds the last key the server
+    // confirmed.
+    let (acked_tx, acked) = tokio::sync::watch::channel(-1i64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, http, base) = (stop.clone(), http.clone(), base.clone());
+        tokio::spawn(async move {
+            let mut k = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let resp = http
+                    .post(format!("{base}/put?k=key{k}"))
+                    .header("host", "localhost")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), reqwest::StatusCode::OK);
+                acked_tx.send_replace(k);
+                k += 1;
+            }
+        })
+    };
+    let reach = |n: i64| {
+        let mut acked = acked.clone();
+        async move {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(60),
+                acked.wait_for(|k| *k >= n),
+            )
+            .await
+            .expect("writes stalled")
+            .unwrap();
+        }
+    };
+    reach(20).await;
+    let before = *acked.borrow();
+    let file = data.path().join("backup.db");
+    let (ok, out) = {
+        let (file, dir) = (file.clone(), data.path().to_owned());
+        tokio::task::spawn_blocking(move || operator(&["backup", file.to_str().unwrap()], &dir))
+            .await
+            .unwrap()
+    };
+    assert!(ok && out.contains("backed up"), "{out}");
+    // The server kept taking writes.
+    reach(before + 20).await;
+    stop.store(true, Ordering::SeqCst);
+    writer.await.unwrap();
+    // A second backup to the same file is refused, the first left alone.
+    let (ok, out) = operator(&["backup", file.to_str().unwrap()], data.path());
+    assert!(!ok && out.contains("already exists"), "{out}");
+
+    // Restoring onto the running server's directory is refused.
+    let (ok, out) = operator(&["restore", file.to_str().unwrap()], data.path());
+    assert!(!ok && out.contains("is running"), "{out}");
+
+    // Another directory with the same key: everything acknowledged before
+    // the backup began is there, and the secret decrypts.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        data.path().join("secret.key"),
+        copy.path().join("secret.key"),
+    )
+    .unwrap();
+    let (ok, out) = operator(&["restore", file.to_str().unwrap()], copy.path());
+    assert!(ok && out.contains("restored"), "{out}");
+    sigterm(&mut server);
+    let restored = start(copy.path());
+    for k in 0..=before {
+        let resp = http
+            .get(format!(
+                "{}/api/v1/admin/apps/default/kv/key{k}",
+                restored.base
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            reqwest::StatusCode::OK,
+            "key{k} of 0..={before}"
+        );
+    }
+    let secret = http
+        .get(format!("{}/secret", restored.base))
+        .header("host", "localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(secret.text().await.unwrap(), "s3cret");
+    drop(restored);
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        copy.path().join("picloud.db").display()
+    ))
+    .await
+    .unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    assert!(
+        sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    pool.close().await;
+
+    // One app's data moves on its own: exported from the restored
+    // directory, imported into a fresh install; the secret by name only.
+    let export = copy.path().join("default.jsonl");
+    let (ok, out) = operator(
+        &["data", "export", "default", export.to_str().unwrap()],
+        copy.path(),
+    );
+    assert!(ok && out.contains("exported"), "{out}");
+    let text = std::fs::read_to_string(&export).unwrap();
+    assert!(
+        text.contains("\"key\":\"key0\"") && !text.contains("s3cret"),
+        "{text}"
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    let (ok, out) = operator(
+        &["data", "import", "default", export.to_str().unwrap()],
+        fresh.path(),
+    );
+    assert!(ok && out.contains("set these again: API_KEY"), "{out}");
+    let moved = fresh.path().join("moved.jsonl");
+    let (ok, out) = operator(
+        &["data", "export", "default", moved.to_str().unwrap()],
+        fresh.path(),
+    );
+    assert!(ok, "{out}");
+    let item_lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains("\"kind\":\"kv\"") || l.contains("\"kind\":\"variable\""))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        item_lines(&std::fs::read_to_string(&moved).unwrap()),
+        item_lines(&text)
+    );
+
+    // Under another key the restore is refused before anything changes.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(
+        other.path().join("secret.key"),
+        format!("{}\n", "ab".repeat(32)),
+    )
+    .unwrap();
+    let (ok, out) = operator(&["restore", file.to_str().unwrap()], other.path());
+    assert!(!ok && out.contains("fingerprint"), "{out}");
+    assert!(!other.path().join("picloud.db").exists());
+    // Without any key, a backup holding secrets is refused too.
+    let keyless = tempfile::tempdir().unwrap();
+    let (ok, out) = operator(&["restore", file.to_str().unwrap()], keyless.path());
+    assert!(!ok && out.contains("has no key"), "{out}");
 }

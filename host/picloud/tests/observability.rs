@@ -780,6 +780,22 @@ async fn metrics_need_a_token_and_pass_promtool(db: Db) {
         s.call(Method::GET, "nobody.example", "/hello").await.0,
         StatusCode::NOT_FOUND
     );
+    // Data calls and an outbound call the allow-list refuses.
+    s.deploy(
+        "default",
+        "data",
+        r#"kv::set("seen", 1); let v = kv::get("seen");
+           let refused = "no";
+           try { http::get("https://not-allowed.example/"); } catch { refused = "yes"; }
+           `${v} ${refused}`"#,
+        "GET",
+        "/data",
+    )
+    .await;
+    assert_eq!(
+        s.call(Method::GET, "localhost", "/data").await,
+        (StatusCode::OK, "1 yes".to_owned())
+    );
 
     let (status, content_type, text) = scrape(&s, TOKEN).await;
     assert_eq!(status, StatusCode::OK, "{text}");
@@ -802,6 +818,14 @@ async fn metrics_need_a_token_and_pass_promtool(db: Db) {
         r#"picloud_executions_total{app="default",outcome="error",trigger="http"}"#,
         r#"picloud_execution_errors_total{app="default",code="runtime_error"}"#,
         r#"picloud_execution_fuel_used_total{app="default"}"#,
+        r#"picloud_data_operations_total{op="set",outcome="ok",service="kv"}"#,
+        r#"picloud_data_operations_total{op="get",outcome="ok",service="kv"}"#,
+        r#"picloud_data_operation_duration_seconds_count{op="get",service="kv"}"#,
+        r#"picloud_db_query_duration_seconds_count{op="kv::set"}"#,
+        r#"picloud_db_query_duration_seconds_count{op="execution_log_write"}"#,
+        r#"picloud_outbound_http_requests_total{outcome="denied"}"#,
+        "picloud_execution_log_records_written_total",
+        "picloud_db_connections_max",
     ] {
         assert!(
             sample(&text, series).is_some_and(|n| n >= 1.0),
@@ -812,6 +836,16 @@ async fn metrics_need_a_token_and_pass_promtool(db: Db) {
         text.contains(r#"picloud_execution_duration_seconds_bucket{app="default""#),
         "{text}"
     );
+    // Gauges are there at zero too: nothing runs between requests.
+    for series in [
+        "picloud_executions_in_flight",
+        "picloud_executions_waiting",
+        r#"picloud_db_connections{state="in_use"}"#,
+        r#"picloud_db_connections{state="idle"}"#,
+        "picloud_log_stream_subscribers",
+    ] {
+        assert!(sample(&text, series).is_some(), "{series}\n{text}");
+    }
     promtool_check_metrics(&text);
 
     // A metrics-only token reads the metrics and nothing else.

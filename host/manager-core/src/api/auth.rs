@@ -93,7 +93,7 @@ async fn login(
     // for it, or for a password longer than any account's, reveals nothing:
     // neither can ever sign in.
     let username = auth::login_username(&body.username);
-    m.throttle.check(username.as_deref(), addr)?;
+    m.throttle.check(username.as_deref(), addr).await?;
     let plausible = body.password.len() <= auth::MAX_PASSWORD_BYTES;
     let user = match &username {
         Some(name) if plausible => {
@@ -105,14 +105,14 @@ async fn login(
         _ => None,
     };
     let Some(user_id) = user else {
-        m.throttle.failed(username.as_deref(), addr);
+        m.throttle.failed(username.as_deref(), addr).await?;
         // The attempted name is logged only when it could be a username: a
         // password typed into the wrong field must not land in the log.
         let shown = username.as_deref().unwrap_or("<not a username>");
         tracing::warn!(username = %shown, client = ?addr, "failed sign-in");
         return Err(Error::BadCredentials);
     };
-    m.throttle.succeeded(username.as_deref(), addr);
+    m.throttle.succeeded(username.as_deref(), addr).await?;
     let ttl_ms = i64::try_from(m.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
     let (secret, session) = m.store.create_session(&user_id, ttl_ms).await?;
     let user = m.store.user(&user_id).await?;
@@ -203,7 +203,7 @@ async fn me(
     Ok(Json(match &principal {
         Principal::Token { id, .. } => json!({ "kind": "token", "token_id": id, "user": user }),
         Principal::Session { id_hash, .. } => {
-            let session = m.store.session_by_hash(id_hash).await?;
+            let session = m.store.session_by_hash(id_hash, m.idle_ms()).await?;
             json!({
                 "kind": "session",
                 "user": user,
@@ -451,7 +451,7 @@ pub(crate) async fn authenticate(
     }
     let session = m
         .store
-        .session(cookie.value())
+        .session(cookie.value(), m.idle_ms())
         .await?
         .ok_or(Error::Unauthorized)?;
     // Reads need no token; anything else might change state. (Not

@@ -348,7 +348,9 @@ struct AppListQuery {
     path: Option<String>,
     /// The request id (`x-request-id`).
     request_id: Option<String>,
-    /// Text the script's log lines or error message contain (case-insensitive).
+    /// Text the script's log lines or error message contain (case-insensitive;
+    /// `search` is the same parameter).
+    #[serde(alias = "search")]
     q: Option<String>,
     /// RFC 3339: only executions started at or after this time.
     #[param(format = DateTime)]
@@ -444,7 +446,9 @@ struct StreamQuery {
     path: Option<String>,
     /// The request id (`x-request-id`).
     request_id: Option<String>,
-    /// Text the script's log lines or error message contain (case-insensitive).
+    /// Text the script's log lines or error message contain (case-insensitive;
+    /// `search` is the same parameter).
+    #[serde(alias = "search")]
     q: Option<String>,
     /// Resume after this event id (the `seq` of the last record seen), as
     /// the `Last-Event-ID` header does; the header wins.
@@ -661,4 +665,121 @@ async fn show(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<E
     Ok(Json(
         m.store.execution(super::path_id("execution", &id)?).await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use axum::response::IntoResponse as _;
+    use shared::{
+        AppId, ExecutionId, ExecutionOutcome, ExecutionRecord, ScriptId, ScriptResponse, Trigger,
+    };
+    use tokio::sync::broadcast;
+
+    use super::*;
+
+    fn stored(app: AppId, seq: i64, path: &str) -> Arc<Execution> {
+        let record = ExecutionRecord {
+            id: ExecutionId::new(),
+            app_id: app,
+            script_id: ScriptId(uuid::Uuid::new_v4()),
+            route_id: None,
+            trigger: Trigger::Http,
+            method: "GET".into(),
+            path: path.into(),
+            host: "localhost".into(),
+            request_id: format!("r{seq}"),
+            request_headers: Vec::new(),
+            status: 200,
+            response_bytes: 2,
+            started_at: SystemTime::now(),
+            outcome: ExecutionOutcome {
+                outcome: Ok(ScriptResponse {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                }),
+                fuel_used: 1,
+                duration: Duration::from_millis(1),
+                logs: Vec::new(),
+                logs_dropped: 0,
+            },
+        };
+        Arc::new(Execution::from_record(&record, seq))
+    }
+
+    /// The whole stream as the client reads it; it ends when the stream does.
+    async fn body(
+        filter: ExecutionFilter,
+        live: broadcast::Receiver<Arc<Execution>>,
+        after: i64,
+    ) -> String {
+        let response = axum::response::sse::Sse::new(live_events(filter, Vec::new(), live, after))
+            .into_response();
+        let bytes = tokio::time::timeout(
+            Duration::from_secs(10),
+            axum::body::to_bytes(response.into_body(), 1 << 20),
+        )
+        .await
+        .expect("the stream ends")
+        .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// Records of the app that pass the filter arrive in order with their
+    /// seq as the event id; others, and ones at or before the resume
+    /// point, do not.
+    #[tokio::test]
+    async fn a_stream_sends_the_apps_matching_records_after_the_resume_point() {
+        let app = AppId(uuid::Uuid::new_v4());
+        let (tx, live) = broadcast::channel(16);
+        for (app, seq, path) in [
+            (app, 4, "/old"),
+            (app, 5, "/a"),
+            (AppId(uuid::Uuid::new_v4()), 6, "/other-app"),
+            (app, 7, "/b"),
+        ] {
+            tx.send(stored(app, seq, path)).unwrap();
+        }
+        drop(tx);
+        let filter = ExecutionFilter {
+            app_id: Some(app),
+            ..ExecutionFilter::default()
+        };
+        let text = body(filter, live, 4).await;
+        let ids: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("id: "))
+            .collect();
+        assert_eq!(ids, ["5", "7"], "{text}");
+        assert!(text.contains("event: execution"), "{text}");
+        assert!(
+            !text.contains("/other-app") && !text.contains("/old"),
+            "{text}"
+        );
+    }
+
+    /// A reader that fell further behind than its buffer is told so, with
+    /// where to resume, and its stream ends: publishing never waited for it.
+    #[tokio::test]
+    async fn a_reader_that_falls_behind_gets_a_final_dropped_event() {
+        let app = AppId(uuid::Uuid::new_v4());
+        let (tx, live) = broadcast::channel(2);
+        for seq in 1..=5 {
+            tx.send(stored(app, seq, "/x")).unwrap();
+        }
+        let filter = ExecutionFilter {
+            app_id: Some(app),
+            ..ExecutionFilter::default()
+        };
+        // The sender stays open: only the lag ends the stream.
+        let text = body(filter, live, 0).await;
+        drop(tx);
+        assert!(text.starts_with("event: dropped\n"), "{text}");
+        assert!(text.contains("\"code\":\"stream_lagged\""), "{text}");
+        assert!(text.contains("fell 3 records behind"), "{text}");
+        assert!(!text.contains("event: execution"), "{text}");
+    }
 }

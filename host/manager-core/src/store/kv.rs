@@ -335,6 +335,36 @@ async fn write(
     Ok(())
 }
 
+/// Stores `value` (JSON text) under `key` with an absolute expiry, inside
+/// `tx`, with [`Store::kv_set`]'s checks, quota and counters: how an import,
+/// which writes a whole app's data in one transaction, brings an entry over
+/// with the expiry it had. An entry whose expiry has passed is not stored
+/// (it would be invisible at once): `false`.
+pub(crate) async fn put_entry(
+    tx: &mut Tx,
+    app_id: AppId,
+    key: &str,
+    value: &str,
+    expires_at: Option<i64>,
+    quota: &KvQuota,
+) -> Result<bool> {
+    check_key(key, Some(quota.max_key_bytes))?;
+    check_value(value, quota)?;
+    let now = now_ms();
+    if let Some(at) = expires_at {
+        if at <= now {
+            return Ok(false);
+        }
+        // The same bound a TTL has, so every stored expiry stays printable.
+        ttl_ms(Duration::from_millis(at.abs_diff(now)))?;
+    }
+    let size = (key.len() + value.len()) as i64;
+    let usage = lock_usage(tx, app_id).await?;
+    let deltas = reserve(tx, app_id, key, size, quota, now, usage).await?;
+    write(tx, app_id, key, value, expires_at, now, deltas).await?;
+    Ok(true)
+}
+
 impl Store {
     /// The JSON text under `key`, unless absent or expired (`kv::get`).
     pub async fn kv_value(&self, app_id: AppId, key: &str) -> Result<Option<String>> {

@@ -9,10 +9,12 @@ pub(crate) mod error;
 mod executions;
 mod http_allow;
 mod kv;
+mod logins;
 mod routes;
 mod scripts;
 mod settings;
 mod tokens;
+mod transfer;
 mod users;
 mod variables;
 
@@ -33,12 +35,14 @@ pub use executions::{
 };
 pub use http_allow::{HttpAllowEntry, MAX_ALLOW_ENTRIES, parse_allow_pattern};
 pub use kv::{KvEntry, KvEntryPage, KvQuota, KvUsage, MAX_LIST_LIMIT};
+pub use logins::MAX_LOGIN_KEYS;
 pub(crate) use routes::conflict_message;
 pub(crate) use routes::route_key;
 pub use routes::{Claim, NewRoute, Route};
 pub use scripts::{Script, validate_script_name};
 pub use settings::HELLO_WORLD_SEEDED;
 pub use tokens::{Token, TokenScope, generate_token, validate_token_name};
+pub use transfer::{EXPORT_VERSION, ExportSummary, ImportSummary};
 pub use users::{Session, User};
 pub use variables::{MAX_VARIABLE_BYTES, Variable, validate_variable_name};
 

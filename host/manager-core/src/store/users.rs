@@ -35,6 +35,10 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
     })
 }
 
+/// A session's `last_seen_at` is written at most this often: the idle
+/// timeout is counted in hours, and a write per dashboard request is waste.
+const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
+
 /// A live session, as `require_admin` needs it.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -190,7 +194,8 @@ impl Store {
             expires_at: now.saturating_add(ttl_ms),
         };
         sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $4)",
         )
         .bind(&session.id_hash)
         .bind(&session.user_id)
@@ -202,29 +207,58 @@ impl Store {
         Ok((secret, session))
     }
 
-    /// The live session for a cookie value; expired ones are not returned.
-    pub async fn session(&self, cookie_value: &str) -> Result<Option<Session>> {
-        self.session_by_hash(&hash_token(cookie_value)).await
+    /// The live session for a cookie value, marking it used; expired ones,
+    /// and ones unused for `idle_ms` (when given), are not returned.
+    pub async fn session(
+        &self,
+        cookie_value: &str,
+        idle_ms: Option<i64>,
+    ) -> Result<Option<Session>> {
+        self.session_by_hash(&hash_token(cookie_value), idle_ms)
+            .await
     }
 
-    /// The live session by its stored key.
-    pub async fn session_by_hash(&self, id_hash: &str) -> Result<Option<Session>> {
+    /// The live session by its stored key, marking it used (see
+    /// [`Store::session`]).
+    pub async fn session_by_hash(
+        &self,
+        id_hash: &str,
+        idle_ms: Option<i64>,
+    ) -> Result<Option<Session>> {
+        let now = now_ms();
         let row = sqlx::query(
-            "SELECT id_hash, user_id, csrf_token, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+            "SELECT id_hash, user_id, csrf_token, expires_at, last_seen_at FROM sessions
+             WHERE id_hash = $1 AND expires_at > $2",
         )
         .bind(id_hash)
-        .bind(now_ms())
+        .bind(now)
         .fetch_optional(&self.db.pool)
         .await?;
-        row.map(|row| {
-            Ok(Session {
-                id_hash: row.try_get("id_hash")?,
-                user_id: row.try_get("user_id")?,
-                csrf_token: row.try_get("csrf_token")?,
-                expires_at: row.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        // NULL: not used since the idle timeout came in; this use counts.
+        let last_seen: Option<i64> = row.try_get("last_seen_at")?;
+        if let (Some(idle), Some(seen)) = (idle_ms, last_seen)
+            && now.saturating_sub(seen) >= idle
+        {
+            return Ok(None);
+        }
+        // Written at most once a minute per session, so the dashboard's
+        // requests do not each cost a database write.
+        if last_seen.is_none_or(|seen| now - seen >= LAST_SEEN_RESOLUTION_MS) {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                .bind(now)
+                .bind(id_hash)
+                .execute(&self.db.pool)
+                .await?;
+        }
+        Ok(Some(Session {
+            id_hash: row.try_get("id_hash")?,
+            user_id: row.try_get("user_id")?,
+            csrf_token: row.try_get("csrf_token")?,
+            expires_at: row.try_get("expires_at")?,
+        }))
     }
 
     /// Ends a session (logout).
@@ -236,12 +270,19 @@ impl Store {
         Ok(())
     }
 
-    /// Removes expired sessions; returns how many.
-    pub async fn purge_expired_sessions(&self) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now_ms())
-            .execute(&self.db.pool)
-            .await?
-            .rows_affected())
+    /// Removes expired sessions, and ones unused for `idle_ms` (when
+    /// given); returns how many.
+    pub async fn purge_expired_sessions(&self, idle_ms: Option<i64>) -> Result<u64> {
+        let now = now_ms();
+        // Without an idle timeout, the cutoff is before any session was seen.
+        let seen_before = idle_ms.map_or(i64::MIN, |idle| now.saturating_sub(idle));
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at < $2")
+                .bind(now)
+                .bind(seen_before)
+                .execute(&self.db.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }

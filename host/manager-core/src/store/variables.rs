@@ -86,7 +86,59 @@ fn variable(row: &AnyRow) -> Result<Variable> {
     })
 }
 
+/// Writes variable `name`'s row (`stored` is the value, encrypted for a
+/// secret), creating or replacing it; its creation time.
+async fn upsert<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    app_id: AppId,
+    name: &str,
+    stored: &str,
+    secret: bool,
+    now: i64,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO app_variables (app_id, name, value, secret, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5)
+         ON CONFLICT (app_id, name) DO UPDATE SET value = excluded.value,
+             secret = excluded.secret, updated_at = excluded.updated_at
+         RETURNING created_at",
+    )
+    .bind(app_id.to_string())
+    .bind(name)
+    .bind(stored)
+    .bind(i64::from(secret))
+    .bind(now)
+    .fetch_one(db)
+    .await?)
+}
+
+/// Creates or replaces plain variable `name` inside `tx`, with
+/// [`Store::set_variable`]'s checks: how an import, which writes a whole
+/// app's data in one transaction, brings a variable over. (Secrets are never
+/// imported: their values never leave the server.)
+pub(crate) async fn put_plain_variable(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    app_id: AppId,
+    name: &str,
+    value: &str,
+) -> Result<()> {
+    validate_variable_name(name)?;
+    validate_value(value)?;
+    upsert(&mut **tx, app_id, name, value, false, now_ms()).await?;
+    Ok(())
+}
+
 impl Store {
+    /// Secrets stored across all apps: whether a change of server key would
+    /// lose any.
+    pub async fn count_secrets(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM app_variables WHERE secret = 1")
+                .fetch_one(&self.db.pool)
+                .await?,
+        )
+    }
+
     /// The app's variables and secrets by name (secrets without values).
     pub async fn list_variables(&self, app_id: AppId) -> Result<Vec<Variable>> {
         let rows = sqlx::query(
@@ -119,20 +171,7 @@ impl Store {
             value.to_owned()
         };
         let now = now_ms();
-        let created_at: i64 = sqlx::query_scalar(
-            "INSERT INTO app_variables (app_id, name, value, secret, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $5)
-             ON CONFLICT (app_id, name) DO UPDATE SET value = excluded.value,
-                 secret = excluded.secret, updated_at = excluded.updated_at
-             RETURNING created_at",
-        )
-        .bind(app_id.to_string())
-        .bind(name)
-        .bind(stored)
-        .bind(i64::from(secret))
-        .bind(now)
-        .fetch_one(&self.db.pool)
-        .await?;
+        let created_at = upsert(&self.db.pool, app_id, name, &stored, secret, now).await?;
         Ok(Variable {
             name: name.to_owned(),
             secret,

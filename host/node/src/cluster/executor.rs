@@ -131,11 +131,21 @@ pub fn executor_router(executor: Arc<dyn ExecutorClient>, secret: ClusterSecret)
     .layer(axum::extract::DefaultBodyLimit::max(16 << 20))
 }
 
+/// Runs in a span carrying the user request's id (the `x-request-id` the
+/// orchestrator gave it), so this node's log lines for it can be found by
+/// the same id as the orchestrator's and the execution record.
 async fn execute(
     State(executor): State<Arc<dyn ExecutorClient>>,
     Json(request): Json<ExecutionRequest>,
 ) -> Json<ExecutionOutcome> {
-    Json(executor.execute(request).await)
+    use tracing::Instrument as _;
+    let span = tracing::info_span!(
+        "execution",
+        request_id = %request.request.id,
+        app = %request.app_id,
+        script = %request.script_id,
+    );
+    Json(executor.execute(request).instrument(span).await)
 }
 
 async fn check(

@@ -27,5 +27,6 @@ mod types;
 mod validate;
 
 pub use query::MAX_FIND_LIMIT;
+pub(crate) use repo::put_document;
 pub use types::{Collection, DocRecord, DocsQuota, DocsUsage, StoredDoc, StoredDocPage};
 pub use validate::{MAX_FIELD_BYTES, parse_where, validate_collection};

@@ -111,6 +111,69 @@ async fn rewrite(
     }))
 }
 
+/// Stores `body` (a JSON object as text) as document `id` of `collection`,
+/// replacing any document by that id, with the given creation and update
+/// times: how an import brings a document over with its id and history.
+/// Runs inside `tx` (an import writes a whole app's data in one
+/// transaction) with the checks, quota and counters of
+/// [`Store::doc_insert`] and [`Store::doc_replace`]; `id` must be one the
+/// store could have generated, so look-ups keep finding it.
+pub(crate) async fn put_document(
+    tx: &mut Tx,
+    app_id: AppId,
+    collection: &str,
+    id: &str,
+    body: &str,
+    (created_at, updated_at): (i64, i64),
+    quota: &DocsQuota,
+) -> Result<()> {
+    validate_collection(collection)?;
+    if !is_doc_id(id) {
+        let shown = if id.len() <= 80 {
+            format!("'{id}'")
+        } else {
+            format!("of {} bytes", id.len())
+        };
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidDocument,
+            format!("the document id {shown} is invalid: ids are lowercase hyphenated UUIDs"),
+        ));
+    }
+    let body = serialize(&parse_object(body, "document")?, quota)?;
+    let size = body.len() as i64;
+    let usage = lock_usage(tx, app_id).await?;
+    let old: Option<i64> = sqlx::query_scalar(
+        "SELECT size FROM documents WHERE app_id = $1 AND collection = $2 AND id = $3",
+    )
+    .bind(app_id.to_string())
+    .bind(collection)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (documents, bytes) = match old {
+        Some(old) => (0, size - old),
+        None => (1, size),
+    };
+    check_quota(quota, usage, documents, bytes)?;
+    sqlx::query(
+        "INSERT INTO documents (app_id, collection, id, body, size, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (app_id, collection, id) DO UPDATE SET body = excluded.body,
+             size = excluded.size, created_at = excluded.created_at,
+             updated_at = excluded.updated_at",
+    )
+    .bind(app_id.to_string())
+    .bind(collection)
+    .bind(id)
+    .bind(&body)
+    .bind(size)
+    .bind(created_at)
+    .bind(updated_at)
+    .execute(&mut **tx)
+    .await?;
+    add_usage(tx, app_id, documents, bytes).await
+}
+
 impl Store {
     /// Stores `body` (a JSON object as text) as a new document of
     /// `collection` under a new id (`docs::insert`). Fails with
