@@ -556,6 +556,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/scripts/{id}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make an earlier version's source current, as a new version. The routing
+         *     cache (and every node of a cluster) runs it before the call returns.
+         */
+        post: operations["scripts_rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/scripts/{id}/routes": {
         parameters: {
             query?: never;
@@ -602,6 +622,40 @@ export interface paths {
         put?: never;
         /** Run the script with a test request (recorded with trigger `test`). */
         post: operations["scripts_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scripts/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A script's versions, newest first (without their sources). */
+        get: operations["scripts_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scripts/{id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version of a script, with its source. */
+        get: operations["scripts_show"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -882,6 +936,8 @@ export interface components {
              */
             app_id?: string | null;
             description?: string;
+            /** @description Recorded with version 1 (at most 1,000 bytes). */
+            message?: string | null;
             /** @description 1-100 of letters, digits, '-', '_' or '.'; unique within the app. */
             name: string;
             /** @description Rhai source (at most 256 KiB); compiled before it is stored. */
@@ -1118,6 +1174,12 @@ export interface components {
             script_id: string;
             /**
              * Format: int64
+             * @description The version of the script that ran (`null` for records from before
+             *     versions were kept).
+             */
+            script_version?: number | null;
+            /**
+             * Format: int64
              * @description Position in the order records were written: the live stream's event
              *     id (`Last-Event-ID`).
              */
@@ -1272,6 +1334,15 @@ export interface components {
             /** @description The value, at most 64 KiB. */
             value: string;
         };
+        Rollback: {
+            /** @description Recorded with the new version (default: "rollback to version N"). */
+            message?: string | null;
+            /**
+             * Format: int64
+             * @description The version whose source becomes current again.
+             */
+            version: number;
+        };
         /** @description A route as the API shows it. */
         Route: {
             /** @description The app (always the script's app). */
@@ -1416,12 +1487,46 @@ export interface components {
             source: string;
             /** @description RFC 3339. */
             updated_at: string;
+            /**
+             * Format: int64
+             * @description The version `source` is: 1 for a new script, one more for each
+             *     change of source (a rollback included).
+             */
+            version: number;
         };
         ScriptList: {
             /** @description Cursor of the next page; `null` on the last page. */
             next_cursor?: string | null;
             /** @description The items, in the list's order. */
             scripts: components["schemas"]["Script"][];
+        };
+        /** @description One version of a script's source. */
+        ScriptVersion: {
+            /**
+             * @description Who made it: a username, `token:<name>`, or empty when unknown
+             *     (versions recorded when versioning came in).
+             */
+            author: string;
+            /** @description RFC 3339. */
+            created_at: string;
+            /** @description Whether the script runs this version now. */
+            current: boolean;
+            /** @description The message given with the change. */
+            message?: string | null;
+            /** @description SHA-256 of the source, hex. */
+            sha256: string;
+            /**
+             * Format: int64
+             * @description The source's size in bytes.
+             */
+            size: number;
+            /** @description The source (`GET …/versions/{n}` only). */
+            source?: string | null;
+            /**
+             * Format: int64
+             * @description 1, 2, … in the order they were made.
+             */
+            version: number;
         };
         /** @description The answer of a successful sign-in (the session cookie is in `Set-Cookie`). */
         SignedIn: {
@@ -1544,7 +1649,13 @@ export interface components {
         };
         UpdateScript: {
             description?: string | null;
+            /**
+             * @description Recorded with the version a new source makes (at most 1,000
+             *     bytes).
+             */
+            message?: string | null;
             name?: string | null;
+            /** @description A new source becomes a new version; the same source makes none. */
             source?: string | null;
         };
         /** @description The body of a `PATCH`; every field is optional. */
@@ -5098,7 +5209,7 @@ export interface operations {
                     "application/json": components["schemas"]["Script"];
                 };
             };
-            /** @description `app_required`, `invalid_name` or `source_too_large` */
+            /** @description `app_required`, `invalid_name`, `invalid_message` or `source_too_large` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5265,7 +5376,7 @@ export interface operations {
                     "application/json": components["schemas"]["Script"];
                 };
             };
-            /** @description `invalid_name` or `source_too_large` */
+            /** @description `invalid_name`, `invalid_message` or `source_too_large` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5430,7 +5541,7 @@ export interface operations {
                     "application/json": components["schemas"]["Script"];
                 };
             };
-            /** @description `invalid_name` or `source_too_large` */
+            /** @description `invalid_name`, `invalid_message` or `source_too_large` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5578,6 +5689,96 @@ export interface operations {
             };
             /** @description `not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    scripts_rollback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Script id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Rollback"];
+            };
+        };
+        responses: {
+            /** @description The script, running the old source as its newest version (unchanged when that source is already current) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Script"];
+                };
+            };
+            /** @description `invalid_version` or `invalid_message` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such script or version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the admin API's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `compile_error`: the old source no longer compiles */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5881,6 +6082,140 @@ export interface operations {
             };
             /** @description `payload_too_large`: the body is over the admin API's limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    scripts_list: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1-500 (default 50). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Script id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{"versions": […], "next_cursor": …}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description `invalid_limit` or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    scripts_show: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Script id */
+                id: string;
+                /** @description Version number, from 1 */
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The version with its source */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScriptVersion"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -204,6 +204,7 @@ impl Manager {
             app_id,
             script_id,
             route_id: None,
+            script_version: target.version,
             trigger: Trigger::Cron,
             method: "CRON".into(),
             path: "/".into(),

@@ -81,6 +81,8 @@ error_codes! {
     InvalidTrigger = "invalid_trigger", BAD_REQUEST;
     InvalidEventId = "invalid_event_id", BAD_REQUEST;
     InvalidScope = "invalid_scope", BAD_REQUEST;
+    InvalidMessage = "invalid_message", BAD_REQUEST;
+    InvalidVersion = "invalid_version", BAD_REQUEST;
     InvalidLimit = "invalid_limit", BAD_REQUEST;
     InvalidCursor = "invalid_cursor", BAD_REQUEST;
     InvalidTime = "invalid_time", BAD_REQUEST;

@@ -73,6 +73,9 @@ pub struct ManagerConfig {
     /// How often the cron scheduler looks for due triggers
     /// ([`Manager::start_scheduler`]).
     pub scheduler_interval: std::time::Duration,
+    /// Versions kept per script (the newest; the one it runs always);
+    /// `None` keeps all (`--versions-keep`).
+    pub versions_keep: Option<u64>,
     /// The key-value limits of every app.
     pub kv_quota: KvQuota,
     /// The document limits of every app.
@@ -104,6 +107,7 @@ impl Default for ManagerConfig {
             log_max_age: std::time::Duration::from_secs(30 * 24 * 60 * 60),
             janitor_interval: std::time::Duration::from_secs(60),
             scheduler_interval: std::time::Duration::from_secs(1),
+            versions_keep: None,
             kv_quota: KvQuota::default(),
             docs_quota: DocsQuota::default(),
             secret_key: None,

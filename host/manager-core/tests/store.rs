@@ -349,6 +349,7 @@ fn record(
         app_id,
         script_id,
         route_id: None,
+        script_version: 1,
         trigger: Trigger::Http,
         method: "GET".into(),
         path: "/x".into(),

@@ -29,7 +29,7 @@ use shared::{
 };
 
 /// The fixtures, version 1 first: the rows each released version added.
-const FIXTURES: [&str; 9] = [
+const FIXTURES: [&str; 10] = [
     include_str!("fixtures/upgrade/0001.sql"),
     include_str!("fixtures/upgrade/0002.sql"),
     include_str!("fixtures/upgrade/0003.sql"),
@@ -39,6 +39,7 @@ const FIXTURES: [&str; 9] = [
     include_str!("fixtures/upgrade/0007.sql"),
     include_str!("fixtures/upgrade/0008.sql"),
     include_str!("fixtures/upgrade/0009.sql"),
+    include_str!("fixtures/upgrade/0010.sql"),
 ];
 
 /// One trial per released version; the number is the version the
@@ -54,7 +55,7 @@ macro_rules! upgrades {
 }
 
 fn main() {
-    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9];
+    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     tests.push(("a_database_from_a_newer_picloud_is_refused", |db| {
         Box::pin(async move { newer_database_is_refused(db).await })
     }));
@@ -172,6 +173,8 @@ async fn upgrade_from(version: usize, database: Option<String>) {
     documents(&store, version).await;
     http_allow_lists(&store, version).await;
     cron_triggers(&store, version).await;
+    script_versions(&store).await;
+    login_throttle(&store, version).await;
     // Hello World counts as seeded on every upgraded install: from version
     // 7 on the fixture (or migration 0007) recorded it; before, migration
     // 0007 infers it from the bootstrap token.
@@ -179,6 +182,46 @@ async fn upgrade_from(version: usize, database: Option<String>) {
         store.setting(HELLO_WORLD_SEEDED).await.unwrap().as_deref(),
         Some("true")
     );
+}
+
+/// Every script's source so far is its version 1 (migration 0011), with
+/// the hash of that source; the next change of source is version 2.
+async fn script_versions(store: &Store) {
+    use sha2::Digest as _;
+    let hello = store.script(id(HELLO)).await.unwrap();
+    assert_eq!(hello.version, 1);
+    let versions = store.script_versions(&hello, None, 10).await.unwrap();
+    assert_eq!(versions.len(), 1, "{versions:?}");
+    assert_eq!(versions[0].version, 1);
+    assert!(versions[0].current);
+    assert_eq!(versions[0].author, "");
+    assert_eq!(
+        versions[0].sha256,
+        hex::encode(sha2::Sha256::digest(hello.source.as_bytes()))
+    );
+    let v1 = store.script_version(&hello, 1).await.unwrap();
+    assert_eq!(v1.source.as_deref(), Some(hello.source.as_str()));
+    let changed = store
+        .update_script(&hello, None, None, Some("\"changed\""))
+        .await
+        .unwrap();
+    assert_eq!(changed.version, 2);
+    let old = store.script_version(&changed, 1).await.unwrap();
+    assert_eq!(old.source.as_deref(), Some(hello.source.as_str()));
+    assert!(!old.current);
+}
+
+/// From version 10 on the throttle's counts are stored, and an upgrade
+/// keeps a lockout in force.
+async fn login_throttle(store: &Store, version: usize) {
+    let throttle = manager_core::auth::LoginThrottle::new(store.clone());
+    let locked = throttle.check(Some("mallory"), None).await;
+    if version >= 10 {
+        assert!(locked.is_err(), "the stored lockout holds");
+    } else {
+        assert!(locked.is_ok());
+    }
+    assert!(throttle.check(Some("alice"), None).await.is_ok());
 }
 
 fn shop_cors() -> CorsPolicy {
@@ -600,6 +643,7 @@ async fn execution_log(store: &Store, version: usize) {
         app_id: id(SHOP),
         script_id: id(PRODUCTS),
         route_id: None,
+        script_version: 1,
         trigger: Trigger::Http,
         method: "GET".into(),
         path: "/products/7".into(),

@@ -205,14 +205,14 @@ impl Tables {
             let (Some(app), Some(script)) = (app, tables.scripts.get(&route.script_id)) else {
                 continue;
             };
-            let source = script.source.clone();
+            let (source, version) = (script.source.clone(), script.version);
             match route.host.as_deref().map(DomainPattern::parse) {
-                None => app.any_host.insert(route, source),
+                None => app.any_host.insert(route, source, version),
                 Some(Ok(pattern)) => match app.scoped.iter_mut().find(|(p, _)| *p == pattern) {
-                    Some((_, table)) => table.insert(route, source),
+                    Some((_, table)) => table.insert(route, source, version),
                     None => {
                         let mut table = RouteTable::default();
-                        table.insert(route, source);
+                        table.insert(route, source, version);
                         app.scoped.push((pattern, table));
                     }
                 },

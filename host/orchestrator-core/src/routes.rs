@@ -36,6 +36,8 @@ pub struct RouteEntry {
     pub path: CompactString,
     /// The script's source, resolved when the table is built.
     pub source: Arc<str>,
+    /// The version that source is.
+    pub version: i64,
     /// Parameter names in path order (values are captured positionally).
     param_names: SmallVec<[CompactString; 2]>,
     has_wildcard: bool,
@@ -130,9 +132,10 @@ impl Default for RouteTable {
 }
 
 impl RouteTable {
-    /// Adds a route; routes whose path no longer parses are skipped (they
-    /// were validated when created).
-    pub fn insert(&mut self, route: RouteSpec, source: Arc<str>) {
+    /// Adds a route running `source` (version `version` of its script);
+    /// routes whose path no longer parses are skipped (they were validated
+    /// when created).
+    pub fn insert(&mut self, route: RouteSpec, source: Arc<str>, version: i64) {
         let Ok(pattern) = PathPattern::parse(&route.path) else {
             tracing::warn!(route = %route.id, path = %route.path, "skipping a stored route whose path is invalid");
             return;
@@ -177,6 +180,7 @@ impl RouteTable {
             method: route.method.as_str().into(),
             path: route.path.as_str().into(),
             source,
+            version,
             param_names,
             has_wildcard,
         });
@@ -398,6 +402,7 @@ mod tests {
                     host: None,
                 },
                 Arc::from("1"),
+                1,
             );
         }
         t

@@ -43,7 +43,7 @@ fn table_of(routes: &[(String, Vec<Segment>)]) -> (RouteTable, Vec<RouteId>) {
     for (method, segments) in routes {
         let route = spec(method, &route_text(segments));
         ids.push(route.id);
-        table.insert(route, Arc::from("1"));
+        table.insert(route, Arc::from("1"), 1);
     }
     (table, ids)
 }

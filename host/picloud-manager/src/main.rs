@@ -56,6 +56,9 @@ struct Args {
     /// the idle timeout off.
     #[arg(long, env = "PICLOUD_SESSION_IDLE_TIMEOUT", default_value = "2h", value_parser = humantime::parse_duration)]
     session_idle_timeout: std::time::Duration,
+    /// Versions kept per script (the newest N); default: every version.
+    #[arg(long, env = "PICLOUD_VERSIONS_KEEP", value_parser = clap::value_parser!(u64).range(1..))]
+    versions_keep: Option<u64>,
     /// Execution-log records kept per app (the newest).
     #[arg(long, env = "PICLOUD_LOG_MAX_PER_APP", default_value_t = 10_000)]
     log_max_per_app: u64,
@@ -107,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
         manager: ManagerConfig {
             session_ttl: args.session_ttl,
             session_idle_timeout: args.session_idle_timeout,
+            versions_keep: args.versions_keep,
             log_max_per_app: args.log_max_per_app,
             log_max_age: args.log_max_age,
             admin_hosts: args.admin_hosts,

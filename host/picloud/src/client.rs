@@ -449,6 +449,7 @@ pub(crate) async fn deploy(
     app: &str,
     name: Option<String>,
     routes: &[String],
+    message: Option<String>,
 ) -> anyhow::Result<()> {
     let source =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
@@ -476,14 +477,20 @@ pub(crate) async fn deploy(
     let script = match existing {
         Some(script) => {
             let id = text(&script["id"]);
-            client
+            let before = script["version"].as_i64();
+            let updated = client
                 .call(
                     Method::PATCH,
                     &format!("/scripts/{id}"),
-                    Some(json!({ "source": source })),
+                    Some(with_message(json!({ "source": source }), message)),
                 )
                 .await?;
-            println!("updated script '{name}' ({id})");
+            match updated["version"].as_i64() {
+                Some(version) if Some(version) != before => {
+                    println!("updated script '{name}' ({id}) to version {version}");
+                }
+                _ => println!("script '{name}' ({id}) is unchanged"),
+            }
             id
         }
         None => {
@@ -491,7 +498,10 @@ pub(crate) async fn deploy(
                 .call(
                     Method::POST,
                     "/scripts",
-                    Some(json!({ "app_id": app, "name": name, "source": source })),
+                    Some(with_message(
+                        json!({ "app_id": app, "name": name, "source": source }),
+                        message,
+                    )),
                 )
                 .await?;
             let id = text(&created["id"]);
@@ -516,6 +526,84 @@ pub(crate) async fn deploy(
             )
             .await?;
         println!("added route {method} {path}");
+    }
+    Ok(())
+}
+
+/// `body` with `"message"` when there is one: left out otherwise, so that
+/// a server from before versions (whose bodies refuse unknown fields)
+/// still takes the call.
+fn with_message(mut body: Value, message: Option<String>) -> Value {
+    if let Some(message) = message {
+        body["message"] = json!(message);
+    }
+    body
+}
+
+/// The app's script called `script` (or with that id).
+async fn find_script(client: &Client, app: &str, script: &str) -> anyhow::Result<Value> {
+    all(client, &format!("/scripts?app={}", q(app)), "scripts")
+        .await?
+        .into_iter()
+        .find(|s| s["name"] == script || s["id"] == script)
+        .with_context(|| format!("app '{app}' has no script '{script}'"))
+}
+
+/// `picloud scripts history <script> --app <app>`.
+pub(crate) async fn scripts_history(
+    client: &Client,
+    app: &str,
+    script: &str,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let id = text(&find_script(client, app, script).await?["id"]);
+    let versions = all(client, &format!("/scripts/{id}/versions"), "versions").await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&versions)?);
+        return Ok(());
+    }
+    for v in versions {
+        let author = match text(&v["author"]) {
+            a if a.is_empty() => "-".to_owned(),
+            a => a,
+        };
+        println!(
+            "{}{}\t{}\t{}\t{}\t{}",
+            text(&v["version"]),
+            if v["current"] == true { " *" } else { "" },
+            text(&v["created_at"]),
+            author,
+            &text(&v["sha256"]).chars().take(12).collect::<String>(),
+            v["message"].as_str().unwrap_or(""),
+        );
+    }
+    Ok(())
+}
+
+/// `picloud scripts rollback <script> <n> --app <app>`.
+pub(crate) async fn scripts_rollback(
+    client: &Client,
+    app: &str,
+    script: &str,
+    version: i64,
+    message: Option<String>,
+) -> anyhow::Result<()> {
+    let found = find_script(client, app, script).await?;
+    let (id, name) = (text(&found["id"]), text(&found["name"]));
+    let updated = client
+        .call(
+            Method::POST,
+            &format!("/scripts/{id}/rollback"),
+            Some(with_message(json!({ "version": version }), message)),
+        )
+        .await?;
+    if updated["version"] == found["version"] {
+        println!("script '{name}' already runs the source of version {version}; nothing changed");
+    } else {
+        println!(
+            "script '{name}' now runs the source of version {version}, as version {}",
+            text(&updated["version"])
+        );
     }
     Ok(())
 }

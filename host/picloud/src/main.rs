@@ -139,6 +139,9 @@ enum Command {
         /// A route to bind, like 'GET /hello' (repeatable); existing ones are kept.
         #[arg(long = "route")]
         routes: Vec<String>,
+        /// A message recorded with the version this deploy makes.
+        #[arg(short = 'm', long)]
+        message: Option<String>,
     },
     /// Client: print an app's recent executions with their log lines.
     Logs {
@@ -182,6 +185,27 @@ enum ScriptsCommand {
         /// App id or slug.
         #[arg(long)]
         app: Option<String>,
+    },
+    /// A script's versions, newest first: number, when, who, message.
+    History {
+        /// Script name (or id).
+        script: String,
+        /// App id or slug.
+        #[arg(long)]
+        app: String,
+    },
+    /// Run an earlier version's source again, as a new version.
+    Rollback {
+        /// Script name (or id).
+        script: String,
+        /// The version to go back to.
+        version: i64,
+        /// App id or slug.
+        #[arg(long)]
+        app: String,
+        /// A message recorded with the new version.
+        #[arg(short = 'm', long)]
+        message: Option<String>,
     },
 }
 
@@ -320,6 +344,10 @@ struct ServeArgs {
     /// How long a dashboard sign-in lasts (e.g. 12h, 30m, 7d).
     #[arg(long, env = "PICLOUD_SESSION_TTL", default_value = "12h", value_parser = humantime::parse_duration, global = true)]
     session_ttl: std::time::Duration,
+    /// Versions kept per script: the newest N (never fewer than the one it
+    /// runs). Default: every version.
+    #[arg(long, env = "PICLOUD_VERSIONS_KEEP", value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    versions_keep: Option<u64>,
     /// A dashboard sign-in unused for this long ends before its TTL (e.g.
     /// 2h, 30m); 0 turns the idle timeout off.
     #[arg(long, env = "PICLOUD_SESSION_IDLE_TIMEOUT", default_value = "2h", value_parser = humantime::parse_duration, global = true)]
@@ -739,6 +767,7 @@ async fn main() -> anyhow::Result<()> {
                     manager: picloud::ManagerConfig {
                         session_ttl: args.session_ttl,
                         session_idle_timeout: args.session_idle_timeout,
+                        versions_keep: args.versions_keep,
                         log_max_per_app: args.log_max_per_app,
                         log_max_age: args.log_max_age,
                         max_body_bytes: args.max_body,
@@ -902,6 +931,11 @@ async fn main() -> anyhow::Result<()> {
                 humantime::format_duration(args.session_ttl)
             );
             println!(
+                "versions_keep    = {}",
+                args.versions_keep
+                    .map_or_else(|| "(all)".to_owned(), |n| n.to_string())
+            );
+            println!(
                 "session_idle_timeout = {}",
                 humantime::format_duration(args.session_idle_timeout)
             );
@@ -969,6 +1003,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Scripts {
             command: ScriptsCommand::List { app },
         } => client::scripts_list(&remote.client()?, app.as_deref(), remote.json).await,
+        Command::Scripts {
+            command: ScriptsCommand::History { script, app },
+        } => client::scripts_history(&remote.client()?, &app, &script, remote.json).await,
+        Command::Scripts {
+            command:
+                ScriptsCommand::Rollback {
+                    script,
+                    version,
+                    app,
+                    message,
+                },
+        } => client::scripts_rollback(&remote.client()?, &app, &script, version, message).await,
         Command::Domains { command } => {
             let client = remote.client()?;
             match command {
@@ -993,7 +1039,8 @@ async fn main() -> anyhow::Result<()> {
             app,
             name,
             routes,
-        } => client::deploy(&remote.client()?, &file, &app, name, &routes).await,
+            message,
+        } => client::deploy(&remote.client()?, &file, &app, name, &routes, message).await,
         Command::Logs { app, limit, follow } => {
             client::logs(&remote.client()?, &app, limit, follow).await
         }

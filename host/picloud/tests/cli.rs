@@ -413,6 +413,32 @@ async fn client_commands_against_a_running_server() {
         "{out}"
     );
     assert_eq!(get().await, "v2", "the running version stays");
+    // Each deploy that changed the source is a version; one can come back.
+    let (ok, out) = client(
+        &config,
+        &["scripts", "history", "greet", "--app", "default"],
+        "",
+    );
+    assert!(
+        ok && out.starts_with("2 *\t") && out.contains("\n1\t"),
+        "{out}"
+    );
+    let (ok, out) = client(
+        &config,
+        &[
+            "scripts", "rollback", "greet", "1", "--app", "default", "-m", "back",
+        ],
+        "",
+    );
+    assert!(ok && out.contains("as version 3"), "{out}");
+    assert_eq!(get().await, "v1");
+    let (ok, out) = client(
+        &config,
+        &["scripts", "rollback", "greet", "2", "--app", "default"],
+        "",
+    );
+    assert!(ok && out.contains("as version 4"), "{out}");
+    assert_eq!(get().await, "v2");
 
     let (ok, out) = client(&config, &["apps", "list"], "");
     assert!(

@@ -354,6 +354,9 @@ pub struct ExecutionRecord {
     pub script_id: ScriptId,
     /// The route that matched, if any.
     pub route_id: Option<RouteId>,
+    /// The version of the script's source that ran (0: unknown).
+    #[serde(default)]
+    pub script_version: i64,
     /// What started it.
     pub trigger: Trigger,
     /// Request method.

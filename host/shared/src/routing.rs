@@ -54,6 +54,10 @@ pub struct ScriptEntry {
     pub name: String,
     /// Rhai source.
     pub source: Arc<str>,
+    /// The version `source` is (execution records carry it); 0 from a
+    /// manager that predates versions.
+    #[serde(default)]
+    pub version: i64,
 }
 
 /// A route binding `method path` (and optionally a host) to a script.

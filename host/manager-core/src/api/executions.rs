@@ -686,6 +686,7 @@ mod tests {
             app_id: app,
             script_id: ScriptId(uuid::Uuid::new_v4()),
             route_id: None,
+            script_version: 1,
             trigger: Trigger::Http,
             method: "GET".into(),
             path: path.into(),

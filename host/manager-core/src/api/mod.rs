@@ -14,6 +14,7 @@ mod run;
 mod scripts;
 mod tls;
 mod variables;
+mod versions;
 
 use crate::ErrorCode;
 use axum::extract::rejection::JsonRejection;
@@ -80,6 +81,7 @@ struct Parts {
 fn parts() -> Parts {
     let (protected, protected_doc) = OpenApiRouter::new()
         .merge(scripts::router())
+        .merge(versions::router())
         .merge(run::router())
         .merge(apps::router())
         .merge(executions::router())

@@ -103,7 +103,7 @@ async fn run(
         .get(shared::REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .map_or_else(shared::new_request_id, str::to_owned);
-    let (app_id, script_id) = (app.id, script.id);
+    let (app_id, script_id, script_version) = (app.id, script.id, script.version);
     let limits = app_limits(app.limits.as_ref().map(|l| l.to_string()).as_deref());
     let (method, path) = (request.method.clone(), request.path.clone());
     let (request_id, request_headers) = (
@@ -177,6 +177,7 @@ async fn run(
         app_id,
         script_id,
         route_id: None,
+        script_version,
         trigger: Trigger::Test,
         method,
         path,

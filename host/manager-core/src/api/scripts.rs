@@ -1,9 +1,9 @@
 //! `/scripts` and `/scripts/{id}/routes`.
 
 use crate::ErrorCode;
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use super::apps::{Renamed, app_by_ref};
 use super::routes::{Reach, refuse_taken_host};
 use super::{ApiJson, ApiQuery, page_request, paged};
+use crate::auth::Principal;
 use crate::store::{DEFAULT_APP_ID, Route, Script};
 use crate::{Error, Manager, Result};
 
@@ -76,13 +77,15 @@ struct CreateScript {
     app_id: Option<String>,
     #[serde(default)]
     description: String,
+    /// Recorded with version 1 (at most 1,000 bytes).
+    message: Option<String>,
 }
 
 /// Create a script (compiled first).
 #[utoipa::path(post, path = "/scripts", tag = "scripts", request_body = CreateScript,
     responses(
         (status = 201, description = "Created", body = Script),
-        (status = 400, description = "`app_required`, `invalid_name` or `source_too_large`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`app_required`, `invalid_name`, `invalid_message` or `source_too_large`", body = super::openapi::ErrorBody),
         (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
         (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
         (status = 422, description = "`compile_error` with `line` and `column`", body = super::openapi::ErrorBody),
@@ -90,6 +93,7 @@ struct CreateScript {
     ))]
 async fn create(
     State(m): State<Manager>,
+    Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<CreateScript>,
 ) -> Result<(StatusCode, Option<Renamed>, Json<Script>)> {
     let app_id = match body.app_id {
@@ -107,10 +111,12 @@ async fn create(
     };
     let (app, renamed) = app_by_ref(&m, &app_id).await?;
     crate::store::validate_script_name(&body.name)?;
+    crate::store::check_message(body.message.as_deref())?;
     m.compile(&body.source).await?;
+    let change = super::versions::change(&m, &principal, body.message).await?;
     let script = m
         .store
-        .create_script(app.id, &body.name, &body.description, &body.source)
+        .create_script_as(app.id, &body.name, &body.description, &body.source, &change)
         .await?;
     m.routing_changed().await;
     Ok((StatusCode::CREATED, renamed, Json(script)))
@@ -131,8 +137,12 @@ async fn show(State(m): State<Manager>, Path(id): Path<String>) -> Result<Json<S
 struct UpdateScript {
     #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     name: Option<String>,
+    /// A new source becomes a new version; the same source makes none.
     source: Option<String>,
     description: Option<String>,
+    /// Recorded with the version a new source makes (at most 1,000
+    /// bytes).
+    message: Option<String>,
 }
 
 /// Change any of name, description and source (a new source is compiled first).
@@ -140,7 +150,7 @@ struct UpdateScript {
     params(("id" = String, Path, description = "Script id")),
     responses(
         (status = 200, description = "The updated script", body = Script),
-        (status = 400, description = "`invalid_name` or `source_too_large`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_name`, `invalid_message` or `source_too_large`", body = super::openapi::ErrorBody),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
         (status = 422, description = "`compile_error`; the running version stays", body = super::openapi::ErrorBody),
@@ -149,21 +159,26 @@ struct UpdateScript {
 async fn update(
     State(m): State<Manager>,
     Path(id): Path<String>,
+    Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<UpdateScript>,
 ) -> Result<Json<Script>> {
     let script = m.store.script(super::path_id("script", &id)?).await?;
+    crate::store::check_message(body.message.as_deref())?;
     if let Some(source) = &body.source {
         m.compile(source).await?;
     }
+    let change = super::versions::change(&m, &principal, body.message).await?;
     let updated = m
         .store
-        .update_script(
+        .update_script_as(
             &script,
             body.name.as_deref(),
             body.description.as_deref(),
             body.source.as_deref(),
+            &change,
         )
         .await?;
+    super::versions::prune(&m, &updated).await;
     m.routing_changed().await;
     Ok(Json(updated))
 }
@@ -173,7 +188,7 @@ async fn update(
     params(("id" = String, Path, description = "Script id")),
     responses(
         (status = 200, description = "The updated script", body = Script),
-        (status = 400, description = "`invalid_name` or `source_too_large`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_name`, `invalid_message` or `source_too_large`", body = super::openapi::ErrorBody),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
         (status = 422, description = "`compile_error`; the running version stays", body = super::openapi::ErrorBody),
@@ -182,9 +197,10 @@ async fn update(
 async fn replace(
     state: State<Manager>,
     id: Path<String>,
+    principal: Extension<Principal>,
     body: ApiJson<UpdateScript>,
 ) -> Result<Json<Script>> {
-    update(state, id, body).await
+    update(state, id, principal, body).await
 }
 
 /// Delete a script and its routes (its execution records stay).

@@ -103,6 +103,8 @@ pub(crate) struct TriggerTarget {
     pub(crate) limits: Option<String>,
     /// The app's slug, for the execution metrics.
     pub(crate) app_slug: String,
+    /// The version of the source.
+    pub(crate) version: i64,
 }
 
 const COLUMNS: &str = "t.id, t.script_id, s.name AS script_name, t.schedule, t.timezone, \
@@ -356,16 +358,19 @@ impl Store {
         &self,
         script_id: ScriptId,
     ) -> Result<Option<TriggerTarget>> {
-        let row: Option<(String, Option<String>, String)> = sqlx::query_as(
-            "SELECT s.source, a.limits, a.slug FROM scripts s JOIN apps a ON a.id = s.app_id WHERE s.id = $1",
+        let row: Option<(String, Option<String>, String, i64)> = sqlx::query_as(
+            "SELECT s.source, a.limits, a.slug, s.version FROM scripts s JOIN apps a ON a.id = s.app_id WHERE s.id = $1",
         )
         .bind(script_id.to_string())
         .fetch_optional(&self.db.pool)
         .await?;
-        Ok(row.map(|(source, limits, app_slug)| TriggerTarget {
-            source,
-            limits,
-            app_slug,
-        }))
+        Ok(
+            row.map(|(source, limits, app_slug, version)| TriggerTarget {
+                source,
+                limits,
+                app_slug,
+                version,
+            }),
+        )
     }
 }

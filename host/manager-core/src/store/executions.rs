@@ -27,6 +27,9 @@ pub struct ExecutionSummary {
     /// The script.
     #[schema(value_type = String)]
     pub script_id: ScriptId,
+    /// The version of the script that ran (`null` for records from before
+    /// versions were kept).
+    pub script_version: Option<i64>,
     /// The route that matched, if any.
     pub route_id: Option<String>,
     /// `http`, `direct`, `test` or `cron`.
@@ -94,6 +97,7 @@ impl Execution {
                 seq,
                 app_id: r.app_id,
                 script_id: r.script_id,
+                script_version: (r.script_version > 0).then_some(r.script_version),
                 route_id: r.route_id.map(|id| id.to_string()),
                 trigger: r.trigger.as_str().to_owned(),
                 method: truncated(&r.method, MAX_STORED_METHOD).into_owned(),
@@ -282,7 +286,7 @@ impl ExecutionFilter {
 
 const COLUMNS: &str = "id, app_id, script_id, route_id, trigger_kind, method, path, status, error_code, \
     error_message, error_line, error_column, fuel_used, duration_us, logs, logs_dropped, started_at, \
-    seq, host, request_id, request_headers, response_bytes";
+    seq, host, request_id, request_headers, response_bytes, script_version";
 
 fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
     let code: Option<String> = row.try_get("error_code")?;
@@ -292,6 +296,7 @@ fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
         seq: row.try_get::<Option<i64>, _>("seq")?.unwrap_or(0),
         app_id: super::id_column(row, "app_id")?,
         script_id: super::id_column(row, "script_id")?,
+        script_version: row.try_get("script_version")?,
         route_id: row.try_get("route_id")?,
         trigger: row.try_get("trigger_kind")?,
         method: row.try_get("method")?,
@@ -318,11 +323,11 @@ fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
     })
 }
 
-/// Rows per `INSERT` of the execution log: 64 rows of 22 values stay far
+/// Rows per `INSERT` of the execution log: 64 rows of 23 values stay far
 /// below both engines' bind-parameter limits (SQLite 32,766, PostgreSQL 65,535).
 const ROWS_PER_INSERT: usize = 64;
 /// Values per execution-log row (the columns of [`COLUMNS`]).
-const VALUES_PER_ROW: usize = 22;
+const VALUES_PER_ROW: usize = 23;
 
 /// `INSERT INTO executions (…) VALUES ($1, …, $17), ($18, …), …` for `rows` rows
 /// on PostgreSQL, `(?, …, ?), …` on SQLite.
@@ -444,7 +449,8 @@ impl Store {
                         serde_json::to_string(&stored_headers(&r.request_headers))
                             .unwrap_or_else(|_| "[]".into()),
                     )
-                    .bind(i64::try_from(r.response_bytes).unwrap_or(i64::MAX));
+                    .bind(i64::try_from(r.response_bytes).unwrap_or(i64::MAX))
+                    .bind((r.script_version > 0).then_some(r.script_version));
                 seq += 1;
             }
             query.execute(&mut *tx).await?;
@@ -731,7 +737,7 @@ mod tests {
     fn insert_has_one_placeholder_per_column_and_row() {
         assert_eq!(COLUMNS.split(',').count(), VALUES_PER_ROW);
         let sql = insert_sql(3, true);
-        assert!(sql.ends_with("$62, $63, $64, $65, $66) ON CONFLICT (id) DO NOTHING"));
+        assert!(sql.ends_with("$66, $67, $68, $69) ON CONFLICT (id) DO NOTHING"));
         assert_eq!(sql.matches('$').count(), 3 * VALUES_PER_ROW);
         let sql = insert_sql(3, false);
         assert_eq!(sql.matches('?').count(), 3 * VALUES_PER_ROW);

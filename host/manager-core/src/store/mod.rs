@@ -39,7 +39,8 @@ pub use logins::MAX_LOGIN_KEYS;
 pub(crate) use routes::conflict_message;
 pub(crate) use routes::route_key;
 pub use routes::{Claim, NewRoute, Route};
-pub use scripts::{Script, validate_script_name};
+pub(crate) use scripts::check_message;
+pub use scripts::{MAX_VERSION_MESSAGE, Script, ScriptChange, ScriptVersion, validate_script_name};
 pub use settings::HELLO_WORLD_SEEDED;
 pub use tokens::{Token, TokenScope, generate_token, validate_token_name};
 pub use transfer::{EXPORT_VERSION, ExportSummary, ImportSummary};
@@ -171,8 +172,8 @@ impl Store {
             sqlx::query_as("SELECT app_id, pattern FROM app_domains")
                 .fetch_all(&mut *tx)
                 .await?;
-        let scripts: Vec<(String, String, String, String)> =
-            sqlx::query_as("SELECT id, app_id, name, source FROM scripts")
+        let scripts: Vec<(String, String, String, String, i64)> =
+            sqlx::query_as("SELECT id, app_id, name, source, version FROM scripts")
                 .fetch_all(&mut *tx)
                 .await?;
         let routes: Vec<(String, String, String, String, String, String)> =
@@ -198,12 +199,13 @@ impl Store {
                 rate_limit: rate_limit.and_then(|r| serde_json::from_str(&r).ok()),
             });
         }
-        for (script_id, app_id, name, source) in scripts {
+        for (script_id, app_id, name, source, version) in scripts {
             snapshot.scripts.push(ScriptEntry {
                 id: id(&script_id)?,
                 app_id: id(&app_id)?,
                 name,
                 source: Arc::from(source),
+                version,
             });
         }
         for (route_id, app_id, script_id, method, path, host) in routes {

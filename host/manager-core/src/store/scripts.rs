@@ -29,13 +29,133 @@ pub struct Script {
     pub description: String,
     /// Rhai source.
     pub source: String,
+    /// The version `source` is: 1 for a new script, one more for each
+    /// change of source (a rollback included).
+    pub version: i64,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
 }
 
-const COLUMNS: &str = "id, app_id, name, description, source, created_at, updated_at";
+const COLUMNS: &str = "id, app_id, name, description, source, version, created_at, updated_at";
+
+/// Who makes a change to a script's source, and why: recorded with the
+/// version it creates.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptChange {
+    /// A username, `token:<name>`, or empty when unknown.
+    pub author: String,
+    /// The change's message (`-m` in the CLI), if any.
+    pub message: Option<String>,
+}
+
+/// Longest version message kept.
+pub const MAX_VERSION_MESSAGE: usize = 1000;
+
+/// One version of a script's source.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScriptVersion {
+    /// 1, 2, … in the order they were made.
+    pub version: i64,
+    /// SHA-256 of the source, hex.
+    pub sha256: String,
+    /// The source's size in bytes.
+    pub size: i64,
+    /// Who made it: a username, `token:<name>`, or empty when unknown
+    /// (versions recorded when versioning came in).
+    pub author: String,
+    /// The message given with the change.
+    pub message: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Whether the script runs this version now.
+    pub current: bool,
+    /// The source (`GET …/versions/{n}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+fn sha256_hex(source: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(source.as_bytes()))
+}
+
+/// Columns of a version; `source` only where it is needed: for the one
+/// version shown, or to hash the versions the migration recorded.
+fn version_columns(with_source: bool) -> &'static str {
+    if with_source {
+        "version, sha256, size, author, message, created_at, source"
+    } else {
+        "version, sha256, size, author, message, created_at, \
+         CASE WHEN sha256 = '' THEN source ELSE NULL END AS source"
+    }
+}
+
+fn version_from_row(row: &AnyRow, current: i64, with_source: bool) -> Result<ScriptVersion> {
+    let source: Option<String> = row.try_get("source")?;
+    let stored: String = row.try_get("sha256")?;
+    let version: i64 = row.try_get("version")?;
+    Ok(ScriptVersion {
+        version,
+        // Versions recorded by the migration have no stored hash.
+        sha256: match (&source, stored.is_empty()) {
+            (Some(source), true) => sha256_hex(source),
+            _ => stored,
+        },
+        size: row.try_get("size")?,
+        author: row.try_get("author")?,
+        message: row.try_get("message")?,
+        created_at: rfc3339(row.try_get("created_at")?),
+        current: version == current,
+        source: source.filter(|_| with_source),
+    })
+}
+
+/// A version message: at most [`MAX_VERSION_MESSAGE`] bytes of text; line
+/// breaks and tabs are fine, other control characters are not.
+pub(crate) fn check_message(message: Option<&str>) -> Result<()> {
+    if let Some(message) = message
+        && (message.len() > MAX_VERSION_MESSAGE
+            || message
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')))
+    {
+        return Err(StoreError::bad_request(
+            ErrorCode::InvalidMessage,
+            format!(
+                "a version message must be at most {MAX_VERSION_MESSAGE} bytes of text without control characters"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Records `source` as version `version` of `script_id` in `tx`.
+async fn insert_version(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    script_id: ScriptId,
+    version: i64,
+    source: &str,
+    change: &ScriptChange,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO script_versions (script_id, version, source, sha256, size, author, message, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(script_id.to_string())
+    .bind(version)
+    .bind(source)
+    .bind(sha256_hex(source))
+    .bind(i64::try_from(source.len()).unwrap_or(i64::MAX))
+    .bind(&change.author)
+    .bind(change.message.as_deref().filter(|m| !m.is_empty()))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 fn from_row(row: &AnyRow) -> Result<Script> {
     Ok(Script {
@@ -44,6 +164,7 @@ fn from_row(row: &AnyRow) -> Result<Script> {
         name: row.try_get("name")?,
         description: row.try_get("description")?,
         source: row.try_get("source")?,
+        version: row.try_get("version")?,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
     })
@@ -127,7 +248,7 @@ impl Store {
         Ok(id.and_then(|id| id.parse().ok()))
     }
 
-    /// Stores a new script (the caller has compiled it).
+    /// Stores a new script (the caller has compiled it), as version 1.
     pub async fn create_script(
         &self,
         app_id: AppId,
@@ -135,12 +256,27 @@ impl Store {
         description: &str,
         source: &str,
     ) -> Result<Script> {
+        self.create_script_as(app_id, name, description, source, &ScriptChange::default())
+            .await
+    }
+
+    /// [`Store::create_script`], recording who made it and why.
+    pub async fn create_script_as(
+        &self,
+        app_id: AppId,
+        name: &str,
+        description: &str,
+        source: &str,
+        change: &ScriptChange,
+    ) -> Result<Script> {
         validate_script_name(name)?;
         validate_source(source)?;
+        check_message(change.message.as_deref())?;
         let id = ScriptId::new();
         let now = now_ms();
+        let mut tx = self.db.begin_write().await?;
         sqlx::query(
-            "INSERT INTO scripts (id, app_id, name, description, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            "INSERT INTO scripts (id, app_id, name, description, source, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
         )
         .bind(id.to_string())
         .bind(app_id.to_string())
@@ -148,9 +284,11 @@ impl Store {
         .bind(description)
         .bind(source)
         .bind(now)
-        .execute(&self.db.pool)
+        .execute(&mut *tx)
         .await
         .on_conflict(ErrorCode::ScriptNameTaken, || format!("this app already has a script named '{name}'"))?;
+        insert_version(&mut tx, id, 1, source, change, now).await?;
+        tx.commit().await?;
         self.script(id).await
     }
 
@@ -162,23 +300,120 @@ impl Store {
         description: Option<&str>,
         source: Option<&str>,
     ) -> Result<Script> {
+        self.update_script_as(script, name, description, source, &ScriptChange::default())
+            .await
+    }
+
+    /// [`Store::update_script`], recording who made it and why. A source
+    /// that differs from the current one becomes a new version; the same
+    /// source makes none.
+    pub async fn update_script_as(
+        &self,
+        script: &Script,
+        name: Option<&str>,
+        description: Option<&str>,
+        source: Option<&str>,
+        change: &ScriptChange,
+    ) -> Result<Script> {
         if let Some(name) = name {
             validate_script_name(name)?;
         }
         if let Some(source) = source {
             validate_source(source)?;
         }
+        check_message(change.message.as_deref())?;
         let name = name.unwrap_or(&script.name);
-        sqlx::query("UPDATE scripts SET name = $1, description = $2, source = $3, updated_at = $4 WHERE id = $5")
+        let now = now_ms();
+        let mut tx = self.db.begin_write().await?;
+        // Read under the write lock (SQLite's `BEGIN IMMEDIATE`, the row
+        // lock on PostgreSQL): two saves at once get two versions.
+        let lock = if self.db.is_postgres() {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let (current_source, current): (String, i64) = sqlx::query_as(&format!(
+            "SELECT source, version FROM scripts WHERE id = $1{lock}"
+        ))
+        .bind(script.id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("script", script.id))?;
+        let new_source = source.filter(|s| *s != current_source);
+        let version = if new_source.is_some() {
+            current + 1
+        } else {
+            current
+        };
+        sqlx::query("UPDATE scripts SET name = $1, description = $2, source = $3, version = $4, updated_at = $5 WHERE id = $6")
             .bind(name)
             .bind(description.unwrap_or(&script.description))
-            .bind(source.unwrap_or(&script.source))
-            .bind(now_ms())
+            .bind(new_source.unwrap_or(&current_source))
+            .bind(version)
+            .bind(now)
             .bind(script.id.to_string())
-            .execute(&self.db.pool)
+            .execute(&mut *tx)
             .await
             .on_conflict(ErrorCode::ScriptNameTaken, || format!("this app already has a script named '{name}'"))?;
+        if let Some(source) = new_source {
+            insert_version(&mut tx, script.id, version, source, change, now).await?;
+        }
+        tx.commit().await?;
         self.script(script.id).await
+    }
+
+    /// A script's versions, newest first: at most `limit`, older than
+    /// version `before` when given (the paging cursor).
+    pub async fn script_versions(
+        &self,
+        script: &Script,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ScriptVersion>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM script_versions \
+             WHERE script_id = $1 AND version < $2 ORDER BY version DESC LIMIT $3",
+            version_columns(false)
+        ))
+        .bind(script.id.to_string())
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit.max(1))
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|row| version_from_row(row, script.version, false))
+            .collect()
+    }
+
+    /// Version `version` of a script, with its source.
+    pub async fn script_version(&self, script: &Script, version: i64) -> Result<ScriptVersion> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM script_versions WHERE script_id = $1 AND version = $2",
+            version_columns(true)
+        ))
+        .bind(script.id.to_string())
+        .bind(version)
+        .fetch_optional(&self.db.pool)
+        .await?
+        .ok_or_else(|| {
+            StoreError::not_found("version", format!("{version} of script '{}'", script.name))
+        })?;
+        version_from_row(&row, script.version, true)
+    }
+
+    /// Deletes all but the newest `keep` versions of a script (never the
+    /// one it runs); returns how many went.
+    pub async fn prune_script_versions(&self, script: &Script, keep: u64) -> Result<u64> {
+        let keep = i64::try_from(keep.max(1)).unwrap_or(i64::MAX);
+        Ok(sqlx::query(
+            "DELETE FROM script_versions WHERE script_id = $1 AND version <= $2 - $3 AND version <> $2",
+        )
+        .bind(script.id.to_string())
+        .bind(script.version)
+        .bind(keep)
+        .execute(&self.db.pool)
+        .await?
+        .rows_affected())
     }
 
     /// Deletes a script and its routes.

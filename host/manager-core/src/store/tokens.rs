@@ -175,6 +175,16 @@ impl Store {
             .collect()
     }
 
+    /// A token's name, if it still exists.
+    pub async fn token_name(&self, id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT name FROM admin_tokens WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.db.pool)
+                .await?,
+        )
+    }
+
     /// Revokes a token.
     pub async fn delete_token(&self, id: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM admin_tokens WHERE id = $1")

@@ -141,6 +141,7 @@ mod tests {
             app_id: AppId(uuid::Uuid::new_v4()),
             script_id: ScriptId(uuid::Uuid::new_v4()),
             route_id: None,
+            script_version: 1,
             trigger: Trigger::Http,
             method: "GET".into(),
             path: "/".into(),

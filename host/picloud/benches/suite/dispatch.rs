@@ -60,6 +60,7 @@ fn app(snapshot: &mut RoutingSnapshot, domains: Vec<String>) {
             app_id: id,
             name: format!("s{}", snapshot.scripts.len()),
             source: Arc::from("1"),
+            version: 1,
         });
         snapshot.routes.push(RouteSpec {
             id: RouteId::new(),
