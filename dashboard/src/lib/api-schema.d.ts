@@ -636,7 +636,7 @@ export interface paths {
             cookie?: never;
         };
         /** A script's versions, newest first (without their sources). */
-        get: operations["scripts_list"];
+        get: operations["scripts_list_versions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -653,7 +653,7 @@ export interface paths {
             cookie?: never;
         };
         /** One version of a script, with its source. */
-        get: operations["scripts_show"];
+        get: operations["scripts_show_version"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6100,7 +6100,7 @@ export interface operations {
             };
         };
     };
-    scripts_list: {
+    scripts_list_versions: {
         parameters: {
             query?: {
                 /** @description Items per page, 1-500 (default 50). */
@@ -6173,7 +6173,7 @@ export interface operations {
             };
         };
     };
-    scripts_show: {
+    scripts_show_version: {
         parameters: {
             query?: never;
             header?: never;

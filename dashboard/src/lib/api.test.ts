@@ -110,6 +110,31 @@ describe('lists shown whole', () => {
 	});
 });
 
+describe('script versions', () => {
+	test('the list pages with a cursor; one version by its number', async () => {
+		answers.push(json({ versions: [], next_cursor: null }), json({ version: 2, source: 'x' }));
+		await api.listVersions('s 1', '7');
+		expect(sent(0).url).toBe('/api/v1/admin/scripts/s%201/versions?limit=20&cursor=7');
+		const v = await api.getVersion('s1', 2);
+		expect(sent(1).url).toBe('/api/v1/admin/scripts/s1/versions/2');
+		expect(v.source).toBe('x');
+	});
+
+	test('a rollback posts the version, and the message only when there is one', async () => {
+		answers.push(json({ id: 's1', version: 4 }), json({ id: 's1', version: 5 }));
+		const script = await api.rollback('s1', 2);
+		expect(script.version).toBe(4);
+		expect(sent(0).url).toBe('/api/v1/admin/scripts/s1/rollback');
+		expect(sent(0).init.method).toBe('POST');
+		expect(JSON.parse(sent(0).init.body as string)).toEqual({ version: 2 });
+		await api.rollback('s1', 1, 'back to the good one');
+		expect(JSON.parse(sent(1).init.body as string)).toEqual({
+			version: 1,
+			message: 'back to the good one'
+		});
+	});
+});
+
 describe('errors', () => {
 	test('the API’s error shape, with a compile error’s position', async () => {
 		answers.push(

@@ -16,8 +16,9 @@ const ADMIN = '/api/v1/admin';
 //
 // Hand-written is only what the document does not describe: it declares an
 // app's `limits` and `cors` as bare JSON objects, the documents query takes
-// `where` as JSON text while callers pass an object, and /version is not part
-// of the admin API.
+// `where` as JSON text while callers pass an object, /version is not part
+// of the admin API, and script versions (below) are not in the copy of the
+// document yet.
 
 type Schema<Name extends keyof components['schemas']> = components['schemas'][Name];
 type QueryOf<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
@@ -77,8 +78,13 @@ export type StatsBucket = Schema<'StatsBucket'>;
 export type AppStats = Schema<'AppStats'>;
 export type StatsQuery = QueryOf<'executions_stats'>;
 
-export type Script = Schema<'Script'>;
-export type ScriptList = Schema<'ScriptList'>;
+/**
+ * The script's current version: the one it runs, 1 for a new script and one
+ * more for each change of source (a rollback included).
+ */
+type WithScriptVersion<T> = T & { version: number };
+export type Script = WithScriptVersion<Schema<'Script'>>;
+export type ScriptList = Omit<Schema<'ScriptList'>, 'scripts'> & { scripts: Script[] };
 export type CreateScript = Schema<'CreateScript'>;
 export type UpdateScript = Schema<'UpdateScript'>;
 
@@ -89,9 +95,13 @@ export type RouteCheck = Schema<'RouteCheck'>;
 
 export type LogLine = Schema<'LogLineSchema'>;
 export type ExecutionFailure = Schema<'ExecutionFailure'>;
-export type ExecutionSummary = Schema<'ExecutionSummary'>;
-export type Execution = Schema<'Execution'>;
-export type ExecutionList = Schema<'ExecutionList'>;
+/** The version of the script's source that ran; null (or absent, from an older server) when unknown. */
+type WithRanVersion<T> = T & { script_version?: number | null };
+export type ExecutionSummary = WithRanVersion<Schema<'ExecutionSummary'>>;
+export type Execution = WithRanVersion<Schema<'Execution'>>;
+export type ExecutionList = Omit<Schema<'ExecutionList'>, 'executions'> & {
+	executions: ExecutionSummary[];
+};
 export type ExecutionFilter = QueryOf<'executions_list'>;
 /** The same, for one script's executions (`app` and `script` are the script's). */
 export type ScriptExecutionFilter = Omit<ExecutionFilter, 'app' | 'script'>;
@@ -143,6 +153,42 @@ export type UserList = Schema<'UserList'>;
 export type Token = Schema<'Token'>;
 export type CreatedToken = Schema<'CreatedToken'>;
 export type TokenList = Schema<'TokenList'>;
+
+/** One version of a script's source (`GET /scripts/{id}/versions`), newest first. */
+export interface ScriptVersion {
+	/** 1, 2, … in the order they were made; old ones may have been pruned. */
+	version: number;
+	/** SHA-256 of the source, hex: equal sources, equal hashes. */
+	sha256: string;
+	/** The source's size in bytes. */
+	size: number;
+	/** A username, `token:<name>`, or empty when unknown. */
+	author: string;
+	/** The message given with the change. */
+	message?: string | null;
+	/** RFC 3339. */
+	created_at: string;
+	/** Whether the script runs this version now. */
+	current: boolean;
+}
+
+/** `GET /scripts/{id}/versions/{n}`: the version with its source. */
+export interface ScriptVersionSource extends ScriptVersion {
+	source: string;
+}
+
+export interface ScriptVersionList {
+	versions: ScriptVersion[];
+	next_cursor?: string | null;
+}
+
+/** `POST /scripts/{id}/rollback`. */
+export interface Rollback {
+	/** The version whose source becomes current again, as a new version. */
+	version: number;
+	/** Recorded with the new version (the server's default: "rollback to version N"). */
+	message?: string;
+}
 
 /** `GET /version`: outside the admin API, so not in its document. */
 export interface Version {
@@ -423,6 +469,20 @@ export const api = {
 	deleteScript: (id: string) => request<void>('DELETE', `/scripts/${enc(id)}`),
 	runScript: (id: string, body: RunRequest) =>
 		request<RunResult>('POST', `/scripts/${enc(id)}/run`, { body }),
+
+	/** A script's versions, newest first, without their sources. */
+	listVersions: (scriptId: string, cursor?: string | null, limit = 20) =>
+		request<ScriptVersionList>('GET', `/scripts/${enc(scriptId)}/versions`, {
+			query: { limit, cursor }
+		}),
+	/** Version `n` of a script, with its source (not `api.version`, the server's). */
+	getVersion: (scriptId: string, n: number) =>
+		request<ScriptVersionSource>('GET', `/scripts/${enc(scriptId)}/versions/${enc(String(n))}`),
+	/** Makes version `version`'s source current again (as a new version, unless it already runs). */
+	rollback: (scriptId: string, version: number, message?: string) =>
+		request<Script>('POST', `/scripts/${enc(scriptId)}/rollback`, {
+			body: (message === undefined ? { version } : { version, message }) satisfies Rollback
+		}),
 
 	scriptRoutes: (id: string) => allPages<'routes', Route>(`/scripts/${enc(id)}/routes`, 'routes'),
 	createRoute: (scriptId: string, body: NewRoute) =>

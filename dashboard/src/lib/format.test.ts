@@ -6,6 +6,7 @@ import {
 	formatInt,
 	formatMs,
 	formatPercent,
+	formatRelative,
 	formatTime,
 	localInputToIso,
 	plural,
@@ -117,5 +118,31 @@ describe('compactJson and shorten', () => {
 		expect(shorten('abc', 3)).toBe('abc');
 		expect(shorten('abcd', 3)).toBe('abc…');
 		expect(shorten('😀😀😀', 2)).toBe('😀😀…');
+	});
+});
+
+describe('formatRelative', () => {
+	const now = Date.parse('2026-05-10T12:00:00Z');
+	const ago = (seconds: number) => new Date(now - seconds * 1000).toISOString();
+
+	test('the largest unit that fits, rounded down', () => {
+		expect(formatRelative(ago(0), now, 'en')).toBe('now');
+		expect(formatRelative(ago(42), now, 'en')).toBe('42 seconds ago');
+		expect(formatRelative(ago(60), now, 'en')).toBe('1 minute ago');
+		expect(formatRelative(ago(59 * 60 + 59), now, 'en')).toBe('59 minutes ago');
+		expect(formatRelative(ago(3 * 3600), now, 'en')).toBe('3 hours ago');
+		expect(formatRelative(ago(30 * 3600), now, 'en')).toBe('yesterday');
+		expect(formatRelative(ago(5 * 86400), now, 'en')).toBe('5 days ago');
+		expect(formatRelative(ago(65 * 86400), now, 'en')).toBe('2 months ago');
+		expect(formatRelative(ago(800 * 86400), now, 'en')).toBe('2 years ago');
+	});
+
+	test('a time a little ahead (another clock) is now; further ahead is in the future', () => {
+		expect(formatRelative(ago(-5), now, 'en')).toBe('now');
+		expect(formatRelative(ago(-2 * 3600), now, 'en')).toBe('in 2 hours');
+	});
+
+	test('leaves what is not a date as it is', () => {
+		expect(formatRelative('not a date', now, 'en')).toBe('not a date');
 	});
 });

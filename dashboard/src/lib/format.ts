@@ -88,3 +88,36 @@ export function shorten(text: string, max: number): string {
 	const chars = Array.from(text);
 	return chars.length > max ? chars.slice(0, max).join('') + '…' : text;
 }
+
+const RELATIVE_UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
+	['second', 60],
+	['minute', 60],
+	['hour', 24],
+	['day', 30],
+	['month', 12],
+	['year', Infinity]
+];
+
+/**
+ * "3 minutes ago", "yesterday", "2 months ago": how long ago `iso` was, in
+ * the largest unit that fits (rounded down). A time a little ahead of `now`
+ * (the server's clock is not the browser's) is "now".
+ */
+export function formatRelative(
+	iso: string,
+	now: number = Date.now(),
+	locale: string | undefined = undefined
+): string {
+	const then = new Date(iso).getTime();
+	if (Number.isNaN(then)) return iso;
+	const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
+	let elapsed = (now - then) / 1000;
+	if (elapsed < 0 && elapsed > -60) elapsed = 0;
+	const sign = elapsed < 0 ? 1 : -1;
+	let amount = Math.abs(elapsed);
+	for (const [unit, size] of RELATIVE_UNITS) {
+		if (amount < size) return rtf.format(sign * Math.floor(amount), unit);
+		amount /= size;
+	}
+	return iso;
+}

@@ -17,8 +17,8 @@ use crate::{Error, ErrorCode, Manager, Result};
 
 pub(super) fn router() -> OpenApiRouter<Manager> {
     OpenApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(show))
+        .routes(routes!(list_versions))
+        .routes(routes!(show_version))
         .routes(routes!(rollback))
 }
 
@@ -72,7 +72,7 @@ struct VersionsQuery {
         (status = 400, description = "`invalid_limit` or `invalid_cursor`", body = super::openapi::ErrorBody),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
-async fn list(
+async fn list_versions(
     State(m): State<Manager>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<VersionsQuery>,
@@ -108,7 +108,7 @@ async fn list(
         (status = 200, description = "The version with its source", body = ScriptVersion),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
-async fn show(
+async fn show_version(
     State(m): State<Manager>,
     Path((id, version)): Path<(String, String)>,
 ) -> Result<Json<ScriptVersion>> {
