@@ -88,8 +88,8 @@ impl LocalExecutor {
         let shares = (per_app < total).then(|| {
             Arc::new(AppShares {
                 per_app,
-                // An app's own queue: as many as all slots, then refusals.
-                max_waiting: total,
+                // An app's own queue, then refusals.
+                max_waiting: config.max_queued_per_app as usize,
                 apps: Mutex::default(),
             })
         });

@@ -111,6 +111,13 @@ pub enum Error {
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Requests one app may have waiting for its fair share by default. A queue
+/// as short as the slots refused half of a 64-connection load on one app as
+/// soon as its script yielded once (any script over `YIELD_FUEL`), although
+/// every one of those requests would have been served in a few milliseconds;
+/// waiting is bounded by the script's deadline anyway (ADR 007).
+pub const DEFAULT_MAX_QUEUED_PER_APP: u32 = 256;
+
 /// How the executor is set up; one per process.
 #[derive(Clone)]
 pub struct ExecutorConfig {
@@ -124,6 +131,10 @@ pub struct ExecutorConfig {
     /// "Limits"); `None`: half of `max_concurrent`, at least 1. A share of
     /// every slot turns the per-app gate off.
     pub max_concurrent_per_app: Option<u32>,
+    /// Requests of one app that may wait for its share once it is taken;
+    /// beyond them, `503 app_overloaded` at once. Waiting is also bounded by
+    /// each script's deadline.
+    pub max_queued_per_app: u32,
     /// Operator ceilings: per-app limits are capped by these, and the pooling
     /// allocator reserves memory slots of `max_limits.memory_bytes`.
     pub max_limits: shared::Limits,
@@ -161,6 +172,7 @@ impl Default for ExecutorConfig {
             cache_dir: None,
             max_concurrent: 16,
             max_concurrent_per_app: None,
+            max_queued_per_app: DEFAULT_MAX_QUEUED_PER_APP,
             max_limits: shared::Limits::MAX,
             allocator: AllocatorKind::Pooling,
             fuel: true,

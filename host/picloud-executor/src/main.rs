@@ -40,6 +40,10 @@ struct Args {
     /// --max-concurrent, at least 1); beyond it, 503 app_overloaded.
     #[arg(long, env = "PICLOUD_MAX_CONCURRENT_PER_APP")]
     max_concurrent_per_app: Option<u32>,
+    /// Requests of one app that may wait once it runs its share on this
+    /// node; beyond them, 503 app_overloaded at once.
+    #[arg(long, env = "PICLOUD_MAX_QUEUED_PER_APP", default_value_t = executor_core::DEFAULT_MAX_QUEUED_PER_APP)]
+    max_queued_per_app: u32,
     /// Let scripts call private, loopback and link-local addresses.
     #[arg(long, env = "PICLOUD_HTTP_ALLOW_PRIVATE")]
     http_allow_private: bool,
@@ -73,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
         cache_dir: Some(args.cache_dir),
         max_concurrent: args.max_concurrent,
         max_concurrent_per_app: args.max_concurrent_per_app,
+        max_queued_per_app: args.max_queued_per_app,
         services: Arc::new(RemoteServices::new(manager)),
         outbound: OutboundConfig {
             allow_private: args.http_allow_private,

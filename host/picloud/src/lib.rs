@@ -24,6 +24,8 @@ pub struct ServerConfig {
     pub max_concurrent: u32,
     /// Executions one app may run at once; `None`: half, at least 1.
     pub max_concurrent_per_app: Option<u32>,
+    /// Requests of one app that may wait for its share.
+    pub max_queued_per_app: u32,
     /// Compiled-guest cache; `None` = `<data_dir>/cache`.
     pub cache_dir: Option<PathBuf>,
     /// Outbound HTTP from scripts: limits, and whether private addresses
@@ -38,6 +40,7 @@ impl ServerConfig {
             control: ControlConfig::new(listen, data_dir),
             max_concurrent: 16,
             max_concurrent_per_app: None,
+            max_queued_per_app: executor_core::DEFAULT_MAX_QUEUED_PER_APP,
             cache_dir: None,
             outbound: OutboundConfig::default(),
         }
@@ -69,6 +72,7 @@ impl Server {
             ),
             max_concurrent: config.max_concurrent,
             max_concurrent_per_app: config.max_concurrent_per_app,
+            max_queued_per_app: config.max_queued_per_app,
             outbound: config.outbound.clone(),
             ..Default::default()
         };

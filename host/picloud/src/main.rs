@@ -397,6 +397,16 @@ struct ServeArgs {
     /// half of --max-concurrent, at least 1.
     #[arg(long, env = "PICLOUD_MAX_CONCURRENT_PER_APP", global = true)]
     max_concurrent_per_app: Option<u32>,
+    /// Requests of one app that may wait once it runs its share; beyond
+    /// them, 503 app_overloaded at once (waiting is also bounded by the
+    /// script's deadline).
+    #[arg(
+        long,
+        env = "PICLOUD_MAX_QUEUED_PER_APP",
+        default_value_t = executor_core::DEFAULT_MAX_QUEUED_PER_APP,
+        global = true
+    )]
+    max_queued_per_app: u32,
     /// Most keys each app's key-value store may hold.
     #[arg(
         long,
@@ -783,6 +793,7 @@ async fn main() -> anyhow::Result<()> {
                 },
                 max_concurrent: args.max_concurrent,
                 max_concurrent_per_app: args.max_concurrent_per_app,
+                max_queued_per_app: args.max_queued_per_app,
                 cache_dir: None,
                 outbound: picloud::OutboundConfig {
                     allow_private: args.http_allow_private,
@@ -962,6 +973,7 @@ async fn main() -> anyhow::Result<()> {
                 args.max_concurrent_per_app
                     .map_or_else(|| "(half of max_concurrent)".to_owned(), |n| n.to_string())
             );
+            println!("max_queued_per_app = {}", args.max_queued_per_app);
             println!("max_body         = {} bytes", args.max_body);
             println!("kv_max_keys      = {}", args.kv_max_keys);
             println!("kv_max_total     = {} bytes", args.kv_max_total);

@@ -326,6 +326,9 @@ async fn a_busy_app_cannot_take_every_slot() {
     let data = tempfile::tempdir().unwrap();
     let mut cfg = config(data.path().to_owned(), &None, Some(TOKEN));
     cfg.max_concurrent = 4;
+    // Busy's queue holds two: with two running, the rest of eight wait or
+    // are refused at once.
+    cfg.max_queued_per_app = 2;
     cfg.outbound.allow_private = true;
     cfg.outbound.timeout = std::time::Duration::from_secs(30);
     let s = TestServer::at(cfg).await;
@@ -396,7 +399,7 @@ async fn a_busy_app_cannot_take_every_slot() {
         codes.push(stall.await.unwrap());
     }
     // Two ran until their deadline; two were refused at once (busy's queue
-    // holds as many as the slots); the four that waited timed out in the
+    // holds two); the four that waited timed out in the
     // queue, or got a slot as the first two ended and stalled in turn.
     let count = |wanted: &str| codes.iter().filter(|(code, _)| code == wanted).count();
     assert!(count("app_overloaded") >= 2, "{codes:?}");
@@ -413,6 +416,63 @@ async fn a_busy_app_cannot_take_every_slot() {
         "{codes:?}"
     );
     accepting.abort();
+    s.stop().await;
+}
+
+/// A burst on one app that its share serves within a few milliseconds is
+/// queued, not refused: 64 concurrent requests of a script that yields to
+/// the runtime mid-run (it uses more than `YIELD_FUEL`) all get 200 with
+/// the default queue, where a queue as short as the slots refused half.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_on_one_app_waits_in_its_queue() {
+    let data = tempfile::tempdir().unwrap();
+    let s = TestServer::at(config(data.path().to_owned(), &None, Some(TOKEN))).await;
+    s.deploy(
+        "default",
+        "sum",
+        "let s = 0; for i in 0..20000 { s += i; } s",
+        "GET",
+        "/sum",
+    )
+    .await;
+    let burst: Vec<_> = (0..64)
+        .map(|_| {
+            let request = s.client.get(format!("{}/sum", s.base));
+            tokio::spawn(async move {
+                let answer = request.send().await.unwrap();
+                (answer.status(), answer.text().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for request in burst {
+        answers.push(request.await.unwrap());
+    }
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status != StatusCode::OK)
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "{} refused: {:?}",
+        refused.len(),
+        refused.first()
+    );
+    assert!(
+        answers.iter().all(|(_, body)| body == "199990000"),
+        "{:?}",
+        answers[0]
+    );
+    // Each run really yielded: its record shows more fuel than one slice.
+    let (_, page) = s
+        .admin(
+            Method::GET,
+            "/api/v1/admin/apps/default/executions?limit=1",
+            None,
+        )
+        .await;
+    let fuel = page["executions"][0]["fuel_used"].as_u64().unwrap();
+    assert!(fuel > executor_core::YIELD_FUEL, "{page}");
     s.stop().await;
 }
 
