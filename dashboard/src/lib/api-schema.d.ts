@@ -229,6 +229,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{app}/manifest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The app as a manifest folder: `picloud.toml` and its script files. */
+        get: operations["apps_export_manifest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/manifest:apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deploys a manifest: every change of its plan in one transaction, or
+         *     none when anything is wrong.
+         */
+        post: operations["apps_apply_manifest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/manifest:plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What deploying a manifest would change, without changing anything. */
+        post: operations["apps_plan_manifest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/apps/{app}/routes": {
         parameters: {
             query?: never;
@@ -878,6 +932,23 @@ export interface components {
             /** @description Window end, RFC 3339. */
             until: string;
         };
+        /** @description One change of a plan. */
+        Change: {
+            /**
+             * @description `create`, `update`, `delete`, or `keep` (not in the manifest, and
+             *     left alone without `prune`).
+             */
+            action: string;
+            /** @description What changes, e.g. `+3 -1 lines`. */
+            detail?: string | null;
+            /**
+             * @description `app`, `domain`, `script`, `route`, `cron`, `variable`, `secret`,
+             *     `http_allow`, `limits`, `cors` or `rate_limit`.
+             */
+            kind: string;
+            /** @description Which one: a name, a pattern, `GET /path`, `script @ schedule`. */
+            name: string;
+        };
         CheckRoute: {
             /** @description App id or slug. */
             app_id: string;
@@ -996,6 +1067,22 @@ export interface components {
             timezone: string;
             /** @description RFC 3339: the last change through the API. */
             updated_at: string;
+        };
+        /** @description What a deploy uploads: the manifest's text and the files it names. */
+        DeployRequest: {
+            /** @description Each script file the manifest names, by its path as written there. */
+            files?: {
+                [key: string]: string;
+            };
+            /** @description The text of `picloud.toml`. */
+            manifest: string;
+            /** @description Recorded with every script version the deploy makes. */
+            message?: string | null;
+            /**
+             * @description Also delete what the manifest no longer names (otherwise it is
+             *     listed as kept).
+             */
+            prune?: boolean;
         };
         /** @description A page of documents. */
         DocList: {
@@ -1194,6 +1281,18 @@ export interface components {
             /** @description `http`, `direct`, `test` or `cron`. */
             trigger: string;
         };
+        /**
+         * @description An app as a folder: the canonical `picloud.toml` and its script files
+         *     (`picloud export`).
+         */
+        Export: {
+            /** @description Each script's source, by its path in the folder. */
+            files: {
+                [key: string]: string;
+            };
+            /** @description The text of `picloud.toml`. */
+            manifest: string;
+        };
         /** @description One allow-list entry as the admin API shows it. */
         HttpAllowEntry: {
             /** @description RFC 3339. */
@@ -1317,6 +1416,25 @@ export interface components {
             password: string;
             /** @description 1-64 of letters, digits, '.', '_', '-' or '@' (stored lower-case). */
             username: string;
+        };
+        /** @description The answer of `manifest:plan` and `manifest:apply`. */
+        Plan: {
+            /** @description The app's slug. */
+            app: string;
+            /** @description Whether the changes were made (`manifest:apply`). */
+            applied: boolean;
+            /**
+             * @description Every change, creates and updates before deletes of each kind;
+             *     `keep` entries last.
+             */
+            changes: components["schemas"]["Change"][];
+            /**
+             * @description Secrets the manifest names that the app does not have yet: its
+             *     scripts get `()` from `env::get` until they are set.
+             */
+            missing_secrets: string[];
+            /** @description Nothing to create, update or delete. */
+            unchanged: boolean;
         };
         PutEntry: {
             /**
@@ -3681,6 +3799,254 @@ export interface operations {
             };
             /** @description `internal_error`: a server fault; details are in the server log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    apps_export_manifest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The canonical manifest and the files it names */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Export"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    apps_apply_manifest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The slug to deploy as; a new slug creates the app */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeployRequest"];
+            };
+        };
+        responses: {
+            /** @description The plan, applied (`unchanged` when there was nothing to do) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Plan"];
+                };
+            };
+            /** @description `app_renamed` or `invalid_message` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `slug_in_history`, or a claim or route taken at the same moment */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the admin API's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_manifest` with every problem in `problems`; nothing changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `executor_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    apps_plan_manifest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The slug to deploy as; the app is created by apply when it does not exist */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeployRequest"];
+            };
+        };
+        responses: {
+            /** @description The plan (`applied` is false) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Plan"];
+                };
+            };
+            /** @description `app_renamed` or `invalid_message` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the admin API's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_manifest` with every problem in `problems` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `executor_unavailable`: the scripts could not be compiled */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -115,6 +115,7 @@ error_codes! {
     RequestTimeout = "request_timeout", REQUEST_TIMEOUT;
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
     CompileError = "compile_error", UNPROCESSABLE_ENTITY;
+    InvalidManifest = "invalid_manifest", UNPROCESSABLE_ENTITY;
     TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
     InternalError = "internal_error", INTERNAL_SERVER_ERROR;
     DatabaseUnavailable = "database_unavailable", SERVICE_UNAVAILABLE;
@@ -159,6 +160,9 @@ pub enum Error {
     /// The script does not compile (422, with line and column).
     #[error("the script does not compile: {0}")]
     Compile(ScriptFailure),
+    /// A manifest deploy was refused: every problem found (422).
+    #[error("{}", manifest_message(.0))]
+    Manifest(Vec<crate::manifest::Problem>),
     /// Nothing by that id or name (404).
     #[error("{what} '{key}' not found")]
     NotFound {
@@ -284,6 +288,7 @@ impl Error {
             | Error::Conflict { code, .. }
             | Error::Forbidden { code, .. } => *code,
             Error::Compile(_) => ErrorCode::CompileError,
+            Error::Manifest(_) => ErrorCode::InvalidManifest,
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::Moved { .. } => ErrorCode::MovedPermanently,
             Error::Unauthorized => ErrorCode::Unauthorized,
@@ -326,6 +331,9 @@ impl IntoResponse for Error {
                 body["error"]["column"] = json!(p.column);
             }
         }
+        if let Error::Manifest(problems) = &self {
+            body["error"]["problems"] = json!(problems);
+        }
         let mut response = (status, axum::Json(body)).into_response();
         if let Error::Moved { location } = &self
             && let Ok(value) = HeaderValue::from_str(location)
@@ -348,6 +356,18 @@ impl IntoResponse for Error {
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
+    }
+}
+
+/// `invalid_manifest`'s message: how many problems, and the first.
+fn manifest_message(problems: &[crate::manifest::Problem]) -> String {
+    match problems {
+        [] => "the manifest was refused".to_owned(),
+        [one] => format!("the manifest was refused: {one}"),
+        [first, rest @ ..] => format!(
+            "the manifest was refused with {} problems (all in `problems`); the first: {first}",
+            rest.len() + 1
+        ),
     }
 }
 

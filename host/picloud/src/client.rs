@@ -142,6 +142,36 @@ async fn answer(method: Method, path: &str, response: reqwest::Response) -> anyh
     }
     let code = body["error"]["code"].as_str().unwrap_or("error");
     let message = body["error"]["message"].as_str().unwrap_or(text.as_str());
+    // A refused manifest lists every problem, one per line.
+    let problems: Vec<String> = body["error"]["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let at = [p["line"].as_u64(), p["column"].as_u64()]
+                .into_iter()
+                .map_while(|n| n.map(|n| format!(":{n}")))
+                .collect::<String>();
+            let key = p["key"]
+                .as_str()
+                .map(|k| format!(" ({k})"))
+                .unwrap_or_default();
+            format!(
+                "\n  {}{at}{key}: {} [{}]",
+                p["file"].as_str().unwrap_or(""),
+                p["message"].as_str().unwrap_or(""),
+                p["code"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    if !problems.is_empty() {
+        bail!(
+            "{method} {path}: {} {code}: nothing was changed; {} problem(s):{}",
+            status.as_u16(),
+            problems.len(),
+            problems.concat()
+        )
+    }
     bail!("{method} {path}: {} {code}: {message}", status.as_u16())
 }
 
@@ -291,7 +321,7 @@ async fn all(client: &Client, path: &str, field: &str) -> anyhow::Result<Vec<Val
 }
 
 /// Percent-encodes a query value.
-fn q(value: &str) -> String {
+pub(crate) fn q(value: &str) -> String {
     value
         .bytes()
         .map(|b| {

@@ -3,6 +3,7 @@
 //! a server's admin API).
 
 mod client;
+mod folder;
 mod healthcheck;
 
 use std::net::SocketAddr;
@@ -126,13 +127,22 @@ enum Command {
         #[command(subcommand)]
         command: RoutesCommand,
     },
-    /// Client: upload a script (create or update by name) and bind routes.
+    /// Client: deploy a folder (its picloud.toml and the scripts it names,
+    /// docs/manifest.md), or upload one script (create or update by name)
+    /// and bind routes.
     Deploy {
-        /// The .rhai file.
+        /// A folder with a picloud.toml, or a .rhai file.
         file: PathBuf,
-        /// App id or slug.
+        /// App id or slug (a folder: deploy under this slug instead of the
+        /// manifest's, e.g. a staging copy).
         #[arg(long)]
-        app: String,
+        app: Option<String>,
+        /// A folder: print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A folder: also delete what the manifest no longer names.
+        #[arg(long)]
+        prune: bool,
         /// Script name (default: the file name without extension).
         #[arg(long)]
         name: Option<String>,
@@ -143,6 +153,17 @@ enum Command {
         #[arg(short = 'm', long)]
         message: Option<String>,
     },
+    /// Client: write an app as a folder (picloud.toml and its scripts) that
+    /// `picloud deploy` takes back.
+    Export {
+        /// App id or slug.
+        app: String,
+        /// The folder to write (created if needed; files in it are replaced).
+        dir: PathBuf,
+    },
+    /// Print the JSON Schema of picloud.toml (what the server serves at
+    /// /api/v1/schemas/manifest.json).
+    ManifestSchema,
     /// Client: print an app's recent executions with their log lines.
     Logs {
         /// App id or slug.
@@ -912,6 +933,11 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::ManifestSchema => {
+            let schema = manager_core::manifest::schema();
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(())
+        }
         Command::Openapi => {
             let document = manager_core::api::openapi_document();
             println!("{}", serde_json::to_string_pretty(&document)?);
@@ -1049,10 +1075,35 @@ async fn main() -> anyhow::Result<()> {
         Command::Deploy {
             file,
             app,
+            dry_run,
+            prune,
             name,
             routes,
             message,
-        } => client::deploy(&remote.client()?, &file, &app, name, &routes, message).await,
+        } => {
+            if file.is_dir() {
+                if name.is_some() || !routes.is_empty() {
+                    anyhow::bail!(
+                        "--name and --route are for a single file; a folder's picloud.toml names its scripts and routes"
+                    );
+                }
+                let request = folder::DeployFolder {
+                    dir: &file,
+                    app,
+                    message,
+                    dry_run,
+                    prune,
+                };
+                folder::deploy(&remote.client()?, request).await
+            } else {
+                if dry_run || prune {
+                    anyhow::bail!("--dry-run and --prune are for a folder with a picloud.toml");
+                }
+                let app = app.context("--app is required when deploying a single file")?;
+                client::deploy(&remote.client()?, &file, &app, name, &routes, message).await
+            }
+        }
+        Command::Export { app, dir } => folder::export(&remote.client()?, &app, &dir).await,
         Command::Logs { app, limit, follow } => {
             client::logs(&remote.client()?, &app, limit, follow).await
         }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::DomainPattern;
 
 /// The `cors` setting of an app. Off (`None` on the app) by default.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CorsPolicy {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The `rate_limit` setting of an app. Off (`None` on the app) by default.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {

@@ -8,6 +8,7 @@ mod docs;
 mod executions;
 mod http_allow;
 mod kv;
+mod manifest;
 pub mod openapi;
 mod routes;
 mod run;
@@ -15,6 +16,8 @@ mod scripts;
 mod tls;
 mod variables;
 mod versions;
+
+pub(crate) use versions::prune as prune_versions;
 
 use crate::ErrorCode;
 use axum::extract::rejection::JsonRejection;
@@ -60,6 +63,12 @@ pub fn router(manager: Manager) -> Router {
     Router::new()
         .nest("/api/v1/admin", admin)
         .nest(tls::PREFIX, tls.with_state(manager))
+        // For editors (Taplo, Even Better TOML): public, like the OpenAPI
+        // document.
+        .route(
+            "/api/v1/schemas/manifest.json",
+            axum::routing::get(|| async { axum::Json(crate::manifest::schema()) }),
+        )
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {
@@ -82,6 +91,7 @@ fn parts() -> Parts {
     let (protected, protected_doc) = OpenApiRouter::new()
         .merge(scripts::router())
         .merge(versions::router())
+        .merge(manifest::router())
         .merge(run::router())
         .merge(apps::router())
         .merge(executions::router())

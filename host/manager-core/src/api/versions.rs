@@ -44,7 +44,7 @@ pub(super) async fn change(
 
 /// Applies `--versions-keep` after a save. A failure costs only disk, so it
 /// is logged rather than failing the save that already happened.
-pub(super) async fn prune(m: &Manager, script: &Script) {
+pub(crate) async fn prune(m: &Manager, script: &Script) {
     if let Some(keep) = m.config.versions_keep
         && let Err(err) = m.store.prune_script_versions(script, keep).await
     {

@@ -10,6 +10,7 @@ mod executions;
 mod http_allow;
 mod kv;
 mod logins;
+mod manifest;
 mod routes;
 mod scripts;
 mod settings;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use shared::{AppRouting, Limits, RouteSpec, RoutingSnapshot, RoutingSource, ScriptEntry};
 
+pub(crate) use apps::validate_slug;
 pub use apps::{App, AppRef, Domain, SlugVerdict};
 pub use cron::{CronTrigger, DueTrigger, MAX_TRIGGERS_PER_APP, NewTrigger, TriggerChanges};
 pub use docs::{
@@ -37,14 +39,15 @@ pub use http_allow::{HttpAllowEntry, MAX_ALLOW_ENTRIES, parse_allow_pattern};
 pub use kv::{KvEntry, KvEntryPage, KvQuota, KvUsage, MAX_LIST_LIMIT};
 pub use logins::MAX_LOGIN_KEYS;
 pub(crate) use routes::conflict_message;
-pub(crate) use routes::route_key;
 pub use routes::{Claim, NewRoute, Route};
-pub(crate) use scripts::check_message;
+pub(crate) use routes::{path_shape, route_key};
 pub use scripts::{MAX_VERSION_MESSAGE, Script, ScriptChange, ScriptVersion, validate_script_name};
+pub(crate) use scripts::{check_message, validate_source};
 pub use settings::HELLO_WORLD_SEEDED;
 pub use tokens::{Token, TokenScope, generate_token, validate_token_name};
 pub use transfer::{EXPORT_VERSION, ExportSummary, ImportSummary};
 pub use users::{Session, User};
+pub(crate) use variables::validate_value as validate_variable_value;
 pub use variables::{MAX_VARIABLE_BYTES, Variable, validate_variable_name};
 
 use crate::db::Db;

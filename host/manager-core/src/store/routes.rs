@@ -53,6 +53,13 @@ pub struct Claim {
     pub pattern: DomainPattern,
 }
 
+/// The shape of a path pattern: parameter names erased, so two routes of
+/// one shape would shadow each other. A stored path always parses; an
+/// unparsable one gets its own text as shape.
+pub(crate) fn path_shape(path: &str) -> String {
+    PathPattern::parse(path).map_or_else(|_| path.to_owned(), |p| p.shape())
+}
+
 /// A validated route, ready to insert or to check for conflicts.
 #[derive(Debug, Clone)]
 pub struct NewRoute {

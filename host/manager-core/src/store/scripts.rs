@@ -132,7 +132,7 @@ pub(crate) fn check_message(message: Option<&str>) -> Result<()> {
 }
 
 /// Records `source` as version `version` of `script_id` in `tx`.
-async fn insert_version(
+pub(crate) async fn insert_version(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     script_id: ScriptId,
     version: i64,

@@ -51,7 +51,7 @@ pub fn validate_variable_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_value(value: &str) -> Result<()> {
+pub(crate) fn validate_value(value: &str) -> Result<()> {
     if value.len() > MAX_VARIABLE_BYTES {
         return Err(StoreError::bad_request(
             ErrorCode::InvalidValue,

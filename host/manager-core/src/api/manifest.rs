@@ -1,0 +1,74 @@
+//! `/apps/{app}/manifest`: apps as code (docs/manifest.md). `:plan` shows
+//! what deploying a manifest would change, `:apply` makes those changes in
+//! one transaction, and `GET` exports the app as a manifest folder.
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiJson;
+use super::apps::AppPath;
+use crate::auth::Principal;
+use crate::deploy::{self, DeployRequest, Export, Plan};
+use crate::{Manager, Result};
+
+pub(super) fn router() -> OpenApiRouter<Manager> {
+    OpenApiRouter::new()
+        .routes(routes!(plan_manifest))
+        .routes(routes!(apply_manifest))
+        .routes(routes!(export_manifest))
+}
+
+/// What deploying a manifest would change, without changing anything.
+#[utoipa::path(post, path = "/apps/{app}/manifest:plan", tag = "apps", request_body = DeployRequest,
+    params(("app" = String, Path, description = "The slug to deploy as; the app is created by apply when it does not exist")),
+    responses(
+        (status = 200, description = "The plan (`applied` is false)", body = Plan),
+        (status = 400, description = "`app_renamed` or `invalid_message`", body = super::openapi::ErrorBody),
+        (status = 422, description = "`invalid_manifest` with every problem in `problems`", body = super::openapi::ErrorBody),
+        (status = 503, description = "`executor_unavailable`: the scripts could not be compiled", body = super::openapi::ErrorBody),
+    ))]
+async fn plan_manifest(
+    State(m): State<Manager>,
+    Path(app): Path<String>,
+    ApiJson(body): ApiJson<DeployRequest>,
+) -> Result<Json<Plan>> {
+    Ok(Json(deploy::plan(&m, &app, &body).await?))
+}
+
+/// Deploys a manifest: every change of its plan in one transaction, or
+/// none when anything is wrong.
+#[utoipa::path(post, path = "/apps/{app}/manifest:apply", tag = "apps", request_body = DeployRequest,
+    params(("app" = String, Path, description = "The slug to deploy as; a new slug creates the app")),
+    responses(
+        (status = 200, description = "The plan, applied (`unchanged` when there was nothing to do)", body = Plan),
+        (status = 400, description = "`app_renamed` or `invalid_message`", body = super::openapi::ErrorBody),
+        (status = 409, description = "`slug_in_history`, or a claim or route taken at the same moment", body = super::openapi::ErrorBody),
+        (status = 422, description = "`invalid_manifest` with every problem in `problems`; nothing changed", body = super::openapi::ErrorBody),
+        (status = 503, description = "`executor_unavailable`", body = super::openapi::ErrorBody),
+    ))]
+async fn apply_manifest(
+    State(m): State<Manager>,
+    Path(app): Path<String>,
+    Extension(principal): Extension<Principal>,
+    ApiJson(body): ApiJson<DeployRequest>,
+) -> Result<Json<Plan>> {
+    let plan = deploy::plan(&m, &app, &body).await?;
+    let current = deploy::find_app(&m, &app).await?;
+    let change = super::versions::change(&m, &principal, body.message).await?;
+    Ok(Json(
+        deploy::apply(&m, plan, current.as_ref(), &change).await?,
+    ))
+}
+
+/// The app as a manifest folder: `picloud.toml` and its script files.
+#[utoipa::path(get, path = "/apps/{app}/manifest", tag = "apps",
+    params(("app" = String, Path, description = "App id or slug")),
+    responses(
+        (status = 200, description = "The canonical manifest and the files it names", body = Export),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
+    ))]
+async fn export_manifest(State(m): State<Manager>, AppPath(app): AppPath) -> Result<Json<Export>> {
+    Ok(Json(deploy::export(&m, app).await?))
+}
