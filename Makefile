@@ -72,7 +72,7 @@ lint: dashboard-deps
 e2e: build
 	cd dashboard && $(NPM) run test:e2e
 
-# The benchmark suite: eight benchmarks, one table of ratios against their
+# The benchmark suite: nine benchmarks, one table of ratios against their
 # baselines (docs/performance.md). BENCH="http memory" runs only those.
 bench: setup dashboard
 	$(CARGO) bench -p picloud --bench suite -- $(BENCH)

@@ -21,12 +21,17 @@ use crate::{ExecutorConfig, Result, component};
 
 /// Fuel between two yields of a running script to the async runtime: the
 /// time slice after which other requests on the same worker thread get a
-/// turn. 15–30 µs of guest work (`loop {}`) on the machine in docs/performance.md;
+/// turn. 40–75 µs of guest work (`loop {}`) on the machine in docs/performance.md;
 /// smaller slices cost throughput (each yield is a fiber switch and a trip
 /// through the scheduler), larger ones let a busy script delay a quick one
 /// for longer (the noisy-neighbour benchmark measures both). Each yield is
 /// also where the wall-clock deadline is checked (`within_deadline`).
-pub const YIELD_FUEL: u64 = 100_000;
+///
+/// It was 100,000 until Hello World grew to about 110,000 fuel: every
+/// `/hello` then yielded once, which cost 8–15 % of throughput and of CPU per
+/// request (ADR 002 has the figures). At 250,000 a typical short script runs
+/// in one slice, and the noisy-neighbour p99 stays at about A alone.
+pub const YIELD_FUEL: u64 = 250_000;
 
 /// The process-wide executor: engine, pre-linked guest (and, with fuel off,
 /// the epoch ticker).

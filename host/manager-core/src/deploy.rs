@@ -728,7 +728,7 @@ fn route_name(method: &str, host: &str, path: &str) -> String {
     }
 }
 
-const KEPT: &str = "not in the manifest; kept (deploy with --prune to delete it)";
+const KEPT: &str = "not in the manifest; --prune deletes it";
 
 /// The changes from `current` to `desired`, in the order they are applied.
 #[allow(clippy::too_many_lines)] // one pass over each kind, in apply order

@@ -42,6 +42,7 @@ fn main() {
         tokens_are_stored_hashed,
         routing_snapshot_has_everything,
         execution_log_retention,
+        retention_drops_more_than_one_batch,
         a_record_delivered_twice_is_stored_once,
     ])
 }
@@ -663,6 +664,51 @@ async fn execution_log_retention(store: Store) {
         store.prune_executions(24 * 3600 * 1000, 4).await.unwrap(),
         0
     );
+}
+
+/// Retention deletes in batches of 2,000 rows; a backlog of several batches
+/// (old records and records over the count) is cleared in one pass, and the
+/// newest records stay.
+async fn retention_drops_more_than_one_batch(store: Store) {
+    let script = store
+        .create_script(DEFAULT_APP_ID, "busy", "", "1")
+        .await
+        .unwrap();
+    let day = Duration::from_secs(24 * 3600);
+    let mut records: Vec<ExecutionRecord> = (0..5_000u64)
+        .map(|i| {
+            let mut r = record(DEFAULT_APP_ID, script.id, Ok(()));
+            r.started_at = SystemTime::now() - 3 * day - Duration::from_millis(i);
+            r
+        })
+        .collect();
+    records.extend((0..4_500u64).map(|i| {
+        let mut r = record(DEFAULT_APP_ID, script.id, Ok(()));
+        r.started_at = SystemTime::now() - Duration::from_millis(i);
+        r
+    }));
+    for chunk in records.chunks(500) {
+        store.insert_executions(chunk).await.unwrap();
+    }
+    // 5,000 for age (three batches), then 4,500 - 100 = 4,400 for count.
+    let removed = store
+        .prune_executions(day.as_millis() as i64, 100)
+        .await
+        .unwrap();
+    assert_eq!(removed, 9_400);
+    let left = store
+        .list_executions(&ExecutionFilter {
+            app_id: Some(DEFAULT_APP_ID),
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut kept: Vec<_> = left.iter().map(|e| e.id).collect();
+    let mut newest: Vec<_> = records[5_000..5_100].iter().map(|r| r.id).collect();
+    kept.sort_unstable();
+    newest.sort_unstable();
+    assert_eq!(kept, newest, "the newest 100 stay");
 }
 
 /// Cluster mode retries a delivery of records whose answer was lost; the

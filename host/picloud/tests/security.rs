@@ -449,7 +449,7 @@ async fn long_request_paths_are_stored_truncated() {
 /// Finding 4: host calls that copy large strings do not carry an execution
 /// far past its deadline (they ran 1.8-2.5 s against 300 ms). The bound is
 /// loose on purpose: it tells a check at every host call from one every
-/// 100,000 units of fuel, not one machine's speed from another's.
+/// `YIELD_FUEL` units of fuel, not one machine's speed from another's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_calls_do_not_outlive_the_deadline() {
     let s = TestServer::start(&None).await;

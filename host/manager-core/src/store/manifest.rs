@@ -7,7 +7,7 @@ use shared::{AppId, RouteId, ScriptId};
 use uuid::Uuid;
 
 use super::Store;
-use super::scripts::insert_version;
+use super::scripts::{insert_script, insert_version};
 use crate::cron_expr::Schedule;
 use crate::db::now_ms;
 use crate::deploy::Op;
@@ -79,11 +79,7 @@ impl Store {
                         .on_conflict(ErrorCode::DomainTaken, || format!("another app claimed the shape '{shape}' at the same time"))?;
                 }
                 Op::DeleteDomain { id } => {
-                    sqlx::query("DELETE FROM app_domains WHERE id = $1 AND app_id = $2")
-                        .bind(id)
-                        .bind(&app)
-                        .execute(&mut *tx)
-                        .await?;
+                    delete_in_app(&mut tx, "app_domains", "id", &app, id).await?
                 }
                 Op::CreateScript {
                     name,
@@ -91,19 +87,15 @@ impl Store {
                     source,
                 } => {
                     let id = ScriptId::new();
-                    sqlx::query(
-                        "INSERT INTO scripts (id, app_id, name, description, source, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+                    insert_script(
+                        &mut tx,
+                        id,
+                        app_id,
+                        (name, description, source),
+                        change,
+                        now,
                     )
-                    .bind(id.to_string())
-                    .bind(&app)
-                    .bind(name)
-                    .bind(description)
-                    .bind(source)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .on_conflict(ErrorCode::ScriptNameTaken, || format!("a script named '{name}' was created at the same time"))?;
-                    insert_version(&mut tx, id, 1, source, change, now).await?;
+                    .await?;
                     scripts.insert(name.clone(), id);
                 }
                 Op::UpdateScript {
@@ -132,12 +124,9 @@ impl Store {
                     }
                 }
                 Op::DeleteScript { name } => {
-                    let id = script_id(&scripts, name)?;
+                    let id = script_id(&scripts, name)?.to_string();
                     // Its routes and triggers go with it (ON DELETE CASCADE).
-                    sqlx::query("DELETE FROM scripts WHERE id = $1")
-                        .bind(id.to_string())
-                        .execute(&mut *tx)
-                        .await?;
+                    delete_in_app(&mut tx, "scripts", "id", &app, &id).await?;
                 }
                 Op::PutRoute {
                     existing,
@@ -174,11 +163,7 @@ impl Store {
                     }
                 }
                 Op::DeleteRoute { id } => {
-                    sqlx::query("DELETE FROM routes WHERE id = $1 AND app_id = $2")
-                        .bind(id.to_string())
-                        .bind(&app)
-                        .execute(&mut *tx)
-                        .await?;
+                    delete_in_app(&mut tx, "routes", "id", &app, &id.to_string()).await?;
                 }
                 Op::CreateCron {
                     script,
@@ -223,21 +208,13 @@ impl Store {
                         .await?;
                 }
                 Op::DeleteCron { id } => {
-                    sqlx::query("DELETE FROM cron_triggers WHERE id = $1 AND app_id = $2")
-                        .bind(id)
-                        .bind(&app)
-                        .execute(&mut *tx)
-                        .await?;
+                    delete_in_app(&mut tx, "cron_triggers", "id", &app, id).await?
                 }
                 Op::SetVariable { name, value } => {
                     super::variables::put_plain_variable(&mut tx, app_id, name, value).await?;
                 }
                 Op::DeleteVariable { name } => {
-                    sqlx::query("DELETE FROM app_variables WHERE app_id = $1 AND name = $2")
-                        .bind(&app)
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await?;
+                    delete_in_app(&mut tx, "app_variables", "name", &app, name).await?;
                 }
                 Op::AddAllow { pattern } => {
                     sqlx::query("INSERT INTO app_http_allow (app_id, pattern, created_at) VALUES ($1, $2, $3)")
@@ -248,17 +225,32 @@ impl Store {
                         .await?;
                 }
                 Op::DeleteAllow { pattern } => {
-                    sqlx::query("DELETE FROM app_http_allow WHERE app_id = $1 AND pattern = $2")
-                        .bind(&app)
-                        .bind(pattern)
-                        .execute(&mut *tx)
-                        .await?;
+                    delete_in_app(&mut tx, "app_http_allow", "pattern", &app, pattern).await?;
                 }
             }
         }
         tx.commit().await?;
         Ok(app_id)
     }
+}
+
+/// Deletes the app's row of `table` whose `column` is `key` (`table` and
+/// `column` are always ours, never the caller's text).
+async fn delete_in_app(
+    tx: &mut Tx,
+    table: &'static str,
+    column: &'static str,
+    app: &str,
+    key: &str,
+) -> Result<()> {
+    sqlx::query(&format!(
+        "DELETE FROM {table} WHERE app_id = $1 AND {column} = $2"
+    ))
+    .bind(app)
+    .bind(key)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn script_id(scripts: &HashMap<String, ScriptId>, name: &str) -> Result<ScriptId> {

@@ -131,6 +131,31 @@ pub(crate) fn check_message(message: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// Inserts script `id` (name, description, source) of `app_id` in `tx`, as
+/// version 1.
+pub(crate) async fn insert_script(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: ScriptId,
+    app_id: AppId,
+    (name, description, source): (&str, &str, &str),
+    change: &ScriptChange,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO scripts (id, app_id, name, description, source, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+    )
+    .bind(id.to_string())
+    .bind(app_id.to_string())
+    .bind(name)
+    .bind(description)
+    .bind(source)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .on_conflict(ErrorCode::ScriptNameTaken, || format!("this app already has a script named '{name}'"))?;
+    insert_version(tx, id, 1, source, change, now).await
+}
+
 /// Records `source` as version `version` of `script_id` in `tx`.
 pub(crate) async fn insert_version(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -273,21 +298,16 @@ impl Store {
         validate_source(source)?;
         check_message(change.message.as_deref())?;
         let id = ScriptId::new();
-        let now = now_ms();
         let mut tx = self.db.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO scripts (id, app_id, name, description, source, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+        insert_script(
+            &mut tx,
+            id,
+            app_id,
+            (name, description, source),
+            change,
+            now_ms(),
         )
-        .bind(id.to_string())
-        .bind(app_id.to_string())
-        .bind(name)
-        .bind(description)
-        .bind(source)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .on_conflict(ErrorCode::ScriptNameTaken, || format!("this app already has a script named '{name}'"))?;
-        insert_version(&mut tx, id, 1, source, change, now).await?;
+        .await?;
         tx.commit().await?;
         self.script(id).await
     }

@@ -257,6 +257,15 @@ pub(crate) fn save_cache(data: &Path) {
     }
 }
 
+/// Where a server prints the address it listens on.
+#[derive(Clone, Copy)]
+pub(crate) enum Announces {
+    /// On stdout (stderr is passed through).
+    OnStdout,
+    /// On stderr (stdout is discarded).
+    OnStderr,
+}
+
 /// A child process serving HTTP on a loopback port it chose itself.
 pub(crate) struct Server {
     child: Child,
@@ -283,26 +292,51 @@ impl Server {
         Server::spawn(command, "baseline listening on http://")
     }
 
-    fn spawn(mut command: Command, banner: &str) -> Server {
+    fn spawn(command: Command, banner: &str) -> Server {
+        Server::spawn_announcing(command, Announces::OnStdout, |line| {
+            let rest = line.strip_prefix(banner)?;
+            Some(rest.split_whitespace().next().expect("address").to_owned())
+        })
+    }
+
+    /// Spawns `command` and reads the stream it announces its address on,
+    /// line by line, until `address` finds `host:port` in a (trimmed) line.
+    pub(crate) fn spawn_announcing(
+        mut command: Command,
+        announces: Announces,
+        address: impl Fn(&str) -> Option<String>,
+    ) -> Server {
+        let (stdout, stderr) = match announces {
+            Announces::OnStdout => (Stdio::piped(), Stdio::inherit()),
+            Announces::OnStderr => (Stdio::null(), Stdio::piped()),
+        };
         let mut child = command
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
-            .expect("server starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("piped"));
+            .unwrap_or_else(|e| panic!("server starts: {command:?}: {e}"));
+        let output: Box<dyn std::io::Read + Send> = match announces {
+            Announces::OnStdout => Box::new(child.stdout.take().expect("piped")),
+            Announces::OnStderr => Box::new(child.stderr.take().expect("piped")),
+        };
+        let mut lines = BufReader::new(output);
         let mut line = String::new();
         let addr = loop {
             line.clear();
-            if lines.read_line(&mut line).expect("server stdout") == 0 {
-                panic!("server exited before printing its address");
+            if lines.read_line(&mut line).expect("server output") == 0 {
+                panic!("server exited before printing its address: {command:?}");
             }
-            if let Some(rest) = line.trim().strip_prefix(banner) {
-                break rest.split_whitespace().next().expect("address").to_owned();
+            if let Some(addr) = address(line.trim()) {
+                break addr;
             }
         };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+        // Keep draining the pipe so the child never blocks on it; what comes
+        // on stderr after the address is passed on (it is where errors go).
+        std::thread::spawn(move || match announces {
+            Announces::OnStdout => std::io::copy(&mut lines, &mut std::io::sink()),
+            Announces::OnStderr => std::io::copy(&mut lines, &mut std::io::stderr()),
+        });
         Server { child, addr }
     }
 
@@ -415,6 +449,8 @@ impl Admin {
 /// What one load run gave.
 #[derive(Clone, Copy)]
 pub(crate) struct Load {
+    /// Responses received.
+    pub(crate) requests: u64,
     pub(crate) rps: f64,
     pub(crate) p50_ms: f64,
     pub(crate) p99_ms: f64,
@@ -432,6 +468,7 @@ pub(crate) async fn load(url: &str, target: &str, connections: usize, duration: 
     let report = loadgen::run(config).await.expect("load runs");
     assert!(report.pass, "{report}");
     Load {
+        requests: report.responses,
         rps: report.throughput_rps,
         p50_ms: report.latency_ms.p50,
         p99_ms: report.latency_ms.p99,

@@ -1,5 +1,5 @@
 //! PiCloud's benchmark suite: `make bench` (`cargo bench -p picloud --bench
-//! suite`). Eight benchmarks, each a ratio measured in the same run against a
+//! suite`). Nine benchmarks, each a ratio measured in the same run against a
 //! baseline (absolute figures alongside), printed as one table at the end;
 //! docs/performance.md keeps the latest table and how to read it. Targets are
 //! printed as met or MISSED, never asserted: these machines are shared and
@@ -12,7 +12,9 @@
 //! In-process benchmarks (1, 2, 4, 8) drive the executor, the routing tables
 //! and the key-value store directly; the others run the release `picloud` binary and a minimal axum
 //! server (this same binary, re-executed with `PICLOUD_BENCH_ROLE=http`) as
-//! child processes on loopback, and load them with `loadgen`.
+//! child processes on loopback, and load them with `loadgen`. Benchmark 9
+//! (`peers`) also runs `wasmtime serve` and workerd, which it installs under
+//! the target directory on first use (PyPI, npm and the wasm32-wasip2 target).
 
 mod baseline;
 mod common;
@@ -23,6 +25,7 @@ mod http;
 mod kv;
 mod memory;
 mod neighbour;
+mod peers;
 mod startup;
 
 use common::{Opts, Server, Table};
@@ -61,7 +64,7 @@ fn main() {
         kv::run(&opts, &mut table);
     }
 
-    let servers = ["http", "memory", "startup", "neighbour"];
+    let servers = ["http", "memory", "startup", "neighbour", "peers"];
     if servers.iter().any(|s| opts.selected(s)) {
         // The process benchmarks assume a warm compiled-guest cache; the
         // first run after a guest change fills it here.
@@ -84,6 +87,9 @@ fn main() {
         }
         if opts.selected("neighbour") {
             neighbour::run(&opts, &rt, &mut table);
+        }
+        if opts.selected("peers") {
+            peers::run(&opts, &rt, &mut table);
         }
     }
 
