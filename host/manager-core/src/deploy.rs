@@ -444,16 +444,18 @@ impl Checker<'_> {
                 self.duplicate(Some(entry.span()), key, &format!("secret '{name}'"));
             }
         }
-        for (name, value) in &manifest.variables {
+        for (spanned, value) in &manifest.variables {
+            let name = spanned.get_ref();
+            let span = Some(spanned.span());
             let key = format!("variables.{name}");
             if let Err(err) = crate::store::validate_variable_name(name)
                 .and_then(|()| crate::store::validate_variable_value(value))
             {
-                self.report(None, key, err);
+                self.report(span.clone(), key, err);
             } else if secrets.contains(name) {
                 let message = format!("'{name}' is listed both as a variable and as a secret");
                 self.report(
-                    None,
+                    span.clone(),
                     key,
                     Error::bad_request(ErrorCode::InvalidName, message),
                 );
@@ -465,10 +467,19 @@ impl Checker<'_> {
                 let message = format!(
                     "'{name}' is a secret on the server; list it under `secrets` (its value stays on the server) or delete the secret first"
                 );
-                self.report(None, key, Error::conflict(ErrorCode::WrongType, message));
+                self.report(
+                    span.clone(),
+                    key,
+                    Error::conflict(ErrorCode::WrongType, message),
+                );
             }
         }
-        (manifest.variables.clone(), secrets)
+        let variables = manifest
+            .variables
+            .iter()
+            .map(|(name, value)| (name.get_ref().clone(), value.clone()))
+            .collect();
+        (variables, secrets)
     }
 
     async fn scripts(
@@ -1127,7 +1138,7 @@ pub(crate) async fn export(m: &Manager, app: App) -> Result<Export> {
         variables: current
             .variables
             .iter()
-            .filter_map(|v| Some((v.name.clone(), v.value.clone()?)))
+            .filter_map(|v| Some((plain(&v.name), v.value.clone()?)))
             .collect(),
         limits: manifest::ManifestLimits::from_stored(app.limits.as_ref()),
         cors: app.cors.clone(),

@@ -49,9 +49,11 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(with = "Vec<String>")]
     pub secrets: Vec<Spanned<String>>,
-    /// Plain (non-secret) variables, read with `env::get`.
+    /// Plain (non-secret) variables, read with `env::get`. (Names keep
+    /// their place in the text, so a problem with one names its line.)
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub variables: BTreeMap<String, String>,
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub variables: BTreeMap<Spanned<String>, String>,
     /// Per-app limits; the ones left out take the server's defaults.
     #[serde(default, skip_serializing_if = "ManifestLimits::is_empty")]
     pub limits: ManifestLimits,
@@ -187,7 +189,8 @@ pub struct EnvOverride {
     pub domains: Option<Vec<Spanned<String>>>,
     /// Merged over `variables`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub variables: BTreeMap<String, String>,
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub variables: BTreeMap<Spanned<String>, String>,
 }
 
 fn yes() -> bool {
@@ -406,6 +409,10 @@ domains = ["staging.shop.example.com"]
 variables = { GREETING = "hi, staging" }
 "#;
 
+    fn plain(text: &str) -> Spanned<String> {
+        Spanned::new(0..0, text.to_owned())
+    }
+
     #[test]
     fn parses_and_applies_an_environment() {
         let manifest = parse(EXAMPLE).unwrap();
@@ -413,10 +420,13 @@ variables = { GREETING = "hi, staging" }
         assert!(manifest.cron[0].get_ref().enabled);
         let staging = manifest.clone().for_target("shop-staging");
         assert_eq!(staging.domains[0].get_ref(), "staging.shop.example.com");
-        assert_eq!(staging.variables["GREETING"], "hi, staging");
+        assert_eq!(staging.variables[&plain("GREETING")], "hi, staging");
         let production = manifest.for_target("shop");
         assert_eq!(production.domains[0].get_ref(), "shop.example.com");
-        assert_eq!(production.variables["GREETING"], "hello");
+        assert_eq!(production.variables[&plain("GREETING")], "hello");
+        // A variable's name keeps its line (7: `GREETING = "hello"`).
+        let (name, _) = production.variables.iter().next().unwrap();
+        assert_eq!(line_column(EXAMPLE, name.span().start).0, 7);
     }
 
     #[test]

@@ -409,6 +409,26 @@ async fn a_refused_deploy_changes_nothing(db: Db) {
     assert_eq!(problem["line"], 10, "{answer}");
     assert_eq!(problem["key"], "deadline_ms", "{answer}");
 
+    // A variable's problem names its line too.
+    let (status, answer) = s
+        .admin(
+            Method::POST,
+            "/api/v1/admin/apps/shop/manifest:plan",
+            Some(json!({"manifest": MANIFEST.replace("GREETING = \"Hello\"", "GREETING = \"Hello\"\n9LIVES = \"x\""), "files": files})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let problem = &answer["error"]["problems"][0];
+    assert_eq!(
+        (
+            problem["line"].as_u64(),
+            problem["key"].as_str(),
+            problem["code"].as_str()
+        ),
+        (Some(8), Some("variables.9LIVES"), Some("invalid_name")),
+        "{answer}"
+    );
+
     // Nothing changed: the full export is the same, and the old code serves.
     assert_eq!(export(&s, "shop").await, before);
     assert_eq!(
