@@ -68,6 +68,9 @@ pub struct Plan {
     pub applied: bool,
     #[serde(skip)]
     pub(crate) ops: Vec<Op>,
+    /// The app's id when it exists already (read once, by the plan).
+    #[serde(skip)]
+    pub(crate) app_id: Option<shared::AppId>,
 }
 
 /// One write of an apply, in order.
@@ -1038,22 +1041,18 @@ fn diff(slug: &str, current: &Current, desired: Desired, prune: bool) -> Plan {
         unchanged,
         applied: false,
         ops,
+        app_id: current.app.as_ref().map(|a| a.id),
     }
 }
 
 /// Applies a checked plan in one transaction, then tells the routing cache.
-pub(crate) async fn apply(
-    m: &Manager,
-    mut plan: Plan,
-    app: Option<&App>,
-    change: &ScriptChange,
-) -> Result<Plan> {
+pub(crate) async fn apply(m: &Manager, mut plan: Plan, change: &ScriptChange) -> Result<Plan> {
     if plan.ops.is_empty() {
         return Ok(plan);
     }
     let app_id = m
         .store
-        .apply_manifest(app.map(|a| a.id), &plan.ops, change)
+        .apply_manifest(plan.app_id, &plan.ops, change)
         .await?;
     if m.config.versions_keep.is_some() {
         for script in m

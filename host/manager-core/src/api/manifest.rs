@@ -55,11 +55,8 @@ async fn apply_manifest(
     ApiJson(body): ApiJson<DeployRequest>,
 ) -> Result<Json<Plan>> {
     let plan = deploy::plan(&m, &app, &body).await?;
-    let current = deploy::find_app(&m, &app).await?;
     let change = super::versions::change(&m, &principal, body.message).await?;
-    Ok(Json(
-        deploy::apply(&m, plan, current.as_ref(), &change).await?,
-    ))
+    Ok(Json(deploy::apply(&m, plan, &change).await?))
 }
 
 /// The app as a manifest folder: `picloud.toml` and its script files.
