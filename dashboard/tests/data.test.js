@@ -11,8 +11,8 @@ import {
 	expectText,
 	launchBrowser,
 	openPage,
-	screenshot,
-	signIn
+	openTab,
+	screenshot
 } from './support/browser.js';
 import { adminApi, startServer } from './support/server.js';
 
@@ -44,27 +44,11 @@ async function apiStatus(method, apiPath) {
 	return response.status;
 }
 
-/**
- * Opens the app's Data tab from its overview, as a user would.
- * @param {import('playwright-core').Page} page
- * @param {string} slug
- */
-async function openDataTab(page, slug) {
-	await signIn(page, server);
-	await page.goto(`${server.url}/admin/apps/${slug}/overview`);
-	await page
-		.getByRole('navigation', { name: 'App sections' })
-		.getByRole('link', { name: 'Data' })
-		.click();
-	await page.waitForURL(`**/admin/apps/${slug}/data`);
-	await page.getByRole('heading', { name: 'Key-value store' }).waitFor();
-}
-
 describe('data tab', () => {
 	test('key-value store: add a key with a slash, list, filter, page, show in full, edit, delete', async () => {
 		await adminApi(server, 'POST', '/apps', { slug: 'kv-app', name: 'KV app' });
 		const { page, problems, context } = await openPage(browser);
-		await openDataTab(page, 'kv-app');
+		await openTab(page, server, 'kv-app', 'Data', 'Key-value store');
 
 		const kv = page.getByRole('region', { name: 'Key-value store' });
 		const rows = kv.locator('table.kv > tbody > tr:not(.detail-row)');
@@ -187,7 +171,7 @@ describe('data tab', () => {
 			const url = new URL(request.url());
 			if (request.method() === 'GET' && url.pathname.endsWith('/documents')) finds.push(url);
 		});
-		await openDataTab(page, 'docs-app');
+		await openTab(page, server, 'docs-app', 'Data', 'Key-value store');
 
 		const docs = page.getByRole('region', { name: 'Documents', exact: true });
 		const usage = docs.locator('.usage');
@@ -404,7 +388,7 @@ describe('data tab', () => {
 				bodies.push(response.text().catch(() => ''));
 			}
 		});
-		await openDataTab(page, 'env-app');
+		await openTab(page, server, 'env-app', 'Data', 'Key-value store');
 
 		const vars = page.getByRole('region', { name: 'Variables and secrets' });
 		/** @param {string} name */
@@ -516,7 +500,7 @@ describe('data tab', () => {
 			{ list: Array.from({ length: 40 }, (_, i) => `item-${i}`), url: 'https://example.com/x' }
 		);
 		const { page, problems, context } = await openPage(browser, { width: 375, height: 900 });
-		await openDataTab(page, 'narrow-data');
+		await openTab(page, server, 'narrow-data', 'Data', 'Key-value store');
 		await page.getByRole('cell', { name: key }).waitFor();
 		await page.getByText('A_RATHER_LONG_VARIABLE_NAME').waitFor();
 		await page

@@ -11,10 +11,10 @@ import {
 	expectText,
 	launchBrowser,
 	openPage,
-	screenshot,
-	signIn
+	openTab,
+	screenshot
 } from './support/browser.js';
-import { adminApi, startServer } from './support/server.js';
+import { adminApi, apiError, startServer } from './support/server.js';
 
 /** @type {import('./support/server.js').Server} */
 let server;
@@ -30,41 +30,6 @@ after(async () => {
 	await server?.stop();
 });
 
-/**
- * The error the admin API answers a request with, for the calls `adminApi` treats as failures.
- * @param {string} method
- * @param {string} apiPath  below /api/v1/admin
- * @param {unknown} body
- * @returns {Promise<{ status: number, code: string, message: string }>}
- */
-async function apiError(method, apiPath, body) {
-	const response = await fetch(`${server.url}/api/v1/admin${apiPath}`, {
-		method,
-		headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-		body: JSON.stringify(body)
-	});
-	const { error } = await response.json();
-	return { status: response.status, code: error.code, message: error.message };
-}
-
-/**
- * Opens one of the app's tabs from its overview, as a user would.
- * @param {import('playwright-core').Page} page
- * @param {string} slug
- * @param {string} tab  its label
- * @param {string} heading  a heading to wait for
- */
-async function openTab(page, slug, tab, heading) {
-	await signIn(page, server);
-	await page.goto(`${server.url}/admin/apps/${slug}/overview`);
-	await page
-		.getByRole('navigation', { name: 'App sections' })
-		.getByRole('link', { name: tab })
-		.click();
-	await page.waitForURL(`**/admin/apps/${slug}/${tab.toLowerCase()}`);
-	await page.getByRole('heading', { name: heading }).waitFor();
-}
-
 describe('triggers tab', () => {
 	test('create a trigger, disable and enable it, run it now, a bad schedule, delete', async () => {
 		await adminApi(server, 'POST', '/scripts', {
@@ -73,7 +38,7 @@ describe('triggers tab', () => {
 			source: 'kv::set("last", request.trigger); "ok"'
 		});
 		const { page, problems, context } = await openPage(browser);
-		await openTab(page, 'default', 'Triggers', 'Cron triggers');
+		await openTab(page, server, 'default', 'Triggers', 'Cron triggers');
 
 		const card = page.getByRole('region', { name: 'Cron triggers' });
 		const rows = card.locator('table.triggers tbody tr');
@@ -129,7 +94,7 @@ describe('triggers tab', () => {
 
 		// A bad schedule: the API's message, nothing created.
 		const badSchedule = { script: 'tick', schedule: 'every five minutes', timezone: 'Europe/Oslo' };
-		const refused = await apiError('POST', '/apps/default/triggers', badSchedule);
+		const refused = await apiError(server, 'POST', '/apps/default/triggers', badSchedule);
 		assert.equal(refused.status, 400);
 		assert.equal(refused.code, 'invalid_schedule');
 		await page.getByLabel('Schedule').fill(badSchedule.schedule);
@@ -166,7 +131,7 @@ describe('triggers tab', () => {
 			timezone: 'America/Argentina/Buenos_Aires'
 		});
 		const { page, problems, context } = await openPage(browser, { width: 375, height: 900 });
-		await openTab(page, 'narrow-cron', 'Triggers', 'Cron triggers');
+		await openTab(page, server, 'narrow-cron', 'Triggers', 'Cron triggers');
 		await page.getByRole('cell', { name: 'America/Argentina/Buenos_Aires' }).waitFor();
 		await assertNoHorizontalOverflow(page, 'Triggers tab at 375px');
 		assertClean(problems);
@@ -178,7 +143,7 @@ describe('outbound HTTP allow-list', () => {
 	test('add an entry, see it in canonical form, a bad pattern, remove it', async () => {
 		await adminApi(server, 'POST', '/apps', { slug: 'http-app' });
 		const { page, problems, context } = await openPage(browser);
-		await openTab(page, 'http-app', 'Settings', 'Outbound HTTP');
+		await openTab(page, server, 'http-app', 'Settings', 'Outbound HTTP');
 
 		const card = page.getByRole('region', { name: 'Outbound HTTP' });
 		const field = page.getByLabel('Scheme, host and port');
@@ -208,7 +173,7 @@ describe('outbound HTTP allow-list', () => {
 
 		// A bad pattern: the API's message, nothing added.
 		const bad = 'ftp://files.example.com/path';
-		const refused = await apiError('POST', '/apps/http-app/http-allow', { pattern: bad });
+		const refused = await apiError(server, 'POST', '/apps/http-app/http-allow', { pattern: bad });
 		assert.equal(refused.status, 400);
 		assert.equal(refused.code, 'invalid_pattern');
 		await field.fill(bad);

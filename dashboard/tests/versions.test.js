@@ -10,6 +10,7 @@ import {
 	expectText,
 	launchBrowser,
 	openPage,
+	replaceSource,
 	screenshot,
 	signIn,
 	userRequest
@@ -29,17 +30,6 @@ after(async () => {
 	await browser?.close();
 	await server?.stop();
 });
-
-/**
- * Replaces the whole editor document, as a paste would.
- * @param {import('playwright-core').Page} page
- * @param {string} text
- */
-async function replaceSource(page, text) {
-	await page.locator('.cm-content').click();
-	await page.keyboard.press('Control+A');
-	await page.keyboard.insertText(text);
-}
 
 /**
  * The number a version tag (`VersionTag.svelte`) in `scope` shows.

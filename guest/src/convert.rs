@@ -103,6 +103,14 @@ pub(crate) fn request_to_map(request: HttpRequest) -> Dynamic {
         String::from_utf8_lossy(&request.body).into_owned().into(),
     );
     map.insert("body_blob".into(), Dynamic::from_blob(request.body));
+    // What the app's interceptors left for this step (a JSON object the
+    // host passes on as it got it).
+    let locals = if request.locals.is_empty() {
+        Map::new().into()
+    } else {
+        parse_json(&request.locals).unwrap_or_else(|_| Map::new().into())
+    };
+    map.insert("locals".into(), locals);
     map.into()
 }
 

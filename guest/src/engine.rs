@@ -2,13 +2,15 @@
 
 use std::cell::OnceCell;
 
-use rhai::module_resolvers::DummyModuleResolver;
 use rhai::{Dynamic, Engine, EvalAltResult, FuncRegistration, Module, ParseError, Position, Scope};
 
 use crate::convert;
 use crate::limits;
 use crate::picloud::platform::log::{self, Level};
-use crate::picloud::platform::types::{Failure, HttpRequest, HttpResponse, LimitKind, ScriptError};
+use crate::picloud::platform::types::{
+    Failure, HttpRequest, HttpResponse, ImportRef, InterceptOutcome, LimitKind, ModuleSource,
+    ScriptError,
+};
 
 thread_local! {
     // The component is single-threaded; a thread-local lets the engine live in
@@ -34,17 +36,17 @@ fn build() -> Engine {
         // memory cap stops runaway growth instead (ADR 003).
         .set_max_variables(limits::MAX_VARIABLES)
         .set_max_functions(limits::MAX_FUNCTIONS)
-        .set_max_modules(0)
+        .set_max_modules(crate::modules::MAX_MODULES)
         // Rhai's string interner bounds its table by scanning all of it on
         // each insertion once full: about 19,000 fuel per new short string,
         // five times what building the string costs. Executions are short
         // and start from a fresh snapshot, so sharing strings saves nothing.
         .set_max_strings_interned(0)
-        // Scripts are self-contained: no module files, no `eval` of strings built
-        // at run time (it would hide code from the upload-time compile check).
-        .set_module_resolver(DummyModuleResolver::new())
+        // Modules are the app's own scripts, passed with the call (no files);
+        // no `eval` of strings built at run time (it would hide code from the
+        // upload-time compile check).
+        .set_module_resolver(crate::modules::AppModules)
         .disable_symbol("eval")
-        .disable_symbol("import")
         .on_print(|text| log::write(Level::Info, text))
         .on_debug(|text, _source, _pos| log::write(Level::Debug, text));
 
@@ -53,6 +55,7 @@ fn build() -> Engine {
     engine.register_static_module("docs", crate::services::docs_module().into());
     engine.register_static_module("http", crate::services::http_module().into());
     engine.register_static_module("env", crate::services::env_module().into());
+    crate::services::register_invoke(&mut engine);
     convert::register(&mut engine);
     crate::time::register(&mut engine);
     engine
@@ -100,18 +103,59 @@ fn log_module() -> Module {
     module
 }
 
-pub(crate) fn check(engine: &Engine, source: &str) -> Result<(), Failure> {
-    engine
-        .compile(source)
-        .map(drop)
-        .map_err(|err| parse_failure(&err))
+pub(crate) fn check(engine: &Engine, source: &str) -> Result<Vec<ImportRef>, Failure> {
+    let ast = engine.compile(source).map_err(|err| parse_failure(&err))?;
+    crate::modules::imports(&ast)
 }
 
+/// Runs a route's script: its value is the response.
 pub(crate) fn run(
     engine: &Engine,
     source: &str,
     request: HttpRequest,
+    modules: Vec<ModuleSource>,
 ) -> Result<HttpResponse, ScriptError> {
+    let (value, _) = evaluate(engine, source, request, modules)?;
+    convert::to_response(value).map_err(ScriptError::BadResponse)
+}
+
+/// Runs an interceptor: `()` goes on with `request.locals` as the script
+/// left it, any other value is the response.
+pub(crate) fn intercept(
+    engine: &Engine,
+    source: &str,
+    request: HttpRequest,
+    modules: Vec<ModuleSource>,
+) -> Result<InterceptOutcome, ScriptError> {
+    let (value, mut scope) = evaluate(engine, source, request, modules)?;
+    if !value.is_unit() {
+        return convert::to_response(value)
+            .map(InterceptOutcome::Respond)
+            .map_err(ScriptError::BadResponse);
+    }
+    let request = scope.remove::<Dynamic>("request").unwrap_or(Dynamic::UNIT);
+    let locals = request
+        .read_lock::<rhai::Map>()
+        .and_then(|map| map.get("locals").cloned())
+        .unwrap_or_else(|| rhai::Map::new().into());
+    if !locals.is_map() {
+        return Err(ScriptError::BadResponse(format!(
+            "request.locals must stay a map; the interceptor made it a {}",
+            locals.type_name()
+        )));
+    }
+    let json = crate::services::to_json(&locals)
+        .map_err(|e| ScriptError::BadResponse(format!("request.locals: {e}")))?;
+    Ok(InterceptOutcome::Next(json.to_string()))
+}
+
+fn evaluate(
+    engine: &Engine,
+    source: &str,
+    request: HttpRequest,
+    modules: Vec<ModuleSource>,
+) -> Result<(Dynamic, Scope<'static>), ScriptError> {
+    crate::modules::provide(modules);
     let ast = engine.compile(source).map_err(|err| match *err.0 {
         rhai::ParseErrorType::ExprTooDeep => {
             ScriptError::Limit((LimitKind::ExpressionDepth, parse_failure(&err)))
@@ -130,10 +174,10 @@ pub(crate) fn run(
     let value = engine
         .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
         .map_err(|err| eval_error(*err))?;
-    convert::to_response(value).map_err(ScriptError::BadResponse)
+    Ok((value, scope))
 }
 
-fn position(pos: Position) -> Option<crate::picloud::platform::types::Position> {
+pub(crate) fn position(pos: Position) -> Option<crate::picloud::platform::types::Position> {
     Some(crate::picloud::platform::types::Position {
         line: u32::try_from(pos.line()?).unwrap_or(u32::MAX),
         // Rhai reports column 0 for "start of line" positions; the API counts from 1.
@@ -167,6 +211,12 @@ fn eval_error(err: EvalAltResult) -> ScriptError {
         p => p,
     };
     let message = match &inner {
+        // A failed `invoke` throws `#{ code, message, script }` so that a
+        // caller can catch it and read `e.code`; uncaught, it reads as a
+        // sentence.
+        EvalAltResult::ErrorRuntime(value, _) if crate::services::is_invoke_error(value) => {
+            crate::services::describe_invoke_error(value)
+        }
         // `throw value` surfaces the thrown value itself, not Rhai's wrapper text.
         EvalAltResult::ErrorRuntime(value, _) if !value.is_unit() => value.to_string(),
         _ => inner.set_position(Position::NONE).to_string(),

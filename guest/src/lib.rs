@@ -15,6 +15,7 @@
 mod convert;
 mod engine;
 mod limits;
+mod modules;
 mod services;
 mod time;
 
@@ -33,7 +34,10 @@ mod bindings {
 }
 
 pub(crate) use bindings::picloud;
-use bindings::{Failure, Guest, HttpRequest, HttpResponse, ScriptError};
+use bindings::{
+    Failure, Guest, HttpRequest, HttpResponse, ImportRef, InterceptOutcome, ModuleSource,
+    ScriptError,
+};
 
 /// The component's exports (wired up by `export!` in [`bindings`]); all state lives in [`engine`]'s thread-local.
 struct Component;
@@ -43,11 +47,23 @@ impl Guest for Component {
         engine::with_engine(|_| ());
     }
 
-    fn run(source: String, request: HttpRequest) -> Result<HttpResponse, ScriptError> {
-        engine::with_engine(|engine| engine::run(engine, &source, request))
+    fn run(
+        source: String,
+        request: HttpRequest,
+        modules: Vec<ModuleSource>,
+    ) -> Result<HttpResponse, ScriptError> {
+        engine::with_engine(|engine| engine::run(engine, &source, request, modules))
     }
 
-    fn check(source: String) -> Result<(), Failure> {
+    fn intercept(
+        source: String,
+        request: HttpRequest,
+        modules: Vec<ModuleSource>,
+    ) -> Result<InterceptOutcome, ScriptError> {
+        engine::with_engine(|engine| engine::intercept(engine, &source, request, modules))
+    }
+
+    fn check(source: String) -> Result<Vec<ImportRef>, Failure> {
         engine::with_engine(|engine| engine::check(engine, &source))
     }
 }

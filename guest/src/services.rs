@@ -11,7 +11,7 @@ use rhai::{
 
 use crate::picloud::platform::http_client::{self, HttpError};
 use crate::picloud::platform::types::ServiceError;
-use crate::picloud::platform::{docs, env, kv};
+use crate::picloud::platform::{docs, env, invoke, kv};
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
 
@@ -463,6 +463,22 @@ fn send(at: Position, function: &str, request: &http_client::Request) -> Result<
         .map_err(|e| http_failure(at, function, e))
 }
 
+/// A request body from a script's value: text and blobs as they are, `()`
+/// as none, anything else as JSON (then `true`: the caller adds a JSON
+/// content type unless one is set).
+fn body_bytes(value: &Dynamic) -> std::result::Result<(Vec<u8>, bool), String> {
+    if value.is_unit() {
+        Ok((Vec::new(), false))
+    } else if value.is_string() || value.is_char() {
+        Ok((value.to_string().into_bytes(), false))
+    } else if value.is_blob() {
+        Ok((value.clone().cast::<rhai::Blob>(), false))
+    } else {
+        let json = to_json(value).map_err(|e| format!("the body: {e}"))?;
+        Ok((json.to_string().into_bytes(), true))
+    }
+}
+
 /// `#{ method, url, headers, body }` as the WIT request. A map or array body
 /// is sent as JSON (with `content-type: application/json` unless set).
 fn outbound_request(at: Position, options: &Map) -> Result<http_client::Request> {
@@ -488,16 +504,7 @@ fn outbound_request(at: Position, options: &Map) -> Result<http_client::Request>
                     .collect();
             }
             "body" => {
-                if value.is_unit() {
-                } else if value.is_string() || value.is_char() {
-                    request.body = value.to_string().into_bytes();
-                } else if value.is_blob() {
-                    request.body = value.clone().cast::<rhai::Blob>();
-                } else {
-                    let json = to_json(value).map_err(|e| bad(format!("the body: {e}")))?;
-                    request.body = json.to_string().into_bytes();
-                    json_body = true;
-                }
+                (request.body, json_body) = body_bytes(value).map_err(bad)?;
             }
             other => {
                 return Err(bad(format!(
@@ -554,4 +561,123 @@ pub(crate) fn env_module() -> Module {
         },
     );
     m
+}
+
+/// `invoke(name)` and `invoke(name, #{ method, path, query, headers, body })`:
+/// runs another script of the same app and returns its response as
+/// `#{ status, headers, body }`. A failure throws `#{ code, message, script }`.
+pub(crate) fn register_invoke(engine: &mut rhai::Engine) {
+    engine
+        .register_fn(
+            "invoke",
+            |ctx: NativeCallContext<'_>, script: &str| -> Result<Map> {
+                invoke_script(ctx.call_position(), script, &Map::new())
+            },
+        )
+        .register_fn(
+            "invoke",
+            |ctx: NativeCallContext<'_>, script: &str, options: Map| -> Result<Map> {
+                invoke_script(ctx.call_position(), script, &options)
+            },
+        );
+}
+
+fn invoke_script(at: Position, script: &str, options: &Map) -> Result<Map> {
+    let request = invoke_request(at, options)?;
+    match invoke::call(script, &request) {
+        Ok(response) => Ok(response_map(http_client::Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        })),
+        Err(error) => {
+            let mut thrown = Map::new();
+            thrown.insert("code".into(), error.code.into());
+            thrown.insert("message".into(), error.message.into());
+            thrown.insert("script".into(), script.into());
+            Err(EvalAltResult::ErrorRuntime(thrown.into(), at).into())
+        }
+    }
+}
+
+/// `#{ method, path, query, headers, body }` as the callee's request; a map
+/// or array body travels as JSON, as with `http::request`.
+fn invoke_request(at: Position, options: &Map) -> Result<invoke::InvokeRequest> {
+    let bad = |message: String| raise(at, format!("invoke: {message}"));
+    let pairs = |name: &str, value: &Dynamic| -> Result<Vec<(String, String)>> {
+        let Some(map) = value.read_lock::<Map>() else {
+            return Err(bad(format!("`{name}` must be a map of names to values")));
+        };
+        Ok(map
+            .iter()
+            .map(|(n, v)| {
+                let n = if name == "headers" {
+                    n.to_lowercase()
+                } else {
+                    n.to_string()
+                };
+                (n, v.to_string())
+            })
+            .collect())
+    };
+    let mut request = invoke::InvokeRequest {
+        method: "GET".into(),
+        path: "/".into(),
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    let mut json_body = false;
+    for (name, value) in options {
+        match name.as_str() {
+            "method" => request.method = value.to_string().to_uppercase(),
+            "path" => request.path = value.to_string(),
+            "query" => request.query = pairs("query", value)?,
+            "headers" => request.headers = pairs("headers", value)?,
+            "body" => {
+                (request.body, json_body) = body_bytes(value).map_err(bad)?;
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown option '{other}'; use method, path, query, headers or body"
+                )));
+            }
+        }
+    }
+    if !request.path.starts_with('/') {
+        return Err(bad(format!(
+            "the path must start with '/', not '{}'",
+            request.path
+        )));
+    }
+    if json_body && !request.headers.iter().any(|(n, _)| n == "content-type") {
+        request
+            .headers
+            .push(("content-type".into(), "application/json".into()));
+    }
+    Ok(request)
+}
+
+/// Whether a thrown value is what a failed `invoke` throws.
+pub(crate) fn is_invoke_error(value: &Dynamic) -> bool {
+    value.read_lock::<Map>().is_some_and(|map| {
+        map.len() == 3
+            && map.contains_key("code")
+            && map.contains_key("message")
+            && map.contains_key("script")
+    })
+}
+
+/// `invoke("b"): runtime_error: …`, for a failed invoke nobody caught.
+pub(crate) fn describe_invoke_error(value: &Dynamic) -> String {
+    let map = value
+        .read_lock::<Map>()
+        .expect("checked by is_invoke_error");
+    let field = |name: &str| map.get(name).map(ToString::to_string).unwrap_or_default();
+    format!(
+        "invoke(\"{}\"): {}: {}",
+        field("script"),
+        field("code"),
+        field("message")
+    )
 }

@@ -193,6 +193,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{app}/interceptors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An app's interceptors, in the order they run. */
+        get: operations["interceptors_list_interceptors"];
+        put?: never;
+        /**
+         * Run one of the app's scripts before the route's script, for every
+         *     request whose path starts with the prefix.
+         */
+        post: operations["interceptors_create_interceptor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/interceptors/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the app's interceptors. */
+        get: operations["interceptors_show_interceptor"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an interceptor: the paths it guarded reach their scripts without
+         *     it from the next request on.
+         */
+        delete: operations["interceptors_remove_interceptor"];
+        options?: never;
+        head?: never;
+        /** Change an interceptor's script, prefix or position. */
+        patch: operations["interceptors_update_interceptor"];
+        trace?: never;
+    };
     "/apps/{app}/kv": {
         parameters: {
             query?: never;
@@ -942,8 +985,8 @@ export interface components {
             /** @description What changes, e.g. `+3 -1 lines`. */
             detail?: string | null;
             /**
-             * @description `app`, `domain`, `script`, `route`, `cron`, `variable`, `secret`,
-             *     `http_allow`, `limits`, `cors` or `rate_limit`.
+             * @description `app`, `domain`, `script`, `route`, `cron`, `interceptor`,
+             *     `variable`, `secret`, `http_allow`, `limits`, `cors` or `rate_limit`.
              */
             kind: string;
             /** @description Which one: a name, a pattern, `GET /path`, `script @ schedule`. */
@@ -991,6 +1034,21 @@ export interface components {
             name?: string | null;
             /** @description 1-63 of a-z, 0-9 and '-', starting with a letter. */
             slug: string;
+        };
+        /** @description The body of a `POST`. */
+        CreateInterceptor: {
+            /**
+             * Format: int64
+             * @description Its place in the order, lower first (default: after the last).
+             */
+            position?: number | null;
+            /**
+             * @description Paths it guards: those starting with it. `/`, `*` or none: every
+             *     route; a trailing `*` is dropped (`/v1/*` is `/v1/`).
+             */
+            prefix?: string | null;
+            /** @description The script to run: id or name of one of this app's scripts. */
+            script: string;
         };
         CreateRoute: {
             /** @description Only for this host pattern, which must fall within the app's claims. */
@@ -1185,6 +1243,16 @@ export interface components {
         };
         /** @description One execution with its log lines. */
         Execution: components["schemas"]["ExecutionSummary"] & {
+            /**
+             * @description Every execution below this one (children, their children, …),
+             *     oldest first, each with its `parent_id`: the tree of a request.
+             */
+            descendants: components["schemas"]["ExecutionSummary"][];
+            /**
+             * @description The interceptors that ran before the route's script, in order, and
+             *     what each did.
+             */
+            interceptors: components["schemas"]["InterceptorRun"][];
             /** @description Captured log lines. */
             logs: components["schemas"]["LogLineSchema"][];
             /**
@@ -1192,6 +1260,8 @@ export interface components {
              * @description Lines dropped because the per-execution cap was reached.
              */
             logs_dropped: number;
+            /** @description The modules (scripts of the app) it was given to import. */
+            modules: components["schemas"]["ModuleUse"][];
             /**
              * @description The request's headers (lower-case names), with `authorization`,
              *     `cookie` and the configured secret headers `[redacted]`.
@@ -1246,6 +1316,11 @@ export interface components {
             method: string;
             /** @description `ok` or `error`. */
             outcome: string;
+            /**
+             * @description The execution this one ran under: the `invoke` caller, or the
+             *     request an interceptor guarded; `null` for a request's own.
+             */
+            parent_id?: string | null;
             /** @description Request path. */
             path: string;
             /** @description The request id (`x-request-id`). */
@@ -1299,6 +1374,47 @@ export interface components {
             created_at: string;
             /** @description Canonical form: `https://api.example.com:443`, `https://*.example.com:443`. */
             pattern: string;
+        };
+        /** @description An interceptor as the API shows it. */
+        Interceptor: {
+            /** @description RFC 3339. */
+            created_at: string;
+            /** @description UUID. */
+            id: string;
+            /**
+             * Format: int64
+             * @description Its place in the order: lower runs first (ties in creation order).
+             */
+            position: number;
+            /** @description It runs for requests whose path starts with this; `/` for every route. */
+            prefix: string;
+            /** @description The script it runs (one of the same app's). */
+            script_id: string;
+            /** @description That script's name. */
+            script_name: string;
+            /** @description RFC 3339. */
+            updated_at: string;
+        };
+        /** @description All of an app's interceptors. */
+        InterceptorList: {
+            /** @description In run order (no paging: an app has at most 20). */
+            items: components["schemas"]["Interceptor"][];
+        };
+        /** @description What one interceptor did for a request. */
+        InterceptorRun: {
+            /** @description The interceptor's own execution record. */
+            execution_id: string;
+            /** @description `continued`, `answered` or `failed`. */
+            result: string;
+            /** @description Its script's id. */
+            script_id: string;
+            /** @description Its script's name. */
+            script_name: string;
+            /**
+             * Format: u-int16
+             * @description The status it answered with (or its error's); 0 when it continued.
+             */
+            status: number;
         };
         /** @description One stored key as the admin API shows it. */
         KvEntry: {
@@ -1395,6 +1511,18 @@ export interface components {
             /** @description The token's id (`kind` = `token`). */
             token_id?: string | null;
             user?: null | components["schemas"]["User"];
+        };
+        /** @description A module an execution was given. */
+        ModuleUse: {
+            /** @description The module's name (a script of the app). */
+            name: string;
+            /** @description The script's id. */
+            script_id: string;
+            /**
+             * Format: int64
+             * @description Its version then.
+             */
+            version: number;
         };
         NewPassword: {
             /** @description Required when changing one's own password. */
@@ -1764,6 +1892,18 @@ export interface components {
             rate_limit?: Record<string, unknown> | null;
             /** @description New slug; the old one keeps redirecting. */
             slug?: string | null;
+        };
+        /** @description The body of a `PATCH`; every field is optional. */
+        UpdateInterceptor: {
+            /**
+             * Format: int64
+             * @description A new place in the order.
+             */
+            position?: number | null;
+            /** @description A new prefix (`/` for every route). */
+            prefix?: string | null;
+            /** @description Another of this app's scripts, by id or name. */
+            script?: string | null;
         };
         UpdateScript: {
             description?: string | null;
@@ -3449,6 +3589,403 @@ export interface operations {
             };
             /** @description `not_found`: no such app or entry */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    interceptors_list_interceptors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The interceptors */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InterceptorList"];
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    interceptors_create_interceptor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInterceptor"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Interceptor"];
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_script` (the app has no such script), `invalid_prefix` or `invalid_field` (position) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `quota_exceeded`: the app has 20 interceptors already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the admin API's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    interceptors_show_interceptor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+                /** @description Interceptor id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The interceptor */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Interceptor"];
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app, or the app has no such interceptor */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    interceptors_remove_interceptor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+                /** @description Interceptor id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app, or the app has no such interceptor */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    interceptors_update_interceptor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+                /** @description Interceptor id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateInterceptor"];
+            };
+        };
+        responses: {
+            /** @description The updated interceptor */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Interceptor"];
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_script`, `invalid_prefix` or `invalid_field` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app, or the app has no such interceptor */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the admin API's limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5629,7 +6166,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `compile_error` with `line` and `column` */
+            /** @description `compile_error` with `line` and `column` (also a missing module or an import cycle) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5778,7 +6315,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `script_name_taken` */
+            /** @description `script_name_taken`, or `module_in_use` (renaming a script other scripts import) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5796,7 +6333,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `compile_error`; the running version stays */
+            /** @description `compile_error` (also a missing module or an import cycle); the running version stays */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5864,6 +6401,15 @@ export interface operations {
             };
             /** @description `not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `module_in_use` (other scripts import it) or `script_in_use` (an interceptor runs it) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5943,7 +6489,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `script_name_taken` */
+            /** @description `script_name_taken`, or `module_in_use` (renaming a script other scripts import) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5961,7 +6507,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `compile_error`; the running version stays */
+            /** @description `compile_error` (also a missing module or an import cycle); the running version stays */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6143,7 +6689,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `compile_error`: the old source no longer compiles */
+            /** @description `compile_error`: the old source no longer compiles, or imports a module the app no longer has */
             422: {
                 headers: {
                     [name: string]: unknown;

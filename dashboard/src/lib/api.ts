@@ -145,6 +145,16 @@ export type UpdateTrigger = Schema<'UpdateTrigger'>;
 /** A trigger fired by hand ("Run now"). */
 export type TriggerRun = Schema<'TriggerRun'>;
 
+/** An interceptor: one of the app's scripts run before the route's script, for a path prefix. */
+export type Interceptor = Schema<'Interceptor'>;
+export type InterceptorList = Schema<'InterceptorList'>;
+export type CreateInterceptor = Schema<'CreateInterceptor'>;
+export type UpdateInterceptor = Schema<'UpdateInterceptor'>;
+/** A module (another script of the app) an execution imported, with the version that ran. */
+export type ModuleUse = Schema<'ModuleUse'>;
+/** One interceptor that ran before a request's handler, and what it did. */
+export type InterceptorRun = Schema<'InterceptorRun'>;
+
 /** One entry of an app's outbound HTTP allow-list. */
 export type HttpAllowEntry = Schema<'HttpAllowEntry'>;
 export type HttpAllowList = Schema<'AllowList'>;
@@ -451,6 +461,16 @@ export const api = {
 		request<void>('DELETE', `/apps/${enc(app)}/triggers/${enc(id)}`),
 	runTrigger: (app: string, id: string) =>
 		request<TriggerRun>('POST', `/apps/${enc(app)}/triggers/${enc(id)}/run`),
+
+	/** In run order. */
+	listInterceptors: (app: string) =>
+		request<InterceptorList>('GET', `/apps/${enc(app)}/interceptors`),
+	createInterceptor: (app: string, body: CreateInterceptor) =>
+		request<Interceptor>('POST', `/apps/${enc(app)}/interceptors`, { body }),
+	updateInterceptor: (app: string, id: string, body: UpdateInterceptor) =>
+		request<Interceptor>('PATCH', `/apps/${enc(app)}/interceptors/${enc(id)}`, { body }),
+	deleteInterceptor: (app: string, id: string) =>
+		request<void>('DELETE', `/apps/${enc(app)}/interceptors/${enc(id)}`),
 
 	listHttpAllow: (app: string) => request<HttpAllowList>('GET', `/apps/${enc(app)}/http-allow`),
 	addHttpAllow: (app: string, pattern: string) =>

@@ -140,6 +140,37 @@ export async function signIn(page, server, password = server.password) {
 }
 
 /**
+ * Signs in, then opens one of the app's tabs from its overview, as a user would.
+ * @param {import('playwright-core').Page} page
+ * @param {import('./server.js').Server} server
+ * @param {string} slug
+ * @param {string} tab  its label
+ * @param {string} heading  a heading to wait for
+ * @param {{ exact?: boolean }} [options]  `exact`: the heading's whole name, not a part of it
+ */
+export async function openTab(page, server, slug, tab, heading, { exact } = {}) {
+	await signIn(page, server);
+	await page.goto(`${server.url}/admin/apps/${slug}/overview`);
+	await page
+		.getByRole('navigation', { name: 'App sections' })
+		.getByRole('link', { name: tab })
+		.click();
+	await page.waitForURL(`**/admin/apps/${slug}/${tab.toLowerCase()}`);
+	await page.getByRole('heading', { name: heading, exact }).waitFor();
+}
+
+/**
+ * Replaces the whole editor document, as a paste would.
+ * @param {import('playwright-core').Page} page
+ * @param {string} text
+ */
+export async function replaceSource(page, text) {
+	await page.locator('.cm-content').click();
+	await page.keyboard.press('Control+A');
+	await page.keyboard.insertText(text);
+}
+
+/**
  * A request to a user route with a given Host header, as a client of the
  * app would send it (fetch does not let a caller set Host).
  * @param {import('./server.js').Server} server

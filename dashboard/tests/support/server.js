@@ -114,3 +114,21 @@ export async function adminApi(server, method, apiPath, body) {
 	if (!response.ok) throw new Error(`${method} ${apiPath}: ${response.status} ${text}`);
 	return text ? JSON.parse(text) : undefined;
 }
+
+/**
+ * The error the admin API answers a request with, for the calls `adminApi` treats as failures.
+ * @param {Server} server
+ * @param {string} method
+ * @param {string} apiPath  below /api/v1/admin
+ * @param {unknown} body
+ * @returns {Promise<{ status: number, code: string, message: string }>}
+ */
+export async function apiError(server, method, apiPath, body) {
+	const response = await fetch(`${server.url}/api/v1/admin${apiPath}`, {
+		method,
+		headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+		body: JSON.stringify(body)
+	});
+	const { error } = await response.json();
+	return { status: response.status, code: error.code, message: error.message };
+}

@@ -123,13 +123,7 @@ impl ExecutorClient for LocalExecutor {
             .limits
             .capped_by(self.executor.max_limits())
             .deadline();
-        let refused = |error| ExecutionOutcome {
-            outcome: Err(error),
-            fuel_used: 0,
-            duration: Default::default(),
-            logs: Vec::new(),
-            logs_dropped: 0,
-        };
+        let refused = ExecutionOutcome::failed;
         let waited_since = tokio::time::Instant::now();
         let metrics = shared::metrics::metrics();
         let waiting = shared::metrics::GaugeGuard::hold(&metrics.waiting);
@@ -178,7 +172,7 @@ impl ExecutorClient for LocalExecutor {
         outcome
     }
 
-    async fn check(&self, source: &str) -> Result<(), ExecutionError> {
+    async fn check(&self, source: &str) -> Result<Vec<shared::ImportRef>, ExecutionError> {
         let _permit = self.slot(shared::Limits::default().deadline()).await?;
         self.executor.check(source).await
     }

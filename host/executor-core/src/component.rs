@@ -110,6 +110,7 @@ async fn wizen() -> Result<Vec<u8>> {
                     .map_err(|e| Error::Outbound(e.to_string()))?,
             ),
             std::time::Instant::now(),
+            None,
         ),
     );
     let mut wizer = Wizer::new();

@@ -75,7 +75,9 @@ fn base_config(executor: &ExecutorConfig, pool: Option<PoolingAllocationConfig>)
 const KEEP_RESIDENT: usize = 16 << 20;
 
 fn pooling(config: &ExecutorConfig, pagemap_scan: bool) -> PoolingAllocationConfig {
-    let slots = config.max_concurrent.max(1);
+    // One instance per slot, and as many again for the callees of
+    // `invoke`, which run inside their caller's slot (ADR 010).
+    let slots = config.max_concurrent.max(1).saturating_mul(2);
     let mut pool = PoolingAllocationConfig::new();
     // The guest component holds a few core instances (the program plus
     // wit-component's shim/fixup modules) but one memory.

@@ -6,8 +6,8 @@ use std::task::Poll;
 use std::time::Instant;
 
 use shared::{
-    ExecutionError, ExecutionOutcome, ExecutionRequest, LimitKind, Limits, Position, ScriptFailure,
-    ScriptRequest, ScriptResponse, ServiceProvider,
+    ExecutionError, ExecutionKind, ExecutionOutcome, ExecutionRequest, ImportRef, LimitKind,
+    Limits, ModuleSource, Position, ScriptFailure, ScriptRequest, ScriptResponse, ServiceProvider,
 };
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap};
@@ -16,6 +16,7 @@ use crate::bindings::picloud::platform::types as wit;
 use crate::bindings::{Script, ScriptPre};
 use crate::engine::{self, AllocatorKind};
 use crate::host::{ExecutionContext, HostState, LogBuffer, MemoryCap};
+use crate::invoke::{Chain, Invokes};
 use crate::outbound::Outbound;
 use crate::{ExecutorConfig, Result, component};
 
@@ -34,9 +35,13 @@ use crate::{ExecutorConfig, Result, component};
 pub const YIELD_FUEL: u64 = 250_000;
 
 /// The process-wide executor: engine, pre-linked guest (and, with fuel off,
-/// the epoch ticker).
-/// Cheap to share behind an `Arc`; every call is independent.
-pub struct Executor {
+/// the epoch ticker). A handle: clones share one executor (each running
+/// script holds one, to run the scripts it `invoke`s); every call is
+/// independent.
+#[derive(Clone)]
+pub struct Executor(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
     engine: Engine,
     pre: ScriptPre<HostState>,
     allocator: AllocatorKind,
@@ -44,13 +49,17 @@ pub struct Executor {
     fuel: bool,
     services: Arc<dyn ServiceProvider>,
     outbound: Arc<Outbound>,
+    pub(crate) max_invoke_depth: u32,
+    pub(crate) max_invokes: u32,
+    /// Instances for callees of `invoke`, beyond the one per slot.
+    pub(crate) callee_instances: Arc<tokio::sync::Semaphore>,
     _ticker: Option<Arc<()>>,
 }
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Executor")
-            .field("allocator", &self.allocator)
+            .field("allocator", &self.0.allocator)
             .finish_non_exhaustive()
     }
 }
@@ -67,7 +76,7 @@ impl Executor {
         let pre = ScriptPre::new(linker.instantiate_pre(&component)?)?;
         let ticker = (!config.fuel).then(|| engine::start_epoch_ticker(&engine));
         tracing::info!(?allocator, "executor ready");
-        Ok(Executor {
+        Ok(Executor(Arc::new(Inner {
             engine,
             pre,
             allocator,
@@ -78,24 +87,29 @@ impl Executor {
                 Outbound::new(config.outbound)
                     .map_err(|e| crate::Error::Outbound(e.to_string()))?,
             ),
+            max_invoke_depth: config.max_invoke_depth,
+            max_invokes: config.max_invokes,
+            callee_instances: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent.max(1) as usize
+            )),
             _ticker: ticker,
-        })
+        })))
     }
 
     /// The instance allocator in use (pooling unless the kernel refused it).
     pub fn allocator(&self) -> AllocatorKind {
-        self.allocator
+        self.0.allocator
     }
 
     /// The engine, e.g. to measure another component under identical
     /// settings (the benchmark's empty-component floor does).
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.0.engine
     }
 
     /// The operator ceilings every execution's limits are capped by.
     pub fn max_limits(&self) -> &Limits {
-        &self.max_limits
+        &self.0.max_limits
     }
 
     /// Runs one script in a fresh instance. The future does the work when
@@ -103,28 +117,66 @@ impl Executor {
     /// an async runtime's worker threads next to other requests without
     /// starving them (ADR 002).
     pub async fn execute(&self, request: ExecutionRequest) -> ExecutionOutcome {
+        let chain = Chain::root(request.script_id, &request.name);
+        self.run(request, chain, None).await
+    }
+
+    /// Runs one execution; `caller_deadline` is the deadline of the script
+    /// that `invoke`d this one, which this one cannot outlive.
+    pub(crate) async fn run(
+        &self,
+        request: ExecutionRequest,
+        chain: Chain,
+        caller_deadline: Option<Instant>,
+    ) -> ExecutionOutcome {
         let started = Instant::now();
-        let limits = request.limits.capped_by(&self.max_limits);
+        let limits = request.limits.capped_by(&self.0.max_limits);
         let context = ExecutionContext {
             app_id: request.app_id,
             script_id: request.script_id,
             trigger: request.trigger,
         };
-        let mut store = self.store(context, &limits);
-        let deadline = store.data().deadline;
+        let own_deadline = started + limits.deadline();
+        let deadline = caller_deadline.map_or(own_deadline, |d| d.min(own_deadline));
+        let invokes = Invokes::new(self.clone(), chain, request.request.id.clone());
+        let mut store = self.store(context, &limits, deadline, Some(invokes));
+        let modules = to_wit_modules(&request.modules);
+        let kind = request.kind;
         let result = self
             .within_deadline(deadline, async {
-                let script = self.pre.instantiate_async(&mut store).await?;
-                script
-                    .call_run(&mut store, &request.source, &to_wit(request.request))
-                    .await
+                let script = self.0.pre.instantiate_async(&mut store).await?;
+                let wit_request = to_wit(request.request);
+                Ok(match kind {
+                    ExecutionKind::Handler => script
+                        .call_run(&mut store, &request.source, &wit_request, &modules)
+                        .await?
+                        .map(|response| (response, None)),
+                    ExecutionKind::Interceptor => script
+                        .call_intercept(&mut store, &request.source, &wit_request, &modules)
+                        .await?
+                        .map(|outcome| match outcome {
+                            wit::InterceptOutcome::Respond(response) => (response, None),
+                            wit::InterceptOutcome::Next(locals) => (
+                                wit::HttpResponse {
+                                    status: 204,
+                                    headers: Vec::new(),
+                                    body: Vec::new(),
+                                },
+                                Some(locals),
+                            ),
+                        }),
+                })
             })
             .await;
         let fuel_used = store
             .get_fuel()
             .map_or(0, |left| limits.fuel.saturating_sub(left));
+        let mut next = None;
         let outcome = match result {
-            Ok(Ok(response)) => check_response(response, &limits),
+            Ok(Ok((response, locals))) => {
+                next = locals;
+                check_response(response, &limits)
+            }
             Ok(Err(script_error)) => Err(from_script_error(script_error)),
             Err(trap) => Err(classify_trap(&trap, store.data(), &limits)),
         };
@@ -135,6 +187,11 @@ impl Executor {
             duration: started.elapsed(),
             logs: state.logs.lines,
             logs_dropped: state.logs.dropped,
+            next,
+            children: state
+                .invokes
+                .map(Invokes::into_children)
+                .unwrap_or_default(),
         }
     }
 
@@ -149,53 +206,70 @@ impl Executor {
             script_id: shared::ScriptId::new(),
             trigger: shared::Trigger::Test,
         };
-        let limits = Limits::default().capped_by(&self.max_limits);
-        let mut store = self.store(context, &limits);
-        let deadline = store.data().deadline;
+        let limits = Limits::default().capped_by(&self.0.max_limits);
+        let deadline = Instant::now() + limits.deadline();
+        let mut store = self.store(context, &limits, deadline, None);
         let result = self
             .within_deadline(deadline, async {
-                let script = self.pre.instantiate_async(&mut store).await?;
+                let script = self.0.pre.instantiate_async(&mut store).await?;
                 script.call_init(&mut store).await
             })
             .await;
         result.map_err(|trap| classify_trap(&trap, store.data(), &limits))
     }
 
-    /// Compiles `source` in a fresh instance without running it.
-    pub async fn check(&self, source: &str) -> Result<(), ExecutionError> {
+    /// Compiles `source` in a fresh instance without running it; the
+    /// `import` statements it has.
+    pub async fn check(&self, source: &str) -> Result<Vec<ImportRef>, ExecutionError> {
         let context = ExecutionContext {
             app_id: shared::AppId::new(),
             script_id: shared::ScriptId::new(),
             trigger: shared::Trigger::Test,
         };
-        let limits = Limits::default().capped_by(&self.max_limits);
-        let mut store = self.store(context, &limits);
-        let deadline = store.data().deadline;
+        let limits = Limits::default().capped_by(&self.0.max_limits);
+        let deadline = Instant::now() + limits.deadline();
+        let mut store = self.store(context, &limits, deadline, None);
         let result = self
             .within_deadline(deadline, async {
-                let script = self.pre.instantiate_async(&mut store).await?;
+                let script = self.0.pre.instantiate_async(&mut store).await?;
                 script.call_check(&mut store, source).await
             })
             .await;
         match result {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(imports)) => Ok(imports
+                .into_iter()
+                .map(|import| ImportRef {
+                    name: import.name,
+                    position: import.position.map(|p| Position {
+                        line: p.line,
+                        column: p.column,
+                    }),
+                })
+                .collect()),
             Ok(Err(failure)) => Err(ExecutionError::Compile(from_failure(failure))),
             Err(trap) => Err(classify_trap(&trap, store.data(), &limits)),
         }
     }
 
-    fn store(&self, context: ExecutionContext, limits: &Limits) -> Store<HostState> {
+    fn store(
+        &self,
+        context: ExecutionContext,
+        limits: &Limits,
+        deadline: Instant,
+        invokes: Option<Invokes>,
+    ) -> Store<HostState> {
         let state = HostState::new(
             context,
             LogBuffer::new(limits.max_log_lines, limits.max_log_bytes),
             MemoryCap::new(limits.memory_bytes),
-            self.services.clone(),
-            self.outbound.clone(),
-            Instant::now() + limits.deadline(),
+            self.0.services.clone(),
+            self.0.outbound.clone(),
+            deadline,
+            invokes,
         );
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&self.0.engine, state);
         store.limiter(|state| &mut state.memory);
-        if self.fuel {
+        if self.0.fuel {
             store
                 .set_fuel(limits.fuel)
                 .expect("fuel is enabled in the engine config");
@@ -223,7 +297,7 @@ impl Executor {
         deadline: Instant,
         call: impl Future<Output = wasmtime::Result<T>>,
     ) -> wasmtime::Result<T> {
-        if !self.fuel {
+        if !self.0.fuel {
             return call.await;
         }
         let mut call = std::pin::pin!(call);
@@ -250,13 +324,26 @@ fn to_wit(request: ScriptRequest) -> wit::HttpRequest {
         url: request.url,
         client_ip: request.client_ip,
         id: request.id,
+        locals: request.locals,
     }
+}
+
+/// The modules as the guest takes them (the sources are copied once, into
+/// the guest's memory).
+fn to_wit_modules(modules: &[ModuleSource]) -> Vec<wit::ModuleSource> {
+    modules
+        .iter()
+        .map(|module| wit::ModuleSource {
+            name: module.name.clone(),
+            source: module.source.to_string(),
+        })
+        .collect()
 }
 
 /// Every response passes [`shared::response::check_response`] here, the one
 /// place all of an execution's paths (user routes, execute-by-id, test runs,
 /// cron, cluster executors) share.
-fn check_response(
+pub(crate) fn check_response(
     response: wit::HttpResponse,
     limits: &Limits,
 ) -> Result<ScriptResponse, ExecutionError> {

@@ -43,6 +43,9 @@ pub(crate) struct HostState {
     pub(crate) outbound: Arc<Outbound>,
     /// Outbound requests this execution made, against `outbound.max_calls()`.
     pub(crate) http_calls: u32,
+    /// What `invoke` needs: the executor, the chain of callers, and the
+    /// callees so far (none for `check`).
+    pub(crate) invokes: Option<crate::invoke::Invokes>,
     /// When the execution started: the origin of the script's clock.
     started: Instant,
 }
@@ -55,8 +58,10 @@ impl HostState {
         services: Arc<dyn ServiceProvider>,
         outbound: Arc<Outbound>,
         deadline: Instant,
+        invokes: Option<crate::invoke::Invokes>,
     ) -> Self {
         HostState {
+            invokes,
             context,
             logs,
             memory,

@@ -10,7 +10,9 @@
 //!
 //! ```no_run
 //! use executor_core::{Executor, ExecutorConfig};
-//! use shared::{AppId, ExecutionRequest, Limits, ScriptId, ScriptRequest, Trigger};
+//! use shared::{
+//!     AppId, ExecutionKind, ExecutionRequest, Limits, ScriptId, ScriptRequest, Trigger,
+//! };
 //!
 //! # async fn demo() -> Result<(), executor_core::Error> {
 //! let executor = Executor::new(ExecutorConfig::default())?;
@@ -22,6 +24,10 @@
 //!     request: ScriptRequest { method: "GET".into(), ..Default::default() },
 //!     limits: Limits::default(),
 //!     trigger: Trigger::Http,
+//!     name: "hello".into(),
+//!     // The scripts of the same app it may `import`, if any.
+//!     modules: Default::default(),
+//!     kind: ExecutionKind::Handler,
 //! }).await;
 //! assert_eq!(outcome.outcome.unwrap().status, 200);
 //! # Ok(())
@@ -37,6 +43,7 @@ mod component;
 mod engine;
 mod execute;
 mod host;
+mod invoke;
 mod lane;
 mod outbound;
 mod services;
@@ -59,6 +66,8 @@ mod bindings {
             "picloud:platform/docs": async | trappable,
             "picloud:platform/http-client": async | trappable,
             "picloud:platform/env": async | trappable,
+            // Waits for the callee, which runs in an instance of its own.
+            "picloud:platform/invoke": async | trappable,
         },
         exports: { default: async },
     });
@@ -118,6 +127,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// waiting is bounded by the script's deadline anyway (ADR 007).
 pub const DEFAULT_MAX_QUEUED_PER_APP: u32 = 256;
 
+/// How deep `invoke` may nest by default: a script may invoke one that
+/// invokes another, four levels below the request's own script.
+pub const DEFAULT_MAX_INVOKE_DEPTH: u32 = 4;
+
+/// How many `invoke` calls one execution may make by default.
+pub const DEFAULT_MAX_INVOKES: u32 = 16;
+
 /// How the executor is set up; one per process.
 #[derive(Clone)]
 pub struct ExecutorConfig {
@@ -151,6 +167,14 @@ pub struct ExecutorConfig {
     /// Outbound HTTP (`http::…` in scripts): timeouts, size caps, the
     /// per-execution call budget, and whether private addresses are allowed.
     pub outbound: OutboundConfig,
+    /// How many levels `invoke` may nest below the request's script. A
+    /// callee runs in its caller's slot, in an instance of its own; the
+    /// instance pool holds `max_concurrent` more instances for callees, and
+    /// a callee that finds them all busy until its caller's deadline fails
+    /// with `executor_overloaded` (ADR 010).
+    pub max_invoke_depth: u32,
+    /// `invoke` calls one execution may make.
+    pub max_invokes: u32,
 }
 
 impl std::fmt::Debug for ExecutorConfig {
@@ -162,6 +186,8 @@ impl std::fmt::Debug for ExecutorConfig {
             .field("allocator", &self.allocator)
             .field("fuel", &self.fuel)
             .field("outbound", &self.outbound)
+            .field("max_invoke_depth", &self.max_invoke_depth)
+            .field("max_invokes", &self.max_invokes)
             .finish_non_exhaustive()
     }
 }
@@ -178,6 +204,8 @@ impl Default for ExecutorConfig {
             fuel: true,
             services: Arc::new(NoServices),
             outbound: OutboundConfig::default(),
+            max_invoke_depth: DEFAULT_MAX_INVOKE_DEPTH,
+            max_invokes: DEFAULT_MAX_INVOKES,
         }
     }
 }

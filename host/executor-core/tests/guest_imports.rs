@@ -15,6 +15,9 @@ const ALLOWED: &[&str] = &[
     "picloud:platform/docs",
     "picloud:platform/http-client",
     "picloud:platform/env",
+    // Runs another script of the calling app (the host looks it up in that
+    // app only, ADR 010).
+    "picloud:platform/invoke",
 ];
 
 #[test]

@@ -70,6 +70,7 @@ fn request() -> impl Strategy<Value = ScriptRequest> {
                     url,
                     client_ip,
                     id,
+                    locals: String::new(),
                 }
             },
         )

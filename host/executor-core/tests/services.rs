@@ -318,6 +318,9 @@ fn run_with(executor: &Executor, app: AppId, source: &str, limits: Limits) -> Ex
         },
         limits,
         trigger: shared::Trigger::Http,
+        name: String::new(),
+        modules: Default::default(),
+        kind: shared::ExecutionKind::Handler,
     }))
 }
 

@@ -159,6 +159,8 @@ impl Manager {
         };
         let (request_id, request_headers) = (request.id.clone(), request.headers.clone());
         let started_at = SystemTime::now();
+        let modules = self.store.modules_of(app_id, script_id).await?;
+        let used = modules.iter().map(shared::ModuleSource::usage).collect();
         let mut outcome = self
             .executor
             .execute(ExecutionRequest {
@@ -169,6 +171,9 @@ impl Manager {
                 request,
                 limits: app_limits(target.limits.as_deref()),
                 trigger: Trigger::Cron,
+                name: target.name,
+                modules: modules.into(),
+                kind: shared::ExecutionKind::Handler,
             })
             .await;
         shared::metrics::metrics().observe_execution(&target.app_slug, Trigger::Cron, &outcome);
@@ -215,6 +220,9 @@ impl Manager {
             response_bytes: 0,
             started_at,
             outcome,
+            parent_id: None,
+            modules: used,
+            interceptors: Vec::new(),
         });
         Ok(Some(run))
     }

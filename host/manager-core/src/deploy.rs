@@ -13,8 +13,8 @@ use toml::Spanned;
 
 use crate::manifest::{self, Locator, Manifest, Problem};
 use crate::store::{
-    App, CronTrigger, MAX_ALLOW_ENTRIES, MAX_TRIGGERS_PER_APP, NewRoute, Route, Script,
-    ScriptChange, Variable,
+    App, CronTrigger, Interceptor, MAX_ALLOW_ENTRIES, MAX_INTERCEPTORS_PER_APP,
+    MAX_TRIGGERS_PER_APP, NewRoute, Route, Script, ScriptChange, Variable,
 };
 use crate::{Error, ErrorCode, Manager, Result, Schedule};
 
@@ -41,8 +41,8 @@ pub struct Change {
     /// `create`, `update`, `delete`, or `keep` (not in the manifest, and
     /// left alone without `prune`).
     pub action: &'static str,
-    /// `app`, `domain`, `script`, `route`, `cron`, `variable`, `secret`,
-    /// `http_allow`, `limits`, `cors` or `rate_limit`.
+    /// `app`, `domain`, `script`, `route`, `cron`, `interceptor`,
+    /// `variable`, `secret`, `http_allow`, `limits`, `cors` or `rate_limit`.
     pub kind: &'static str,
     /// Which one: a name, a pattern, `GET /path`, `script @ schedule`.
     pub name: String,
@@ -97,11 +97,13 @@ pub(crate) enum Op {
         name: String,
         description: String,
         source: String,
+        imports: Vec<String>,
     },
     UpdateScript {
         name: String,
         description: String,
         source: Option<String>,
+        imports: Vec<String>,
     },
     DeleteScript {
         name: String,
@@ -129,6 +131,18 @@ pub(crate) enum Op {
     DeleteCron {
         id: String,
     },
+    CreateInterceptor {
+        script: String,
+        prefix: String,
+        position: i64,
+    },
+    MoveInterceptor {
+        id: String,
+        position: i64,
+    },
+    DeleteInterceptor {
+        id: String,
+    },
     SetVariable {
         name: String,
         value: String,
@@ -150,8 +164,11 @@ pub(crate) struct Current {
     pub(crate) scripts: Vec<Script>,
     pub(crate) routes: Vec<Route>,
     pub(crate) cron: Vec<CronTrigger>,
+    pub(crate) interceptors: Vec<Interceptor>,
     pub(crate) variables: Vec<Variable>,
     pub(crate) http_allow: Vec<String>,
+    /// Each script's imports, by name.
+    pub(crate) imports: BTreeMap<String, Vec<String>>,
 }
 
 impl Current {
@@ -162,8 +179,10 @@ impl Current {
                 scripts: Vec::new(),
                 routes: Vec::new(),
                 cron: Vec::new(),
+                interceptors: Vec::new(),
                 variables: Vec::new(),
                 http_allow: Vec::new(),
+                imports: BTreeMap::new(),
             });
         };
         let all = crate::store::Page::all();
@@ -171,6 +190,8 @@ impl Current {
             scripts: m.store.list_scripts(Some(app.id), &all).await?,
             routes: m.store.list_app_routes(app.id, &all).await?,
             cron: m.store.list_triggers(app.id).await?,
+            interceptors: m.store.list_interceptors(app.id).await?,
+            imports: m.store.import_graph(app.id).await?.into_iter().collect(),
             variables: m.store.list_variables(app.id).await?,
             http_allow: m
                 .store
@@ -233,12 +254,14 @@ struct Desired {
     http_allow: BTreeSet<String>,
     variables: BTreeMap<String, String>,
     secrets: BTreeSet<String>,
-    /// Name → (description, source).
-    scripts: BTreeMap<String, (String, String)>,
+    /// Name → (description, source, imports).
+    scripts: BTreeMap<String, (String, String, Vec<String>)>,
     /// Key (method, host, shape) → (route, script name).
     routes: BTreeMap<(String, String, String), (NewRoute, String)>,
     /// (script, schedule, timezone) → enabled.
     cron: BTreeMap<(String, String, String), bool>,
+    /// (script, normalized prefix), in run order.
+    interceptors: Vec<(String, String)>,
 }
 
 struct Checker<'a> {
@@ -315,6 +338,7 @@ impl Checker<'_> {
         let scripts = self.scripts(manifest, request, current).await?;
         let routes = self.routes(manifest, &domains, current, slug).await?;
         let cron = self.cron(manifest);
+        let interceptors = self.interceptors(manifest);
         Ok(Desired {
             name: manifest.name.trim().to_owned(),
             description: manifest.description.clone(),
@@ -328,6 +352,7 @@ impl Checker<'_> {
             scripts,
             routes,
             cron,
+            interceptors,
         })
     }
 
@@ -490,8 +515,10 @@ impl Checker<'_> {
         manifest: &Manifest,
         request: &DeployRequest,
         current: &Current,
-    ) -> Result<BTreeMap<String, (String, String)>> {
+    ) -> Result<BTreeMap<String, (String, String, Vec<String>)>> {
         let mut scripts = BTreeMap::new();
+        // Each script's `import` statements, checked once all are known.
+        let mut found: Vec<(usize, String, String, Vec<shared::ImportRef>)> = Vec::new();
         for (i, entry) in manifest.scripts.iter().enumerate() {
             let name = entry.name.get_ref();
             if let Err(err) = crate::store::validate_script_name(name) {
@@ -522,28 +549,114 @@ impl Checker<'_> {
                 self.report(Some(entry.file.span()), format!("scripts[{i}].file"), err);
                 continue;
             }
-            // Stored sources compiled when they were saved.
-            let unchanged = current
-                .scripts
-                .iter()
-                .any(|s| s.name == *name && s.source == *source);
-            if !unchanged {
-                match self.m.compile(source).await {
-                    Ok(()) => {}
-                    Err(Error::Compile(failure)) => self.problems.push(Problem {
-                        file: file.clone(),
-                        line: failure.position.map(|p| p.line),
-                        column: failure.position.map(|p| p.column),
-                        key: Some(format!("scripts[{i}]")),
-                        code: ErrorCode::CompileError.as_str().to_owned(),
-                        message: failure.message,
-                    }),
-                    Err(other) => return Err(other),
+            // Compiled even when unchanged: its imports are checked against
+            // the app as the deploy leaves it.
+            match self.m.compile(source).await {
+                Ok(imports) => found.push((i, name.clone(), file.clone(), imports)),
+                Err(Error::Compile(failure)) => {
+                    self.compile_problem(file, i, failure);
+                    continue;
                 }
+                Err(other) => return Err(other),
             }
-            scripts.insert(name.clone(), (entry.description.clone(), source.clone()));
+            scripts.insert(
+                name.clone(),
+                (entry.description.clone(), source.clone(), Vec::new()),
+            );
+        }
+        // The app as it will be: the manifest's scripts, and the others it
+        // keeps (all of them without `prune`).
+        let mut graph: BTreeMap<String, Vec<String>> = if request.prune {
+            BTreeMap::new()
+        } else {
+            current.imports.clone()
+        };
+        for (_, name, _, imports) in &found {
+            graph.insert(
+                name.clone(),
+                imports.iter().map(|r| r.name.clone()).collect(),
+            );
+        }
+        for (i, name, file, imports) in found {
+            match crate::modules::check_imports(&name, &imports, |module| {
+                graph.get(module).cloned()
+            }) {
+                Ok(names) => {
+                    if let Some(entry) = scripts.get_mut(&name) {
+                        entry.2 = names;
+                    }
+                }
+                Err(failure) => self.compile_problem(&file, i, failure),
+            }
         }
         Ok(scripts)
+    }
+
+    fn compile_problem(&mut self, file: &str, i: usize, failure: shared::ScriptFailure) {
+        self.problems.push(Problem {
+            file: file.to_owned(),
+            line: failure.position.map(|p| p.line),
+            column: failure.position.map(|p| p.column),
+            key: Some(format!("scripts[{i}]")),
+            code: ErrorCode::CompileError.as_str().to_owned(),
+            message: failure.message,
+        });
+    }
+
+    /// `[[interceptors]]`: each names one of the manifest's scripts; the
+    /// order in the file is the run order.
+    fn interceptors(&mut self, manifest: &Manifest) -> Vec<(String, String)> {
+        let names: BTreeSet<&str> = manifest
+            .scripts
+            .iter()
+            .map(|s| s.name.get_ref().as_str())
+            .collect();
+        let mut interceptors: Vec<(String, String)> = Vec::new();
+        for (i, entry) in manifest.interceptors.iter().enumerate() {
+            let span = Some(entry.span());
+            let key = format!("interceptors[{i}]");
+            let interceptor = entry.get_ref();
+            if !names.contains(interceptor.script.as_str()) {
+                let message = format!(
+                    "script '{}' is not one of the manifest's scripts",
+                    interceptor.script
+                );
+                self.report(
+                    span,
+                    format!("{key}.script"),
+                    Error::bad_request(ErrorCode::InvalidScript, message),
+                );
+                continue;
+            }
+            let prefix = match crate::store::normalize_prefix(interceptor.prefix.as_deref()) {
+                Ok(prefix) => prefix,
+                Err(err) => {
+                    self.report(span, format!("{key}.prefix"), err);
+                    continue;
+                }
+            };
+            let id = (interceptor.script.clone(), prefix);
+            if interceptors.contains(&id) {
+                self.duplicate(
+                    span,
+                    key,
+                    &format!("the interceptor '{}' for '{}'", id.0, id.1),
+                );
+                continue;
+            }
+            interceptors.push(id);
+        }
+        if interceptors.len() > usize::try_from(MAX_INTERCEPTORS_PER_APP).unwrap_or(usize::MAX) {
+            self.report(
+                None,
+                "interceptors".into(),
+                Error::bad_request(
+                    ErrorCode::QuotaExceeded,
+                    format!("an app may have at most {MAX_INTERCEPTORS_PER_APP} interceptors"),
+                ),
+            );
+        }
+        interceptors
     }
 
     async fn routes(
@@ -804,13 +917,14 @@ fn diff(slug: &str, current: &Current, desired: Desired, prune: bool) -> Plan {
         }
     }
     // Scripts.
-    for (name, (description, source)) in &desired.scripts {
+    for (name, (description, source, imports)) in &desired.scripts {
         match current.scripts.iter().find(|s| s.name == *name) {
             None => {
                 ops.push(Op::CreateScript {
                     name: name.clone(),
                     description: description.clone(),
                     source: source.clone(),
+                    imports: imports.clone(),
                 });
                 let lines = source.lines().count();
                 changes.push(with_detail(
@@ -833,6 +947,7 @@ fn diff(slug: &str, current: &Current, desired: Desired, prune: bool) -> Plan {
                     name: name.clone(),
                     description: description.clone(),
                     source: new_source,
+                    imports: imports.clone(),
                 });
                 changes.push(with_detail(change("update", "script", name), detail));
             }
@@ -939,6 +1054,56 @@ fn diff(slug: &str, current: &Current, desired: Desired, prune: bool) -> Plan {
             changes.push(change("delete", "cron", name));
         } else if !pruned_script(t.script_id) {
             kept.push(with_detail(change("keep", "cron", name), KEPT));
+        }
+    }
+    // Interceptors: matched by script and prefix; the file's order is the
+    // run order.
+    let mut matched = BTreeSet::new();
+    for (position, (script, prefix)) in desired.interceptors.iter().enumerate() {
+        let position = i64::try_from(position).unwrap_or(i64::MAX);
+        let name = format!("{script} @ {prefix}");
+        let existing = current
+            .interceptors
+            .iter()
+            .find(|i| i.script_name == *script && i.prefix == *prefix && !matched.contains(&i.id));
+        match existing {
+            None => {
+                ops.push(Op::CreateInterceptor {
+                    script: script.clone(),
+                    prefix: prefix.clone(),
+                    position,
+                });
+                changes.push(with_detail(
+                    change("create", "interceptor", name),
+                    format!("position {position}"),
+                ));
+            }
+            Some(i) => {
+                matched.insert(i.id.clone());
+                if i.position != position {
+                    ops.push(Op::MoveInterceptor {
+                        id: i.id.clone(),
+                        position,
+                    });
+                    changes.push(with_detail(
+                        change("update", "interceptor", name),
+                        format!("position {} → {position}", i.position),
+                    ));
+                }
+            }
+        }
+    }
+    for i in current
+        .interceptors
+        .iter()
+        .filter(|i| !matched.contains(&i.id))
+    {
+        let name = format!("{} @ {}", i.script_name, i.prefix);
+        if prune {
+            ops.push(Op::DeleteInterceptor { id: i.id.clone() });
+            changes.push(change("delete", "interceptor", name));
+        } else {
+            kept.push(with_detail(change("keep", "interceptor", name), KEPT));
         }
     }
     // Variables and secrets.
@@ -1152,6 +1317,20 @@ pub(crate) async fn export(m: &Manager, app: App) -> Result<Export> {
             .collect(),
         routes: routes.into_iter().map(|r| Spanned::new(0..0, r)).collect(),
         cron: cron.into_iter().map(|c| Spanned::new(0..0, c)).collect(),
+        // In run order, not sorted: the order is their meaning.
+        interceptors: current
+            .interceptors
+            .iter()
+            .map(|i| {
+                Spanned::new(
+                    0..0,
+                    manifest::InterceptorEntry {
+                        script: i.script_name.clone(),
+                        prefix: (i.prefix != "/").then(|| i.prefix.clone()),
+                    },
+                )
+            })
+            .collect(),
         env: BTreeMap::new(),
     };
     Ok(Export {

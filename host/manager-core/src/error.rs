@@ -72,6 +72,7 @@ error_codes! {
     InvalidSchedule = "invalid_schedule", BAD_REQUEST;
     InvalidTimezone = "invalid_timezone", BAD_REQUEST;
     InvalidScript = "invalid_script", BAD_REQUEST;
+    InvalidPrefix = "invalid_prefix", BAD_REQUEST;
     HostNotClaimed = "host_not_claimed", BAD_REQUEST;
     SourceTooLarge = "source_too_large", BAD_REQUEST;
     AppRequired = "app_required", BAD_REQUEST;
@@ -112,6 +113,8 @@ error_codes! {
     LastUser = "last_user", CONFLICT;
     QuotaExceeded = "quota_exceeded", CONFLICT;
     WrongType = "wrong_type", CONFLICT;
+    ModuleInUse = "module_in_use", CONFLICT;
+    ScriptInUse = "script_in_use", CONFLICT;
     RequestTimeout = "request_timeout", REQUEST_TIMEOUT;
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
     CompileError = "compile_error", UNPROCESSABLE_ENTITY;

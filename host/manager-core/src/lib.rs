@@ -29,6 +29,7 @@ mod db;
 pub mod deploy;
 mod error;
 pub mod manifest;
+mod modules;
 mod recorder;
 mod secrets;
 mod services;
@@ -384,14 +385,34 @@ impl Manager {
     }
 
     /// Compiles `source` through the executor; 422 with line:column on a
-    /// syntax error.
-    pub(crate) async fn compile(&self, source: &str) -> Result<()> {
+    /// syntax error. The `import` statements it has.
+    pub(crate) async fn compile(&self, source: &str) -> Result<Vec<shared::ImportRef>> {
         match self.executor.check(source).await {
-            Ok(()) => Ok(()),
+            Ok(imports) => Ok(imports),
             Err(ExecutionError::Compile(failure)) => Err(Error::Compile(failure)),
             Err(ExecutionError::ScriptLimit { failure, .. }) => Err(Error::Compile(failure)),
             Err(other) => Err(Error::Executor(other)),
         }
+    }
+
+    /// Compiles `source`, to be saved as script `name` of `app_id`, and
+    /// checks its imports against the app's scripts as stored: each must
+    /// name one of them, and none may lead back to `name` (a cycle). `422
+    /// compile_error` at the import's line otherwise. Returns the module
+    /// names, to store with the source.
+    pub(crate) async fn compile_in_app(
+        &self,
+        app_id: AppId,
+        name: &str,
+        source: &str,
+    ) -> Result<Vec<String>> {
+        let imports = self.compile(source).await?;
+        if imports.is_empty() {
+            return Ok(Vec::new());
+        }
+        let graph = self.store.import_graph(app_id).await?;
+        modules::check_imports(name, &imports, |module| graph.get(module).cloned())
+            .map_err(Error::Compile)
     }
 
     /// Tells the orchestrator that dispatch data changed, and waits until the

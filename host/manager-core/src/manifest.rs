@@ -74,6 +74,11 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(with = "Vec<CronEntry>")]
     pub cron: Vec<Spanned<CronEntry>>,
+    /// Interceptors, in the order they run: each runs one of `scripts`
+    /// before the route's script, for the paths starting with its prefix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<InterceptorEntry>")]
+    pub interceptors: Vec<Spanned<InterceptorEntry>>,
     /// Per-target overrides, by slug: `[env.shop-staging]` applies when the
     /// folder is deployed as `shop-staging`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -174,6 +179,18 @@ pub struct CronEntry {
     /// `false` keeps the trigger but pauses it.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub enabled: bool,
+}
+
+/// `[[interceptors]]`: a script that runs before the route's script.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InterceptorEntry {
+    /// The name of a script in `scripts`.
+    pub script: String,
+    /// Paths it guards: those starting with it, e.g. `/v1/`; every route
+    /// when left out (or `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// `[env.<slug>]`: what differs when the folder is deployed as `<slug>`.

@@ -83,6 +83,13 @@ impl Recorder {
 
 impl ExecutionRecorder for Recorder {
     fn record(&self, record: ExecutionRecord) {
-        self.queue.push(record);
+        // The executions it started with `invoke` are records of their own.
+        if record.outcome.children.is_empty() {
+            self.queue.push(record);
+        } else {
+            for record in record.flatten() {
+                self.queue.push(record);
+            }
+        }
     }
 }

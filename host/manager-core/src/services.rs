@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use shared::{
     AllowPattern, AppId, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    KvPage, KvService, ServiceError, ServiceProvider,
+    Invocable, KvPage, KvService, ScriptsService, ServiceError, ServiceProvider,
 };
 
 use crate::Manager;
@@ -260,6 +260,19 @@ impl ServiceProvider for DataServices {
 
     fn http(&self) -> Option<&dyn HttpAllowList> {
         Some(self)
+    }
+
+    fn scripts(&self) -> Option<&dyn ScriptsService> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl ScriptsService for DataServices {
+    async fn invocable(&self, app: AppId, name: &str) -> Result<Option<Invocable>, ServiceError> {
+        timed("scripts::invocable", self.store.invocable(app, name))
+            .await
+            .map_err(|e| to_service_error("invoke", app, e))
     }
 }
 

@@ -100,11 +100,13 @@ impl ExecutorClient for FakeExecutor {
             duration: Duration::from_millis(1),
             logs: Vec::new(),
             logs_dropped: 0,
+            next: None,
+            children: Vec::new(),
         }
     }
 
-    async fn check(&self, _: &str) -> Result<(), ExecutionError> {
-        Ok(())
+    async fn check(&self, _: &str) -> Result<Vec<shared::ImportRef>, ExecutionError> {
+        Ok(Vec::new())
     }
 }
 

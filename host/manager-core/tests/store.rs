@@ -373,7 +373,12 @@ fn record(
                 message: "hi".into(),
             }],
             logs_dropped: 0,
+            next: None,
+            children: Vec::new(),
         },
+        parent_id: None,
+        modules: Vec::new(),
+        interceptors: Vec::new(),
     }
 }
 

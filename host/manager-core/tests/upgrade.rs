@@ -29,7 +29,7 @@ use shared::{
 };
 
 /// The fixtures, version 1 first: the rows each released version added.
-const FIXTURES: [&str; 10] = [
+const FIXTURES: [&str; 11] = [
     include_str!("fixtures/upgrade/0001.sql"),
     include_str!("fixtures/upgrade/0002.sql"),
     include_str!("fixtures/upgrade/0003.sql"),
@@ -40,6 +40,7 @@ const FIXTURES: [&str; 10] = [
     include_str!("fixtures/upgrade/0008.sql"),
     include_str!("fixtures/upgrade/0009.sql"),
     include_str!("fixtures/upgrade/0010.sql"),
+    include_str!("fixtures/upgrade/0011.sql"),
 ];
 
 /// One trial per released version; the number is the version the
@@ -55,7 +56,7 @@ macro_rules! upgrades {
 }
 
 fn main() {
-    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
     tests.push(("a_database_from_a_newer_picloud_is_refused", |db| {
         Box::pin(async move { newer_database_is_refused(db).await })
     }));
@@ -175,6 +176,7 @@ async fn upgrade_from(version: usize, database: Option<String>) {
     cron_triggers(&store, version).await;
     script_versions(&store).await;
     login_throttle(&store, version).await;
+    composition(&store, version).await;
     // Hello World counts as seeded on every upgraded install: from version
     // 7 on the fixture (or migration 0007) recorded it; before, migration
     // 0007 infers it from the bootstrap token.
@@ -182,6 +184,24 @@ async fn upgrade_from(version: usize, database: Option<String>) {
         store.setting(HELLO_WORLD_SEEDED).await.unwrap().as_deref(),
         Some("true")
     );
+}
+
+/// Migration 0012: no script imports anything yet, no app has
+/// interceptors, and every record is a top-level one with no modules; from
+/// version 11 on, a record keeps the version that ran.
+async fn composition(store: &Store, version: usize) {
+    let snapshot = store.load().await.unwrap();
+    assert!(snapshot.scripts.iter().all(|s| s.imports.is_empty()));
+    assert!(snapshot.interceptors.is_empty());
+    let record = store
+        .execution(id("e0000000-0000-4000-8000-000000000001"))
+        .await
+        .unwrap();
+    assert_eq!(record.summary.parent_id, None);
+    assert!(record.modules.is_empty() && record.interceptors.is_empty());
+    assert!(record.descendants.is_empty());
+    let expected = (version >= 11).then_some(1);
+    assert_eq!(record.summary.script_version, expected);
 }
 
 /// Every script's source so far is its version 1 (migration 0011), with
@@ -663,7 +683,12 @@ async fn execution_log(store: &Store, version: usize) {
             duration: Duration::from_micros(900),
             logs: vec![],
             logs_dropped: 0,
+            next: None,
+            children: Vec::new(),
         },
+        parent_id: None,
+        modules: Vec::new(),
+        interceptors: Vec::new(),
     };
     let seq = store
         .insert_executions(std::slice::from_ref(&new))

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use compact_str::CompactString;
 use shared::domain::{DomainPattern, normalize_host};
 use shared::{
-    AppId, AppRouting, Limits, Miss, RouteMatch, RoutingSnapshot, RoutingSource, RoutingTables,
-    ScriptEntry, ScriptId,
+    AppId, AppRouting, Limits, Miss, ModuleSource, RouteMatch, RoutingSnapshot, RoutingSource,
+    RoutingTables, ScriptEntry, ScriptId,
 };
 use tokio::sync::Mutex;
 
@@ -33,8 +33,28 @@ pub struct AppTable {
     pub cors: Option<Arc<shared::CorsPolicy>>,
     /// Its request rate limit, if it has one.
     pub rate_limit: Option<Arc<shared::RateLimit>>,
+    /// Scripts that run before the route's, in order (an empty list costs
+    /// a request nothing).
+    pub interceptors: Vec<Interceptor>,
     scoped: Vec<(DomainPattern, RouteTable)>,
     any_host: RouteTable,
+}
+
+/// An interceptor with everything needed to run it.
+#[derive(Debug, Clone)]
+pub struct Interceptor {
+    /// Paths it guards: those starting with this.
+    pub prefix: CompactString,
+    /// Its script.
+    pub script_id: ScriptId,
+    /// The script's name.
+    pub name: String,
+    /// Its source.
+    pub source: Arc<str>,
+    /// The version that source is.
+    pub version: i64,
+    /// The modules it imports.
+    pub modules: Arc<[ModuleSource]>,
 }
 
 impl AppTable {
@@ -45,6 +65,7 @@ impl AppTable {
             limits: info.limits,
             cors: info.cors.clone().map(Arc::new),
             rate_limit: info.rate_limit.clone().map(Arc::new),
+            interceptors: Vec::new(),
             scoped: Vec::new(),
             any_host: RouteTable::default(),
         }
@@ -103,9 +124,25 @@ pub struct Tables {
     pub app_index: HashMap<AppId, u32>,
     /// Every script by id (`/api/v1/execute/{id}` reaches unrouted ones too).
     pub scripts: HashMap<ScriptId, ScriptEntry>,
+    /// The modules of each script that imports any (its imports,
+    /// transitively, from its own app).
+    pub modules: HashMap<ScriptId, Arc<[ModuleSource]>>,
 }
 
 impl Tables {
+    /// The modules `script` is given (none for most scripts).
+    pub fn modules_of(&self, script: &ScriptId) -> Arc<[ModuleSource]> {
+        self.modules.get(script).cloned().unwrap_or_default()
+    }
+
+    /// The script's name, for `invoke` messages.
+    pub fn name_of(&self, script: &ScriptId) -> String {
+        self.scripts
+            .get(script)
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    }
+
     /// An app by id.
     pub fn app(&self, id: &AppId) -> Option<&AppTable> {
         self.app_index
@@ -196,6 +233,42 @@ impl Tables {
         }
         for script in snapshot.scripts {
             tables.scripts.insert(script.id, script);
+        }
+        // Imports resolve by name within the script's own app, never beyond.
+        let by_name: HashMap<(AppId, &str), &ScriptEntry> = tables
+            .scripts
+            .values()
+            .map(|s| ((s.app_id, s.name.as_str()), s))
+            .collect();
+        for script in tables.scripts.values() {
+            if script.imports.is_empty() {
+                continue;
+            }
+            let modules = shared::module_closure(&script.imports, |name| {
+                by_name.get(&(script.app_id, name)).copied()
+            });
+            tables.modules.insert(script.id, modules.into());
+        }
+        drop(by_name);
+        for spec in snapshot.interceptors {
+            let app = tables
+                .app_index
+                .get(&spec.app_id)
+                .and_then(|i| tables.apps.get_mut(*i as usize));
+            let (Some(app), Some(script)) = (app, tables.scripts.get(&spec.script_id)) else {
+                continue;
+            };
+            if script.app_id != spec.app_id {
+                continue;
+            }
+            app.interceptors.push(Interceptor {
+                prefix: spec.prefix.as_str().into(),
+                script_id: script.id,
+                name: script.name.clone(),
+                source: script.source.clone(),
+                version: script.version,
+                modules: tables.modules.get(&script.id).cloned().unwrap_or_default(),
+            });
         }
         for route in snapshot.routes {
             let app = tables

@@ -10,15 +10,16 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shared::{
-    AppId, ExecutionError, ExecutionId, ExecutionOutcome, ExecutionRecord, ExecutionRequest,
-    Limits, Miss, RouteId, ScriptId, ScriptRequest, Trigger,
+    AppId, ExecutionError, ExecutionId, ExecutionKind, ExecutionOutcome, ExecutionRecord,
+    ExecutionRequest, InterceptorResult, InterceptorRun, Limits, Miss, ModuleSource, RouteId,
+    ScriptId, ScriptRequest, ScriptResponse, Trigger,
 };
 
 use compact_str::CompactString;
 use tracing::Instrument as _;
 
 use crate::Orchestrator;
-use crate::cache::Hit;
+use crate::cache::{Hit, Interceptor, Tables};
 
 /// A JSON error in the platform's one shape.
 pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -258,7 +259,11 @@ fn route(
             return (Err(Box::new(answer)), cors, slug);
         }
     }
-    (dispatch_target(found, sandbox, method, path), cors, slug)
+    (
+        dispatch_target(&tables, found, sandbox, method, path),
+        cors,
+        slug,
+    )
 }
 
 /// The `Host` header as text (or the URI's authority).
@@ -282,6 +287,7 @@ fn host_header(request: &Request) -> Result<&str, Box<Response>> {
 /// A lookup's result as the script to run, or the error that explains the
 /// miss.
 fn dispatch_target(
+    tables: &Tables,
     found: Result<Hit<'_>, Miss>,
     sandbox: bool,
     method: &str,
@@ -322,13 +328,23 @@ fn dispatch_target(
             )));
         }
     };
+    let script_id = hit.route.route.script_id;
     Ok(Target {
         app_id: hit.app.id,
         app_slug: hit.app.slug.clone(),
-        script_id: hit.route.route.script_id,
+        script_id,
         route_id: Some(hit.route.route.id),
         source: hit.route.route.source.clone(),
         script_version: hit.route.route.version,
+        name: tables.name_of(&script_id),
+        modules: tables.modules_of(&script_id),
+        interceptors: hit
+            .app
+            .interceptors
+            .iter()
+            .filter(|i| path.starts_with(i.prefix.as_str()))
+            .cloned()
+            .collect(),
         limits: hit.app.limits,
         params: hit.route.params,
         host_params: hit.host_params,
@@ -369,6 +385,10 @@ pub(crate) async fn execute_by_id(
         route_id: None,
         source: script.source.clone(),
         script_version: script.version,
+        name: script.name.clone(),
+        modules: tables.modules_of(&script.id),
+        // Interceptors guard routes; a direct call is an admin's.
+        interceptors: Vec::new(),
         limits: app.map(|a| a.limits).unwrap_or_default(),
         params: Vec::new(),
         host_params: Vec::new(),
@@ -394,6 +414,12 @@ struct Target {
     source: std::sync::Arc<str>,
     /// The version `source` is, for the execution record.
     script_version: i64,
+    /// The script's name.
+    name: String,
+    /// The modules it imports.
+    modules: Arc<[ModuleSource]>,
+    /// The app's interceptors whose prefix the path has, in order.
+    interceptors: Vec<Interceptor>,
     limits: Limits,
     params: Vec<(String, String)>,
     host_params: Vec<(String, String)>,
@@ -419,7 +445,7 @@ fn sandbox(response: &mut Response) {
     );
 }
 
-async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
+async fn run(o: &Orchestrator, mut target: Target, request: Request) -> Response {
     let started_at = SystemTime::now();
     let execution_id = ExecutionId::new();
     let (parts, body) = request.into_parts();
@@ -503,60 +529,240 @@ async fn run(o: &Orchestrator, target: Target, request: Request) -> Response {
             .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
             .unwrap_or_default(),
         headers: header_pairs(&parts.headers),
-        params: target.params,
-        host_params: target.host_params,
+        params: std::mem::take(&mut target.params),
+        host_params: std::mem::take(&mut target.host_params),
         body: Vec::from(body),
         url,
         client_ip,
         id: request_id.clone(),
+        locals: String::new(),
     };
     let request_headers = shared::redact_headers(&script_request.headers, &o.config.redact_headers);
-    let span = tracing::debug_span!(
-        "execution",
-        app = %target.app_slug,
-        script = %target.script_id,
-        execution_id = %execution_id,
-    );
-    let mut outcome = o
-        .executor
-        .execute(ExecutionRequest {
-            app_id: target.app_id,
-            script_id: target.script_id,
-            route_id: target.route_id,
-            source: target.source,
-            request: script_request,
-            limits: target.limits,
-            trigger: target.trigger,
-        })
-        .instrument(span)
-        .await;
-    shared::metrics::metrics().observe_execution(&target.app_slug, target.trigger, &outcome);
+    let head = parts.method == Method::HEAD;
     // Anonymous callers of user routes learn the error code, not the script's
     // internals (messages, thrown values, positions): those go to the
     // execution log. Authenticated direct calls get the details.
     let detailed = target.trigger == Trigger::Direct;
-    let mut response = to_response(&mut outcome, parts.method == Method::HEAD, detailed);
-    if target.sandbox {
-        sandbox(&mut response);
-    }
-    o.recorder.record(ExecutionRecord {
-        id: execution_id,
+    let base = RecordBase {
         app_id: target.app_id,
-        script_id: target.script_id,
         route_id: target.route_id,
-        script_version: target.script_version,
-        trigger: target.trigger,
         method,
         path,
         host,
         request_id,
         request_headers,
-        status: response.status().as_u16(),
-        response_bytes: body_length(&response),
+    };
+    let modules = target.modules.iter().map(ModuleSource::usage).collect();
+    let mut script_request = script_request;
+    let mut interceptors = Vec::with_capacity(target.interceptors.len());
+    let mut answered = None;
+    for step in &target.interceptors {
+        let (run, response) = intercept(
+            o,
+            &target,
+            step,
+            &mut script_request,
+            execution_id,
+            &base,
+            (head, detailed),
+        )
+        .await;
+        interceptors.push(run);
+        if let Some(response) = response {
+            answered = Some(response);
+            break;
+        }
+    }
+    let (mut response, outcome) = match answered {
+        // The route's script did not run: its record says what the client
+        // got and which interceptor answered.
+        Some((response, outcome)) => (response, outcome),
+        None => {
+            let span = tracing::debug_span!(
+                "execution",
+                app = %target.app_slug,
+                script = %target.script_id,
+                execution_id = %execution_id,
+            );
+            let mut outcome = o
+                .executor
+                .execute(ExecutionRequest {
+                    app_id: target.app_id,
+                    script_id: target.script_id,
+                    route_id: target.route_id,
+                    source: target.source,
+                    request: script_request,
+                    limits: target.limits,
+                    trigger: target.trigger,
+                    name: target.name,
+                    modules: target.modules,
+                    kind: ExecutionKind::Handler,
+                })
+                .instrument(span)
+                .await;
+            shared::metrics::metrics().observe_execution(
+                &target.app_slug,
+                target.trigger,
+                &outcome,
+            );
+            let response = to_response(&mut outcome, head, detailed);
+            (response, outcome)
+        }
+    };
+    if target.sandbox {
+        sandbox(&mut response);
+    }
+    let mut record = base.record(
+        execution_id,
+        target.script_id,
+        target.script_version,
+        target.trigger,
+        (response.status().as_u16(), body_length(&response)),
         started_at,
         outcome,
-    });
+    );
+    record.interceptors = interceptors;
+    record.modules = modules;
+    o.recorder.record(record);
     response
+}
+
+/// What every record of one request shares.
+struct RecordBase {
+    app_id: AppId,
+    route_id: Option<RouteId>,
+    method: String,
+    path: String,
+    host: String,
+    request_id: String,
+    request_headers: Vec<(String, String)>,
+}
+
+impl RecordBase {
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        id: ExecutionId,
+        script_id: ScriptId,
+        script_version: i64,
+        trigger: Trigger,
+        (status, response_bytes): (u16, u64),
+        started_at: SystemTime,
+        outcome: ExecutionOutcome,
+    ) -> ExecutionRecord {
+        ExecutionRecord {
+            id,
+            app_id: self.app_id,
+            script_id,
+            route_id: self.route_id,
+            script_version,
+            trigger,
+            method: self.method.clone(),
+            path: self.path.clone(),
+            host: self.host.clone(),
+            request_id: self.request_id.clone(),
+            request_headers: self.request_headers.clone(),
+            status,
+            response_bytes,
+            started_at,
+            outcome,
+            parent_id: None,
+            modules: Vec::new(),
+            interceptors: Vec::new(),
+        }
+    }
+}
+
+/// Runs one interceptor (its own fresh instance, its own record under the
+/// request's). It either passes `request.locals` on, or ends the request:
+/// then the response and the outcome the route's record keeps.
+async fn intercept(
+    o: &Orchestrator,
+    target: &Target,
+    step: &Interceptor,
+    request: &mut ScriptRequest,
+    parent: ExecutionId,
+    base: &RecordBase,
+    (head, detailed): (bool, bool),
+) -> (InterceptorRun, Option<(Response, ExecutionOutcome)>) {
+    let id = ExecutionId::new();
+    let started_at = SystemTime::now();
+    let span = tracing::debug_span!(
+        "interceptor",
+        app = %target.app_slug,
+        script = %step.script_id,
+        execution_id = %id,
+    );
+    let modules = step.modules.iter().map(ModuleSource::usage).collect();
+    let mut outcome = o
+        .executor
+        .execute(ExecutionRequest {
+            app_id: target.app_id,
+            script_id: step.script_id,
+            route_id: target.route_id,
+            source: step.source.clone(),
+            request: request.clone(),
+            limits: target.limits,
+            trigger: Trigger::Interceptor,
+            name: step.name.clone(),
+            modules: step.modules.clone(),
+            kind: ExecutionKind::Interceptor,
+        })
+        .instrument(span)
+        .await;
+    shared::metrics::metrics().observe_execution(&target.app_slug, Trigger::Interceptor, &outcome);
+    let (result, status) = match (&outcome.outcome, &outcome.next) {
+        (Ok(_), Some(_)) => (InterceptorResult::Continued, 0),
+        (Ok(response), None) => (InterceptorResult::Answered, response.status),
+        (Err(error), _) => (InterceptorResult::Failed, error.http_status()),
+    };
+    let run = InterceptorRun {
+        execution_id: id,
+        script_id: step.script_id,
+        script_name: step.name.clone(),
+        result,
+        status,
+    };
+    let ended = match outcome.next.take() {
+        Some(locals) => {
+            request.locals = locals;
+            None
+        }
+        None => {
+            let response = to_response(&mut outcome, head, detailed);
+            // What the route's record keeps: the answer's status or the
+            // error, none of the interceptor's costs (its own record has them).
+            let kept = ExecutionOutcome {
+                outcome: match &outcome.outcome {
+                    Ok(answer) => Ok(ScriptResponse {
+                        status: answer.status,
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                    }),
+                    Err(error) => Err(error.clone()),
+                },
+                ..ExecutionOutcome::failed(ExecutionError::Internal)
+            };
+            Some((response, kept))
+        }
+    };
+    let mut record = base.record(
+        id,
+        step.script_id,
+        step.version,
+        Trigger::Interceptor,
+        // One that let the request go on answered nobody: its record shows
+        // the 204 its `()` stands for.
+        ended
+            .as_ref()
+            .map_or((204, 0), |(r, _)| (r.status().as_u16(), body_length(r))),
+        started_at,
+        outcome,
+    );
+    record.parent_id = Some(parent);
+    record.modules = modules;
+    o.recorder.record(record);
+    (run, ended)
 }
 
 /// The body length the caller receives: for `HEAD`, the `Content-Length`

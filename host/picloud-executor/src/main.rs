@@ -44,6 +44,24 @@ struct Args {
     /// node; beyond them, 503 app_overloaded at once.
     #[arg(long, env = "PICLOUD_MAX_QUEUED_PER_APP", default_value_t = executor_core::DEFAULT_MAX_QUEUED_PER_APP)]
     max_queued_per_app: u32,
+    /// How many levels `invoke()` may nest below a request's script; one
+    /// level deeper is an `invoke_depth_exceeded` error for the caller.
+    #[arg(
+        long,
+        env = "PICLOUD_MAX_INVOKE_DEPTH",
+        default_value_t = executor_core::DEFAULT_MAX_INVOKE_DEPTH,
+        value_parser = clap::value_parser!(u32).range(0..=16),
+    )]
+    max_invoke_depth: u32,
+    /// `invoke()` calls one execution may make; one more is an
+    /// `invoke_limit_exceeded` error for the caller.
+    #[arg(
+        long,
+        env = "PICLOUD_MAX_INVOKES",
+        default_value_t = executor_core::DEFAULT_MAX_INVOKES,
+        value_parser = clap::value_parser!(u32).range(0..=1000),
+    )]
+    max_invokes: u32,
     /// Let scripts call private, loopback and link-local addresses.
     #[arg(long, env = "PICLOUD_HTTP_ALLOW_PRIVATE")]
     http_allow_private: bool,
@@ -78,6 +96,8 @@ async fn main() -> anyhow::Result<()> {
         max_concurrent: args.max_concurrent,
         max_concurrent_per_app: args.max_concurrent_per_app,
         max_queued_per_app: args.max_queued_per_app,
+        max_invoke_depth: args.max_invoke_depth,
+        max_invokes: args.max_invokes,
         services: Arc::new(RemoteServices::new(manager)),
         outbound: OutboundConfig {
             allow_private: args.http_allow_private,

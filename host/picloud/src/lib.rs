@@ -26,6 +26,10 @@ pub struct ServerConfig {
     pub max_concurrent_per_app: Option<u32>,
     /// Requests of one app that may wait for its share.
     pub max_queued_per_app: u32,
+    /// Levels `invoke` may nest below a request's script.
+    pub max_invoke_depth: u32,
+    /// `invoke` calls one execution may make.
+    pub max_invokes: u32,
     /// Compiled-guest cache; `None` = `<data_dir>/cache`.
     pub cache_dir: Option<PathBuf>,
     /// Outbound HTTP from scripts: limits, and whether private addresses
@@ -41,6 +45,8 @@ impl ServerConfig {
             max_concurrent: 16,
             max_concurrent_per_app: None,
             max_queued_per_app: executor_core::DEFAULT_MAX_QUEUED_PER_APP,
+            max_invoke_depth: executor_core::DEFAULT_MAX_INVOKE_DEPTH,
+            max_invokes: executor_core::DEFAULT_MAX_INVOKES,
             cache_dir: None,
             outbound: OutboundConfig::default(),
         }
@@ -73,6 +79,8 @@ impl Server {
             max_concurrent: config.max_concurrent,
             max_concurrent_per_app: config.max_concurrent_per_app,
             max_queued_per_app: config.max_queued_per_app,
+            max_invoke_depth: config.max_invoke_depth,
+            max_invokes: config.max_invokes,
             outbound: config.outbound.clone(),
             ..Default::default()
         };

@@ -428,6 +428,26 @@ struct ServeArgs {
         global = true
     )]
     max_queued_per_app: u32,
+    /// How many levels `invoke()` may nest below a request's script; one
+    /// level deeper is an `invoke_depth_exceeded` error for the caller.
+    #[arg(
+        long,
+        env = "PICLOUD_MAX_INVOKE_DEPTH",
+        default_value_t = executor_core::DEFAULT_MAX_INVOKE_DEPTH,
+        value_parser = clap::value_parser!(u32).range(0..=16),
+        global = true
+    )]
+    max_invoke_depth: u32,
+    /// `invoke()` calls one execution may make; one more is an
+    /// `invoke_limit_exceeded` error for the caller.
+    #[arg(
+        long,
+        env = "PICLOUD_MAX_INVOKES",
+        default_value_t = executor_core::DEFAULT_MAX_INVOKES,
+        value_parser = clap::value_parser!(u32).range(0..=1000),
+        global = true
+    )]
+    max_invokes: u32,
     /// Most keys each app's key-value store may hold.
     #[arg(
         long,
@@ -815,6 +835,8 @@ async fn main() -> anyhow::Result<()> {
                 max_concurrent: args.max_concurrent,
                 max_concurrent_per_app: args.max_concurrent_per_app,
                 max_queued_per_app: args.max_queued_per_app,
+                max_invoke_depth: args.max_invoke_depth,
+                max_invokes: args.max_invokes,
                 cache_dir: None,
                 outbound: picloud::OutboundConfig {
                     allow_private: args.http_allow_private,
@@ -1000,6 +1022,8 @@ async fn main() -> anyhow::Result<()> {
                     .map_or_else(|| "(half of max_concurrent)".to_owned(), |n| n.to_string())
             );
             println!("max_queued_per_app = {}", args.max_queued_per_app);
+            println!("max_invoke_depth = {}", args.max_invoke_depth);
+            println!("max_invokes      = {}", args.max_invokes);
             println!("max_body         = {} bytes", args.max_body);
             println!("kv_max_keys      = {}", args.kv_max_keys);
             println!("kv_max_total     = {} bytes", args.kv_max_total);

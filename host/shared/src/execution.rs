@@ -39,6 +39,10 @@ pub struct ScriptRequest {
     /// record and the server's log lines carry the same id.
     #[serde(default)]
     pub id: String,
+    /// `request.locals`: a JSON object the app's interceptors filled in for
+    /// the steps after them; empty for none (the script sees `#{}`).
+    #[serde(default)]
+    pub locals: String,
 }
 
 /// The response a script produced.
@@ -51,6 +55,64 @@ pub struct ScriptResponse {
     /// Body bytes.
     #[serde(with = "crate::wire::base64_bytes")]
     pub body: Vec<u8>,
+}
+
+/// One of the app's scripts handed to an execution so that it can
+/// `import` it by name: the script's imports, transitively, and never
+/// another app's scripts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleSource {
+    /// The script's name, the path in `import "name"`.
+    pub name: String,
+    /// The script.
+    pub script_id: ScriptId,
+    /// The version `source` is.
+    pub version: i64,
+    /// Rhai source; shared with the routing cache.
+    pub source: Arc<str>,
+}
+
+impl ModuleSource {
+    /// What the execution record keeps of it.
+    pub fn usage(&self) -> ModuleUse {
+        ModuleUse {
+            name: self.name.clone(),
+            script_id: self.script_id,
+            version: self.version,
+        }
+    }
+}
+
+/// A module an execution was given, as its record lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleUse {
+    /// The module's (script's) name.
+    pub name: String,
+    /// The script.
+    pub script_id: ScriptId,
+    /// Its version then.
+    pub version: i64,
+}
+
+/// An `import` statement found in a script at upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRef {
+    /// The imported path: a script name in the same app.
+    pub name: String,
+    /// Where the statement is, when known.
+    pub position: Option<Position>,
+}
+
+/// Whether a script answers a request or guards it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionKind {
+    /// A route's (or a direct call's) script: its value is the response.
+    #[default]
+    Handler,
+    /// An interceptor: `()` lets the request go on
+    /// ([`ExecutionOutcome::next`]), any other value answers it.
+    Interceptor,
 }
 
 /// Everything the executor needs for one run. The app and script ids travel
@@ -72,6 +134,16 @@ pub struct ExecutionRequest {
     pub limits: Limits,
     /// What started the run; scripts read it as `request.trigger`.
     pub trigger: Trigger,
+    /// The script's name (for `invoke` cycle messages and logs).
+    #[serde(default)]
+    pub name: String,
+    /// The modules the script may import (its imports, transitively);
+    /// shared with the routing cache.
+    #[serde(default)]
+    pub modules: Arc<[ModuleSource]>,
+    /// Handler or interceptor.
+    #[serde(default)]
+    pub kind: ExecutionKind,
 }
 
 /// A line-and-column position in script source, both from 1.
@@ -298,6 +370,63 @@ pub struct ExecutionOutcome {
     pub logs: Vec<LogLine>,
     /// Log lines dropped because a cap was reached.
     pub logs_dropped: u32,
+    /// For an interceptor that let the request go on: `request.locals` as
+    /// it left them (a JSON object). `outcome` then holds an empty `204`
+    /// that nobody is sent.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// The executions this one started with `invoke`, in order.
+    #[serde(default)]
+    pub children: Vec<ChildExecution>,
+}
+
+impl ExecutionOutcome {
+    /// An execution that did not run, for `error`.
+    pub fn failed(error: ExecutionError) -> Self {
+        ExecutionOutcome {
+            outcome: Err(error),
+            fuel_used: 0,
+            duration: Duration::ZERO,
+            logs: Vec::new(),
+            logs_dropped: 0,
+            next: None,
+            children: Vec::new(),
+        }
+    }
+
+    /// The HTTP status its caller gets (a script error's status on failure).
+    pub fn status(&self) -> u16 {
+        match &self.outcome {
+            Ok(response) => response.status,
+            Err(error) => error.http_status(),
+        }
+    }
+}
+
+/// An execution another one started with `invoke`: recorded as a child of
+/// the caller's record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChildExecution {
+    /// The child's record id.
+    pub id: ExecutionId,
+    /// The script invoked.
+    pub script_id: ScriptId,
+    /// Its version.
+    pub script_version: i64,
+    /// The modules it was given.
+    pub modules: Vec<ModuleUse>,
+    /// The request's method.
+    pub method: String,
+    /// The request's path.
+    pub path: String,
+    /// The request's headers, as the caller set them.
+    pub request_headers: Vec<(String, String)>,
+    /// When it started.
+    pub started_at: std::time::SystemTime,
+    /// Bytes of response body the caller received.
+    pub response_bytes: u64,
+    /// How it ended (the body is already handed to the caller).
+    pub outcome: ExecutionOutcome,
 }
 
 /// How the orchestrator (and the manager, to check uploads) reaches an executor.
@@ -309,10 +438,11 @@ pub trait ExecutorClient: Send + Sync + 'static {
     /// behaviour; every failure is an [`ExecutionError`] in the outcome.
     async fn execute(&self, request: ExecutionRequest) -> ExecutionOutcome;
 
-    /// Compiles `source` without running it. A syntax error comes back as
-    /// [`ExecutionError::Compile`] with its position; other variants mean the
-    /// executor could not check at all. Called on every script upload.
-    async fn check(&self, source: &str) -> Result<(), ExecutionError>;
+    /// Compiles `source` without running it; its `import` statements. A
+    /// syntax error comes back as [`ExecutionError::Compile`] with its
+    /// position; other variants mean the executor could not check at all.
+    /// Called on every script upload.
+    async fn check(&self, source: &str) -> Result<Vec<ImportRef>, ExecutionError>;
 }
 
 /// What started an execution.
@@ -328,6 +458,10 @@ pub enum Trigger {
     Test,
     /// A cron trigger of the app, at one of its scheduled times.
     Cron,
+    /// Another script of the app called `invoke`.
+    Invoke,
+    /// An interceptor guarding one of the app's routes.
+    Interceptor,
 }
 
 impl Trigger {
@@ -338,6 +472,8 @@ impl Trigger {
             Trigger::Direct => "direct",
             Trigger::Test => "test",
             Trigger::Cron => "cron",
+            Trigger::Invoke => "invoke",
+            Trigger::Interceptor => "interceptor",
         }
     }
 }
@@ -385,6 +521,79 @@ pub struct ExecutionRecord {
     /// The result and its costs. The response body may already have been
     /// moved out into the HTTP response: the log never stores bodies.
     pub outcome: ExecutionOutcome,
+    /// The record this one ran under: an `invoke` caller, or the request
+    /// an interceptor guarded.
+    #[serde(default)]
+    pub parent_id: Option<ExecutionId>,
+    /// The modules the execution was given.
+    #[serde(default)]
+    pub modules: Vec<ModuleUse>,
+    /// The interceptors that ran before the route's script, in order.
+    #[serde(default)]
+    pub interceptors: Vec<InterceptorRun>,
+}
+
+impl ExecutionRecord {
+    /// This record followed by one for every execution it started with
+    /// `invoke`, at any depth, each pointing at its caller.
+    pub fn flatten(mut self) -> Vec<ExecutionRecord> {
+        let mut records = Vec::new();
+        let children = std::mem::take(&mut self.outcome.children);
+        let parent = self.id;
+        let (app_id, host, request_id) = (self.app_id, self.host.clone(), self.request_id.clone());
+        records.push(self);
+        for child in children {
+            let record = ExecutionRecord {
+                id: child.id,
+                app_id,
+                script_id: child.script_id,
+                route_id: None,
+                script_version: child.script_version,
+                trigger: Trigger::Invoke,
+                method: child.method,
+                path: child.path,
+                host: host.clone(),
+                request_id: request_id.clone(),
+                request_headers: redact_headers(&child.request_headers, &[]),
+                status: child.outcome.status(),
+                response_bytes: child.response_bytes,
+                started_at: child.started_at,
+                outcome: child.outcome,
+                parent_id: Some(parent),
+                modules: child.modules,
+                interceptors: Vec::new(),
+            };
+            records.extend(record.flatten());
+        }
+        records
+    }
+}
+
+/// What one interceptor did for a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterceptorRun {
+    /// The interceptor's own execution record.
+    pub execution_id: ExecutionId,
+    /// Its script.
+    pub script_id: ScriptId,
+    /// The script's name.
+    pub script_name: String,
+    /// `continued`, `answered` or `failed`.
+    pub result: InterceptorResult,
+    /// The status it answered with (or its error's); 0 when it continued.
+    pub status: u16,
+}
+
+/// How an interceptor ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InterceptorResult {
+    /// Returned `()`: the request went on.
+    Continued,
+    /// Returned a response, which the client got.
+    Answered,
+    /// Failed (an error or a limit); the client got its error.
+    Failed,
 }
 
 /// Headers never stored with an execution record, whatever the operator

@@ -38,9 +38,10 @@ pub use admin_hosts::{AdminHosts, DEFAULT_ADMIN_HOSTS, is_admin_path};
 pub use client::{DEFAULT_TRUSTED_PROXIES, TrustedProxies};
 pub use cors::CorsPolicy;
 pub use execution::{
-    ALWAYS_REDACTED_HEADERS, ExecutionError, ExecutionOutcome, ExecutionRecord, ExecutionRecorder,
-    ExecutionRequest, ExecutorClient, LimitKind, LogLevel, LogLine, Position, REDACTED,
-    ScriptFailure, ScriptRequest, ScriptResponse, Trigger, redact_headers,
+    ALWAYS_REDACTED_HEADERS, ChildExecution, ExecutionError, ExecutionKind, ExecutionOutcome,
+    ExecutionRecord, ExecutionRecorder, ExecutionRequest, ExecutorClient, ImportRef,
+    InterceptorResult, InterceptorRun, LimitKind, LogLevel, LogLine, ModuleSource, ModuleUse,
+    Position, REDACTED, ScriptFailure, ScriptRequest, ScriptResponse, Trigger, redact_headers,
 };
 pub use http_allow::AllowPattern;
 pub use ids::{AppId, ExecutionId, RouteId, ScriptId};
@@ -48,13 +49,13 @@ pub use limits::Limits;
 pub use rate_limit::RateLimit;
 pub use request_id::{REQUEST_ID_HEADER, new_request_id, request_id_from};
 pub use routing::{
-    AppRouting, Miss, RouteMatch, RouteSpec, RoutingSnapshot, RoutingSource, RoutingTables,
-    ScriptEntry,
+    AppRouting, InterceptorSpec, Miss, RouteMatch, RouteSpec, RoutingSnapshot, RoutingSource,
+    RoutingTables, ScriptEntry, module_closure,
 };
 pub use services::{
-    DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList, KvPage,
-    KvService, MAX_FIND_LIMIT, MAX_LIST_LIMIT, ServiceError, ServiceErrorKind, ServiceProvider,
-    require_service,
+    DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
+    Invocable, KvPage, KvService, MAX_FIND_LIMIT, MAX_LIST_LIMIT, ScriptsService, ServiceError,
+    ServiceErrorKind, ServiceProvider, require_service,
 };
 
 /// Whether `err`, or any error in its `source()` chain, is a `T`. Request

@@ -387,6 +387,8 @@ mod tests {
                 duration: Duration::from_millis(3),
                 logs: Vec::new(),
                 logs_dropped: 0,
+                next: None,
+                children: Vec::new(),
             },
         );
         let text = render();

@@ -22,6 +22,25 @@ pub struct RoutingSnapshot {
     pub scripts: Vec<ScriptEntry>,
     /// Every route.
     pub routes: Vec<RouteSpec>,
+    /// Every interceptor, in each app's run order.
+    #[serde(default)]
+    pub interceptors: Vec<InterceptorSpec>,
+}
+
+/// An interceptor: a script that runs before the route's script for every
+/// request whose path starts with `prefix`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InterceptorSpec {
+    /// The interceptor's id.
+    pub id: String,
+    /// Its app.
+    pub app_id: AppId,
+    /// The script it runs (one of the app's).
+    pub script_id: ScriptId,
+    /// Paths it guards: every path that starts with it (`/` for all).
+    pub prefix: String,
+    /// Its place in the app's order (lower runs first).
+    pub position: i64,
 }
 
 /// An app as dispatch sees it.
@@ -58,6 +77,38 @@ pub struct ScriptEntry {
     /// manager that predates versions.
     #[serde(default)]
     pub version: i64,
+    /// The module names its source imports (checked at upload to be
+    /// scripts of the same app).
+    #[serde(default)]
+    pub imports: Vec<String>,
+}
+
+/// The modules a script with `imports` is given: those scripts and their
+/// own imports, each once, found by name through `lookup` (which must only
+/// see the script's own app). A name `lookup` does not know is skipped: the
+/// guest then reports it as a missing module.
+pub fn module_closure<'a>(
+    imports: &'a [String],
+    lookup: impl Fn(&str) -> Option<&'a ScriptEntry>,
+) -> Vec<crate::ModuleSource> {
+    let mut modules: Vec<crate::ModuleSource> = Vec::new();
+    let mut pending: Vec<&str> = imports.iter().map(String::as_str).collect();
+    while let Some(name) = pending.pop() {
+        if modules.iter().any(|m| m.name == name) {
+            continue;
+        }
+        if let Some(script) = lookup(name) {
+            pending.extend(script.imports.iter().map(String::as_str));
+            modules.push(crate::ModuleSource {
+                name: script.name.clone(),
+                script_id: script.id,
+                version: script.version,
+                source: script.source.clone(),
+            });
+        }
+    }
+    modules.sort_by(|a, b| a.name.cmp(&b.name));
+    modules
 }
 
 /// A route binding `method path` (and optionally a host) to a script.

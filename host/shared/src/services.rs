@@ -168,6 +168,35 @@ pub trait ServiceProvider: Send + Sync {
     fn http(&self) -> Option<&dyn HttpAllowList> {
         None
     }
+    /// The app's scripts, for `invoke(…)`.
+    fn scripts(&self) -> Option<&dyn ScriptsService> {
+        None
+    }
+}
+
+/// A script `invoke` can run: everything an execution of it needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Invocable {
+    /// The script.
+    pub script_id: crate::ScriptId,
+    /// Its name.
+    pub name: String,
+    /// The version `source` is.
+    pub version: i64,
+    /// Rhai source.
+    pub source: std::sync::Arc<str>,
+    /// The modules it imports, transitively.
+    pub modules: Vec<crate::ModuleSource>,
+    /// The app's limits.
+    pub limits: crate::Limits,
+}
+
+/// The app's scripts by name (`invoke(…)` in scripts).
+#[async_trait]
+pub trait ScriptsService: Send + Sync {
+    /// The app's script called `name`, ready to run; `None` if the app has
+    /// no such script.
+    async fn invocable(&self, app: AppId, name: &str) -> Result<Option<Invocable>, ServiceError>;
 }
 
 /// `service` as one of a [`ServiceProvider`]'s methods returned it, or the

@@ -48,6 +48,9 @@ pub(crate) fn run(
         request,
         limits,
         trigger: shared::Trigger::Http,
+        name: String::new(),
+        modules: Default::default(),
+        kind: shared::ExecutionKind::Handler,
     }))
 }
 
@@ -124,6 +127,10 @@ fn request_from(value: &Value) -> ScriptRequest {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned(),
+        locals: value
+            .get("locals")
+            .map(Value::to_string)
+            .unwrap_or_default(),
     }
 }
 

@@ -260,13 +260,15 @@ fn status_param(status: Option<&str>) -> Result<Option<StatusFilter>> {
         .transpose()
 }
 
-/// `trigger=`: one of the four triggers.
+/// `trigger=`: one of the triggers.
 fn trigger_param(trigger: Option<String>) -> Result<Option<String>> {
     match trigger.as_deref() {
-        None | Some("http" | "direct" | "test" | "cron") => Ok(trigger),
+        None | Some("http" | "direct" | "test" | "cron" | "invoke" | "interceptor") => Ok(trigger),
         Some(other) => Err(Error::bad_request(
             ErrorCode::InvalidTrigger,
-            format!("trigger '{other}' is unknown: use http, direct, test or cron"),
+            format!(
+                "trigger '{other}' is unknown: use http, direct, test, cron, invoke or interceptor"
+            ),
         )),
     }
 }
@@ -338,7 +340,7 @@ struct AppListQuery {
     #[param(pattern = "^(ok|error|[1-5]xx|[1-5][0-9][0-9])$")]
     status: Option<String>,
     /// `http`, `direct`, `test` or `cron`.
-    #[param(pattern = "^(http|direct|test|cron)$")]
+    #[param(pattern = "^(http|direct|test|cron|invoke|interceptor)$")]
     trigger: Option<String>,
     /// The `Host` the request came in on (any port; case-insensitive).
     host: Option<String>,
@@ -436,7 +438,7 @@ struct StreamQuery {
     #[param(pattern = "^(ok|error|[1-5]xx|[1-5][0-9][0-9])$")]
     status: Option<String>,
     /// `http`, `direct`, `test` or `cron`.
-    #[param(pattern = "^(http|direct|test|cron)$")]
+    #[param(pattern = "^(http|direct|test|cron|invoke|interceptor)$")]
     trigger: Option<String>,
     /// The `Host` the request came in on (any port; case-insensitive).
     host: Option<String>,
@@ -706,7 +708,12 @@ mod tests {
                 duration: Duration::from_millis(1),
                 logs: Vec::new(),
                 logs_dropped: 0,
+                next: None,
+                children: Vec::new(),
             },
+            parent_id: None,
+            modules: Vec::new(),
+            interceptors: Vec::new(),
         };
         Arc::new(Execution::from_record(&record, seq))
     }

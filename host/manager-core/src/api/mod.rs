@@ -7,6 +7,7 @@ mod cron;
 mod docs;
 mod executions;
 mod http_allow;
+mod interceptors;
 mod kv;
 mod manifest;
 pub mod openapi;
@@ -102,6 +103,7 @@ fn parts() -> Parts {
         .merge(variables::router())
         .merge(http_allow::router())
         .merge(cron::router())
+        .merge(interceptors::router())
         .split_for_parts();
     let (public, public_doc) = auth::public_router().split_for_parts();
     let (tls, tls_doc) = tls::router().split_for_parts();

@@ -49,6 +49,32 @@ pub struct LogLineSchema {
     pub message: String,
 }
 
+/// A module an execution was given.
+#[derive(Serialize, ToSchema)]
+pub struct ModuleUse {
+    /// The module's name (a script of the app).
+    pub name: String,
+    /// The script's id.
+    pub script_id: String,
+    /// Its version then.
+    pub version: i64,
+}
+
+/// What one interceptor did for a request.
+#[derive(Serialize, ToSchema)]
+pub struct InterceptorRun {
+    /// The interceptor's own execution record.
+    pub execution_id: String,
+    /// Its script's id.
+    pub script_id: String,
+    /// Its script's name.
+    pub script_name: String,
+    /// `continued`, `answered` or `failed`.
+    pub result: String,
+    /// The status it answered with (or its error's); 0 when it continued.
+    pub status: u16,
+}
+
 /// Declares the schema of a list response: the items under the list's own
 /// key, and for paged lists the cursor of the next page (`null` on the last;
 /// pass it back as `?cursor=`).
@@ -194,7 +220,7 @@ pub struct CreatedToken {
         description = "Apps, domains, scripts, routes, the execution log, key-value data, document collections, variables and secrets, cron triggers, users and tokens; and which domains the front proxy may obtain certificates for. docs/api.md is the guide.",
     ),
     servers((url = "/api/v1/admin")),
-    components(schemas(ErrorBody, ErrorDetail, LogLineSchema)),
+    components(schemas(ErrorBody, ErrorDetail, LogLineSchema, ModuleUse, InterceptorRun)),
     security(("token" = []), ("session" = [])),
     tags(
         (name = "apps", description = "Apps and their domain claims"),
@@ -207,6 +233,7 @@ pub struct CreatedToken {
         (name = "variables", description = "Each app's variables and secrets (secret values are write-only)"),
         (name = "http-allow", description = "Where each app's scripts may send outbound HTTP requests"),
         (name = "triggers", description = "Cron triggers: each app's scripts run on schedules"),
+        (name = "interceptors", description = "Interceptors: each app's scripts that run before its route scripts"),
         (name = "tls", description = "On-demand TLS: which domains the front proxy (Caddy) may obtain certificates for. Outside the admin API (server `/api/v1`) and unauthenticated"),
     )
 )]

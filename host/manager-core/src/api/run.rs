@@ -110,6 +110,8 @@ async fn run(
         request.id.clone(),
         shared::redact_headers(&request.headers, &m.config.redact_headers),
     );
+    let modules = m.store.modules_of(app_id, script_id).await?;
+    let used = modules.iter().map(shared::ModuleSource::usage).collect();
     let started_at = std::time::SystemTime::now();
     let mut outcome = m
         .executor
@@ -121,6 +123,9 @@ async fn run(
             request,
             limits,
             trigger: Trigger::Test,
+            name: script.name,
+            modules: modules.into(),
+            kind: shared::ExecutionKind::Handler,
         })
         .await;
     shared::metrics::metrics().observe_execution(&app.slug, Trigger::Test, &outcome);
@@ -193,6 +198,9 @@ async fn run(
             .unwrap_or(0) as u64,
         started_at,
         outcome,
+        parent_id: None,
+        modules: used,
+        interceptors: Vec::new(),
     });
     Ok(Json(result))
 }
@@ -252,5 +260,6 @@ fn script_request(body: RunRequest, base: &str) -> Result<ScriptRequest> {
         client_ip: String::new(),
         // Set by the caller, from the admin call's own id.
         id: String::new(),
+        locals: String::new(),
     })
 }

@@ -88,7 +88,7 @@ struct CreateScript {
         (status = 400, description = "`app_required`, `invalid_name`, `invalid_message` or `source_too_large`", body = super::openapi::ErrorBody),
         (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
         (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
-        (status = 422, description = "`compile_error` with `line` and `column`", body = super::openapi::ErrorBody),
+        (status = 422, description = "`compile_error` with `line` and `column` (also a missing module or an import cycle)", body = super::openapi::ErrorBody),
         (status = 503, description = "`executor_unavailable`: the sandbox could not check the script", body = super::openapi::ErrorBody),
     ))]
 async fn create(
@@ -112,8 +112,9 @@ async fn create(
     let (app, renamed) = app_by_ref(&m, &app_id).await?;
     crate::store::validate_script_name(&body.name)?;
     crate::store::check_message(body.message.as_deref())?;
-    m.compile(&body.source).await?;
-    let change = super::versions::change(&m, &principal, body.message).await?;
+    let imports = m.compile_in_app(app.id, &body.name, &body.source).await?;
+    let mut change = super::versions::change(&m, &principal, body.message).await?;
+    change.imports = imports;
     let script = m
         .store
         .create_script_as(app.id, &body.name, &body.description, &body.source, &change)
@@ -152,8 +153,8 @@ struct UpdateScript {
         (status = 200, description = "The updated script", body = Script),
         (status = 400, description = "`invalid_name`, `invalid_message` or `source_too_large`", body = super::openapi::ErrorBody),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
-        (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
-        (status = 422, description = "`compile_error`; the running version stays", body = super::openapi::ErrorBody),
+        (status = 409, description = "`script_name_taken`, or `module_in_use` (renaming a script other scripts import)", body = super::openapi::ErrorBody),
+        (status = 422, description = "`compile_error` (also a missing module or an import cycle); the running version stays", body = super::openapi::ErrorBody),
         (status = 503, description = "`executor_unavailable`", body = super::openapi::ErrorBody),
     ))]
 async fn update(
@@ -164,10 +165,15 @@ async fn update(
 ) -> Result<Json<Script>> {
     let script = m.store.script(super::path_id("script", &id)?).await?;
     crate::store::check_message(body.message.as_deref())?;
-    if let Some(source) = &body.source {
-        m.compile(source).await?;
-    }
-    let change = super::versions::change(&m, &principal, body.message).await?;
+    let imports = match &body.source {
+        Some(source) => {
+            let name = body.name.as_deref().unwrap_or(&script.name);
+            m.compile_in_app(script.app_id, name, source).await?
+        }
+        None => Vec::new(),
+    };
+    let mut change = super::versions::change(&m, &principal, body.message).await?;
+    change.imports = imports;
     let updated = m
         .store
         .update_script_as(
@@ -190,8 +196,8 @@ async fn update(
         (status = 200, description = "The updated script", body = Script),
         (status = 400, description = "`invalid_name`, `invalid_message` or `source_too_large`", body = super::openapi::ErrorBody),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
-        (status = 409, description = "`script_name_taken`", body = super::openapi::ErrorBody),
-        (status = 422, description = "`compile_error`; the running version stays", body = super::openapi::ErrorBody),
+        (status = 409, description = "`script_name_taken`, or `module_in_use` (renaming a script other scripts import)", body = super::openapi::ErrorBody),
+        (status = 422, description = "`compile_error` (also a missing module or an import cycle); the running version stays", body = super::openapi::ErrorBody),
         (status = 503, description = "`executor_unavailable`", body = super::openapi::ErrorBody),
     ))]
 async fn replace(
@@ -208,6 +214,7 @@ async fn replace(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
+        (status = 409, description = "`module_in_use` (other scripts import it) or `script_in_use` (an interceptor runs it)", body = super::openapi::ErrorBody),
     ))]
 async fn remove(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
     m.store

@@ -39,7 +39,11 @@ pub(super) async fn change(
             },
         },
     };
-    Ok(ScriptChange { author, message })
+    Ok(ScriptChange {
+        author,
+        message,
+        imports: Vec::new(),
+    })
 }
 
 /// Applies `--versions-keep` after a save. A failure costs only disk, so it
@@ -137,7 +141,7 @@ struct Rollback {
         (status = 200, description = "The script, running the old source as its newest version (unchanged when that source is already current)", body = Script),
         (status = 400, description = "`invalid_version` or `invalid_message`", body = super::openapi::ErrorBody),
         (status = 404, description = "`not_found`: no such script or version", body = super::openapi::ErrorBody),
-        (status = 422, description = "`compile_error`: the old source no longer compiles", body = super::openapi::ErrorBody),
+        (status = 422, description = "`compile_error`: the old source no longer compiles, or imports a module the app no longer has", body = super::openapi::ErrorBody),
     ))]
 async fn rollback(
     State(m): State<Manager>,
@@ -158,13 +162,16 @@ async fn rollback(
     crate::store::check_message(body.message.as_deref())?;
     let old = m.store.script_version(&script, body.version).await?;
     let source = old.source.unwrap_or_default();
-    // The guest may have changed since: the old source is checked as a
-    // new one would be.
-    m.compile(&source).await?;
+    // The guest and the app's other scripts may have changed since: the
+    // old source is checked as a new one would be, its imports included.
+    let imports = m
+        .compile_in_app(script.app_id, &script.name, &source)
+        .await?;
     let message = body
         .message
         .or_else(|| Some(format!("rollback to version {}", body.version)));
-    let change = change(&m, &principal, message).await?;
+    let mut change = change(&m, &principal, message).await?;
+    change.imports = imports;
     let updated = m
         .store
         .update_script_as(&script, None, None, Some(&source), &change)

@@ -105,6 +105,8 @@ pub(crate) struct TriggerTarget {
     pub(crate) app_slug: String,
     /// The version of the source.
     pub(crate) version: i64,
+    /// The script's name.
+    pub(crate) name: String,
 }
 
 const COLUMNS: &str = "t.id, t.script_id, s.name AS script_name, t.schedule, t.timezone, \
@@ -131,7 +133,18 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 /// The id of the app's script named by `script` (an id, else a name);
 /// 400 `invalid_script` when the app has none such: a trigger may only run
 /// its own app's scripts, and another app's script id is "none such" here.
-async fn script_in_app(tx: &mut Tx, app_id: AppId, script: &str) -> Result<String> {
+pub(crate) async fn script_in_app(tx: &mut Tx, app_id: AppId, script: &str) -> Result<String> {
+    script_of_app(tx, app_id, script, "a trigger runs").await
+}
+
+/// [`script_in_app`] for whatever `role` says runs the script (`an
+/// interceptor runs`), in the error message.
+pub(crate) async fn script_of_app(
+    tx: &mut Tx,
+    app_id: AppId,
+    script: &str,
+    role: &str,
+) -> Result<String> {
     let id: Option<String> = sqlx::query_scalar(
         "SELECT id FROM scripts WHERE app_id = $1 AND (id = $2 OR name = $2)
          ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1",
@@ -144,7 +157,7 @@ async fn script_in_app(tx: &mut Tx, app_id: AppId, script: &str) -> Result<Strin
         StoreError::bad_request(
             ErrorCode::InvalidScript,
             format!(
-                "this app has no script '{script}': a trigger runs one of its own app's scripts, named by id or name"
+                "this app has no script '{script}': {role} one of its own app's scripts, named by id or name"
             ),
         )
     })
@@ -358,18 +371,19 @@ impl Store {
         &self,
         script_id: ScriptId,
     ) -> Result<Option<TriggerTarget>> {
-        let row: Option<(String, Option<String>, String, i64)> = sqlx::query_as(
-            "SELECT s.source, a.limits, a.slug, s.version FROM scripts s JOIN apps a ON a.id = s.app_id WHERE s.id = $1",
+        let row: Option<(String, Option<String>, String, i64, String)> = sqlx::query_as(
+            "SELECT s.source, a.limits, a.slug, s.version, s.name FROM scripts s JOIN apps a ON a.id = s.app_id WHERE s.id = $1",
         )
         .bind(script_id.to_string())
         .fetch_optional(&self.db.pool)
         .await?;
         Ok(
-            row.map(|(source, limits, app_slug, version)| TriggerTarget {
+            row.map(|(source, limits, app_slug, version, name)| TriggerTarget {
                 source,
                 limits,
                 app_slug,
                 version,
+                name,
             }),
         )
     }

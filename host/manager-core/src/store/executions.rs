@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use shared::{AppId, ExecutionId, ScriptId};
-use shared::{ExecutionRecord, LogLine};
+use shared::{ExecutionRecord, InterceptorRun, LogLine, ModuleUse};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -56,6 +56,10 @@ pub struct ExecutionSummary {
     pub duration_ms: f64,
     /// RFC 3339.
     pub started_at: String,
+    /// The execution this one ran under: the `invoke` caller, or the
+    /// request an interceptor guarded; `null` for a request's own.
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<ExecutionId>,
 }
 
 /// The error part of an execution record.
@@ -85,6 +89,16 @@ pub struct Execution {
     /// The request's headers (lower-case names), with `authorization`,
     /// `cookie` and the configured secret headers `[redacted]`.
     pub request_headers: BTreeMap<String, String>,
+    /// The modules (scripts of the app) it was given to import.
+    #[schema(value_type = Vec<crate::api::openapi::ModuleUse>)]
+    pub modules: Vec<ModuleUse>,
+    /// The interceptors that ran before the route's script, in order, and
+    /// what each did.
+    #[schema(value_type = Vec<crate::api::openapi::InterceptorRun>)]
+    pub interceptors: Vec<InterceptorRun>,
+    /// Every execution below this one (children, their children, …),
+    /// oldest first, each with its `parent_id`: the tree of a request.
+    pub descendants: Vec<ExecutionSummary>,
 }
 
 impl Execution {
@@ -116,10 +130,14 @@ impl Execution {
                 fuel_used: i64::try_from(r.outcome.fuel_used).unwrap_or(i64::MAX),
                 duration_ms: r.outcome.duration.as_micros() as f64 / 1000.0,
                 started_at: rfc3339(to_ms(r.started_at)),
+                parent_id: r.parent_id,
             },
             logs: r.outcome.logs.clone(),
             logs_dropped: i64::from(r.outcome.logs_dropped),
             request_headers: header_map(stored_headers(&r.request_headers)),
+            modules: r.modules.clone(),
+            interceptors: r.interceptors.clone(),
+            descendants: Vec::new(),
         }
     }
 }
@@ -286,7 +304,8 @@ impl ExecutionFilter {
 
 const COLUMNS: &str = "id, app_id, script_id, route_id, trigger_kind, method, path, status, error_code, \
     error_message, error_line, error_column, fuel_used, duration_us, logs, logs_dropped, started_at, \
-    seq, host, request_id, request_headers, response_bytes, script_version";
+    seq, host, request_id, request_headers, response_bytes, script_version, parent_id, modules, \
+    interceptors";
 
 fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
     let code: Option<String> = row.try_get("error_code")?;
@@ -320,14 +339,17 @@ fn summary(row: &AnyRow) -> Result<ExecutionSummary> {
         fuel_used: row.try_get("fuel_used")?,
         duration_ms: row.try_get::<i64, _>("duration_us")? as f64 / 1000.0,
         started_at: rfc3339(row.try_get("started_at")?),
+        parent_id: row
+            .try_get::<Option<String>, _>("parent_id")?
+            .and_then(|id| id.parse().ok()),
     })
 }
 
-/// Rows per `INSERT` of the execution log: 64 rows of 23 values stay far
+/// Rows per `INSERT` of the execution log: 64 rows of 26 values stay far
 /// below both engines' bind-parameter limits (SQLite 32,766, PostgreSQL 65,535).
 const ROWS_PER_INSERT: usize = 64;
 /// Values per execution-log row (the columns of [`COLUMNS`]).
-const VALUES_PER_ROW: usize = 23;
+const VALUES_PER_ROW: usize = 26;
 
 /// `INSERT INTO executions (…) VALUES ($1, …, $17), ($18, …), …` for `rows` rows
 /// on PostgreSQL, `(?, …, ?), …` on SQLite.
@@ -455,7 +477,10 @@ impl Store {
                             .unwrap_or_else(|_| "[]".into()),
                     )
                     .bind(i64::try_from(r.response_bytes).unwrap_or(i64::MAX))
-                    .bind((r.script_version > 0).then_some(r.script_version));
+                    .bind((r.script_version > 0).then_some(r.script_version))
+                    .bind(r.parent_id.map(|id| id.to_string()))
+                    .bind(serde_json::to_string(&r.modules).unwrap_or_else(|_| "[]".into()))
+                    .bind(serde_json::to_string(&r.interceptors).unwrap_or_else(|_| "[]".into()));
                 seq += 1;
             }
             query.execute(&mut *tx).await?;
@@ -596,6 +621,9 @@ impl Store {
                         logs: Vec::new(),
                         logs_dropped: 0,
                         request_headers: BTreeMap::new(),
+                        modules: Vec::new(),
+                        interceptors: Vec::new(),
+                        descendants: Vec::new(),
                     })
                 }
             })
@@ -716,14 +744,51 @@ impl Store {
         })
     }
 
-    /// One execution with its log lines.
+    /// One execution with its log lines and the executions below it.
     pub async fn execution(&self, id: ExecutionId) -> Result<Execution> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM executions WHERE id = $1"))
             .bind(id.to_string())
             .fetch_optional(&self.db.pool)
             .await?
             .ok_or_else(|| StoreError::not_found("execution", id))?;
-        detail(&row)
+        let mut execution = detail(&row)?;
+        execution.descendants = self.descendants(id).await?;
+        Ok(execution)
+    }
+
+    /// The records below `id`, level by level (a request's tree is small:
+    /// its interceptors and at most a few levels of `invoke`), oldest first.
+    async fn descendants(&self, id: ExecutionId) -> Result<Vec<ExecutionSummary>> {
+        let mut found = Vec::new();
+        let mut level = vec![id.to_string()];
+        // Bounded: `invoke` nests a few levels, and a record never becomes
+        // its own ancestor, but a bound costs nothing.
+        for _ in 0..16 {
+            if level.is_empty() {
+                break;
+            }
+            let placeholders = (1..=level.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT {COLUMNS} FROM executions WHERE parent_id IN ({placeholders}) \
+                 ORDER BY started_at, seq"
+            );
+            let mut query = sqlx::query(&sql);
+            for parent in &level {
+                query = query.bind(parent.clone());
+            }
+            let rows = query.fetch_all(&self.db.pool).await?;
+            level = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let child = summary(row)?;
+                level.push(child.id.to_string());
+                found.push(child);
+            }
+        }
+        found.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.seq.cmp(&b.seq)));
+        Ok(found)
     }
 }
 
@@ -735,6 +800,10 @@ fn detail(row: &AnyRow) -> Result<Execution> {
         logs: serde_json::from_str(&logs).unwrap_or_default(),
         logs_dropped: row.try_get("logs_dropped")?,
         request_headers: header_map(serde_json::from_str(&headers).unwrap_or_default()),
+        modules: serde_json::from_str(&row.try_get::<String, _>("modules")?).unwrap_or_default(),
+        interceptors: serde_json::from_str(&row.try_get::<String, _>("interceptors")?)
+            .unwrap_or_default(),
+        descendants: Vec::new(),
     })
 }
 
@@ -767,7 +836,7 @@ mod tests {
     fn insert_has_one_placeholder_per_column_and_row() {
         assert_eq!(COLUMNS.split(',').count(), VALUES_PER_ROW);
         let sql = insert_sql(3, true);
-        assert!(sql.ends_with("$66, $67, $68, $69) ON CONFLICT (id) DO NOTHING"));
+        assert!(sql.ends_with("$75, $76, $77, $78) ON CONFLICT (id) DO NOTHING"));
         assert_eq!(sql.matches('$').count(), 3 * VALUES_PER_ROW);
         let sql = insert_sql(3, false);
         assert_eq!(sql.matches('?').count(), 3 * VALUES_PER_ROW);

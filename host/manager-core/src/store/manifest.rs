@@ -85,14 +85,19 @@ impl Store {
                     name,
                     description,
                     source,
+                    imports,
                 } => {
                     let id = ScriptId::new();
+                    let change = ScriptChange {
+                        imports: imports.clone(),
+                        ..change.clone()
+                    };
                     insert_script(
                         &mut tx,
                         id,
                         app_id,
                         (name, description, source),
-                        change,
+                        &change,
                         now,
                     )
                     .await?;
@@ -102,12 +107,14 @@ impl Store {
                     name,
                     description,
                     source,
+                    imports,
                 } => {
                     let id = script_id(&scripts, name)?;
                     sqlx::query(
-                        "UPDATE scripts SET description = $1, updated_at = $2 WHERE id = $3",
+                        "UPDATE scripts SET description = $1, imports = $2, updated_at = $3 WHERE id = $4",
                     )
                     .bind(description)
+                    .bind(super::scripts::imports_json(imports))
                     .bind(now)
                     .bind(id.to_string())
                     .execute(&mut *tx)
@@ -209,6 +216,36 @@ impl Store {
                 }
                 Op::DeleteCron { id } => {
                     delete_in_app(&mut tx, "cron_triggers", "id", &app, id).await?
+                }
+                Op::CreateInterceptor {
+                    script,
+                    prefix,
+                    position,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO interceptors (id, app_id, script_id, prefix, position, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                    )
+                    .bind(Uuid::now_v7().to_string())
+                    .bind(&app)
+                    .bind(script_id(&scripts, script)?.to_string())
+                    .bind(prefix)
+                    .bind(position)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Op::MoveInterceptor { id, position } => {
+                    sqlx::query("UPDATE interceptors SET position = $1, updated_at = $2 WHERE id = $3 AND app_id = $4")
+                        .bind(position)
+                        .bind(now)
+                        .bind(id)
+                        .bind(&app)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Op::DeleteInterceptor { id } => {
+                    delete_in_app(&mut tx, "interceptors", "id", &app, id).await?
                 }
                 Op::SetVariable { name, value } => {
                     super::variables::put_plain_variable(&mut tx, app_id, name, value).await?;

@@ -8,6 +8,7 @@ mod docs;
 pub(crate) mod error;
 mod executions;
 mod http_allow;
+mod interceptors;
 mod kv;
 mod logins;
 mod manifest;
@@ -36,6 +37,9 @@ pub use executions::{
     Execution, ExecutionFailure, ExecutionFilter, ExecutionStats, ExecutionSummary, StatusFilter,
 };
 pub use http_allow::{HttpAllowEntry, MAX_ALLOW_ENTRIES, parse_allow_pattern};
+pub use interceptors::{
+    Interceptor, InterceptorChanges, MAX_INTERCEPTORS_PER_APP, normalize_prefix,
+};
 pub use kv::{KvEntry, KvEntryPage, KvQuota, KvUsage, MAX_LIST_LIMIT};
 pub use logins::MAX_LOGIN_KEYS;
 pub(crate) use routes::conflict_message;
@@ -175,10 +179,16 @@ impl Store {
             sqlx::query_as("SELECT app_id, pattern FROM app_domains")
                 .fetch_all(&mut *tx)
                 .await?;
-        let scripts: Vec<(String, String, String, String, i64)> =
-            sqlx::query_as("SELECT id, app_id, name, source, version FROM scripts")
+        let scripts: Vec<(String, String, String, String, i64, String)> =
+            sqlx::query_as("SELECT id, app_id, name, source, version, imports FROM scripts")
                 .fetch_all(&mut *tx)
                 .await?;
+        let interceptors: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, app_id, script_id, prefix, position FROM interceptors \
+             ORDER BY app_id, position, created_at, id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         let routes: Vec<(String, String, String, String, String, String)> =
             sqlx::query_as("SELECT id, app_id, script_id, method, path, host FROM routes")
                 .fetch_all(&mut *tx)
@@ -202,13 +212,23 @@ impl Store {
                 rate_limit: rate_limit.and_then(|r| serde_json::from_str(&r).ok()),
             });
         }
-        for (script_id, app_id, name, source, version) in scripts {
+        for (script_id, app_id, name, source, version, imports) in scripts {
             snapshot.scripts.push(ScriptEntry {
                 id: id(&script_id)?,
                 app_id: id(&app_id)?,
                 name,
                 source: Arc::from(source),
                 version,
+                imports: serde_json::from_str(&imports).unwrap_or_default(),
+            });
+        }
+        for (interceptor_id, app_id, script_id, prefix, position) in interceptors {
+            snapshot.interceptors.push(shared::InterceptorSpec {
+                id: interceptor_id,
+                app_id: id(&app_id)?,
+                script_id: id(&script_id)?,
+                prefix,
+                position,
             });
         }
         for (route_id, app_id, script_id, method, path, host) in routes {

@@ -48,6 +48,9 @@ pub struct ScriptChange {
     pub author: String,
     /// The change's message (`-m` in the CLI), if any.
     pub message: Option<String>,
+    /// The modules the new source imports, as checked at upload
+    /// ([`Manager::compile_in_app`](crate::Manager)); stored with it.
+    pub imports: Vec<String>,
 }
 
 /// Longest version message kept.
@@ -142,7 +145,7 @@ pub(crate) async fn insert_script(
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO scripts (id, app_id, name, description, source, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+        "INSERT INTO scripts (id, app_id, name, description, source, version, created_at, updated_at, imports) VALUES ($1, $2, $3, $4, $5, 1, $6, $6, $7)",
     )
     .bind(id.to_string())
     .bind(app_id.to_string())
@@ -150,10 +153,92 @@ pub(crate) async fn insert_script(
     .bind(description)
     .bind(source)
     .bind(now)
+    .bind(imports_json(&change.imports))
     .execute(&mut **tx)
     .await
     .on_conflict(ErrorCode::ScriptNameTaken, || format!("this app already has a script named '{name}'"))?;
     insert_version(tx, id, 1, source, change, now).await
+}
+
+/// A script's imports as stored: a JSON array of module names.
+pub(crate) fn imports_json(imports: &[String]) -> String {
+    serde_json::to_string(imports).unwrap_or_else(|_| "[]".into())
+}
+
+/// The scripts of `app_id` that import `name`, by name (sorted).
+pub(crate) async fn importers_of(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    app_id: AppId,
+    name: &str,
+) -> Result<Vec<String>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, imports FROM scripts WHERE app_id = $1 AND imports <> '[]'")
+            .bind(app_id.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut importers: Vec<String> = rows
+        .into_iter()
+        .filter(|(importer, imports)| {
+            importer != name
+                && serde_json::from_str::<Vec<String>>(imports)
+                    .is_ok_and(|imports| imports.iter().any(|i| i == name))
+        })
+        .map(|(importer, _)| importer)
+        .collect();
+    importers.sort();
+    Ok(importers)
+}
+
+/// `409 module_in_use` when other scripts of the app import `name`.
+pub(crate) async fn refuse_if_imported(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    app_id: AppId,
+    name: &str,
+    doing: &str,
+) -> Result<()> {
+    let importers = importers_of(tx, app_id, name).await?;
+    if importers.is_empty() {
+        return Ok(());
+    }
+    let list = importers
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(StoreError::Conflict {
+        code: ErrorCode::ModuleInUse,
+        message: format!(
+            "script '{name}' is imported by {list}; remove those imports before {doing} it"
+        ),
+    })
+}
+
+/// `409 script_in_use` when the script is one of its app's interceptors.
+pub(crate) async fn refuse_if_interceptor(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    script_id: ScriptId,
+    name: &str,
+) -> Result<()> {
+    let prefixes: Vec<String> = sqlx::query_scalar(
+        "SELECT prefix FROM interceptors WHERE script_id = $1 ORDER BY position",
+    )
+    .bind(script_id.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    if prefixes.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Conflict {
+        code: ErrorCode::ScriptInUse,
+        message: format!(
+            "script '{name}' is the app's interceptor for {}; delete the interceptor first",
+            prefixes
+                .iter()
+                .map(|p| format!("'{p}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
 }
 
 /// Records `source` as version `version` of `script_id` in `tx`.
@@ -365,6 +450,10 @@ impl Store {
         } else {
             current
         };
+        if name != script.name {
+            // Importers find a module by name: renaming it would break them.
+            refuse_if_imported(&mut tx, script.app_id, &script.name, "renaming").await?;
+        }
         sqlx::query("UPDATE scripts SET name = $1, description = $2, source = $3, version = $4, updated_at = $5 WHERE id = $6")
             .bind(name)
             .bind(description.unwrap_or(&script.description))
@@ -375,6 +464,13 @@ impl Store {
             .execute(&mut *tx)
             .await
             .on_conflict(ErrorCode::ScriptNameTaken, || format!("this app already has a script named '{name}'"))?;
+        if new_source.is_some() {
+            sqlx::query("UPDATE scripts SET imports = $1 WHERE id = $2")
+                .bind(imports_json(&change.imports))
+                .bind(script.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(source) = new_source {
             insert_version(&mut tx, script.id, version, source, change, now).await?;
         }
@@ -436,16 +532,45 @@ impl Store {
         .rows_affected())
     }
 
-    /// Deletes a script and its routes.
+    /// Deletes a script and its routes; `409 module_in_use` while other
+    /// scripts import it, `409 script_in_use` while it is an interceptor.
     pub async fn delete_script(&self, id: ScriptId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM scripts WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.db.pool)
-            .await?;
-        if done.rows_affected() == 0 {
+        let mut tx = self.db.begin_write().await?;
+        let found: Option<(String, String)> =
+            sqlx::query_as("SELECT app_id, name FROM scripts WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((app_id, name)) = found else {
             return Err(StoreError::not_found("script", id));
-        }
+        };
+        let app_id: AppId = app_id
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("script {id} has a malformed app id")))?;
+        refuse_if_imported(&mut tx, app_id, &name, "deleting").await?;
+        refuse_if_interceptor(&mut tx, id, &name).await?;
+        sqlx::query("DELETE FROM scripts WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Each script of the app by name, with the modules it imports.
+    pub async fn import_graph(
+        &self,
+        app_id: AppId,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, imports FROM scripts WHERE app_id = $1")
+                .bind(app_id.to_string())
+                .fetch_all(&self.db.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, imports)| (name, serde_json::from_str(&imports).unwrap_or_default()))
+            .collect())
     }
 
     /// Number of scripts an app has (the Hello World seed, app statistics).
@@ -456,5 +581,88 @@ impl Store {
                 .fetch_one(&self.db.pool)
                 .await?,
         )
+    }
+}
+
+/// Modules and `invoke` targets: what executions outside the routing cache
+/// (cron runs, test runs, `invoke`) need of the app's scripts.
+impl Store {
+    /// The modules an execution of `script_id` is given: its imports,
+    /// transitively, from its own app only.
+    pub async fn modules_of(
+        &self,
+        app_id: AppId,
+        script_id: ScriptId,
+    ) -> Result<Vec<shared::ModuleSource>> {
+        let imports: Option<String> =
+            sqlx::query_scalar("SELECT imports FROM scripts WHERE id = $1 AND app_id = $2")
+                .bind(script_id.to_string())
+                .bind(app_id.to_string())
+                .fetch_optional(&self.db.pool)
+                .await?;
+        let imports = imports
+            .and_then(|i| serde_json::from_str(&i).ok())
+            .unwrap_or_default();
+        self.module_sources(app_id, imports).await
+    }
+
+    /// The scripts of `app_id` that `imports` name, and theirs, each once,
+    /// sorted by name. A name without a script is skipped (the guest then
+    /// reports the module as missing).
+    async fn module_sources(
+        &self,
+        app_id: AppId,
+        imports: Vec<String>,
+    ) -> Result<Vec<shared::ModuleSource>> {
+        let mut modules: Vec<shared::ModuleSource> = Vec::new();
+        let mut pending = imports;
+        while let Some(name) = pending.pop() {
+            if modules.iter().any(|m| m.name == name) {
+                continue;
+            }
+            let row: Option<(String, i64, String, String)> = sqlx::query_as(
+                "SELECT id, version, source, imports FROM scripts WHERE app_id = $1 AND name = $2",
+            )
+            .bind(app_id.to_string())
+            .bind(&name)
+            .fetch_optional(&self.db.pool)
+            .await?;
+            if let Some((id, version, source, imports)) = row {
+                pending.extend(serde_json::from_str::<Vec<String>>(&imports).unwrap_or_default());
+                modules.push(shared::ModuleSource {
+                    name,
+                    script_id: super::id(&id)?,
+                    version,
+                    source: source.into(),
+                });
+            }
+        }
+        modules.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(modules)
+    }
+
+    /// The app's script `name`, ready for `invoke`: source, modules and
+    /// the app's limits. `None` when the app has no such script.
+    pub async fn invocable(&self, app_id: AppId, name: &str) -> Result<Option<shared::Invocable>> {
+        let row: Option<(String, i64, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT s.id, s.version, s.source, s.imports, a.limits \
+             FROM scripts s JOIN apps a ON a.id = s.app_id WHERE s.app_id = $1 AND s.name = $2",
+        )
+        .bind(app_id.to_string())
+        .bind(name)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        let Some((id, version, source, imports, limits)) = row else {
+            return Ok(None);
+        };
+        let imports = serde_json::from_str(&imports).unwrap_or_default();
+        Ok(Some(shared::Invocable {
+            script_id: super::id(&id)?,
+            name: name.to_owned(),
+            version,
+            source: source.into(),
+            modules: self.module_sources(app_id, imports).await?,
+            limits: super::app_limits(limits.as_deref()),
+        }))
     }
 }

@@ -24,8 +24,8 @@ impl ExecutorClient for NoExecutor {
         panic!("these tests run no scripts")
     }
 
-    async fn check(&self, _: &str) -> Result<(), ExecutionError> {
-        Ok(())
+    async fn check(&self, _: &str) -> Result<Vec<shared::ImportRef>, ExecutionError> {
+        Ok(Vec::new())
     }
 }
 

@@ -53,19 +53,14 @@ impl RemoteExecutor {
 }
 
 fn failed(error: ExecutionError) -> ExecutionOutcome {
-    ExecutionOutcome {
-        outcome: Err(error),
-        fuel_used: 0,
-        duration: Duration::ZERO,
-        logs: Vec::new(),
-        logs_dropped: 0,
-    }
+    ExecutionOutcome::failed(error)
 }
 
 /// The answer to `/internal/v1/check`.
 #[derive(Debug, Serialize, Deserialize)]
 struct Checked {
-    result: Result<(), ExecutionError>,
+    /// The source's `import` statements, or why it does not compile.
+    result: Result<Vec<shared::ImportRef>, ExecutionError>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -96,7 +91,7 @@ impl ExecutorClient for RemoteExecutor {
         failed(ExecutionError::Unavailable)
     }
 
-    async fn check(&self, source: &str) -> Result<(), ExecutionError> {
+    async fn check(&self, source: &str) -> Result<Vec<shared::ImportRef>, ExecutionError> {
         let request = CheckRequest {
             source: source.to_owned(),
         };

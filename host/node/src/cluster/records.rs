@@ -164,7 +164,12 @@ mod tests {
                     message: "x".repeat(log_bytes),
                 }],
                 logs_dropped: 0,
+                next: None,
+                children: Vec::new(),
             },
+            parent_id: None,
+            modules: Vec::new(),
+            interceptors: Vec::new(),
         }
     }
 

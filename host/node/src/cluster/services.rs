@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::{
     AllowPattern, AppId, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    KvPage, KvService, ServiceError, ServiceProvider, require_service,
+    Invocable, KvPage, KvService, ScriptsService, ServiceError, ServiceProvider, require_service,
 };
 
 use super::Peer;
@@ -253,6 +253,9 @@ service_calls! {
     }
     http: HttpAllowList {
         HttpAllowed => allowed() -> Vec<AllowPattern>;
+    }
+    scripts: ScriptsService {
+        ScriptsInvocable => invocable(name: &str => String) -> Option<Invocable>;
     }
 }
 

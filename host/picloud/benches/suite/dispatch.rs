@@ -61,6 +61,7 @@ fn app(snapshot: &mut RoutingSnapshot, domains: Vec<String>) {
             name: format!("s{}", snapshot.scripts.len()),
             source: Arc::from("1"),
             version: 1,
+            imports: Vec::new(),
         });
         snapshot.routes.push(RouteSpec {
             id: RouteId::new(),

@@ -39,6 +39,9 @@ pub(crate) fn request(source: &str) -> ExecutionRequest {
         },
         limits: Limits::default(),
         trigger: shared::Trigger::Http,
+        name: String::new(),
+        modules: Default::default(),
+        kind: shared::ExecutionKind::Handler,
     }
 }
 
@@ -101,6 +104,30 @@ fn native_rhai(engine: &rhai::Engine) {
     black_box(value);
 }
 
+/// A 100-line module: 25 four-line functions.
+fn module_source() -> String {
+    (0..25)
+        .map(|i| format!("fn f{i}(x) {{\n    let y = x + {i};\n    y * 2\n}}\n"))
+        .collect()
+}
+
+/// The same work twice: calling three functions of a 100-line module that
+/// the script imports (compiled inside the fresh instance, like every
+/// import), and with the module's code pasted into the script.
+fn module_requests() -> (ExecutionRequest, ExecutionRequest) {
+    let module = module_source();
+    let inline = request(&format!("{module}\nf0(1) + f12(2) + f24(3)"));
+    let mut imported = request("import \"lib\" as l;\nl::f0(1) + l::f12(2) + l::f24(3)");
+    imported.modules = vec![shared::ModuleSource {
+        name: "lib".into(),
+        script_id: ScriptId::new(),
+        version: 1,
+        source: module.into(),
+    }]
+    .into();
+    (imported, inline)
+}
+
 pub(crate) fn run(opts: &Opts, executor: &Executor, table: &mut Table) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -116,6 +143,12 @@ pub(crate) fn run(opts: &Opts, executor: &Executor, table: &mut Table) {
         b"Hello, World!"
     );
 
+    let (imported, inline) = module_requests();
+    for request in [&imported, &inline] {
+        let outcome = rt.block_on(executor.execute(request.clone()));
+        assert_eq!(outcome.outcome.expect("the module runs").body, b"84");
+    }
+
     let (rounds, batch) = opts.pick((31, 100), (3, 5));
     let medians = testkit::bench::interleaved_medians(
         &mut [
@@ -128,13 +161,30 @@ pub(crate) fn run(opts: &Opts, executor: &Executor, table: &mut Table) {
                     .expect("instantiates")
             },
             &mut || native_rhai(&rhai_engine),
+            &mut || {
+                black_box(rt.block_on(executor.execute(black_box(imported.clone()))));
+            },
+            &mut || {
+                black_box(rt.block_on(executor.execute(black_box(inline.clone()))));
+            },
         ],
         rounds,
         std::time::Duration::from_millis(batch),
     );
-    let [fresh, empty, guest, native] = medians[..] else {
-        unreachable!("four workloads")
+    let [fresh, empty, guest, native, with_module, same_inline] = medians[..] else {
+        unreachable!("six workloads")
     };
+    // What an import costs (docs/performance.md): measured, no target.
+    table.push(Row {
+        bench: "1 execution",
+        figure: "script importing one 100-line module".into(),
+        value: Figure::of_duration_us(with_module),
+        reference: Some((
+            "the same code inline".into(),
+            Figure::of_duration_us(same_inline),
+        )),
+        target: Target::None,
+    });
     let figure = "hello world, fresh instance";
     for (reference, value, target) in [
         (
