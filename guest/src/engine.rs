@@ -55,6 +55,7 @@ fn build() -> Engine {
     engine.register_static_module("docs", crate::services::docs_module().into());
     engine.register_static_module("http", crate::services::http_module().into());
     engine.register_static_module("env", crate::services::env_module().into());
+    engine.register_static_module("users", crate::users::users_module().into());
     crate::services::register_invoke(&mut engine);
     convert::register(&mut engine);
     crate::time::register(&mut engine);
@@ -115,8 +116,10 @@ pub(crate) fn run(
     request: HttpRequest,
     modules: Vec<ModuleSource>,
 ) -> Result<HttpResponse, ScriptError> {
-    let (value, _) = evaluate(engine, source, request, modules)?;
-    convert::to_response(value).map_err(ScriptError::BadResponse)
+    match evaluate(engine, source, request, modules)? {
+        Evaluated::Value(value, _) => convert::to_response(value).map_err(ScriptError::BadResponse),
+        Evaluated::Answered(response) => Ok(response),
+    }
 }
 
 /// Runs an interceptor: `()` goes on with `request.locals` as the script
@@ -127,7 +130,10 @@ pub(crate) fn intercept(
     request: HttpRequest,
     modules: Vec<ModuleSource>,
 ) -> Result<InterceptOutcome, ScriptError> {
-    let (value, mut scope) = evaluate(engine, source, request, modules)?;
+    let (value, mut scope) = match evaluate(engine, source, request, modules)? {
+        Evaluated::Value(value, scope) => (value, scope),
+        Evaluated::Answered(response) => return Ok(InterceptOutcome::Respond(response)),
+    };
     if !value.is_unit() {
         return convert::to_response(value)
             .map(InterceptOutcome::Respond)
@@ -149,12 +155,31 @@ pub(crate) fn intercept(
     Ok(InterceptOutcome::Next(json.to_string()))
 }
 
+/// How a script ended without a script error.
+enum Evaluated {
+    /// It returned this value (with the scope it left).
+    Value(Dynamic, Scope<'static>),
+    /// An uncaught `users::` error that answers the request by itself
+    /// (`users::uncaught_response`).
+    Answered(crate::picloud::platform::types::HttpResponse),
+}
+
+/// The value a script threw, however deep in function calls.
+fn thrown(err: &EvalAltResult) -> Option<&Dynamic> {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => thrown(inner),
+        EvalAltResult::ErrorRuntime(value, _) => Some(value),
+        _ => None,
+    }
+}
+
 fn evaluate(
     engine: &Engine,
     source: &str,
     request: HttpRequest,
     modules: Vec<ModuleSource>,
-) -> Result<(Dynamic, Scope<'static>), ScriptError> {
+) -> Result<Evaluated, ScriptError> {
     crate::modules::provide(modules);
     let ast = engine.compile(source).map_err(|err| match *err.0 {
         rhai::ParseErrorType::ExprTooDeep => {
@@ -171,10 +196,21 @@ fn evaluate(
         );
     }
     scope.push("request", request);
-    let value = engine
-        .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
-        .map_err(|err| eval_error(*err))?;
-    Ok((value, scope))
+    match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast) {
+        Ok(value) => Ok(Evaluated::Value(value, scope)),
+        Err(err) => match thrown(&err).and_then(crate::users::uncaught_response) {
+            Some(response) => {
+                // The log says why the script answered what it did not return.
+                let why = crate::users::describe_users_error(thrown(&err).expect("matched"));
+                log::write(
+                    Level::Warn,
+                    &format!("uncaught {why} (answered {})", response.status),
+                );
+                Ok(Evaluated::Answered(response))
+            }
+            None => Err(eval_error(*err)),
+        },
+    }
 }
 
 pub(crate) fn position(pos: Position) -> Option<crate::picloud::platform::types::Position> {
@@ -216,6 +252,9 @@ fn eval_error(err: EvalAltResult) -> ScriptError {
         // sentence.
         EvalAltResult::ErrorRuntime(value, _) if crate::services::is_invoke_error(value) => {
             crate::services::describe_invoke_error(value)
+        }
+        EvalAltResult::ErrorRuntime(value, _) if crate::users::is_users_error(value) => {
+            crate::users::describe_users_error(value)
         }
         // `throw value` surfaces the thrown value itself, not Rhai's wrapper text.
         EvalAltResult::ErrorRuntime(value, _) if !value.is_unit() => value.to_string(),

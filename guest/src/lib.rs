@@ -18,6 +18,7 @@ mod limits;
 mod modules;
 mod services;
 mod time;
+mod users;
 
 #[allow(
     unsafe_code,

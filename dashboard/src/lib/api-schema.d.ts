@@ -441,6 +441,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{app}/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An app's end-user accounts by email, one page; `q` searches emails. */
+        get: operations["app-users_list_app_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the app's accounts, with its count of live sessions. */
+        get: operations["app-users_show_app_user"];
+        put?: never;
+        post?: never;
+        /** Delete an account with its sessions and tokens. */
+        delete: operations["app-users_remove_app_user"];
+        options?: never;
+        head?: never;
+        /** Disable or re-enable an account. */
+        patch: operations["app-users_update_app_user"];
+        trace?: never;
+    };
+    "/apps/{app}/users/{id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End every session of an account (it signs in again to get a new one). */
+        delete: operations["app-users_revoke_app_user_sessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/apps/{app}/variables": {
         parameters: {
             query?: never;
@@ -916,6 +969,7 @@ export interface components {
             slug: string;
             /** @description RFC 3339. */
             updated_at: string;
+            users?: null | components["schemas"]["UsersSettings"];
         };
         AppList: {
             /** @description The items, in the list's order. */
@@ -975,6 +1029,13 @@ export interface components {
             /** @description Window end, RFC 3339. */
             until: string;
         };
+        /** @description A page of an app's accounts. */
+        AppUserList: {
+            /** @description By email. */
+            items: components["schemas"]["UserAccount"][];
+            /** @description Pass back as `?cursor=` for the next page; `null` on the last page. */
+            next_cursor?: string | null;
+        };
         /** @description One change of a plan. */
         Change: {
             /**
@@ -986,7 +1047,8 @@ export interface components {
             detail?: string | null;
             /**
              * @description `app`, `domain`, `script`, `route`, `cron`, `interceptor`,
-             *     `variable`, `secret`, `http_allow`, `limits`, `cors` or `rate_limit`.
+             *     `variable`, `secret`, `http_allow`, `limits`, `cors`, `rate_limit` or
+             *     `users`.
              */
             kind: string;
             /** @description Which one: a name, a pattern, `GET /path`, `script @ schedule`. */
@@ -1580,6 +1642,14 @@ export interface components {
             /** @description The value, at most 64 KiB. */
             value: string;
         };
+        /** @description What ending an account's sessions did. */
+        Revoked: {
+            /**
+             * Format: u-int64
+             * @description Live sessions that ended.
+             */
+            revoked: number;
+        };
         Rollback: {
             /** @description Recorded with the new version (default: "rollback to version N"). */
             message?: string | null;
@@ -1892,6 +1962,20 @@ export interface components {
             rate_limit?: Record<string, unknown> | null;
             /** @description New slug; the old one keeps redirecting. */
             slug?: string | null;
+            /**
+             * @description Settings for the app's end users (docs/scripting.md, "Users"):
+             *     `{"session_cookie": "sid", "session_ttl": 604800}`; `null` resets
+             *     them to the defaults.
+             */
+            users?: Record<string, unknown> | null;
+        };
+        /** @description The body of a `PATCH`. */
+        UpdateAppUser: {
+            /**
+             * @description `true`: the account cannot sign in, and its sessions and
+             *     single-use tokens end now. `false` enables it again.
+             */
+            disabled: boolean;
         };
         /** @description The body of a `PATCH`; every field is optional. */
         UpdateInterceptor: {
@@ -1938,11 +2022,49 @@ export interface components {
             /** @description Lower-case login name. */
             username: string;
         };
+        /** @description An account as the admin API shows it: never the hash, never a token. */
+        UserAccount: {
+            /** @description RFC 3339. */
+            created_at: string;
+            /** @description Whether an admin disabled the account. */
+            disabled: boolean;
+            /** @description Lower-cased; unique in the app. */
+            email: string;
+            /** @description UUID. */
+            id: string;
+            /** @description RFC 3339; absent before the first sign-in. */
+            last_sign_in_at?: string | null;
+            /** @description The app's JSON object for the user. */
+            metadata: Record<string, unknown>;
+            /**
+             * Format: int64
+             * @description Live sessions.
+             */
+            sessions: number;
+            /** @description RFC 3339. */
+            updated_at: string;
+            /** @description Whether the user redeemed a verification token. */
+            verified: boolean;
+        };
         UserList: {
             /** @description Cursor of the next page; `null` on the last page. */
             next_cursor?: string | null;
             /** @description The items, in the list's order. */
             users: components["schemas"]["User"][];
+        };
+        /** @description An app's settings for its users (`users` in the app's settings). */
+        UsersSettings: {
+            /**
+             * @description A cookie `users::current` also reads the session token from (the
+             *     `Authorization: Bearer` header always works).
+             */
+            session_cookie?: string | null;
+            /**
+             * Format: u-int64
+             * @description How long a session lasts, in seconds (60 to 31536000; default 604800,
+             *     a week).
+             */
+            session_ttl?: number | null;
         };
         /** @description A variable as the admin API shows it: a secret's value never appears. */
         Variable: {
@@ -2287,7 +2409,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_slug`, `invalid_name`, `invalid_limits`, `invalid_cors`, `invalid_rate_limit` or `default_app` */
+            /** @description `invalid_slug`, `invalid_name`, `invalid_limits`, `invalid_cors`, `invalid_rate_limit`, `invalid_users` or `default_app` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5297,6 +5419,390 @@ export interface operations {
                 };
             };
             /** @description `not_found`: no such app, or the app has no such trigger */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "app-users_list_app_users": {
+        parameters: {
+            query?: {
+                /** @description Only accounts whose email contains this (case-insensitive). */
+                q?: string;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Accounts per page, 1-200 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of accounts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppUserList"];
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "app-users_show_app_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+                /** @description The account's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserAccount"];
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app, or the app has no such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "app-users_remove_app_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+                /** @description The account's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app, or the app has no such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "app-users_update_app_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+                /** @description The account's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAppUser"];
+            };
+        };
+        responses: {
+            /** @description The updated account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserAccount"];
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app, or the app has no such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the admin API's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "app-users_revoke_app_user_sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+                /** @description The account's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sessions ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revoked"];
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app, or the app has no such account */
             404: {
                 headers: {
                     [name: string]: unknown;

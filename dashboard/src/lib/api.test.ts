@@ -135,6 +135,40 @@ describe('script versions', () => {
 	});
 });
 
+describe('app users', () => {
+	test('a page of accounts: the search, the cursor and the limit in the query', async () => {
+		answers.push(json({ items: [], next_cursor: null }), json({ items: [] }));
+		await api.listAppUsers('shop', { q: 'ada', cursor: 'ada@example.com', limit: 50 });
+		const url = new URL(sent(0).url, 'http://x');
+		expect(url.pathname).toBe('/api/v1/admin/apps/shop/users');
+		expect(Object.fromEntries(url.searchParams)).toEqual({
+			q: 'ada',
+			cursor: 'ada@example.com',
+			limit: '50'
+		});
+		await api.listAppUsers('shop', { q: '' });
+		expect(sent(1).url).toBe('/api/v1/admin/apps/shop/users');
+	});
+
+	test('disable, sign out everywhere and delete one account', async () => {
+		answers.push(
+			json({ id: 'u1', disabled: true }),
+			json({ revoked: 2 }),
+			new Response(null, { status: 204 })
+		);
+		await api.setAppUserDisabled('shop', 'u1', true);
+		expect(sent(0).url).toBe('/api/v1/admin/apps/shop/users/u1');
+		expect(sent(0).init.method).toBe('PATCH');
+		expect(JSON.parse(sent(0).init.body as string)).toEqual({ disabled: true });
+		expect(await api.revokeAppUserSessions('shop', 'u1')).toEqual({ revoked: 2 });
+		expect(sent(1).url).toBe('/api/v1/admin/apps/shop/users/u1/sessions');
+		expect(sent(1).init.method).toBe('DELETE');
+		await expect(api.deleteAppUser('shop', 'u1')).resolves.toBeUndefined();
+		expect(sent(2).url).toBe('/api/v1/admin/apps/shop/users/u1');
+		expect(sent(2).init.method).toBe('DELETE');
+	});
+});
+
 describe('errors', () => {
 	test('the API’s error shape, with a compile error’s position', async () => {
 		answers.push(

@@ -15,10 +15,10 @@ const ADMIN = '/api/v1/admin';
 // The names are the dashboard's own (`KvItem` is the server's `KvEntry`).
 //
 // Hand-written is only what the document does not describe: it declares an
-// app's `limits` and `cors` as bare JSON objects, the documents query takes
-// `where` as JSON text while callers pass an object, /version is not part
-// of the admin API, and script versions (below) are not in the copy of the
-// document yet.
+// app's `limits` and `cors` (and an update's `users`) as bare JSON objects,
+// the documents query takes `where` as JSON text while callers pass an
+// object, /version is not part of the admin API, and script versions
+// (below) are not in the copy of the document yet.
 
 type Schema<Name extends keyof components['schemas']> = components['schemas'][Name];
 type QueryOf<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
@@ -59,13 +59,21 @@ export interface RateLimit {
 	per_client_ip?: boolean;
 }
 
-/** The document's `limits`, `cors` and `rate_limit` (bare objects there) with their fields. */
-type WithPolicies<T> = Omit<T, 'limits' | 'cors' | 'rate_limit'> & {
+/**
+ * An app's settings for its end users (docs/scripting.md#users); a missing
+ * key is the default.
+ */
+export type UsersSettings = Schema<'UsersSettings'>;
+
+/** The document's `limits`, `cors`, `rate_limit` and `users` (bare objects there) with their fields. */
+type WithPolicies<T> = Omit<T, 'limits' | 'cors' | 'rate_limit' | 'users'> & {
 	limits?: Limits | null;
 	/** Absent or null when CORS is off (docs/apps.md#cors). */
 	cors?: CorsPolicy | null;
 	/** Absent or null when the app has no rate limit. */
 	rate_limit?: RateLimit | null;
+	/** Absent or null when all are the defaults; null in an update resets them. */
+	users?: UsersSettings | null;
 };
 
 export type Domain = Schema<'Domain'>;
@@ -154,6 +162,17 @@ export type UpdateInterceptor = Schema<'UpdateInterceptor'>;
 export type ModuleUse = Schema<'ModuleUse'>;
 /** One interceptor that ran before a request's handler, and what it did. */
 export type InterceptorRun = Schema<'InterceptorRun'>;
+
+/**
+ * One of an app's end-user accounts (`users::signup` in scripts), with its
+ * count of live sessions: the API never sends a password hash or a token.
+ */
+export type AppUser = Schema<'UserAccount'>;
+export type AppUserList = Schema<'AppUserList'>;
+/** `q` searches emails (case-insensitive, any part); by email, in pages. */
+export type AppUserQuery = QueryOf<'app-users_list_app_users'>;
+/** What "sign out everywhere" ended. */
+export type RevokedSessions = Schema<'Revoked'>;
 
 /** One entry of an app's outbound HTTP allow-list. */
 export type HttpAllowEntry = Schema<'HttpAllowEntry'>;
@@ -471,6 +490,22 @@ export const api = {
 		request<Interceptor>('PATCH', `/apps/${enc(app)}/interceptors/${enc(id)}`, { body }),
 	deleteInterceptor: (app: string, id: string) =>
 		request<void>('DELETE', `/apps/${enc(app)}/interceptors/${enc(id)}`),
+
+	/** One page of the app's end-user accounts, by email. */
+	listAppUsers: (app: string, query: AppUserQuery = {}) =>
+		request<AppUserList>('GET', `/apps/${enc(app)}/users`, { query: { ...query } }),
+	getAppUser: (app: string, id: string) =>
+		request<AppUser>('GET', `/apps/${enc(app)}/users/${enc(id)}`),
+	/** Disabling also ends the account's sessions. */
+	setAppUserDisabled: (app: string, id: string, disabled: boolean) =>
+		request<AppUser>('PATCH', `/apps/${enc(app)}/users/${enc(id)}`, {
+			body: { disabled } satisfies Schema<'UpdateAppUser'>
+		}),
+	deleteAppUser: (app: string, id: string) =>
+		request<void>('DELETE', `/apps/${enc(app)}/users/${enc(id)}`),
+	/** "Sign out everywhere": ends every live session of the account. */
+	revokeAppUserSessions: (app: string, id: string) =>
+		request<RevokedSessions>('DELETE', `/apps/${enc(app)}/users/${enc(id)}/sessions`),
 
 	listHttpAllow: (app: string) => request<HttpAllowList>('GET', `/apps/${enc(app)}/http-allow`),
 	addHttpAllow: (app: string, pattern: string) =>

@@ -3,6 +3,7 @@ import {
 	compactJson,
 	compileErrorText,
 	formatBytes,
+	formatDuration,
 	formatInt,
 	formatMs,
 	formatPercent,
@@ -69,6 +70,29 @@ describe('plural and formatInt', () => {
 	test('formatInt shows a dash for no value and rounds', () => {
 		expect(formatInt(null)).toBe('—');
 		expect(formatInt(41.6)).toBe('42');
+	});
+});
+
+describe('formatDuration', () => {
+	test('names each unit that is not zero, largest first', () => {
+		expect(formatDuration(604_800)).toBe('7 days');
+		expect(formatDuration(3_600)).toBe('1 hour');
+		expect(formatDuration(5_400)).toBe('1 hour 30 minutes');
+		expect(formatDuration(86_461)).toBe('1 day 1 minute 1 second');
+		expect(formatDuration(31_536_000)).toBe('365 days');
+	});
+
+	test('drops a fraction of a second; nothing left is 0 seconds', () => {
+		expect(formatDuration(60.9)).toBe('1 minute');
+		expect(formatDuration(0.5)).toBe('0 seconds');
+		expect(formatDuration(0)).toBe('0 seconds');
+	});
+
+	test('shows a dash for no value or one that is not a duration', () => {
+		expect(formatDuration(null)).toBe('—');
+		expect(formatDuration(undefined)).toBe('—');
+		expect(formatDuration(-1)).toBe('—');
+		expect(formatDuration(Number.NaN)).toBe('—');
 	});
 });
 

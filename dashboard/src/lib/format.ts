@@ -78,6 +78,28 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 	return `${formatInt(n)} ${n === 1 ? one : many}`;
 }
 
+const DURATION_UNITS: [string, number][] = [
+	['day', 86_400],
+	['hour', 3_600],
+	['minute', 60],
+	['second', 1]
+];
+
+/** Whole seconds in words: "7 days", "1 hour 30 minutes", "0 seconds". */
+export function formatDuration(seconds: number | null | undefined): string {
+	if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
+		return '—';
+	}
+	let rest = Math.floor(seconds);
+	const parts: string[] = [];
+	for (const [unit, size] of DURATION_UNITS) {
+		const n = Math.floor(rest / size);
+		rest -= n * size;
+		if (n > 0) parts.push(plural(n, unit));
+	}
+	return parts.length ? parts.join(' ') : plural(0, 'second');
+}
+
 /** A JSON value on one line, as the tables show it. */
 export function compactJson(value: unknown): string {
 	return JSON.stringify(value) ?? 'null';

@@ -172,25 +172,31 @@ export async function replaceSource(page, text) {
 
 /**
  * A request to a user route with a given Host header, as a client of the
- * app would send it (fetch does not let a caller set Host).
+ * app would send it (fetch does not let a caller set Host). A GET without a
+ * body unless `options` says otherwise.
  * @param {import('./server.js').Server} server
  * @param {string} host
  * @param {string} requestPath
+ * @param {{ method?: string, body?: string, headers?: Record<string, string> }} [options]
  * @returns {Promise<{ status: number, body: string }>}
  */
-export function userRequest(server, host, requestPath) {
+export function userRequest(server, host, requestPath, options = {}) {
 	const url = new URL(server.url);
+	const { method = 'GET', body, headers = {} } = options;
+	/** @type {Record<string, string>} */
+	const sent = { ...headers, host };
+	if (body !== undefined) sent['content-length'] = String(Buffer.byteLength(body));
 	return new Promise((resolve, reject) => {
 		const req = httpRequest(
-			{ hostname: url.hostname, port: url.port, path: requestPath, headers: { host } },
+			{ hostname: url.hostname, port: url.port, method, path: requestPath, headers: sent },
 			(res) => {
-				let body = '';
+				let text = '';
 				res.setEncoding('utf8');
-				res.on('data', (chunk) => (body += chunk));
-				res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+				res.on('data', (chunk) => (text += chunk));
+				res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
 			}
 		);
 		req.on('error', reject);
-		req.end();
+		req.end(body);
 	});
 }

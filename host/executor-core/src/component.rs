@@ -97,6 +97,7 @@ async fn wizen() -> Result<Vec<u8>> {
         app_id: shared::AppId::new(),
         script_id: shared::ScriptId::new(),
         trigger: shared::Trigger::Test,
+        client_ip: None,
     };
     let mut store = Store::new(
         &engine,

@@ -135,6 +135,7 @@ impl Executor {
             app_id: request.app_id,
             script_id: request.script_id,
             trigger: request.trigger,
+            client_ip: request.request.client_ip.parse().ok(),
         };
         let own_deadline = started + limits.deadline();
         let deadline = caller_deadline.map_or(own_deadline, |d| d.min(own_deadline));
@@ -205,6 +206,7 @@ impl Executor {
             app_id: shared::AppId::new(),
             script_id: shared::ScriptId::new(),
             trigger: shared::Trigger::Test,
+            client_ip: None,
         };
         let limits = Limits::default().capped_by(&self.0.max_limits);
         let deadline = Instant::now() + limits.deadline();
@@ -225,6 +227,7 @@ impl Executor {
             app_id: shared::AppId::new(),
             script_id: shared::ScriptId::new(),
             trigger: shared::Trigger::Test,
+            client_ip: None,
         };
         let limits = Limits::default().capped_by(&self.0.max_limits);
         let deadline = Instant::now() + limits.deadline();

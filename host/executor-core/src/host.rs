@@ -27,6 +27,10 @@ pub(crate) struct ExecutionContext {
     pub(crate) script_id: ScriptId,
     /// What started the execution (`request.trigger` in the script).
     pub(crate) trigger: Trigger,
+    /// The client's address as the orchestrator determined it (trusted
+    /// proxies only), which `users::login` throttles by; the guest's copy in
+    /// `request.client_ip` is not asked.
+    pub(crate) client_ip: Option<std::net::IpAddr>,
 }
 
 /// The data of one execution's `Store`.

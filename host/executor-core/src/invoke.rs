@@ -200,7 +200,13 @@ impl invoke::Host for HostState {
                 host_params: Vec::new(),
                 body: request.body,
                 url: String::new(),
-                client_ip: String::new(),
+                // The caller's client: a callee's `users::login` is throttled
+                // by the address of whoever made the request.
+                client_ip: self
+                    .context
+                    .client_ip
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default(),
                 id: invokes.request_id.clone(),
                 locals: String::new(),
             },

@@ -66,6 +66,8 @@ mod bindings {
             "picloud:platform/docs": async | trappable,
             "picloud:platform/http-client": async | trappable,
             "picloud:platform/env": async | trappable,
+            // Argon2 work in the manager: the slowest host calls.
+            "picloud:platform/users": async | trappable,
             // Waits for the callee, which runs in an instance of its own.
             "picloud:platform/invoke": async | trappable,
         },

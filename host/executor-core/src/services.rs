@@ -25,21 +25,23 @@ use shared::{
 use tracing::instrument;
 use wasmtime::Trap;
 
-use crate::bindings::picloud::platform::{docs, env, http_client, kv, types};
+use crate::bindings::picloud::platform::{docs, env, http_client, kv, types, users};
 use crate::host::HostState;
 
 type Reply<T> = wasmtime::Result<Result<T, types::ServiceError>>;
 
 impl HostState {
     /// Runs one service call (`import`, e.g. `kv::get`) for the calling
-    /// app, bounded by the deadline; key-value and document calls are
-    /// counted and timed in the metrics. The future owns what it needs (not
-    /// `&self`, which is not `Sync`).
-    fn call<T, F, C>(
+    /// app, bounded by the deadline, with its error in the WIT shape
+    /// `error` makes; key-value and document calls are counted and timed in
+    /// the metrics. The future owns what it needs (not `&self`, which is not
+    /// `Sync`).
+    fn bounded<T, E, F, C>(
         &self,
         import: &'static str,
+        error: fn(ServiceError) -> E,
         call: C,
-    ) -> impl Future<Output = Reply<T>> + Send + use<T, F, C>
+    ) -> impl Future<Output = wasmtime::Result<Result<T, E>>> + Send + use<T, E, F, C>
     where
         F: Future<Output = Result<T, ServiceError>> + Send,
         C: FnOnce(Arc<dyn ServiceProvider>, AppId) -> F,
@@ -56,10 +58,24 @@ impl HostState {
                 shared::metrics::metrics().observe_data(service, op, ok, timer.elapsed());
             }
             match result {
-                Ok(result) => Ok(result.map_err(to_wit)),
+                Ok(result) => Ok(result.map_err(error)),
                 Err(_elapsed) => Err(Trap::Interrupt.into()),
             }
         }
+    }
+
+    /// [`HostState::bounded`] for the services that report the shared
+    /// `service-error`.
+    fn call<T, F, C>(
+        &self,
+        import: &'static str,
+        call: C,
+    ) -> impl Future<Output = Reply<T>> + Send + use<T, F, C>
+    where
+        F: Future<Output = Result<T, ServiceError>> + Send,
+        C: FnOnce(Arc<dyn ServiceProvider>, AppId) -> F,
+    {
+        self.bounded(import, to_wit, call)
     }
 }
 
@@ -316,6 +332,195 @@ impl env::Host for HostState {
             require_service(s.env(), "env")?.get(app, &name).await
         })
         .await
+    }
+}
+
+type UsersReply<T> = wasmtime::Result<Result<T, users::UsersError>>;
+
+/// A service error as `users::` reports it: its finer code when it has
+/// one, else its kind.
+fn to_users_error(error: ServiceError) -> users::UsersError {
+    let code = error.code.unwrap_or_else(|| {
+        match error.kind {
+            ServiceErrorKind::InvalidArgument => "invalid_argument",
+            ServiceErrorKind::QuotaExceeded => "quota_exceeded",
+            ServiceErrorKind::WrongType => "wrong_type",
+            ServiceErrorKind::Unavailable => "unavailable",
+        }
+        .to_owned()
+    });
+    users::UsersError {
+        code,
+        message: error.message,
+        retry_after: error.retry_after,
+    }
+}
+
+fn to_wit_user(user: shared::AppUser) -> users::User {
+    users::User {
+        id: user.id,
+        email: user.email,
+        verified: user.verified,
+        disabled: user.disabled,
+        metadata: user.metadata,
+        created_at: user.created_at,
+        last_sign_in_at: user.last_sign_in_at,
+    }
+}
+
+fn to_wit_token(token: shared::OneTimeToken) -> users::OneTimeToken {
+    users::OneTimeToken {
+        token: token.token,
+        user: to_wit_user(token.user),
+        expires: token.expires,
+        expires_in: token.expires_in,
+    }
+}
+
+impl HostState {
+    /// One `users::` call: [`HostState::bounded`] with the interface's own
+    /// error, which keeps the finer code.
+    fn users_call<T, F, C>(
+        &self,
+        import: &'static str,
+        call: C,
+    ) -> impl Future<Output = UsersReply<T>> + Send + use<T, F, C>
+    where
+        F: Future<Output = Result<T, ServiceError>> + Send,
+        C: FnOnce(Arc<dyn ServiceProvider>, AppId) -> F,
+    {
+        self.bounded(import, to_users_error, call)
+    }
+}
+
+/// Every call reaches the provider's [`shared::UsersService`] for the app of
+/// the execution context; the client address for the sign-in throttle is
+/// the one the orchestrator determined, not the guest's copy.
+impl users::Host for HostState {
+    #[instrument(level = "debug", skip_all, name = "users::signup", fields(app = %self.context.app_id))]
+    async fn signup(&mut self, email: String, password: String) -> UsersReply<users::User> {
+        let user = self
+            .users_call("users::signup", |s, app| async move {
+                require_service(s.users(), "users")?
+                    .signup(app, &email, &password)
+                    .await
+            })
+            .await?;
+        Ok(user.map(to_wit_user))
+    }
+
+    #[instrument(level = "debug", skip_all, name = "users::login", fields(app = %self.context.app_id))]
+    async fn login(&mut self, email: String, password: String) -> UsersReply<users::Session> {
+        let client = self.context.client_ip;
+        let session = self
+            .users_call("users::login", |s, app| async move {
+                require_service(s.users(), "users")?
+                    .login(app, &email, &password, client)
+                    .await
+            })
+            .await?;
+        Ok(session.map(|s| users::Session {
+            token: s.token,
+            user: to_wit_user(s.user),
+            expires: s.expires,
+            expires_in: s.expires_in,
+        }))
+    }
+
+    #[instrument(level = "debug", skip_all, name = "users::current", fields(app = %self.context.app_id))]
+    async fn current(
+        &mut self,
+        authorization: Option<String>,
+        cookie: Option<String>,
+    ) -> UsersReply<Option<users::User>> {
+        let user = self
+            .users_call("users::current", |s, app| async move {
+                require_service(s.users(), "users")?
+                    .current(app, authorization.as_deref(), cookie.as_deref())
+                    .await
+            })
+            .await?;
+        Ok(user.map(|u| u.map(to_wit_user)))
+    }
+
+    #[instrument(level = "debug", skip_all, name = "users::logout", fields(app = %self.context.app_id))]
+    async fn logout(&mut self, token: String) -> UsersReply<bool> {
+        self.users_call("users::logout", |s, app| async move {
+            require_service(s.users(), "users")?
+                .logout(app, &token)
+                .await
+        })
+        .await
+    }
+
+    #[instrument(level = "debug", skip_all, name = "users::get", fields(app = %self.context.app_id))]
+    async fn get(&mut self, id: String) -> UsersReply<Option<users::User>> {
+        let user = self
+            .users_call("users::get", |s, app| async move {
+                require_service(s.users(), "users")?.get(app, &id).await
+            })
+            .await?;
+        Ok(user.map(|u| u.map(to_wit_user)))
+    }
+
+    #[instrument(level = "debug", skip_all, name = "users::update", fields(app = %self.context.app_id))]
+    async fn update(&mut self, id: String, metadata: String) -> UsersReply<Option<users::User>> {
+        let user = self
+            .users_call("users::update", |s, app| async move {
+                require_service(s.users(), "users")?
+                    .update(app, &id, &metadata)
+                    .await
+            })
+            .await?;
+        Ok(user.map(|u| u.map(to_wit_user)))
+    }
+
+    #[instrument(level = "debug", skip_all, name = "users::start_reset", fields(app = %self.context.app_id))]
+    async fn start_reset(&mut self, email: String) -> UsersReply<Option<users::OneTimeToken>> {
+        let token = self
+            .users_call("users::start_reset", |s, app| async move {
+                require_service(s.users(), "users")?
+                    .start_reset(app, &email)
+                    .await
+            })
+            .await?;
+        Ok(token.map(|t| t.map(to_wit_token)))
+    }
+
+    #[instrument(level = "debug", skip_all, name = "users::finish_reset", fields(app = %self.context.app_id))]
+    async fn finish_reset(&mut self, token: String, password: String) -> UsersReply<users::User> {
+        let user = self
+            .users_call("users::finish_reset", |s, app| async move {
+                require_service(s.users(), "users")?
+                    .finish_reset(app, &token, &password)
+                    .await
+            })
+            .await?;
+        Ok(user.map(to_wit_user))
+    }
+
+    #[instrument(level = "debug", skip_all, name = "users::start_verify", fields(app = %self.context.app_id))]
+    async fn start_verify(&mut self, user: String) -> UsersReply<Option<users::OneTimeToken>> {
+        let token = self
+            .users_call("users::start_verify", |s, app| async move {
+                require_service(s.users(), "users")?
+                    .start_verify(app, &user)
+                    .await
+            })
+            .await?;
+        Ok(token.map(|t| t.map(to_wit_token)))
+    }
+
+    #[instrument(level = "debug", skip_all, name = "users::finish_verify", fields(app = %self.context.app_id))]
+    async fn finish_verify(&mut self, token: String) -> UsersReply<users::User> {
+        let user = self
+            .users_call("users::finish_verify", |s, app| async move {
+                require_service(s.users(), "users")?
+                    .finish_verify(app, &token)
+                    .await
+            })
+            .await?;
+        Ok(user.map(to_wit_user))
     }
 }
 

@@ -15,6 +15,9 @@ const ALLOWED: &[&str] = &[
     "picloud:platform/docs",
     "picloud:platform/http-client",
     "picloud:platform/env",
+    // The calling app's end-user accounts; the host scopes every call to
+    // that app, and password hashes never cross it (ADR 011).
+    "picloud:platform/users",
     // Runs another script of the calling app (the host looks it up in that
     // app only, ADR 010).
     "picloud:platform/invoke",

@@ -92,10 +92,26 @@ pub fn normalize_username(username: &str) -> Result<String> {
     }
 }
 
+/// Hashes running at once, at most: one per core. Each takes 19 MiB and a
+/// core for tens of milliseconds, so a burst of sign-ins (an app's users,
+/// or someone guessing) queues here instead of taking all the memory and
+/// every blocking thread; a queued script's wait counts against its
+/// deadline like any other host call.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tokio::sync::Semaphore::new(cores)
+});
+
+/// Runs one Argon2 computation on the blocking pool, within [`HASHING`].
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 /// Argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane: the OWASP
 /// recommendation), run off the async runtime because it is deliberately slow.
 pub async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -103,14 +119,14 @@ pub async fn hash_password(password: String) -> Result<String> {
             .map_err(|e| Error::Config(format!("hashing a password: {e}")))
     })
     .await
-    .map_err(|e| Error::Config(format!("hashing a password: {e}")))?
+    .unwrap_or_else(|| Err(Error::Config("hashing a password: the task failed".into())))
 }
 
 /// Verifies `password` against a stored PHC hash. With `None` (no such user)
 /// it verifies against a fixed hash anyway, so a wrong username takes as long
 /// as a wrong password and timing does not reveal which accounts exist.
 pub async fn verify_password(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
         let Ok(parsed) = PasswordHash::new(&stored) else {
@@ -204,18 +220,43 @@ fn lockout(failures: i64, free: u32) -> Option<Duration> {
 #[derive(Debug, Clone)]
 pub struct LoginThrottle {
     store: crate::store::Store,
+    /// Prepended to every key: empty for the admin sign-in, `app:<id>:` for
+    /// an app's end users, so that neither can lock out the other.
+    scope: String,
 }
 
 impl LoginThrottle {
-    /// A throttle over `store`'s counts.
+    /// The admin sign-in's throttle over `store`'s counts.
     pub fn new(store: crate::store::Store) -> Self {
-        LoginThrottle { store }
+        LoginThrottle {
+            store,
+            scope: String::new(),
+        }
+    }
+
+    /// The throttle of `app`'s end-user sign-ins (`users::login`): its
+    /// accounts and its clients' addresses are counted apart from every
+    /// other app's and from the admin sign-in.
+    pub fn for_app(store: crate::store::Store, app: shared::AppId) -> Self {
+        LoginThrottle {
+            store,
+            scope: format!("app:{app}:"),
+        }
+    }
+
+    /// The stored keys an attempt counts against, with their free failures.
+    fn keys(&self, username: Option<&str>, address: Option<IpAddr>) -> Vec<(String, u32)> {
+        throttle_keys(username, address)
+            .into_iter()
+            .map(|(key, free)| (format!("{}{key}", self.scope), free))
+            .collect()
     }
 
     /// `Err(TooManyAttempts)` while the account or the address is locked.
     pub async fn check(&self, username: Option<&str>, address: Option<IpAddr>) -> Result<()> {
         let now = crate::db::now_ms();
-        let keys: Vec<String> = throttle_keys(username, address)
+        let keys: Vec<String> = self
+            .keys(username, address)
             .into_iter()
             .map(|(key, _)| key)
             .collect();
@@ -232,7 +273,7 @@ impl LoginThrottle {
     /// Records a failed login.
     pub async fn failed(&self, username: Option<&str>, address: Option<IpAddr>) -> Result<()> {
         let now = crate::db::now_ms();
-        for (key, free) in throttle_keys(username, address) {
+        for (key, free) in self.keys(username, address) {
             let failures = self.store.login_failed(&key, now).await?;
             if let Some(wait) = lockout(failures, free) {
                 let wait = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
@@ -246,7 +287,8 @@ impl LoginThrottle {
 
     /// Records a successful login.
     pub async fn succeeded(&self, username: Option<&str>, address: Option<IpAddr>) -> Result<()> {
-        let keys: Vec<String> = throttle_keys(username, address)
+        let keys: Vec<String> = self
+            .keys(username, address)
             .into_iter()
             .map(|(key, _)| key)
             .collect();

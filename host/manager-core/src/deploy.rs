@@ -42,7 +42,8 @@ pub struct Change {
     /// left alone without `prune`).
     pub action: &'static str,
     /// `app`, `domain`, `script`, `route`, `cron`, `interceptor`,
-    /// `variable`, `secret`, `http_allow`, `limits`, `cors` or `rate_limit`.
+    /// `variable`, `secret`, `http_allow`, `limits`, `cors`, `rate_limit` or
+    /// `users`.
     pub kind: &'static str,
     /// Which one: a name, a pattern, `GET /path`, `script @ schedule`.
     pub name: String,
@@ -85,6 +86,7 @@ pub(crate) enum Op {
         limits: Option<serde_json::Value>,
         cors: Option<shared::CorsPolicy>,
         rate_limit: Option<shared::RateLimit>,
+        users: Option<crate::app_users::UsersSettings>,
     },
     AddDomain {
         pattern: String,
@@ -249,6 +251,7 @@ struct Desired {
     limits: Option<serde_json::Value>,
     cors: Option<shared::CorsPolicy>,
     rate_limit: Option<shared::RateLimit>,
+    users: Option<crate::app_users::UsersSettings>,
     /// Canonical pattern → shape key.
     domains: BTreeMap<String, String>,
     http_allow: BTreeSet<String>,
@@ -335,6 +338,15 @@ impl Checker<'_> {
                 Error::bad_request(ErrorCode::InvalidRateLimit, message),
             );
         }
+        if let Some(users) = &manifest.users
+            && let Err(message) = users.validate()
+        {
+            self.report(
+                None,
+                "users".into(),
+                Error::bad_request(ErrorCode::InvalidUsers, message),
+            );
+        }
         let scripts = self.scripts(manifest, request, current).await?;
         let routes = self.routes(manifest, &domains, current, slug).await?;
         let cron = self.cron(manifest);
@@ -345,6 +357,12 @@ impl Checker<'_> {
             limits,
             cors: manifest.cors.clone(),
             rate_limit: manifest.rate_limit.clone(),
+            // The defaults are stored as none at all, as the admin API's
+            // `"users": null` leaves them.
+            users: manifest
+                .users
+                .clone()
+                .filter(|u| *u != crate::app_users::UsersSettings::default()),
             domains,
             http_allow,
             variables,
@@ -827,6 +845,7 @@ fn placeholder_app(current: Option<&App>) -> App {
         limits: None,
         cors: None,
         rate_limit: None,
+        users: None,
         domains: Vec::new(),
         created_at: String::new(),
         updated_at: String::new(),
@@ -877,6 +896,7 @@ fn diff(slug: &str, current: &Current, desired: Desired, prune: bool) -> Plan {
             || a.limits != desired.limits
             || a.cors != desired.cors
             || a.rate_limit != desired.rate_limit
+            || a.users != desired.users
     });
     if settings_differ {
         if let Some(a) = app {
@@ -890,6 +910,7 @@ fn diff(slug: &str, current: &Current, desired: Desired, prune: bool) -> Plan {
                 ("limits", a.limits != desired.limits),
                 ("cors", a.cors != desired.cors),
                 ("rate_limit", a.rate_limit != desired.rate_limit),
+                ("users", a.users != desired.users),
             ] {
                 if differs {
                     changes.push(change("update", kind, slug));
@@ -902,6 +923,7 @@ fn diff(slug: &str, current: &Current, desired: Desired, prune: bool) -> Plan {
             limits: desired.limits.clone(),
             cors: desired.cors.clone(),
             rate_limit: desired.rate_limit.clone(),
+            users: desired.users.clone(),
         });
     }
     // Claims first: routes scoped to a new host need them.
@@ -1307,6 +1329,7 @@ pub(crate) async fn export(m: &Manager, app: App) -> Result<Export> {
         limits: manifest::ManifestLimits::from_stored(app.limits.as_ref()),
         cors: app.cors.clone(),
         rate_limit: app.rate_limit.clone(),
+        users: app.users.clone(),
         scripts: scripts
             .iter()
             .map(|s| manifest::ScriptEntry {

@@ -61,6 +61,7 @@ error_codes! {
     InvalidLimits = "invalid_limits", BAD_REQUEST;
     InvalidRateLimit = "invalid_rate_limit", BAD_REQUEST;
     InvalidCors = "invalid_cors", BAD_REQUEST;
+    InvalidUsers = "invalid_users", BAD_REQUEST;
     InvalidDomain = "invalid_domain", BAD_REQUEST;
     InvalidMethod = "invalid_method", BAD_REQUEST;
     InvalidRoutePath = "invalid_route_path", BAD_REQUEST;
@@ -110,6 +111,7 @@ error_codes! {
     RouteConflict = "route_conflict", CONFLICT;
     HostClaimedByOtherApp = "host_claimed_by_other_app", CONFLICT;
     UsernameTaken = "username_taken", CONFLICT;
+    EmailTaken = "email_taken", CONFLICT;
     LastUser = "last_user", CONFLICT;
     QuotaExceeded = "quota_exceeded", CONFLICT;
     WrongType = "wrong_type", CONFLICT;

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod api;
+pub mod app_users;
 pub mod auth;
 pub mod backup;
 mod cron_expr;
@@ -165,6 +166,8 @@ pub struct CleanUp {
     pub kv_entries: u64,
     /// Sign-in throttle keys idle past the longest lockout.
     pub login_keys: u64,
+    /// Expired sessions and single-use tokens of apps' end users.
+    pub app_user_sessions: u64,
 }
 
 /// What [`Manager::bootstrap`] did, for the binary to report.
@@ -349,6 +352,7 @@ impl Manager {
             sessions: self.store.purge_expired_sessions(self.idle_ms()).await?,
             kv_entries: self.store.purge_expired_kv().await?,
             login_keys: self.throttle.purge().await?,
+            app_user_sessions: self.store.purge_app_user_sessions().await?,
         })
     }
 
@@ -368,12 +372,14 @@ impl Manager {
                         sessions,
                         kv_entries,
                         login_keys,
+                        app_user_sessions,
                     }) => {
                         tracing::info!(
                             executions,
                             sessions,
                             kv_entries,
                             login_keys,
+                            app_user_sessions,
                             "retention: removed old records"
                         );
                     }

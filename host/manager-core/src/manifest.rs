@@ -63,6 +63,10 @@ pub struct Manifest {
     /// A request rate limit for the app (token bucket).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<shared::RateLimit>,
+    /// Settings for the app's end-user accounts (`users::`): the session
+    /// cookie `users::current` reads, and how long a session lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<crate::app_users::UsersSettings>,
     /// The app's scripts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scripts: Vec<ScriptEntry>,

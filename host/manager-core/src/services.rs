@@ -1,4 +1,5 @@
-//! The data-plane services scripts reach (`kv::*`, `docs::*`, `env::get`), backed by
+//! The data-plane services scripts reach (`kv::*`, `docs::*`, `env::get`;
+//! `users::*` is in app_users.rs), backed by
 //! the manager's stores: what the all-in-one binary hands the executor as
 //! its [`ServiceProvider`].
 //!
@@ -21,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use shared::{
     AllowPattern, AppId, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    Invocable, KvPage, KvService, ScriptsService, ServiceError, ServiceProvider,
+    Invocable, KvPage, KvService, ScriptsService, ServiceError, ServiceProvider, UsersService,
 };
 
 use crate::Manager;
@@ -32,7 +33,7 @@ use crate::store::{DocsQuota, KvQuota, Store, StoreError};
 /// clone; one per process is enough.
 #[derive(Clone)]
 pub struct DataServices {
-    store: Store,
+    pub(crate) store: Store,
     kv_quota: KvQuota,
     docs_quota: DocsQuota,
     secret_key: Option<SecretKey>,
@@ -83,7 +84,7 @@ impl Manager {
 /// Awaits one store call, timing it into
 /// `picloud_db_query_duration_seconds{op}`: the database side of a script's
 /// data call, apart from the network between an executor node and here.
-async fn timed<T>(op: &'static str, call: impl std::future::Future<Output = T>) -> T {
+pub(crate) async fn timed<T>(op: &'static str, call: impl std::future::Future<Output = T>) -> T {
     let timer = shared::metrics::Timer::start();
     let result = call.await;
     timer.observe(
@@ -95,7 +96,7 @@ async fn timed<T>(op: &'static str, call: impl std::future::Future<Output = T>) 
 }
 
 /// The script-facing form of a store error. `op` names the call for the log.
-fn to_service_error(op: &'static str, app: AppId, err: StoreError) -> ServiceError {
+pub(crate) fn to_service_error(op: &'static str, app: AppId, err: StoreError) -> ServiceError {
     match err {
         StoreError::Invalid { message, .. } => ServiceError::invalid(message),
         StoreError::QuotaExceeded(message) => ServiceError::quota(message),
@@ -263,6 +264,10 @@ impl ServiceProvider for DataServices {
     }
 
     fn scripts(&self) -> Option<&dyn ScriptsService> {
+        Some(self)
+    }
+
+    fn users(&self) -> Option<&dyn UsersService> {
         Some(self)
     }
 }

@@ -29,7 +29,7 @@ use shared::{
 };
 
 /// The fixtures, version 1 first: the rows each released version added.
-const FIXTURES: [&str; 11] = [
+const FIXTURES: [&str; 12] = [
     include_str!("fixtures/upgrade/0001.sql"),
     include_str!("fixtures/upgrade/0002.sql"),
     include_str!("fixtures/upgrade/0003.sql"),
@@ -41,6 +41,7 @@ const FIXTURES: [&str; 11] = [
     include_str!("fixtures/upgrade/0009.sql"),
     include_str!("fixtures/upgrade/0010.sql"),
     include_str!("fixtures/upgrade/0011.sql"),
+    include_str!("fixtures/upgrade/0012.sql"),
 ];
 
 /// One trial per released version; the number is the version the
@@ -56,7 +57,7 @@ macro_rules! upgrades {
 }
 
 fn main() {
-    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
     tests.push(("a_database_from_a_newer_picloud_is_refused", |db| {
         Box::pin(async move { newer_database_is_refused(db).await })
     }));
@@ -177,6 +178,7 @@ async fn upgrade_from(version: usize, database: Option<String>) {
     script_versions(&store).await;
     login_throttle(&store, version).await;
     composition(&store, version).await;
+    app_users(&store).await;
     // Hello World counts as seeded on every upgraded install: from version
     // 7 on the fixture (or migration 0007) recorded it; before, migration
     // 0007 infers it from the bootstrap token.
@@ -186,13 +188,23 @@ async fn upgrade_from(version: usize, database: Option<String>) {
     );
 }
 
-/// Migration 0012: no script imports anything yet, no app has
-/// interceptors, and every record is a top-level one with no modules; from
-/// version 11 on, a record keeps the version that ran.
+/// Migration 0012: no script imports anything yet, no app had
+/// interceptors before it (from version 12 on, the shop's one is kept), and
+/// every record is a top-level one with no modules; from version 11 on, a
+/// record keeps the version that ran.
 async fn composition(store: &Store, version: usize) {
     let snapshot = store.load().await.unwrap();
     assert!(snapshot.scripts.iter().all(|s| s.imports.is_empty()));
-    assert!(snapshot.interceptors.is_empty());
+    if version >= 12 {
+        let [interceptor] = snapshot.interceptors.as_slice() else {
+            panic!("{:?}", snapshot.interceptors);
+        };
+        assert_eq!(interceptor.app_id, id(SHOP));
+        assert_eq!(interceptor.script_id, id(TENANT_HOME));
+        assert_eq!(interceptor.prefix, "/api/");
+    } else {
+        assert!(snapshot.interceptors.is_empty());
+    }
     let record = store
         .execution(id("e0000000-0000-4000-8000-000000000001"))
         .await
@@ -202,6 +214,17 @@ async fn composition(store: &Store, version: usize) {
     assert!(record.descendants.is_empty());
     let expected = (version >= 11).then_some(1);
     assert_eq!(record.summary.script_version, expected);
+}
+
+/// Migration 0013: no app has end users yet, every app has the default
+/// settings for them, and the table takes accounts at once.
+async fn app_users(store: &Store) {
+    for app in [SHOP, BLOG] {
+        let shown = store.app(app).await.unwrap();
+        assert!(shown.users.is_none());
+        let accounts = store.app_users_page(shown.id, None, None, 10).await;
+        assert!(accounts.unwrap().is_empty());
+    }
 }
 
 /// Every script's source so far is its version 1 (migration 0011), with

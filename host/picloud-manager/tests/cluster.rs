@@ -300,6 +300,16 @@ async fn a_cluster_behind_caddy_serves_updates_everywhere_and_survives_a_node() 
     for (name, source, path) in [
         ("version", r#""v1""#, "/version-of-script"),
         ("counter", r#"`${kv::incr("hits", 1)}`"#, "/count"),
+        // users:: across the network: the password goes to the manager,
+        // which alone hashes and keeps sessions.
+        (
+            "account",
+            r#"let email = `u${kv::incr("accounts", 1)}@example.com`;
+users::signup(email, "a long passphrase");
+let session = users::login(email, "a long passphrase");
+users::current(#{ headers: #{ authorization: `Bearer ${session.token}` } }).email"#,
+            "/account",
+        ),
     ] {
         let (status, body) = cluster
             .admin(
@@ -348,6 +358,15 @@ async fn a_cluster_behind_caddy_serves_updates_everywhere_and_survives_a_node() 
         hits.push(body.parse::<i64>().unwrap());
     }
     assert_eq!(hits, [1, 2, 3, 4, 5, 6]);
+    for n in 1..=2 {
+        let (status, _, body) = cluster.call(&caddy, "/account").await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::OK, format!("u{n}@example.com")),
+            "{}",
+            cluster.logs()
+        );
+    }
 
     // An update through the manager: when the API call returns, every node
     // already serves the new version (the manager waits for their

@@ -447,7 +447,11 @@ async fn an_export_deploys_into_an_empty_server_and_exports_the_same_bytes(db: D
     // Settings a manifest also covers, made through the API.
     for (path, body) in [(
         "/api/v1/admin/apps/shop",
-        json!({"cors": {"allow_origins": ["https://front.test"]}, "rate_limit": {"requests_per_second": 50.0}}),
+        json!({
+            "cors": {"allow_origins": ["https://front.test"]},
+            "rate_limit": {"requests_per_second": 50.0},
+            "users": {"session_cookie": "sid", "session_ttl": 3600},
+        }),
     )] {
         let (status, answer) = first.admin(Method::PATCH, path, Some(body)).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
@@ -467,7 +471,9 @@ async fn an_export_deploys_into_an_empty_server_and_exports_the_same_bytes(db: D
     assert!(ok, "{out}{err}");
     let manifest = std::fs::read_to_string(one.join("picloud.toml")).unwrap();
     assert!(
-        manifest.contains("[cors]") && manifest.contains("[rate_limit]"),
+        manifest.contains("[cors]")
+            && manifest.contains("[rate_limit]")
+            && manifest.contains("[users]"),
         "{manifest}"
     );
     assert!(manifest.contains("https://api.example.com"), "{manifest}");
@@ -476,6 +482,14 @@ async fn an_export_deploys_into_an_empty_server_and_exports_the_same_bytes(db: D
     let second = TestServer::start(&None).await;
     let (ok, out, err) = cli(&second, &["deploy", one.to_str().unwrap()]).await;
     assert!(ok, "{out}{err}");
+    let (_, app) = second
+        .admin(Method::GET, "/api/v1/admin/apps/shop", None)
+        .await;
+    assert_eq!(
+        app["users"],
+        json!({"session_cookie": "sid", "session_ttl": 3600}),
+        "{app}"
+    );
     let two = exported.path().join("two");
     let (ok, out, err) = cli(&second, &["export", "shop", two.to_str().unwrap()]).await;
     assert!(ok, "{out}{err}");

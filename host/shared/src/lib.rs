@@ -53,9 +53,9 @@ pub use routing::{
     RoutingTables, ScriptEntry, module_closure,
 };
 pub use services::{
-    DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    Invocable, KvPage, KvService, MAX_FIND_LIMIT, MAX_LIST_LIMIT, ScriptsService, ServiceError,
-    ServiceErrorKind, ServiceProvider, require_service,
+    AppUser, DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
+    Invocable, KvPage, KvService, MAX_FIND_LIMIT, MAX_LIST_LIMIT, OneTimeToken, ScriptsService,
+    ServiceError, ServiceErrorKind, ServiceProvider, UserSession, UsersService, require_service,
 };
 
 /// Whether `err`, or any error in its `source()` chain, is a `T`. Request

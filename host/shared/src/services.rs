@@ -22,6 +22,14 @@ pub struct ServiceError {
     pub kind: ServiceErrorKind,
     /// A sentence naming the problem, e.g. which quota and its value.
     pub message: String,
+    /// A finer, stable code than `kind` where a service has one that
+    /// scripts branch on (`invalid_credentials`, `email_taken` from
+    /// `users::`); scripts see it as `e.code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// With `too_many_attempts`: seconds until a retry can succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// The kinds of [`ServiceError`].
@@ -41,48 +49,56 @@ pub enum ServiceErrorKind {
 impl ServiceError {
     /// An [`ServiceErrorKind::InvalidArgument`] error.
     pub fn invalid(message: impl Into<String>) -> Self {
+        ServiceError::of(ServiceErrorKind::InvalidArgument, message)
+    }
+
+    /// An error of `kind` with no finer code.
+    fn of(kind: ServiceErrorKind, message: impl Into<String>) -> Self {
         ServiceError {
-            kind: ServiceErrorKind::InvalidArgument,
+            kind,
             message: message.into(),
+            code: None,
+            retry_after: None,
+        }
+    }
+
+    /// An [`ServiceErrorKind::InvalidArgument`] error with a finer `code`
+    /// for scripts to branch on.
+    pub fn coded(code: &str, message: impl Into<String>) -> Self {
+        ServiceError {
+            code: Some(code.to_owned()),
+            ..ServiceError::invalid(message)
         }
     }
 
     /// A [`ServiceErrorKind::QuotaExceeded`] error.
     pub fn quota(message: impl Into<String>) -> Self {
-        ServiceError {
-            kind: ServiceErrorKind::QuotaExceeded,
-            message: message.into(),
-        }
+        ServiceError::of(ServiceErrorKind::QuotaExceeded, message)
     }
 
     /// A [`ServiceErrorKind::WrongType`] error.
     pub fn wrong_type(message: impl Into<String>) -> Self {
-        ServiceError {
-            kind: ServiceErrorKind::WrongType,
-            message: message.into(),
-        }
+        ServiceError::of(ServiceErrorKind::WrongType, message)
     }
 
     /// A [`ServiceErrorKind::Unavailable`] error. The detail stays in the
     /// server's log; scripts get a generic sentence.
     pub fn unavailable() -> Self {
-        ServiceError {
-            kind: ServiceErrorKind::Unavailable,
-            message: "the service is unavailable, try again later".into(),
-        }
+        ServiceError::of(
+            ServiceErrorKind::Unavailable,
+            "the service is unavailable, try again later",
+        )
     }
 
     /// A [`ServiceErrorKind::Unavailable`] error for a service the
     /// [`ServiceProvider`] does not have, named by its Rhai module (`kv`).
     pub fn not_configured(service: &str) -> Self {
-        ServiceError {
-            kind: ServiceErrorKind::Unavailable,
-            // The first half is what executors without data services have
-            // always said; scripts and tests may match on it.
-            message: format!(
-                "no data services are configured on this executor (no {service} service)"
-            ),
-        }
+        // The first half is what executors without data services have
+        // always said; scripts and tests may match on it.
+        ServiceError::of(
+            ServiceErrorKind::Unavailable,
+            format!("no data services are configured on this executor (no {service} service)"),
+        )
     }
 }
 
@@ -172,6 +188,125 @@ pub trait ServiceProvider: Send + Sync {
     fn scripts(&self) -> Option<&dyn ScriptsService> {
         None
     }
+    /// The app's end-user accounts (`users::…`).
+    fn users(&self) -> Option<&dyn UsersService> {
+        None
+    }
+}
+
+/// One of an app's end-user accounts as scripts see it. Never carries the
+/// password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppUser {
+    /// UUID.
+    pub id: String,
+    /// Trimmed and lower-cased: unique in the app.
+    pub email: String,
+    /// Whether a verification token was redeemed.
+    pub verified: bool,
+    /// Whether an admin disabled the account (it cannot sign in).
+    pub disabled: bool,
+    /// A JSON object the app's scripts keep, as text.
+    pub metadata: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; `None` before the first sign-in.
+    pub last_sign_in_at: Option<String>,
+}
+
+/// A session [`UsersService::login`] started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSession {
+    /// The bearer token: shown once, only its hash is stored.
+    pub token: String,
+    /// Who signed in.
+    pub user: AppUser,
+    /// When the session ends, RFC 3339.
+    pub expires: String,
+    /// Seconds from now until then (a cookie's `Max-Age`).
+    pub expires_in: u64,
+}
+
+/// A single-use token for a password reset or an email verification, for
+/// the script to deliver to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OneTimeToken {
+    /// The token: shown once, only its hash is stored.
+    pub token: String,
+    /// Whose account it is for.
+    pub user: AppUser,
+    /// When it stops working, RFC 3339.
+    pub expires: String,
+    /// Seconds from now until then.
+    pub expires_in: u64,
+}
+
+/// Per-app end-user accounts (`users::…` in scripts): sign-up, sign-in,
+/// sessions, password resets and email verification. Errors a script
+/// branches on carry a [`ServiceError::code`]: `invalid_email`,
+/// `weak_password`, `email_taken`, `invalid_credentials`,
+/// `account_disabled`, `too_many_attempts` (with `retry_after`),
+/// `invalid_token`, `invalid_metadata`.
+#[async_trait]
+pub trait UsersService: Send + Sync {
+    /// Creates an account.
+    async fn signup(
+        &self,
+        app: AppId,
+        email: &str,
+        password: &str,
+    ) -> Result<AppUser, ServiceError>;
+    /// Checks the password and starts a session; `client` is the request's
+    /// client address, which the sign-in throttle counts failures against.
+    async fn login(
+        &self,
+        app: AppId,
+        email: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<UserSession, ServiceError>;
+    /// The user of a live session: the token of an `Authorization: Bearer`
+    /// header, else the app's session cookie out of a `Cookie` header.
+    async fn current(
+        &self,
+        app: AppId,
+        authorization: Option<&str>,
+        cookie: Option<&str>,
+    ) -> Result<Option<AppUser>, ServiceError>;
+    /// Ends the session of `token`; whether there was one.
+    async fn logout(&self, app: AppId, token: &str) -> Result<bool, ServiceError>;
+    /// The account with `id`.
+    async fn get(&self, app: AppId, id: &str) -> Result<Option<AppUser>, ServiceError>;
+    /// Replaces the account's metadata (a JSON object as text).
+    async fn update(
+        &self,
+        app: AppId,
+        id: &str,
+        metadata: &str,
+    ) -> Result<Option<AppUser>, ServiceError>;
+    /// A password-reset token for the account with `email`; `None` when
+    /// there is no such (enabled) account.
+    async fn start_reset(
+        &self,
+        app: AppId,
+        email: &str,
+    ) -> Result<Option<OneTimeToken>, ServiceError>;
+    /// Redeems a reset token: sets the password, ends every session.
+    async fn finish_reset(
+        &self,
+        app: AppId,
+        token: &str,
+        password: &str,
+    ) -> Result<AppUser, ServiceError>;
+    /// A verification token for the account with id or email `user`;
+    /// `None` when there is no such account.
+    async fn start_verify(
+        &self,
+        app: AppId,
+        user: &str,
+    ) -> Result<Option<OneTimeToken>, ServiceError>;
+    /// Redeems a verification token: the account is verified.
+    async fn finish_verify(&self, app: AppId, token: &str) -> Result<AppUser, ServiceError>;
 }
 
 /// A script `invoke` can run: everything an execution of it needs.

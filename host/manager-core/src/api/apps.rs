@@ -199,6 +199,12 @@ struct UpdateApp {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     rate_limit: Option<Option<Value>>,
+    /// Settings for the app's end users (docs/scripting.md, "Users"):
+    /// `{"session_cookie": "sid", "session_ttl": 604800}`; `null` resets
+    /// them to the defaults.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    users: Option<Option<Value>>,
     /// New slug; the old one keeps redirecting.
     #[schema(pattern = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
     slug: Option<String>,
@@ -213,7 +219,7 @@ struct UpdateApp {
     responses(
         (status = 200, description = "The updated app", body = App),
         (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
-        (status = 400, description = "`invalid_slug`, `invalid_name`, `invalid_limits`, `invalid_cors`, `invalid_rate_limit` or `default_app`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_slug`, `invalid_name`, `invalid_limits`, `invalid_cors`, `invalid_rate_limit`, `invalid_users` or `default_app`", body = super::openapi::ErrorBody),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
         (status = 409, description = "`slug_taken` or `slug_in_history` (rename with `force`)", body = super::openapi::ErrorBody),
     ))]
@@ -225,31 +231,24 @@ async fn update(
     // Validate everything before the rename, so a 400 never leaves a half-applied PATCH.
     m.store
         .validate_app_update(body.name.as_deref(), body.limits.as_ref())?;
-    let cors = match body.cors {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(value)) => {
-            let policy: shared::CorsPolicy = serde_json::from_value(value)
-                .map_err(|e| Error::bad_request(ErrorCode::InvalidCors, format!("cors: {e}")))?;
-            policy
-                .validate()
-                .map_err(|m| Error::bad_request(ErrorCode::InvalidCors, m))?;
-            Some(Some(policy))
-        }
-    };
-    let rate_limit = match body.rate_limit {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(value)) => {
-            let limit: shared::RateLimit = serde_json::from_value(value).map_err(|e| {
-                Error::bad_request(ErrorCode::InvalidRateLimit, format!("rate_limit: {e}"))
-            })?;
-            limit
-                .validate()
-                .map_err(|m| Error::bad_request(ErrorCode::InvalidRateLimit, m))?;
-            Some(Some(limit))
-        }
-    };
+    let cors = setting(
+        body.cors,
+        ErrorCode::InvalidCors,
+        "cors",
+        |p: &shared::CorsPolicy| p.validate(),
+    )?;
+    let rate_limit = setting(
+        body.rate_limit,
+        ErrorCode::InvalidRateLimit,
+        "rate_limit",
+        |l: &shared::RateLimit| l.validate(),
+    )?;
+    let users = setting(
+        body.users,
+        ErrorCode::InvalidUsers,
+        "users",
+        crate::app_users::UsersSettings::validate,
+    )?;
     if let Some(slug) = &body.slug {
         app = m.store.rename_app(&app, slug, body.force).await?;
     }
@@ -270,8 +269,32 @@ async fn update(
     if let Some(limit) = &rate_limit {
         app = m.store.set_app_rate_limit(&app, limit.as_ref()).await?;
     }
+    if let Some(users) = &users {
+        app = m.store.set_app_users(&app, users.as_ref()).await?;
+    }
     m.routing_changed().await;
     Ok(Json(app))
+}
+
+/// One JSON setting of a PATCH: absent (unchanged), `null` (off or the
+/// defaults), or a value that must parse as `T` and pass `validate`; a bad
+/// one is `code`, naming `field`.
+fn setting<T: serde::de::DeserializeOwned>(
+    value: Option<Option<Value>>,
+    code: ErrorCode,
+    field: &str,
+    validate: impl Fn(&T) -> std::result::Result<(), String>,
+) -> Result<Option<Option<T>>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let Some(value) = value else {
+        return Ok(Some(None));
+    };
+    let parsed: T = serde_json::from_value(value)
+        .map_err(|e| Error::bad_request(code, format!("{field}: {e}")))?;
+    validate(&parsed).map_err(|m| Error::bad_request(code, m))?;
+    Ok(Some(Some(parsed)))
 }
 
 /// Delete an app with its scripts, routes, domain claims, slug history and log.

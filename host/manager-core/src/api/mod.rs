@@ -1,6 +1,7 @@
 //! The admin API under `/api/v1/admin/`: one router per resource, merged here
 //! behind [`require_admin`]. docs/api.md is the reference.
 
+mod app_users;
 mod apps;
 mod auth;
 mod cron;
@@ -104,6 +105,7 @@ fn parts() -> Parts {
         .merge(http_allow::router())
         .merge(cron::router())
         .merge(interceptors::router())
+        .merge(app_users::router())
         .split_for_parts();
     let (public, public_doc) = auth::public_router().split_for_parts();
     let (tls, tls_doc) = tls::router().split_for_parts();

@@ -234,6 +234,7 @@ pub struct CreatedToken {
         (name = "http-allow", description = "Where each app's scripts may send outbound HTTP requests"),
         (name = "triggers", description = "Cron triggers: each app's scripts run on schedules"),
         (name = "interceptors", description = "Interceptors: each app's scripts that run before its route scripts"),
+        (name = "app-users", description = "Each app's end-user accounts, which its scripts manage with users::"),
         (name = "tls", description = "On-demand TLS: which domains the front proxy (Caddy) may obtain certificates for. Outside the admin API (server `/api/v1`) and unauthenticated"),
     )
 )]

@@ -36,6 +36,11 @@ pub struct App {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub rate_limit: Option<shared::RateLimit>,
+    /// Settings for its end users (docs/scripting.md, "Users"); absent
+    /// when all are the defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::app_users::UsersSettings>)]
+    pub users: Option<crate::app_users::UsersSettings>,
     /// Host patterns the app claims.
     pub domains: Vec<Domain>,
     /// RFC 3339.
@@ -114,12 +119,13 @@ pub(crate) fn validate_slug(slug: &str) -> Result<()> {
 
 /// The `apps` columns [`app_from_row`] reads.
 const APP_COLUMNS: &str =
-    "id, slug, name, description, limits, cors, rate_limit, created_at, updated_at";
+    "id, slug, name, description, limits, cors, rate_limit, users, created_at, updated_at";
 
 fn app_from_row(row: &sqlx::any::AnyRow, domains: Vec<Domain>) -> Result<App> {
     let limits: Option<String> = row.try_get("limits")?;
     let cors: Option<String> = row.try_get("cors")?;
     let rate_limit: Option<String> = row.try_get("rate_limit")?;
+    let users: Option<String> = row.try_get("users")?;
     Ok(App {
         id: super::id_column(row, "id")?,
         slug: row.try_get("slug")?,
@@ -128,6 +134,7 @@ fn app_from_row(row: &sqlx::any::AnyRow, domains: Vec<Domain>) -> Result<App> {
         limits: limits.and_then(|l| serde_json::from_str(&l).ok()),
         cors: cors.and_then(|c| serde_json::from_str(&c).ok()),
         rate_limit: rate_limit.and_then(|r| serde_json::from_str(&r).ok()),
+        users: users.and_then(|u| serde_json::from_str(&u).ok()),
         domains,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
@@ -336,6 +343,39 @@ impl Store {
                 .map_err(|m| StoreError::bad_request(ErrorCode::InvalidRateLimit, m))?;
         }
         self.set_app_setting(app, "rate_limit", limit).await
+    }
+
+    /// Sets (or, with `None`, resets to the defaults) the app's settings
+    /// for its end users.
+    pub async fn set_app_users(
+        &self,
+        app: &App,
+        users: Option<&crate::app_users::UsersSettings>,
+    ) -> Result<App> {
+        if let Some(users) = users {
+            users
+                .validate()
+                .map_err(|m| StoreError::bad_request(ErrorCode::InvalidUsers, m))?;
+        }
+        self.set_app_setting(app, "users", users).await
+    }
+
+    /// The app's settings for its end users (the defaults when unset).
+    pub(crate) async fn app_users_settings(
+        &self,
+        app: AppId,
+    ) -> Result<crate::app_users::UsersSettings> {
+        let stored: Option<Option<String>> =
+            sqlx::query_scalar("SELECT users FROM apps WHERE id = $1")
+                .bind(app.to_string())
+                .fetch_optional(&self.db.pool)
+                .await?;
+        // Stored only after validation; one that no longer parses is the
+        // defaults rather than a failed sign-in.
+        Ok(stored
+            .flatten()
+            .and_then(|u| serde_json::from_str(&u).ok())
+            .unwrap_or_default())
     }
 
     /// One JSON setting column of `apps` (`column` is one of ours, never

@@ -808,7 +808,7 @@ fn detail(row: &AnyRow) -> Result<Execution> {
 }
 
 /// `text` with LIKE's wildcards (and the escape character) escaped by `\`.
-fn like_escape(text: &str) -> String {
+pub(crate) fn like_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {

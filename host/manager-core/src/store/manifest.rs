@@ -53,9 +53,10 @@ impl Store {
                     limits,
                     cors,
                     rate_limit,
+                    users,
                 } => {
                     sqlx::query(
-                        "UPDATE apps SET name = $1, description = $2, limits = $3, cors = $4, rate_limit = $5, updated_at = $6 WHERE id = $7",
+                        "UPDATE apps SET name = $1, description = $2, limits = $3, cors = $4, rate_limit = $5, users = $8, updated_at = $6 WHERE id = $7",
                     )
                     .bind(name)
                     .bind(description)
@@ -64,6 +65,7 @@ impl Store {
                     .bind(rate_limit.as_ref().map(|r| serde_json::to_string(r).expect("a rate limit serializes")))
                     .bind(now)
                     .bind(&app)
+                    .bind(users.as_ref().map(|u| serde_json::to_string(u).expect("users settings serialize")))
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -2,6 +2,7 @@
 //! writes to the database; the orchestrator reads dispatch data through
 //! [`RoutingSource`], implemented here.
 
+mod app_users;
 mod apps;
 mod cron;
 mod docs;
@@ -25,6 +26,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use shared::{AppRouting, Limits, RouteSpec, RoutingSnapshot, RoutingSource, ScriptEntry};
 
+pub(crate) use app_users::TokenPurpose;
+pub use app_users::{MAX_SESSIONS_PER_USER, MAX_USERS_PAGE, UserAccount};
 pub(crate) use apps::validate_slug;
 pub use apps::{App, AppRef, Domain, SlugVerdict};
 pub use cron::{CronTrigger, DueTrigger, MAX_TRIGGERS_PER_APP, NewTrigger, TriggerChanges};
@@ -49,6 +52,7 @@ pub use scripts::{MAX_VERSION_MESSAGE, Script, ScriptChange, ScriptVersion, vali
 pub(crate) use scripts::{check_message, validate_source};
 pub use settings::HELLO_WORLD_SEEDED;
 pub use tokens::{Token, TokenScope, generate_token, validate_token_name};
+pub(crate) use tokens::{generate_secret, hash_token};
 pub use transfer::{EXPORT_VERSION, ExportSummary, ImportSummary};
 pub use users::{Session, User};
 pub(crate) use variables::validate_value as validate_variable_value;

@@ -7,6 +7,7 @@
 //! Both sides come from one table of operations at the end of this file
 //! (`service_calls!`): adding an operation to a service is one entry there.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,8 +18,9 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::{
-    AllowPattern, AppId, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    Invocable, KvPage, KvService, ScriptsService, ServiceError, ServiceProvider, require_service,
+    AllowPattern, AppId, AppUser, DocPage, DocQuery, DocsService, Document, EnvService,
+    HttpAllowList, Invocable, KvPage, KvService, OneTimeToken, ScriptsService, ServiceError,
+    ServiceProvider, UserSession, UsersService, require_service,
 };
 
 use super::Peer;
@@ -257,6 +259,25 @@ service_calls! {
     scripts: ScriptsService {
         ScriptsInvocable => invocable(name: &str => String) -> Option<Invocable>;
     }
+    users: UsersService {
+        UsersSignup => signup(email: &str => String, password: &str => String) -> AppUser;
+        UsersLogin => login(
+            email: &str => String,
+            password: &str => String,
+            client: Option<IpAddr> => Option<IpAddr>,
+        ) -> UserSession;
+        UsersCurrent => current(
+            authorization: Option<&str> => Option<String>,
+            cookie: Option<&str> => Option<String>,
+        ) -> Option<AppUser>;
+        UsersLogout => logout(token: &str => String) -> bool;
+        UsersGet => get(id: &str => String) -> Option<AppUser>;
+        UsersUpdate => update(id: &str => String, metadata: &str => String) -> Option<AppUser>;
+        UsersStartReset => start_reset(email: &str => String) -> Option<OneTimeToken>;
+        UsersFinishReset => finish_reset(token: &str => String, password: &str => String) -> AppUser;
+        UsersStartVerify => start_verify(user: &str => String) -> Option<OneTimeToken>;
+        UsersFinishVerify => finish_verify(token: &str => String) -> AppUser;
+    }
 }
 
 #[cfg(test)]
@@ -433,6 +454,28 @@ mod tests {
                 }}),
             ),
             (ServiceCall::HttpAllowed {}, json!({"call": "http_allowed"})),
+            (
+                ServiceCall::UsersLogin {
+                    email: "a@b.io".into(),
+                    password: "p".into(),
+                    client: Some("192.0.2.1".parse().unwrap()),
+                },
+                json!({"call": "users_login", "email": "a@b.io", "password": "p", "client": "192.0.2.1"}),
+            ),
+            (
+                ServiceCall::UsersCurrent {
+                    authorization: Some("Bearer t".into()),
+                    cookie: None,
+                },
+                json!({"call": "users_current", "authorization": "Bearer t", "cookie": null}),
+            ),
+            (
+                ServiceCall::UsersFinishReset {
+                    token: "t".into(),
+                    password: "p".into(),
+                },
+                json!({"call": "users_finish_reset", "token": "t", "password": "p"}),
+            ),
         ];
         for (call, mut expected) in cases {
             expected["app"] = json!(app.to_string());
