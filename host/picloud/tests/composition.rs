@@ -246,7 +246,7 @@ async fn invoke_runs_a_script_of_the_same_app_as_a_child(db: Db) {
         &s,
         "default",
         "child",
-        "#{ status: 201, headers: #{ \"x-child\": \"yes\" }, body: `${request.method} ${request.path}?${request.query.q} ${request.body} via ${request.trigger}` }",
+        "#{ status: 201, headers: #{ \"x-child\": \"yes\" }, body: `${request.method} ${request.path}?${request.query.q} ${request.body} via ${request.trigger} for ${request.client_ip}` }",
     )
     .await;
     let parent = script(
@@ -261,7 +261,8 @@ async fn invoke_runs_a_script_of_the_same_app_as_a_child(db: Db) {
         s.call(Method::GET, "localhost", "/p").await,
         (
             StatusCode::OK,
-            "201 yes POST /inner?1 hello via invoke".to_owned()
+            // The callee sees the caller's client (users::login throttles by it).
+            "201 yes POST /inner?1 hello via invoke for 127.0.0.1".to_owned()
         )
     );
     // The callee's record is a child of the caller's; the detail shows the
