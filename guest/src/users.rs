@@ -85,7 +85,7 @@ fn optional<T>(value: Option<T>, to_map: impl FnOnce(T) -> Dynamic) -> Dynamic {
 
 /// A header of a `request` map (names are lower-case there).
 fn header(request: &Map, name: &str) -> Option<String> {
-    let headers = request.get("headers")?.read_lock::<Map>()?.clone();
+    let headers = request.get("headers")?.read_lock::<Map>()?;
     headers
         .get(name)
         .filter(|v| v.is_string())

@@ -68,6 +68,9 @@ pub struct UserAccount {
 
 const COLUMNS: &str =
     "id, email, verified, disabled, metadata, created_at, updated_at, last_sign_in_at";
+/// [`COLUMNS`] of `app_users u` in a join.
+const JOINED_COLUMNS: &str = "u.id, u.email, u.verified, u.disabled, u.metadata, \
+    u.created_at, u.updated_at, u.last_sign_in_at";
 
 fn user_from_row(row: &AnyRow) -> Result<AppUser> {
     Ok(AppUser {
@@ -221,14 +224,9 @@ impl Store {
         token_hash: &str,
     ) -> Result<Option<AppUser>> {
         let row = sqlx::query(&format!(
-            "SELECT {} FROM app_user_sessions s JOIN app_users u ON u.id = s.user_id \
-             WHERE s.app_id = $1 AND s.token_hash = $2 AND s.expires_at > $3 \
-             AND u.disabled = 0",
-            COLUMNS
-                .split(", ")
-                .map(|c| format!("u.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT {JOINED_COLUMNS} FROM app_user_sessions s JOIN app_users u \
+             ON u.id = s.user_id WHERE s.app_id = $1 AND s.token_hash = $2 \
+             AND s.expires_at > $3 AND u.disabled = 0"
         ))
         .bind(app.to_string())
         .bind(token_hash)
