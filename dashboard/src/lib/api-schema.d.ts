@@ -300,7 +300,9 @@ export interface paths {
         put?: never;
         /**
          * Deploys a manifest: every change of its plan in one transaction, or
-         *     none when anything is wrong.
+         *     none when anything is wrong. A developer may deploy scripts, routes,
+         *     triggers, interceptors, variables and the allow-list; changing the app's
+         *     settings or domains needs its owner.
          */
         post: operations["apps_apply_manifest"];
         delete?: never;
@@ -321,6 +323,44 @@ export interface paths {
         /** What deploying a manifest would change, without changing anything. */
         post: operations["apps_plan_manifest"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The app's roles: each user given one, by username. Server admins are
+         *     owners of every app without being listed.
+         */
+        get: operations["roles_list_roles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/roles/{user}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Give a user a role on the app, replacing the one they had. */
+        put: operations["roles_set_role"];
+        post?: never;
+        /** Take a user's role on the app away. */
+        delete: operations["roles_remove_role"];
         options?: never;
         head?: never;
         patch?: never;
@@ -643,7 +683,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Asks the orchestrator's live tables, so the answer is what dispatch does. */
+        /**
+         * Asks the orchestrator's live tables, so the answer is what dispatch does.
+         *     A host served by an app the caller has no role on is, for it, a host no
+         *     app serves.
+         */
         post: operations["routes_resolve"];
         delete?: never;
         options?: never;
@@ -840,10 +884,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** API tokens by name, one page (never the secrets). */
+        /**
+         * API tokens by name, one page (never the secrets): every token for a
+         *     server admin, one's own for anyone else (a token limited to one app
+         *     that belongs to no user sees itself).
+         */
         get: operations["auth_list_tokens"];
         put?: never;
-        /** Create an API token for the caller's user; the secret is shown once. */
+        /**
+         * Create an API token for the caller's user; the secret is shown once.
+         *     It acts with its user's powers, or, limited to one app, with at most
+         *     the role given there (never more than the creator has).
+         */
         post: operations["auth_create_token"];
         delete?: never;
         options?: never;
@@ -861,7 +913,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke an API token. */
+        /** Revoke an API token (a server admin any, anyone else their own). */
         delete: operations["auth_revoke_token"];
         options?: never;
         head?: never;
@@ -901,7 +953,8 @@ export interface paths {
         delete: operations["auth_delete_user"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change a user: whether they are a server admin. */
+        patch: operations["auth_update_user"];
         trace?: never;
     };
     "/users/{id}/password": {
@@ -965,6 +1018,7 @@ export interface components {
             name: string;
             /** @description Its request rate limit (docs/apps.md, "Rate limits"); absent when off. */
             rate_limit?: Record<string, unknown> | null;
+            role?: null | components["schemas"]["Role"];
             /** @description Unique, URL-safe name used in URLs and the CLI. */
             slug: string;
             /** @description RFC 3339. */
@@ -981,6 +1035,14 @@ export interface components {
         AppName: {
             /** @description App id. */
             id: string;
+            /** @description Current slug. */
+            slug: string;
+        };
+        /** @description An app the caller has a role on, as `/auth/me` lists it. */
+        AppRole: {
+            /** @description App id. */
+            app_id: string;
+            role: components["schemas"]["Role"];
             /** @description Current slug. */
             slug: string;
         };
@@ -1150,6 +1212,8 @@ export interface components {
         };
         /** @description A token just created: the only time `token` itself is shown. */
         CreatedToken: {
+            /** @description The one app it is limited to (`null`: not limited). */
+            app_id?: string | null;
             /** @description RFC 3339. */
             created_at: string;
             /** @description Token id. */
@@ -1158,6 +1222,7 @@ export interface components {
             last_used_at?: string | null;
             /** @description Its name. */
             name: string;
+            role?: null | components["schemas"]["Role"];
             /** @description `admin` or `metrics`. */
             scope: components["schemas"]["TokenScope"];
             /** @description The secret (`pc_…`); only its hash is stored. */
@@ -1430,6 +1495,18 @@ export interface components {
             /** @description The text of `picloud.toml`. */
             manifest: string;
         };
+        /** @description A user's role on an app, as `GET /apps/{app}/roles` lists it. */
+        Grant: {
+            /** @description RFC 3339. */
+            created_at: string;
+            role: components["schemas"]["Role"];
+            /** @description RFC 3339; changes with the role. */
+            updated_at: string;
+            /** @description The user's id. */
+            user_id: string;
+            /** @description The user's login name. */
+            username: string;
+        };
         /** @description One allow-list entry as the admin API shows it. */
         HttpAllowEntry: {
             /** @description RFC 3339. */
@@ -1570,6 +1647,16 @@ export interface components {
             expires_at?: string | null;
             /** @description `token` or `session`. */
             kind: string;
+            /**
+             * @description The caller's role on each app it may use (empty for a server admin,
+             *     who owns them all).
+             */
+            roles: components["schemas"]["AppRole"][];
+            /**
+             * @description Whether the caller has server-wide powers (creating apps, users and
+             *     tokens; owner of every app). A token limited to one app has not.
+             */
+            server_admin: boolean;
             /** @description The token's id (`kind` = `token`). */
             token_id?: string | null;
             user?: null | components["schemas"]["User"];
@@ -1593,8 +1680,18 @@ export interface components {
             password: string;
         };
         NewToken: {
+            /**
+             * @description Limit the token to this one app (id or slug); with `role`. Others
+             *     do not exist for it (404).
+             */
+            app?: string | null;
             /** @description 1-100 printable characters. */
             name: string;
+            /**
+             * @description Its role on `app`: `owner`, `developer` or `viewer`, at most the
+             *     creator's own.
+             */
+            role?: string | null;
             /**
              * @description `admin` (default: the admin API) or `metrics` (`GET /metrics` only,
              *     for a scraper).
@@ -1604,6 +1701,12 @@ export interface components {
         NewUser: {
             /** @description At least 12 characters, at most 1024 bytes. */
             password: string;
+            /**
+             * @description A server-wide admin (the default, as before roles existed): creates
+             *     apps, users and tokens and owns every app. `false`: the user can do
+             *     only what the roles given per app allow.
+             */
+            server_admin?: boolean | null;
             /** @description 1-64 of letters, digits, '.', '_', '-' or '@' (stored lower-case). */
             username: string;
         };
@@ -1649,6 +1752,16 @@ export interface components {
              * @description Live sessions that ended.
              */
             revoked: number;
+        };
+        /**
+         * @description What a user or token may do on one app, weakest first (the order is the
+         *     policy's: a role allows everything a weaker one does).
+         * @enum {string}
+         */
+        Role: "viewer" | "developer" | "owner";
+        RoleList: {
+            /** @description The items, in the list's order. */
+            roles: components["schemas"]["Grant"][];
         };
         Rollback: {
             /** @description Recorded with the new version (default: "rollback to version N"). */
@@ -1844,6 +1957,10 @@ export interface components {
              */
             version: number;
         };
+        SetRole: {
+            /** @description `owner`, `developer` or `viewer`. */
+            role: string;
+        };
         /** @description The answer of a successful sign-in (the session cookie is in `Set-Cookie`). */
         SignedIn: {
             /** @description Send back as `X-CSRF-Token` on every session-authenticated write. */
@@ -1890,6 +2007,8 @@ export interface components {
         };
         /** @description A token as the API lists it (never the token or its hash). */
         Token: {
+            /** @description The one app it is limited to (`null`: every app its user may use). */
+            app_id?: string | null;
             /** @description RFC 3339. */
             created_at: string;
             /** @description UUID. */
@@ -1898,6 +2017,7 @@ export interface components {
             last_used_at?: string | null;
             /** @description What it is for. */
             name: string;
+            role?: null | components["schemas"]["Role"];
             /**
              * @description What it may do: `admin` (the admin API) or `metrics` (`GET /metrics`
              *     only).
@@ -2017,6 +2137,11 @@ export interface components {
             created_at: string;
             /** @description UUID. */
             id: string;
+            /**
+             * @description A server-wide admin: creates apps, users and tokens, and is owner of
+             *     every app. Otherwise the user has only the roles given per app.
+             */
+            server_admin: boolean;
             /** @description RFC 3339; changes with the password. */
             updated_at: string;
             /** @description Lower-case login name. */
@@ -2045,6 +2170,13 @@ export interface components {
             updated_at: string;
             /** @description Whether the user redeemed a verification token. */
             verified: boolean;
+        };
+        UserChanges: {
+            /**
+             * @description Make the user a server-wide admin, or take that away (their roles on
+             *     apps stay).
+             */
+            server_admin?: boolean | null;
         };
         UserList: {
             /** @description Cursor of the next page; `null` on the last page. */
@@ -4569,7 +4701,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            /** @description `insufficient_role`: the plan changes the app's settings or domains, which needs its owner */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4706,6 +4838,207 @@ export interface operations {
             };
             /** @description `executor_unavailable`: the scripts could not be compiled */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    roles_list_roles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The roles */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleList"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    roles_set_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+                /** @description User id or username */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetRole"];
+            };
+        };
+        responses: {
+            /** @description The role */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description `invalid_role` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the admin API's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    roles_remove_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+                /** @description User id or username */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7788,7 +8121,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedToken"];
                 };
             };
-            /** @description `invalid_name` or `invalid_scope` */
+            /** @description `invalid_name`, `invalid_scope`, `invalid_role` or `app_required` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7806,8 +8139,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            /** @description `insufficient_role`: more than the caller may give */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8136,8 +8478,98 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `last_user`: the only user cannot be deleted */
+            /** @description `last_user` or `last_server_admin`: the only user, or the only server admin, cannot be deleted */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_update_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id or username */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserChanges"];
+            };
+        };
+        responses: {
+            /** @description The user */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description `invalid_json` or `invalid_content_type`: the body is not the JSON this operation takes (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `last_server_admin`: someone must stay a server admin */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the admin API's limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -169,6 +169,63 @@ describe('app users', () => {
 	});
 });
 
+describe('roles', () => {
+	test('an app’s roles: list, give one by username, take one away', async () => {
+		answers.push(
+			json({ roles: [] }),
+			json({ user_id: 'u1', username: 'dev', role: 'developer' }),
+			new Response(null, { status: 204 })
+		);
+		await api.listRoles('shop');
+		expect(sent(0).url).toBe('/api/v1/admin/apps/shop/roles');
+		const grant = await api.setRole('shop', 'dev', 'developer');
+		expect(grant.role).toBe('developer');
+		expect(sent(1).url).toBe('/api/v1/admin/apps/shop/roles/dev');
+		expect(sent(1).init.method).toBe('PUT');
+		expect(JSON.parse(sent(1).init.body as string)).toEqual({ role: 'developer' });
+		await expect(api.removeRole('shop', 'u1')).resolves.toBeUndefined();
+		expect(sent(2).url).toBe('/api/v1/admin/apps/shop/roles/u1');
+		expect(sent(2).init.method).toBe('DELETE');
+	});
+
+	test('a username that a URL cannot carry is refused before any request', async () => {
+		await expect(api.setRole('shop', '..', 'viewer')).rejects.toMatchObject({
+			code: 'unaddressable'
+		});
+		expect(fetchMock).not.toHaveBeenCalled();
+	});
+
+	test('a user with or without server-wide powers', async () => {
+		answers.push(json({ id: 'u1' }, { status: 201 }), json({ id: 'u2' }, { status: 201 }));
+		answers.push(json({ id: 'u1', server_admin: true }));
+		await api.createUser('vera', 'a long enough password', false);
+		expect(JSON.parse(sent(0).init.body as string)).toEqual({
+			username: 'vera',
+			password: 'a long enough password',
+			server_admin: false
+		});
+		await api.createUser('root', 'a long enough password');
+		expect(JSON.parse(sent(1).init.body as string)).toMatchObject({ server_admin: true });
+		await api.setServerAdmin('u1', true);
+		expect(sent(2).url).toBe('/api/v1/admin/users/u1');
+		expect(sent(2).init.method).toBe('PATCH');
+		expect(JSON.parse(sent(2).init.body as string)).toEqual({ server_admin: true });
+	});
+
+	test('a token limited to one app carries the app and the role; an unlimited one neither', async () => {
+		answers.push(json({ id: 't1' }, { status: 201 }), json({ id: 't2' }, { status: 201 }));
+		await api.createToken('ci', 'admin', { app: 'shop', role: 'developer' });
+		expect(JSON.parse(sent(0).init.body as string)).toEqual({
+			name: 'ci',
+			scope: 'admin',
+			app: 'shop',
+			role: 'developer'
+		});
+		await api.createToken('scraper', 'metrics');
+		expect(JSON.parse(sent(1).init.body as string)).toEqual({ name: 'scraper', scope: 'metrics' });
+	});
+});
+
 describe('errors', () => {
 	test('the API’s error shape, with a compile error’s position', async () => {
 		answers.push(

@@ -27,6 +27,18 @@ export type User = Schema<'User'>;
 export type SignedIn = Schema<'SignedIn'>;
 export type Me = Schema<'Me'>;
 
+/**
+ * What a user or token may do on one app (docs/api.md, "Roles"): `viewer`
+ * reads, `developer` also changes scripts, data and the rest of the app's
+ * code, `owner` also its settings, domains and roles.
+ */
+export type Role = Schema<'Role'>;
+/** An app the caller has a role on, as `/auth/me` lists it. */
+export type AppRole = Schema<'AppRole'>;
+/** A user's role on an app, as `GET /apps/{app}/roles` lists it. */
+export type Grant = Schema<'Grant'>;
+export type RoleList = Schema<'RoleList'>;
+
 /** Per-app overrides (docs/scripting.md#limits); a missing key is the default. */
 export interface Limits {
 	fuel?: number;
@@ -426,6 +438,18 @@ export const api = {
 	appStats: (app: string, query: StatsQuery = {}) =>
 		request<AppStats>('GET', `/apps/${enc(app)}/stats`, { query }),
 	appRoutes: (app: string) => allPages<'routes', Route>(`/apps/${enc(app)}/routes`, 'routes'),
+	/** Every app the caller has a role on (all of them for a server admin). */
+	allApps: () => allPages<'apps', App>('/apps', 'apps'),
+
+	/** Who has which role on the app (its owners only); server admins are not listed. */
+	listRoles: (app: string) => request<RoleList>('GET', `/apps/${enc(app)}/roles`),
+	/** `user`: a user id or username. Replaces the role the user had. */
+	setRole: async (app: string, user: string, role: Role) =>
+		request<Grant>('PUT', `/apps/${enc(app)}/roles/${segment(user, 'username')}`, {
+			body: { role } satisfies Schema<'SetRole'>
+		}),
+	removeRole: async (app: string, user: string) =>
+		request<void>('DELETE', `/apps/${enc(app)}/roles/${segment(user, 'username')}`),
 
 	listDomains: (app: string) => allPages<'domains', Domain>(`/apps/${enc(app)}/domains`, 'domains'),
 	addDomain: (app: string, pattern: string) =>
@@ -553,8 +577,16 @@ export const api = {
 	getExecution: (id: string) => request<Execution>('GET', `/executions/${enc(id)}`),
 
 	listUsers: () => allPages<'users', User>('/users', 'users'),
-	createUser: (username: string, password: string) =>
-		request<User>('POST', '/users', { body: { username, password } satisfies Schema<'NewUser'> }),
+	/** `serverAdmin`: false makes a user who can do only what their roles on apps allow. */
+	createUser: (username: string, password: string, serverAdmin = true) =>
+		request<User>('POST', '/users', {
+			body: { username, password, server_admin: serverAdmin } satisfies Schema<'NewUser'>
+		}),
+	/** 409 `last_server_admin` when it would leave the server without one. */
+	setServerAdmin: (id: string, serverAdmin: boolean) =>
+		request<User>('PATCH', `/users/${enc(id)}`, {
+			body: { server_admin: serverAdmin } satisfies Schema<'UserChanges'>
+		}),
 	deleteUser: (id: string) => request<void>('DELETE', `/users/${enc(id)}`),
 	setPassword: (id: string, password: string, currentPassword?: string) =>
 		request<void>('PUT', `/users/${enc(id)}/password`, {
@@ -564,9 +596,19 @@ export const api = {
 		}),
 
 	listTokens: () => allPages<'tokens', Token>('/tokens', 'tokens'),
-	createToken: (name: string, scope: 'admin' | 'metrics' = 'admin') =>
+	/**
+	 * `limit`: the one app (id or slug) the token may use, with at most this
+	 * role there; anyone but a server admin must give one.
+	 */
+	createToken: (
+		name: string,
+		scope: 'admin' | 'metrics' = 'admin',
+		limit?: { app: string; role: Role }
+	) =>
 		request<CreatedToken>('POST', '/tokens', {
-			body: { name, scope } satisfies Schema<'NewToken'>
+			body: (limit
+				? { name, scope, app: limit.app, role: limit.role }
+				: { name, scope }) satisfies Schema<'NewToken'>
 		}),
 	revokeToken: (id: string) => request<void>('DELETE', `/tokens/${enc(id)}`)
 };

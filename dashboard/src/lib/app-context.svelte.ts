@@ -1,5 +1,7 @@
 import { getContext, setContext } from 'svelte';
-import type { App } from './api';
+import type { App, Role } from './api';
+import { roleOn } from './roles';
+import { session } from './session.svelte';
 
 const KEY = Symbol('app');
 
@@ -12,6 +14,11 @@ export class AppState {
 	 * mounted, so what they show (e.g. "Renamed") survives the URL change.
 	 */
 	previousSlug = $state<string | null>(null);
+	/**
+	 * The caller's role on the app, which decides what its pages offer (the
+	 * server decides again on every request).
+	 */
+	readonly role = $derived<Role | null>(this.app ? roleOn(this.app, session) : null);
 }
 
 export function setAppState(state: AppState): void {
@@ -27,4 +34,9 @@ export function currentApp(): App {
 	const app = appState().app;
 	if (!app) throw new Error('app pages render only after the app has loaded');
 	return app;
+}
+
+/** The caller's role on the app whose pages are open (null before it has loaded). */
+export function currentRole(): Role | null {
+	return appState().role;
 }

@@ -110,6 +110,16 @@ export async function screenshot(page, name) {
 }
 
 /**
+ * Screenshot of one part of the page (a section) into docs/screenshots/.
+ * @param {import('playwright-core').Locator} locator
+ * @param {string} name
+ */
+export async function screenshotOf(locator, name) {
+	await mkdir(screenshotDir, { recursive: true });
+	await locator.screenshot({ path: path.join(screenshotDir, name) });
+}
+
+/**
  * The page body must not scroll sideways.
  * @param {import('playwright-core').Page} page
  * @param {string} what

@@ -19,7 +19,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Who is making an admin request. Inserted into the request's extensions by
 /// `require_admin`; handlers that act "as the caller" read it from there.
-/// Per-app roles will hang off this type.
+/// What it may do is [`crate::policy::Access`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// `Authorization: Bearer <token>`.
@@ -30,6 +30,8 @@ pub enum Principal {
         user_id: Option<String>,
         /// What it may do.
         scope: crate::store::TokenScope,
+        /// The one app and the role it is limited to, if any.
+        limit: Option<(shared::AppId, crate::store::Role)>,
     },
     /// A browser session cookie (CSRF-checked for writes).
     Session {

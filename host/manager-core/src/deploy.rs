@@ -849,6 +849,7 @@ fn placeholder_app(current: Option<&App>) -> App {
         domains: Vec::new(),
         created_at: String::new(),
         updated_at: String::new(),
+        role: None,
     })
 }
 

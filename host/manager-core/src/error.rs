@@ -83,6 +83,7 @@ error_codes! {
     InvalidTrigger = "invalid_trigger", BAD_REQUEST;
     InvalidEventId = "invalid_event_id", BAD_REQUEST;
     InvalidScope = "invalid_scope", BAD_REQUEST;
+    InvalidRole = "invalid_role", BAD_REQUEST;
     InvalidMessage = "invalid_message", BAD_REQUEST;
     InvalidVersion = "invalid_version", BAD_REQUEST;
     InvalidLimit = "invalid_limit", BAD_REQUEST;
@@ -100,6 +101,7 @@ error_codes! {
     CsrfFailed = "csrf_failed", FORBIDDEN;
     WrongPassword = "wrong_password", FORBIDDEN;
     MetricsOnlyToken = "metrics_only_token", FORBIDDEN;
+    InsufficientRole = "insufficient_role", FORBIDDEN;
     NotFound = "not_found", NOT_FOUND;
     SlugTaken = "slug_taken", CONFLICT;
     SlugInHistory = "slug_in_history", CONFLICT;
@@ -113,6 +115,7 @@ error_codes! {
     UsernameTaken = "username_taken", CONFLICT;
     EmailTaken = "email_taken", CONFLICT;
     LastUser = "last_user", CONFLICT;
+    LastServerAdmin = "last_server_admin", CONFLICT;
     QuotaExceeded = "quota_exceeded", CONFLICT;
     WrongType = "wrong_type", CONFLICT;
     ModuleInUse = "module_in_use", CONFLICT;

@@ -31,6 +31,7 @@ pub mod deploy;
 mod error;
 pub mod manifest;
 mod modules;
+pub mod policy;
 mod recorder;
 mod secrets;
 mod services;
@@ -255,7 +256,7 @@ impl Manager {
             auth::validate_password(password)
                 .map_err(|e| Error::Config(format!("PICLOUD_ADMIN_PASSWORD: {e}")))?;
             let hash = auth::hash_password(password.clone()).await?;
-            self.store.create_user(&username, &hash).await?;
+            self.store.create_user(&username, &hash, true).await?;
             tracing::info!(%username, "created the first admin user");
         }
         if fresh {

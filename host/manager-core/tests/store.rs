@@ -489,7 +489,11 @@ async fn tokens_are_stored_hashed(store: Store) {
     let token = manager_core::store::generate_token();
     let stored = store.add_token("ci", &token, None).await.unwrap();
     assert_eq!(
-        store.verify_token(&token).await.unwrap(),
+        store
+            .verify_token(&token)
+            .await
+            .unwrap()
+            .map(|t| (t.id, t.user_id, t.scope)),
         Some((
             stored.id.clone(),
             None,
@@ -502,7 +506,7 @@ async fn tokens_are_stored_hashed(store: Store) {
         None
     );
     // Listed without the token; the use is recorded.
-    let listed = store.list_tokens(&Page::all()).await.unwrap();
+    let listed = store.list_tokens(None, &Page::all()).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].last_used_at.is_some());
     assert!(
@@ -511,8 +515,14 @@ async fn tokens_are_stored_hashed(store: Store) {
             .contains(&token[3..])
     );
     // A user's tokens and sessions go with the user.
-    let ada = store.create_user("ada", "$argon2id$fake").await.unwrap();
-    let bob = store.create_user("bob", "$argon2id$fake").await.unwrap();
+    let ada = store
+        .create_user("ada", "$argon2id$fake", true)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user("bob", "$argon2id$fake", true)
+        .await
+        .unwrap();
     let ada_token = manager_core::store::generate_token();
     store
         .add_token("laptop", &ada_token, Some(&ada.id))

@@ -29,7 +29,7 @@ use shared::{
 };
 
 /// The fixtures, version 1 first: the rows each released version added.
-const FIXTURES: [&str; 12] = [
+const FIXTURES: [&str; 13] = [
     include_str!("fixtures/upgrade/0001.sql"),
     include_str!("fixtures/upgrade/0002.sql"),
     include_str!("fixtures/upgrade/0003.sql"),
@@ -42,6 +42,7 @@ const FIXTURES: [&str; 12] = [
     include_str!("fixtures/upgrade/0010.sql"),
     include_str!("fixtures/upgrade/0011.sql"),
     include_str!("fixtures/upgrade/0012.sql"),
+    include_str!("fixtures/upgrade/0013.sql"),
 ];
 
 /// One trial per released version; the number is the version the
@@ -57,7 +58,7 @@ macro_rules! upgrades {
 }
 
 fn main() {
-    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
     tests.push(("a_database_from_a_newer_picloud_is_refused", |db| {
         Box::pin(async move { newer_database_is_refused(db).await })
     }));
@@ -178,7 +179,8 @@ async fn upgrade_from(version: usize, database: Option<String>) {
     script_versions(&store).await;
     login_throttle(&store, version).await;
     composition(&store, version).await;
-    app_users(&store).await;
+    app_users(&store, version).await;
+    roles(&store, version).await;
     // Hello World counts as seeded on every upgraded install: from version
     // 7 on the fixture (or migration 0007) recorded it; before, migration
     // 0007 infers it from the bootstrap token.
@@ -216,14 +218,57 @@ async fn composition(store: &Store, version: usize) {
     assert_eq!(record.summary.script_version, expected);
 }
 
-/// Migration 0013: no app has end users yet, every app has the default
-/// settings for them, and the table takes accounts at once.
-async fn app_users(store: &Store) {
+/// Migration 0013: no app has end users before it, and every app has the
+/// default settings for them; from version 13 on, the shop's customer, its
+/// session and its settings are kept.
+async fn app_users(store: &Store, version: usize) {
+    let blog = store.app(BLOG).await.unwrap();
+    assert!(blog.users.is_none());
+    let accounts = store.app_users_page(blog.id, None, None, 10).await;
+    assert!(accounts.unwrap().is_empty());
+    let shop = store.app(SHOP).await.unwrap();
+    let accounts = store.app_users_page(shop.id, None, None, 10).await.unwrap();
+    if version < 13 {
+        assert!(shop.users.is_none());
+        assert!(accounts.is_empty());
+        return;
+    }
+    let settings = serde_json::to_value(shop.users.unwrap()).unwrap();
+    assert_eq!(
+        settings,
+        json!({"session_cookie": "shop_sid", "session_ttl": 86400})
+    );
+    let [customer] = accounts.as_slice() else {
+        panic!("{accounts:?}");
+    };
+    assert_eq!(customer.email, "customer@example.com");
+    assert!(customer.verified && !customer.disabled);
+    assert_eq!(customer.metadata, json!({"name": "Grace"}));
+    assert_eq!(customer.sessions, 1);
+    assert_eq!(
+        customer.last_sign_in_at.as_deref(),
+        Some("2024-12-06T15:48:20.000Z")
+    );
+}
+
+/// Migration 0014: every user from before roles stays a server admin, no
+/// app has roles yet, and no token is limited to an app.
+async fn roles(store: &Store, version: usize) {
+    let users = store.list_users(&Page::all()).await.unwrap();
+    assert_eq!(users.len(), if version >= 2 { 1 } else { 0 });
+    assert!(users.iter().all(|u| u.server_admin));
     for app in [SHOP, BLOG] {
-        let shown = store.app(app).await.unwrap();
-        assert!(shown.users.is_none());
-        let accounts = store.app_users_page(shown.id, None, None, 10).await;
-        assert!(accounts.unwrap().is_empty());
+        assert!(store.grants(id(app)).await.unwrap().is_empty());
+    }
+    let tokens = store.list_tokens(None, &Page::all()).await.unwrap();
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t.app_id.is_none() && t.role.is_none())
+    );
+    if version >= 2 {
+        let powers = store.user_powers(ALICE).await.unwrap().unwrap();
+        assert!(powers.server_admin && powers.roles.is_empty());
     }
 }
 
@@ -732,7 +777,7 @@ async fn execution_log(store: &Store, version: usize) {
 async fn users_sessions_and_tokens(store: &Store, version: usize) {
     // The bootstrap token of version 1 still signs in, for no user, with
     // the whole admin API (tokens from before scopes are admin tokens).
-    let tokens = store.list_tokens(&Page::all()).await.unwrap();
+    let tokens = store.list_tokens(None, &Page::all()).await.unwrap();
     let bootstrap = tokens.iter().find(|t| t.name == "bootstrap").unwrap();
     assert_eq!(bootstrap.scope, TokenScope::Admin);
     assert_eq!(bootstrap.user_id, None);
@@ -742,7 +787,11 @@ async fn users_sessions_and_tokens(store: &Store, version: usize) {
         Some("2026-11-26T10:05:00.000Z")
     );
     assert_eq!(
-        store.verify_token(BOOTSTRAP_TOKEN).await.unwrap(),
+        store
+            .verify_token(BOOTSTRAP_TOKEN)
+            .await
+            .unwrap()
+            .map(|t| (t.id, t.user_id, t.scope)),
         Some((
             "70c0e000-0000-4000-8000-000000000001".into(),
             None,
@@ -781,7 +830,11 @@ async fn users_sessions_and_tokens(store: &Store, version: usize) {
     assert_eq!(laptop.user_id.as_deref(), Some(ALICE));
     assert_eq!(laptop.last_used_at, None);
     assert_eq!(
-        store.verify_token(ALICE_TOKEN).await.unwrap(),
+        store
+            .verify_token(ALICE_TOKEN)
+            .await
+            .unwrap()
+            .map(|t| (t.id, t.user_id, t.scope)),
         Some((
             "70c0e000-0000-4000-8000-000000000002".into(),
             Some(ALICE.into()),
@@ -793,7 +846,11 @@ async fn users_sessions_and_tokens(store: &Store, version: usize) {
         let prometheus = tokens.iter().find(|t| t.name == "prometheus").unwrap();
         assert_eq!(prometheus.scope, TokenScope::Metrics);
         assert_eq!(
-            store.verify_token(METRICS_TOKEN).await.unwrap(),
+            store
+                .verify_token(METRICS_TOKEN)
+                .await
+                .unwrap()
+                .map(|t| (t.id, t.user_id, t.scope)),
             Some((
                 "70c0e000-0000-4000-8000-000000000003".into(),
                 None,

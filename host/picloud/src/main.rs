@@ -59,6 +59,13 @@ enum Command {
         /// Prometheus scraper).
         #[arg(long, default_value = "admin", value_parser = ["admin", "metrics"])]
         scope: String,
+        /// Limit the token to this one app (slug or id), with `--role`: a
+        /// CI deploy token that cannot see or touch any other app.
+        #[arg(long, requires = "role")]
+        app: Option<String>,
+        /// The token's role on `--app`.
+        #[arg(long, requires = "app", value_parser = ["owner", "developer", "viewer"])]
+        role: Option<String>,
     },
     /// List or revoke admin API tokens (on the server, against its database).
     Tokens {
@@ -164,6 +171,9 @@ enum Command {
     /// Print the JSON Schema of picloud.toml (what the server serves at
     /// /api/v1/schemas/manifest.json).
     ManifestSchema,
+    /// Print the role matrix of docs/api.md (who may call which admin
+    /// endpoint), from the table the server decides requests with.
+    RoleMatrix,
     /// Client: print an app's recent executions with their log lines.
     Logs {
         /// App id or slug.
@@ -288,7 +298,8 @@ enum DataCommand {
 
 #[derive(Debug, Subcommand)]
 enum TokensCommand {
-    /// List tokens (id, name, user, created, last used); never the secrets.
+    /// List tokens (id, name, scope, user, created, last used, and the
+    /// `app:role` a token is limited to); never the secrets.
     List,
     /// Revoke a token by id; it stops working at once.
     Revoke {
@@ -305,6 +316,10 @@ enum UsersCommand {
     Create {
         /// Login name: 1-64 of a-z 0-9 . _ - @.
         username: String,
+        /// Not a server admin: the user can do only what the roles given
+        /// per app allow (docs/api.md, "Roles").
+        #[arg(long)]
+        no_server_admin: bool,
     },
     /// List users.
     List,
@@ -922,12 +937,29 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Data { command } => data(&args, command).await,
-        Command::CreateToken { name, scope } => {
+        Command::CreateToken {
+            name,
+            scope,
+            app,
+            role,
+        } => {
             let store = args.store().await?;
             let token = manager_core::store::generate_token();
             let scope = manager_core::store::TokenScope::parse(&scope)
                 .expect("clap allows only the known scopes");
-            store.add_scoped_token(&name, &token, None, scope).await?;
+            let limit = match (app, role) {
+                (Some(app), Some(role)) => Some((
+                    store.app(&app).await?.id,
+                    manager_core::store::Role::requested(&role)?,
+                )),
+                _ => None,
+            };
+            if limit.is_some() && scope == manager_core::store::TokenScope::Metrics {
+                anyhow::bail!("a metrics token reads every app's numbers; it cannot have --app");
+            }
+            store
+                .add_scoped_token(&name, &token, None, scope, limit)
+                .await?;
             println!("{token}");
             Ok(())
         }
@@ -936,9 +968,18 @@ async fn main() -> anyhow::Result<()> {
             let store = args.store().await?;
             match command {
                 TokensCommand::List => {
-                    for t in store.list_tokens(&manager_core::store::Page::all()).await? {
+                    for t in store
+                        .list_tokens(None, &manager_core::store::Page::all())
+                        .await?
+                    {
+                        let limit = match (t.app_id, t.role) {
+                            (Some(app), Some(role)) => {
+                                format!("{}:{role}", store.app_by_id(app).await?.slug)
+                            }
+                            _ => "-".to_owned(),
+                        };
                         println!(
-                            "{}\t{}\t{}\t{}\t{}\t{}",
+                            "{}\t{}\t{}\t{}\t{}\t{}\t{limit}",
                             t.id,
                             t.name,
                             t.scope.as_str(),
@@ -953,6 +994,10 @@ async fn main() -> anyhow::Result<()> {
                     println!("revoked token {id}");
                 }
             }
+            Ok(())
+        }
+        Command::RoleMatrix => {
+            print!("{}", manager_core::policy::matrix_markdown());
             Ok(())
         }
         Command::ManifestSchema => {
@@ -1154,12 +1199,17 @@ async fn main() -> anyhow::Result<()> {
 async fn users(store: &manager_core::Store, command: UsersCommand) -> anyhow::Result<()> {
     use manager_core::auth;
     match command {
-        UsersCommand::Create { username } => {
+        UsersCommand::Create {
+            username,
+            no_server_admin,
+        } => {
             let username = auth::normalize_username(&username)?;
             let (password, generated) = read_password()?;
             auth::validate_password(&password)?;
             let hash = auth::hash_password(password.clone()).await?;
-            let user = store.create_user(&username, &hash).await?;
+            let user = store
+                .create_user(&username, &hash, !no_server_admin)
+                .await?;
             if generated {
                 println!(
                     "created user '{}'; password (shown once): {password}",
@@ -1171,7 +1221,15 @@ async fn users(store: &manager_core::Store, command: UsersCommand) -> anyhow::Re
         }
         UsersCommand::List => {
             for user in store.list_users(&manager_core::store::Page::all()).await? {
-                println!("{}\t{}\t{}", user.id, user.username, user.created_at);
+                let powers = if user.server_admin {
+                    "server-admin"
+                } else {
+                    "app-roles"
+                };
+                println!(
+                    "{}\t{}\t{}\t{powers}",
+                    user.id, user.username, user.created_at
+                );
             }
         }
         UsersCommand::SetPassword { username } => {

@@ -2,7 +2,7 @@
 
 use crate::ErrorCode;
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{Extension, OriginalUri, Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiJson, ApiQuery, PageQuery, page_request, paged};
+use crate::policy::Access;
 use crate::store::{App, AppRef, Domain, SlugVerdict};
 use crate::{Error, Manager, Result};
 
@@ -96,6 +97,22 @@ pub(super) async fn app_by_ref(m: &Manager, app: &str) -> Result<(App, Option<Re
     }
 }
 
+/// [`app_by_ref`] for a caller that needs `role` on the app (one named in a
+/// request body, which the policy could not see): an app the caller has no
+/// role on is the same 404 as a missing one.
+pub(super) async fn app_for(
+    m: &Manager,
+    access: &Access,
+    reference: &str,
+    role: crate::store::Role,
+) -> Result<(App, Option<Renamed>)> {
+    let (app, renamed) = app_by_ref(m, reference).await?;
+    access.require(app.id, &app.slug, role, || {
+        Error::not_found("app", reference)
+    })?;
+    Ok((app, renamed))
+}
+
 /// An old slug was followed: the answer carries `Warning: 299 - "…"`
 /// (RFC 7234's persistent warning) naming the current slug, which the CLI
 /// prints.
@@ -126,10 +143,26 @@ impl axum::response::IntoResponseParts for Renamed {
 /// List apps by slug, one page.
 #[utoipa::path(get, path = "/apps", tag = "apps", params(PageQuery),
     responses((status = 200, description = "A page of apps", body = super::openapi::AppList)))]
-async fn list(State(m): State<Manager>, ApiQuery(q): ApiQuery<PageQuery>) -> Result<Json<Value>> {
+async fn list(
+    State(m): State<Manager>,
+    Extension(access): Extension<Access>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<Value>> {
     let page = page_request(q.limit, q.cursor.as_deref())?;
-    let apps = m.store.list_apps(&page).await?;
+    // Only the apps the caller has a role on; the others do not exist for it.
+    let visible = access.visible_apps();
+    let apps = m.store.list_apps_among(visible.as_deref(), &page).await?;
+    let apps = apps
+        .into_iter()
+        .map(|app| with_role(app, &access))
+        .collect();
     Ok(Json(paged("apps", apps, &page, |a| (a.slug.clone(), a.id))))
+}
+
+/// `app` with the caller's role on it, as every answer about an app shows.
+pub(super) fn with_role(mut app: App, access: &Access) -> App {
+    app.role = access.role_on(app.id);
+    app
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -154,6 +187,7 @@ struct CreateApp {
     ))]
 async fn create(
     State(m): State<Manager>,
+    Extension(access): Extension<Access>,
     ApiJson(body): ApiJson<CreateApp>,
 ) -> Result<(StatusCode, Json<App>)> {
     let name = body.name.unwrap_or_else(|| body.slug.clone());
@@ -162,7 +196,7 @@ async fn create(
         .create_app(&body.slug, &name, &body.description)
         .await?;
     m.routing_changed().await;
-    Ok((StatusCode::CREATED, Json(app)))
+    Ok((StatusCode::CREATED, Json(with_role(app, &access))))
 }
 
 /// One app, with its domain claims.
@@ -172,8 +206,8 @@ async fn create(
         (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
-async fn show(AppPath(app): AppPath) -> Result<Json<App>> {
-    Ok(Json(app))
+async fn show(Extension(access): Extension<Access>, AppPath(app): AppPath) -> Result<Json<App>> {
+    Ok(Json(with_role(app, &access)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -225,6 +259,7 @@ struct UpdateApp {
     ))]
 async fn update(
     State(m): State<Manager>,
+    Extension(access): Extension<Access>,
     AppPath(mut app): AppPath,
     ApiJson(body): ApiJson<UpdateApp>,
 ) -> Result<Json<App>> {
@@ -273,7 +308,7 @@ async fn update(
         app = m.store.set_app_users(&app, users.as_ref()).await?;
     }
     m.routing_changed().await;
-    Ok(Json(app))
+    Ok(Json(with_role(app, &access)))
 }
 
 /// One JSON setting of a PATCH: absent (unchanged), `null` (off or the

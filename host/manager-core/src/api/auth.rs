@@ -17,7 +17,8 @@ use utoipa_axum::routes;
 use super::{ApiJson, ApiQuery, PageQuery, page_request, paged};
 use crate::auth::{self, Principal, SESSION_COOKIE};
 use crate::db::rfc3339;
-use crate::store::{Token, TokenScope, User, generate_token};
+use crate::policy::Access;
+use crate::store::{Role, Token, TokenScope, User, generate_token};
 use crate::{Error, Manager, Result};
 
 /// Routes that need no credentials (they are how one gets credentials).
@@ -31,7 +32,7 @@ pub(super) fn router() -> OpenApiRouter<Manager> {
         .routes(routes!(logout))
         .routes(routes!(me))
         .routes(routes!(list_users, create_user))
-        .routes(routes!(show_user, delete_user))
+        .routes(routes!(show_user, update_user, delete_user))
         .routes(routes!(set_password))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
@@ -195,12 +196,18 @@ async fn logout(
 async fn me(
     State(m): State<Manager>,
     Extension(principal): Extension<Principal>,
+    Extension(access): Extension<Access>,
 ) -> Result<Json<Value>> {
     let user = match principal.user_id() {
         Some(id) => Some(m.store.user(id).await?),
         None => None,
     };
-    Ok(Json(match &principal {
+    let mut roles = Vec::new();
+    for (app, role) in access.roles().unwrap_or_default() {
+        let app = m.store.app_by_id(app).await?;
+        roles.push(json!({ "app_id": app.id, "slug": app.slug, "role": role }));
+    }
+    let mut me = match &principal {
         Principal::Token { id, .. } => json!({ "kind": "token", "token_id": id, "user": user }),
         Principal::Session { id_hash, .. } => {
             let session = m.store.session_by_hash(id_hash, m.idle_ms()).await?;
@@ -211,7 +218,10 @@ async fn me(
                 "expires_at": session.map(|s| rfc3339(s.expires_at)),
             })
         }
-    }))
+    };
+    me["server_admin"] = json!(access.is_server_admin());
+    me["roles"] = json!(roles);
+    Ok(Json(me))
 }
 
 /// Users by username, one page.
@@ -237,6 +247,10 @@ struct NewUser {
     /// At least 12 characters, at most 1024 bytes.
     #[schema(min_length = 12, max_length = 1024)]
     password: String,
+    /// A server-wide admin (the default, as before roles existed): creates
+    /// apps, users and tokens and owns every app. `false`: the user can do
+    /// only what the roles given per app allow.
+    server_admin: Option<bool>,
 }
 
 /// Create a user.
@@ -253,8 +267,9 @@ async fn create_user(
     let username = auth::normalize_username(&body.username)?;
     auth::validate_password(&body.password)?;
     let hash = auth::hash_password(body.password).await?;
-    let user = m.store.create_user(&username, &hash).await?;
-    tracing::info!(username = %user.username, "created a user");
+    let server_admin = body.server_admin.unwrap_or(true);
+    let user = m.store.create_user(&username, &hash, server_admin).await?;
+    tracing::info!(username = %user.username, server_admin, "created a user");
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -268,12 +283,41 @@ async fn show_user(State(m): State<Manager>, Path(id): Path<String>) -> Result<J
     Ok(Json(m.store.user(&id).await?))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UserChanges {
+    /// Make the user a server-wide admin, or take that away (their roles on
+    /// apps stay).
+    server_admin: Option<bool>,
+}
+
+/// Change a user: whether they are a server admin.
+#[utoipa::path(patch, path = "/users/{id}", tag = "auth", request_body = UserChanges,
+    params(("id" = String, Path, description = "User id or username")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
+        (status = 409, description = "`last_server_admin`: someone must stay a server admin", body = super::openapi::ErrorBody),
+    ))]
+async fn update_user(
+    State(m): State<Manager>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UserChanges>,
+) -> Result<Json<User>> {
+    let user = m.store.user(&id).await?;
+    if let Some(server_admin) = body.server_admin {
+        m.store.set_server_admin(&user.id, server_admin).await?;
+        tracing::info!(username = %user.username, server_admin, "changed a user's server-wide powers");
+    }
+    Ok(Json(m.store.user(&user.id).await?))
+}
+
 /// Delete a user with their sessions and tokens.
 #[utoipa::path(delete, path = "/users/{id}", tag = "auth", params(("id" = String, Path, description = "User id or username")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
-        (status = 409, description = "`last_user`: the only user cannot be deleted", body = super::openapi::ErrorBody),
+        (status = 409, description = "`last_user` or `last_server_admin`: the only user, or the only server admin, cannot be deleted", body = super::openapi::ErrorBody),
     ))]
 async fn delete_user(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
     let user = m.store.user(&id).await?;
@@ -337,15 +381,23 @@ async fn set_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// API tokens by name, one page (never the secrets).
+/// API tokens by name, one page (never the secrets): every token for a
+/// server admin, one's own for anyone else (a token limited to one app
+/// that belongs to no user sees itself).
 #[utoipa::path(get, path = "/tokens", tag = "auth", params(PageQuery),
     responses((status = 200, description = "A page of tokens", body = super::openapi::TokenList)))]
 async fn list_tokens(
     State(m): State<Manager>,
+    Extension(principal): Extension<Principal>,
+    Extension(access): Extension<Access>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>> {
     let page = page_request(q.limit, q.cursor.as_deref())?;
-    let tokens = m.store.list_tokens(&page).await?;
+    let tokens = match own_tokens(&access, &principal) {
+        OwnTokens::All => m.store.list_tokens(None, &page).await?,
+        OwnTokens::OfUser(user) => m.store.list_tokens(Some(user), &page).await?,
+        OwnTokens::Itself(id) => m.store.token(id).await?.into_iter().collect(),
+    };
     Ok(Json(paged("tokens", tokens, &page, |t| {
         (t.name.clone(), t.id.clone())
     })))
@@ -361,17 +413,52 @@ struct NewToken {
     /// for a scraper).
     #[schema(pattern = "^(admin|metrics)$")]
     scope: Option<String>,
+    /// Limit the token to this one app (id or slug); with `role`. Others
+    /// do not exist for it (404).
+    app: Option<String>,
+    /// Its role on `app`: `owner`, `developer` or `viewer`, at most the
+    /// creator's own.
+    #[schema(pattern = "^(owner|developer|viewer)$")]
+    role: Option<String>,
+}
+
+/// The tokens a caller may list and revoke.
+enum OwnTokens<'a> {
+    /// Every token (a server admin).
+    All,
+    /// Those acting for this user.
+    OfUser(&'a str),
+    /// Only itself: a token limited to one app that belongs to no user
+    /// (made by the server's token or the operator's CLI).
+    Itself(&'a str),
+}
+
+fn own_tokens<'a>(access: &'a Access, principal: &'a Principal) -> OwnTokens<'a> {
+    if access.is_server_admin() {
+        return OwnTokens::All;
+    }
+    match (access.user_id(), principal) {
+        (Some(user), _) => OwnTokens::OfUser(user),
+        (None, Principal::Token { id, .. }) => OwnTokens::Itself(id),
+        // A session always has a user.
+        (None, Principal::Session { user_id, .. }) => OwnTokens::OfUser(user_id),
+    }
 }
 
 /// Create an API token for the caller's user; the secret is shown once.
+/// It acts with its user's powers, or, limited to one app, with at most
+/// the role given there (never more than the creator has).
 #[utoipa::path(post, path = "/tokens", tag = "auth", request_body = NewToken,
     responses(
         (status = 201, description = "Created", body = super::openapi::CreatedToken),
-        (status = 400, description = "`invalid_name` or `invalid_scope`", body = super::openapi::ErrorBody),
+        (status = 400, description = "`invalid_name`, `invalid_scope`, `invalid_role` or `app_required`", body = super::openapi::ErrorBody),
+        (status = 403, description = "`insufficient_role`: more than the caller may give", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
     ))]
 async fn create_token(
     State(m): State<Manager>,
     Extension(principal): Extension<Principal>,
+    Extension(access): Extension<Access>,
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let scope = match body.scope.as_deref() {
@@ -383,10 +470,20 @@ async fn create_token(
             )
         })?,
     };
+    let limit = token_limit(&m, &access, body.app.as_deref(), body.role.as_deref()).await?;
+    if scope == TokenScope::Metrics && limit.is_some() {
+        return Err(Error::bad_request(
+            ErrorCode::InvalidScope,
+            "a metrics token reads every app's numbers; it cannot be limited to one app",
+        ));
+    }
+    if scope == TokenScope::Metrics {
+        access.require_server_admin()?;
+    }
     let secret = generate_token();
     let token: Token = m
         .store
-        .add_scoped_token(&body.name, &secret, principal.user_id(), scope)
+        .add_scoped_token(&body.name, &secret, principal.user_id(), scope, limit)
         .await?;
     let mut shown = serde_json::to_value(&token).expect("a token serializes");
     // The only time the token itself is returned; only its hash is stored.
@@ -394,13 +491,66 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
-/// Revoke an API token.
+/// The app and role a new token is limited to: both or neither; the
+/// caller can give no more than it has. A token made by a limited token is
+/// limited too (to the same app, at most the same role).
+async fn token_limit(
+    m: &Manager,
+    access: &Access,
+    app: Option<&str>,
+    role: Option<&str>,
+) -> Result<Option<(shared::AppId, Role)>> {
+    let (app, role) = match (app, role) {
+        // The token acts with its user's powers, whatever they are then.
+        (None, None) => {
+            return Ok(access.limit());
+        }
+        (Some(app), Some(role)) => (app, Role::requested(role)?),
+        (None, Some(_)) => {
+            return Err(Error::bad_request(
+                ErrorCode::AppRequired,
+                "a token with a `role` needs the `app` it is limited to",
+            ));
+        }
+        (Some(_), None) => {
+            return Err(Error::bad_request(
+                ErrorCode::InvalidRole,
+                "a token limited to an `app` needs its `role` there: owner, developer or viewer",
+            ));
+        }
+    };
+    let (found, _) = super::apps::app_by_ref(m, app)
+        .await
+        .map_err(|_| Error::not_found("app", app))?;
+    access.require(found.id, &found.slug, role, || Error::not_found("app", app))?;
+    Ok(Some((found.id, role)))
+}
+
+/// Revoke an API token (a server admin any, anyone else their own).
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "auth", params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked"),
         (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
     ))]
-async fn revoke_token(State(m): State<Manager>, Path(id): Path<String>) -> Result<StatusCode> {
+async fn revoke_token(
+    State(m): State<Manager>,
+    Extension(principal): Extension<Principal>,
+    Extension(access): Extension<Access>,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    // Someone else's token is not there for this caller.
+    let own = match own_tokens(&access, &principal) {
+        OwnTokens::All => true,
+        OwnTokens::OfUser(user) => m
+            .store
+            .token(&id)
+            .await?
+            .is_some_and(|t| t.user_id.as_deref() == Some(user)),
+        OwnTokens::Itself(me) => me == id,
+    };
+    if !own {
+        return Err(Error::not_found("token", &id));
+    }
     m.store.delete_token(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -425,12 +575,17 @@ pub(crate) async fn authenticate(
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(Error::Unauthorized)?;
-        let (id, user_id, scope) = m
+        let token = m
             .store
             .verify_token(token)
             .await?
             .ok_or(Error::Unauthorized)?;
-        return Ok(Principal::Token { id, user_id, scope });
+        return Ok(Principal::Token {
+            id: token.id,
+            user_id: token.user_id,
+            scope: token.scope,
+            limit: token.limit,
+        });
     }
     let mut cookies = headers
         .get_all(header::COOKIE)

@@ -200,6 +200,7 @@ fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>> {
     ))]
 async fn list(
     State(m): State<Manager>,
+    axum::Extension(access): axum::Extension<crate::policy::Access>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<(Option<super::apps::Renamed>, Json<Value>)> {
     let (app_id, renamed) = match &q.app {
@@ -209,7 +210,9 @@ async fn list(
         }
         None => (None, None),
     };
-    Ok((renamed, page(&m, app_id, q.script.clone(), q).await?))
+    // `?app=` was checked by the policy; without it, the caller's apps.
+    let among = access.visible_apps();
+    Ok((renamed, page(&m, app_id, among, q.script.clone(), q).await?))
 }
 
 /// One script's executions (the same filters).
@@ -226,17 +229,19 @@ async fn list_for_script(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>> {
     let script = m.store.script(super::path_id("script", &id)?).await?;
-    page(&m, None, Some(script.id.to_string()), q).await
+    page(&m, None, None, Some(script.id.to_string()), q).await
 }
 
 async fn page(
     m: &Manager,
     app_id: Option<AppId>,
+    among_apps: Option<Vec<AppId>>,
     script_id: Option<String>,
     q: ListQuery,
 ) -> Result<Json<Value>> {
     let filter = ExecutionFilter {
         app_id,
+        among_apps,
         script_id,
         status: status_param(q.status.as_deref())?,
         ..ExecutionFilter::default()

@@ -11,7 +11,9 @@ use super::ApiJson;
 use super::apps::AppPath;
 use crate::auth::Principal;
 use crate::deploy::{self, DeployRequest, Export, Plan};
-use crate::{Manager, Result};
+use crate::policy::Access;
+use crate::store::Role;
+use crate::{Error, Manager, Result};
 
 pub(super) fn router() -> OpenApiRouter<Manager> {
     OpenApiRouter::new()
@@ -37,13 +39,19 @@ async fn plan_manifest(
     Ok(Json(deploy::plan(&m, &app, &body).await?))
 }
 
+/// What a plan may change only for an app's owner: the app itself.
+const OWNERS_KINDS: &[&str] = &["app", "domain", "limits", "cors", "rate_limit", "users"];
+
 /// Deploys a manifest: every change of its plan in one transaction, or
-/// none when anything is wrong.
+/// none when anything is wrong. A developer may deploy scripts, routes,
+/// triggers, interceptors, variables and the allow-list; changing the app's
+/// settings or domains needs its owner.
 #[utoipa::path(post, path = "/apps/{app}/manifest:apply", tag = "apps", request_body = DeployRequest,
     params(("app" = String, Path, description = "The slug to deploy as; a new slug creates the app")),
     responses(
         (status = 200, description = "The plan, applied (`unchanged` when there was nothing to do)", body = Plan),
         (status = 400, description = "`app_renamed` or `invalid_message`", body = super::openapi::ErrorBody),
+        (status = 403, description = "`insufficient_role`: the plan changes the app's settings or domains, which needs its owner", body = super::openapi::ErrorBody),
         (status = 409, description = "`slug_in_history`, or a claim or route taken at the same moment", body = super::openapi::ErrorBody),
         (status = 422, description = "`invalid_manifest` with every problem in `problems`; nothing changed", body = super::openapi::ErrorBody),
         (status = 503, description = "`executor_unavailable`", body = super::openapi::ErrorBody),
@@ -52,9 +60,29 @@ async fn apply_manifest(
     State(m): State<Manager>,
     Path(app): Path<String>,
     Extension(principal): Extension<Principal>,
+    Extension(access): Extension<Access>,
     ApiJson(body): ApiJson<DeployRequest>,
 ) -> Result<Json<Plan>> {
     let plan = deploy::plan(&m, &app, &body).await?;
+    // A developer deploys code; the app itself (its settings and domains)
+    // is the owner's, so a plan that changes it needs one.
+    let owners = plan
+        .changes
+        .iter()
+        .find(|c| c.action != "keep" && OWNERS_KINDS.contains(&c.kind));
+    if let (Some(change), Some(app_id)) = (owners, plan.app_id) {
+        access
+            .require(app_id, &plan.app, Role::Owner, || {
+                Error::not_found("app", &app)
+            })
+            .map_err(|err| match err {
+                Error::Forbidden { code, message } => Error::Forbidden {
+                    code,
+                    message: format!("{message} (the plan changes the app's {})", change.kind),
+                },
+                other => other,
+            })?;
+    }
     let change = super::versions::change(&m, &principal, body.message).await?;
     Ok(Json(deploy::apply(&m, plan, &change).await?))
 }

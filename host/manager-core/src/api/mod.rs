@@ -12,6 +12,7 @@ mod interceptors;
 mod kv;
 mod manifest;
 pub mod openapi;
+mod roles;
 mod routes;
 mod run;
 mod scripts;
@@ -31,8 +32,10 @@ use serde::de::DeserializeOwned;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::Principal;
+use crate::policy::Access;
 use crate::store::Page;
 use crate::{Error, Manager};
+use axum::extract::{FromRequestParts as _, MatchedPath, RawPathParams};
 
 /// The admin router: every route under `/api/v1/admin` requires an admin
 /// (API token or session) except `POST /auth/login`; plus the unauthenticated
@@ -106,6 +109,7 @@ fn parts() -> Parts {
         .merge(cron::router())
         .merge(interceptors::router())
         .merge(app_users::router())
+        .merge(roles::router())
         .split_for_parts();
     let (public, public_doc) = auth::public_router().split_for_parts();
     let (tls, tls_doc) = tls::router().split_for_parts();
@@ -124,37 +128,82 @@ pub fn openapi_document() -> serde_json::Value {
     parts().document
 }
 
-/// The one authentication seam: every admin and execute route passes here.
-/// It attaches the [`Principal`](crate::auth::Principal) to the request;
-/// per-app roles will slot in by checking the principal's grants here.
+/// The one authentication and authorization seam: every admin and execute
+/// route passes here. It authenticates the caller, works out what it may do
+/// ([`Access`]) and decides the request with the role table
+/// ([`crate::policy::OPERATIONS`]) before any handler runs; it leaves the
+/// [`Principal`] and the [`Access`] in the request for handlers that scope
+/// their answer to the caller.
 pub async fn require_admin(
     State(manager): State<Manager>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
-    match auth::authenticate(&manager, request.method(), request.headers()).await {
-        Ok(Principal::Token {
-            scope: crate::store::TokenScope::Metrics,
-            ..
-        }) => Error::Forbidden {
-            code: ErrorCode::MetricsOnlyToken,
-            message: "this token may only read /metrics; use an admin token for the admin API"
-                .into(),
-        }
-        .into_response(),
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
-        }
+    match authorize(&manager, request).await {
+        Ok(request) => next.run(request).await,
         Err(err) => err.into_response(),
     }
 }
 
+async fn authorize(manager: &Manager, request: Request) -> crate::Result<Request> {
+    let principal = auth::authenticate(manager, request.method(), request.headers()).await?;
+    if let Principal::Token {
+        scope: crate::store::TokenScope::Metrics,
+        ..
+    } = principal
+    {
+        return Err(Error::Forbidden {
+            code: ErrorCode::MetricsOnlyToken,
+            message: "this token may only read /metrics; use an admin token for the admin API"
+                .into(),
+        });
+    }
+    let access = Access::of(&manager.store, &principal).await?;
+    let (mut parts, body) = request.into_parts();
+    // No matched path: the request goes to the API's fallback (a 404 that
+    // names the method and path), which needs no decision.
+    if let Some(template) = parts.extensions.get::<MatchedPath>().cloned() {
+        let params: Vec<(String, String)> =
+            match RawPathParams::from_request_parts(&mut parts, &()).await {
+                Ok(params) => params
+                    .iter()
+                    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+        crate::policy::check(
+            manager,
+            &access,
+            parts.method.as_str(),
+            template.as_str(),
+            &params,
+            parts.uri.query(),
+        )
+        .await?;
+    }
+    let mut request = Request::from_parts(parts, body);
+    request.extensions_mut().insert(principal);
+    request.extensions_mut().insert(access);
+    Ok(request)
+}
+
 /// `GET /metrics` on the admin surface: the process's metrics in the
-/// Prometheus text format, for an admin (token or session) or a
+/// Prometheus text format, for a server admin (token or session) or a
 /// metrics-only token (docs/operations.md).
 pub async fn metrics(State(manager): State<Manager>, request: Request) -> Response {
-    if let Err(err) = auth::authenticate(&manager, request.method(), request.headers()).await {
+    // Every app's numbers: for a server admin, or a token made for this.
+    let allowed = match auth::authenticate(&manager, request.method(), request.headers()).await {
+        Ok(Principal::Token {
+            scope: crate::store::TokenScope::Metrics,
+            ..
+        }) => Ok(()),
+        Ok(principal) => match Access::of(&manager.store, &principal).await {
+            Ok(access) => access.require_server_admin(),
+            Err(err) => Err(err),
+        },
+        Err(err) => Err(err),
+    };
+    if let Err(err) = allowed {
         return err.into_response();
     }
     manager.store.db().export_pool_metrics();

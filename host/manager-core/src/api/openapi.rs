@@ -111,6 +111,17 @@ list_schema!(
 );
 list_schema!(DomainList, domains, crate::store::Domain, paged);
 list_schema!(RouteList, routes, crate::store::Route, paged);
+list_schema!(RoleList, roles, crate::store::Grant);
+
+/// An app the caller has a role on, as `/auth/me` lists it.
+#[derive(Serialize, ToSchema)]
+pub struct AppRole {
+    /// App id.
+    pub app_id: String,
+    /// Current slug.
+    pub slug: String,
+    pub role: crate::store::Role,
+}
 
 /// The answer of `routes:check`.
 #[derive(Serialize, ToSchema)]
@@ -191,6 +202,12 @@ pub struct Me {
     pub csrf_token: Option<String>,
     /// RFC 3339: when the session ends (`kind` = `session`).
     pub expires_at: Option<String>,
+    /// Whether the caller has server-wide powers (creating apps, users and
+    /// tokens; owner of every app). A token limited to one app has not.
+    pub server_admin: bool,
+    /// The caller's role on each app it may use (empty for a server admin,
+    /// who owns them all).
+    pub roles: Vec<AppRole>,
 }
 
 /// A token just created: the only time `token` itself is shown.
@@ -204,6 +221,10 @@ pub struct CreatedToken {
     pub scope: crate::store::TokenScope,
     /// The user it acts for.
     pub user_id: Option<String>,
+    /// The one app it is limited to (`null`: not limited).
+    pub app_id: Option<String>,
+    /// Its role on that app (`null`: not limited).
+    pub role: Option<crate::store::Role>,
     /// RFC 3339.
     pub created_at: String,
     /// Always `null` for a new token.
@@ -234,6 +255,7 @@ pub struct CreatedToken {
         (name = "http-allow", description = "Where each app's scripts may send outbound HTTP requests"),
         (name = "triggers", description = "Cron triggers: each app's scripts run on schedules"),
         (name = "interceptors", description = "Interceptors: each app's scripts that run before its route scripts"),
+        (name = "roles", description = "Who may do what on each app: owner, developer or viewer"),
         (name = "app-users", description = "Each app's end-user accounts, which its scripts manage with users::"),
         (name = "tls", description = "On-demand TLS: which domains the front proxy (Caddy) may obtain certificates for. Outside the admin API (server `/api/v1`) and unauthenticated"),
     )

@@ -3,7 +3,7 @@
 
 use crate::ErrorCode;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::domain::DomainPattern;
@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiJson;
+use crate::policy::Access;
 use crate::store::{App, Claim, NewRoute, Route};
 use crate::{Error, Manager, Result};
 
@@ -168,9 +169,11 @@ struct CheckRoute {
     ))]
 async fn check(
     State(m): State<Manager>,
+    Extension(access): Extension<Access>,
     ApiJson(body): ApiJson<CheckRoute>,
 ) -> Result<(Option<super::apps::Renamed>, Json<Value>)> {
-    let (app, renamed) = super::apps::app_by_ref(&m, &body.app_id).await?;
+    let (app, renamed) =
+        super::apps::app_for(&m, &access, &body.app_id, crate::store::Role::Viewer).await?;
     let route = m
         .store
         .validate_route(&app, &body.method, &body.path, body.host.as_deref())?;
@@ -211,49 +214,64 @@ struct MatchRequest {
 }
 
 /// Asks the orchestrator's live tables, so the answer is what dispatch does.
+/// A host served by an app the caller has no role on is, for it, a host no
+/// app serves.
 #[utoipa::path(post, path = "/routes:match", tag = "routes", request_body = MatchRequest,
     responses((status = 200, description = "What dispatch would do", body = super::openapi::RouteMatch)))]
 async fn resolve(
     State(m): State<Manager>,
+    Extension(access): Extension<Access>,
     ApiJson(body): ApiJson<MatchRequest>,
 ) -> Result<Json<Value>> {
     let method = body.method.to_ascii_uppercase();
+    let hidden = |app: shared::AppId| access.role_on(app).is_none();
+    let resolved = match m.routing.resolve(&body.host, &method, &body.path) {
+        Ok(hit) if hidden(hit.app_id) => Err(Miss::UnknownHost {
+            host: body.host.clone(),
+        }),
+        Err(Miss::NoRoute { app_id, .. } | Miss::MethodNotAllowed { app_id, .. })
+            if hidden(app_id) =>
+        {
+            Err(Miss::UnknownHost {
+                host: body.host.clone(),
+            })
+        }
+        other => other,
+    };
     let pairs = |p: &[(String, String)]| -> Value {
         p.iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect::<serde_json::Map<_, _>>()
             .into()
     };
-    Ok(Json(
-        match m.routing.resolve(&body.host, &method, &body.path) {
-            Ok(hit) => json!({
-                "matched": true,
-                "app": { "id": hit.app_id, "slug": hit.app_slug },
-                "script_id": hit.script_id,
-                "route_id": hit.route_id,
-                "route_path": hit.route_path,
-                "params": pairs(&hit.params),
-                "host_params": pairs(&hit.host_params),
-            }),
-            Err(Miss::InvalidHost { message }) => {
-                json!({ "matched": false, "reason": "invalid_host", "message": message })
-            }
-            Err(Miss::UnknownHost { host }) => json!({
-                "matched": false, "reason": "unknown_host", "message": format!("no app serves the host '{host}'"),
-            }),
-            Err(Miss::NoRoute { app_id, app_slug }) => json!({
-                "matched": false, "reason": "no_route", "app": { "id": app_id, "slug": app_slug },
-                "message": format!("app '{app_slug}' has no route for {method} {}", body.path),
-            }),
-            Err(Miss::MethodNotAllowed {
-                app_id,
-                app_slug,
-                allowed,
-            }) => json!({
-                "matched": false, "reason": "method_not_allowed", "app": { "id": app_id, "slug": app_slug },
-                "allowed": allowed,
-                "message": format!("{} in app '{app_slug}' does not accept {method}", body.path),
-            }),
-        },
-    ))
+    Ok(Json(match resolved {
+        Ok(hit) => json!({
+            "matched": true,
+            "app": { "id": hit.app_id, "slug": hit.app_slug },
+            "script_id": hit.script_id,
+            "route_id": hit.route_id,
+            "route_path": hit.route_path,
+            "params": pairs(&hit.params),
+            "host_params": pairs(&hit.host_params),
+        }),
+        Err(Miss::InvalidHost { message }) => {
+            json!({ "matched": false, "reason": "invalid_host", "message": message })
+        }
+        Err(Miss::UnknownHost { host }) => json!({
+            "matched": false, "reason": "unknown_host", "message": format!("no app serves the host '{host}'"),
+        }),
+        Err(Miss::NoRoute { app_id, app_slug }) => json!({
+            "matched": false, "reason": "no_route", "app": { "id": app_id, "slug": app_slug },
+            "message": format!("app '{app_slug}' has no route for {method} {}", body.path),
+        }),
+        Err(Miss::MethodNotAllowed {
+            app_id,
+            app_slug,
+            allowed,
+        }) => json!({
+            "matched": false, "reason": "method_not_allowed", "app": { "id": app_id, "slug": app_slug },
+            "allowed": allowed,
+            "message": format!("{} in app '{app_slug}' does not accept {method}", body.path),
+        }),
+    }))
 }

@@ -14,7 +14,8 @@ use super::apps::{Renamed, app_by_ref};
 use super::routes::{Reach, refuse_taken_host};
 use super::{ApiJson, ApiQuery, page_request, paged};
 use crate::auth::Principal;
-use crate::store::{DEFAULT_APP_ID, Route, Script};
+use crate::policy::Access;
+use crate::store::{DEFAULT_APP_ID, Role, Route, Script};
 use crate::{Error, Manager, Result};
 
 pub(super) fn router() -> OpenApiRouter<Manager> {
@@ -47,6 +48,7 @@ struct ListQuery {
     ))]
 async fn list(
     State(m): State<Manager>,
+    Extension(access): Extension<Access>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<(Option<Renamed>, Json<Value>)> {
     let (app_id, renamed) = match q.app {
@@ -57,7 +59,12 @@ async fn list(
         None => (None, None),
     };
     let page = page_request(q.limit, q.cursor.as_deref())?;
-    let scripts = m.store.list_scripts(app_id, &page).await?;
+    // `?app=` was checked by the policy; without it, the caller's apps.
+    let visible = access.visible_apps();
+    let scripts = m
+        .store
+        .list_scripts_among(app_id, visible.as_deref(), &page)
+        .await?;
     Ok((
         renamed,
         Json(paged("scripts", scripts, &page, |s| (s.name.clone(), s.id))),
@@ -94,6 +101,7 @@ struct CreateScript {
 async fn create(
     State(m): State<Manager>,
     Extension(principal): Extension<Principal>,
+    Extension(access): Extension<Access>,
     ApiJson(body): ApiJson<CreateScript>,
 ) -> Result<(StatusCode, Option<Renamed>, Json<Script>)> {
     let app_id = match body.app_id {
@@ -109,7 +117,7 @@ async fn create(
             ));
         }
     };
-    let (app, renamed) = app_by_ref(&m, &app_id).await?;
+    let (app, renamed) = super::apps::app_for(&m, &access, &app_id, Role::Developer).await?;
     crate::store::validate_script_name(&body.name)?;
     crate::store::check_message(body.message.as_deref())?;
     let imports = m.compile_in_app(app.id, &body.name, &body.source).await?;

@@ -47,6 +47,10 @@ pub struct App {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
+    /// The caller's role on the app (`owner`, `developer` or `viewer`), in
+    /// the admin API's answers; what the dashboard shows and hides by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::store::Role>,
 }
 
 /// One domain claim.
@@ -138,6 +142,7 @@ fn app_from_row(row: &sqlx::any::AnyRow, domains: Vec<Domain>) -> Result<App> {
         domains,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
+        role: None,
     })
 }
 
@@ -152,8 +157,18 @@ impl Store {
     /// Apps ordered by slug, one page: two queries whatever the page size,
     /// the apps and then all of their domains.
     pub async fn list_apps(&self, page: &Page) -> Result<Vec<App>> {
+        self.list_apps_among(None, page).await
+    }
+
+    /// Like [`Store::list_apps`], only `visible` ones (`None`: all).
+    pub async fn list_apps_among(
+        &self,
+        visible: Option<&[AppId]>,
+        page: &Page,
+    ) -> Result<Vec<App>> {
         let sql = format!(
-            "SELECT {APP_COLUMNS} FROM apps WHERE 1 = 1{}",
+            "SELECT {APP_COLUMNS} FROM apps WHERE 1 = 1{}{}",
+            super::among_apps("id", visible),
             page.sql("slug", 1)
         );
         let rows = page

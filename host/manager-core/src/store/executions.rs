@@ -215,6 +215,8 @@ impl StatusFilter {
 pub struct ExecutionFilter {
     /// Only this app.
     pub app_id: Option<AppId>,
+    /// Only these apps (the ones the caller may see); `None`: any.
+    pub among_apps: Option<Vec<AppId>>,
     /// Only this script.
     pub script_id: Option<String>,
     /// Only these statuses.
@@ -528,6 +530,7 @@ impl Store {
         if let Some(app) = &filter.app_id {
             bind(app.to_string(), &mut sql, " AND app_id = $?");
         }
+        sql += &super::among_apps("app_id", filter.among_apps.as_deref());
         if let Some(script) = &filter.script_id {
             bind(script.clone(), &mut sql, " AND script_id = $?");
         }
@@ -742,6 +745,15 @@ impl Store {
             p95_us,
             buckets: rows,
         })
+    }
+
+    /// The app an execution ran in, if the record exists.
+    pub async fn execution_app(&self, id: ExecutionId) -> Result<Option<AppId>> {
+        let app: Option<String> = sqlx::query_scalar("SELECT app_id FROM executions WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.db.pool)
+            .await?;
+        app.map(|app| super::id(&app)).transpose()
     }
 
     /// One execution with its log lines and the executions below it.

@@ -13,6 +13,7 @@ mod interceptors;
 mod kv;
 mod logins;
 mod manifest;
+mod roles;
 mod routes;
 mod scripts;
 mod settings;
@@ -45,13 +46,14 @@ pub use interceptors::{
 };
 pub use kv::{KvEntry, KvEntryPage, KvQuota, KvUsage, MAX_LIST_LIMIT};
 pub use logins::MAX_LOGIN_KEYS;
+pub use roles::{Grant, Role, UserPowers};
 pub(crate) use routes::conflict_message;
 pub use routes::{Claim, NewRoute, Route};
 pub(crate) use routes::{path_shape, route_key};
 pub use scripts::{MAX_VERSION_MESSAGE, Script, ScriptChange, ScriptVersion, validate_script_name};
 pub(crate) use scripts::{check_message, validate_source};
 pub use settings::HELLO_WORLD_SEEDED;
-pub use tokens::{Token, TokenScope, generate_token, validate_token_name};
+pub use tokens::{Token, TokenScope, VerifiedToken, generate_token, validate_token_name};
 pub(crate) use tokens::{generate_secret, hash_token};
 pub use transfer::{EXPORT_VERSION, ExportSummary, ImportSummary};
 pub use users::{Session, User};
@@ -102,6 +104,21 @@ impl Page {
         match &self.after {
             Some((key, id)) => query.bind(key).bind(id),
             None => query,
+        }
+    }
+}
+
+/// ` AND <column> IN (…)` keeping only `apps` (the apps a caller may see),
+/// or nothing when `apps` is `None` (all of them). App ids are typed UUIDs,
+/// so writing them into the SQL as literals cannot inject anything, and a
+/// caller's list is a handful of apps.
+pub(crate) fn among_apps(column: &str, apps: Option<&[shared::AppId]>) -> String {
+    match apps {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".to_owned(),
+        Some(apps) => {
+            let list: Vec<String> = apps.iter().map(|app| format!("'{app}'")).collect();
+            format!(" AND {column} IN ({})", list.join(", "))
         }
     }
 }

@@ -314,6 +314,17 @@ pub(crate) fn validate_source(source: &str) -> Result<()> {
 impl Store {
     /// Scripts, optionally of one app, ordered by name (then id), one page.
     pub async fn list_scripts(&self, app_id: Option<AppId>, page: &Page) -> Result<Vec<Script>> {
+        self.list_scripts_among(app_id, None, page).await
+    }
+
+    /// Like [`Store::list_scripts`]; without `app_id`, only the scripts of
+    /// `visible` apps (`None`: all).
+    pub async fn list_scripts_among(
+        &self,
+        app_id: Option<AppId>,
+        visible: Option<&[AppId]>,
+        page: &Page,
+    ) -> Result<Vec<Script>> {
         let rows = match app_id {
             Some(app) => {
                 let sql = format!(
@@ -326,7 +337,8 @@ impl Store {
             }
             None => {
                 let sql = format!(
-                    "SELECT {COLUMNS} FROM scripts WHERE 1 = 1{}",
+                    "SELECT {COLUMNS} FROM scripts WHERE 1 = 1{}{}",
+                    super::among_apps("app_id", visible),
                     page.sql("name", 1)
                 );
                 page.bind(sqlx::query(&sql))
@@ -335,6 +347,15 @@ impl Store {
             }
         };
         rows.iter().map(from_row).collect()
+    }
+
+    /// The app a script belongs to, if the script exists.
+    pub async fn script_app(&self, id: ScriptId) -> Result<Option<AppId>> {
+        let app: Option<String> = sqlx::query_scalar("SELECT app_id FROM scripts WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.db.pool)
+            .await?;
+        app.map(|app| super::id(&app)).transpose()
     }
 
     /// One script by id.

@@ -20,6 +20,9 @@ pub struct User {
     pub id: String,
     /// Lower-case login name.
     pub username: String,
+    /// A server-wide admin: creates apps, users and tokens, and is owner of
+    /// every app. Otherwise the user has only the roles given per app.
+    pub server_admin: bool,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339; changes with the password.
@@ -30,6 +33,7 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
+        server_admin: row.try_get::<i64, _>("server_admin")? != 0,
         created_at: rfc3339(row.try_get("created_at")?),
         updated_at: rfc3339(row.try_get("updated_at")?),
     })
@@ -63,7 +67,7 @@ impl Store {
     /// Users by username, one page.
     pub async fn list_users(&self, page: &Page) -> Result<Vec<User>> {
         let sql = format!(
-            "SELECT id, username, created_at, updated_at FROM users WHERE 1 = 1{}",
+            "SELECT id, username, server_admin, created_at, updated_at FROM users WHERE 1 = 1{}",
             page.sql("username", 1)
         );
         let rows = page
@@ -76,7 +80,7 @@ impl Store {
     /// A user by id or username.
     pub async fn user(&self, id_or_name: &str) -> Result<User> {
         let row = sqlx::query(
-            "SELECT id, username, created_at, updated_at FROM users WHERE id = $1 OR username = $2",
+            "SELECT id, username, server_admin, created_at, updated_at FROM users WHERE id = $1 OR username = $2",
         )
         .bind(id_or_name)
         .bind(id_or_name.to_lowercase())
@@ -109,17 +113,24 @@ impl Store {
     }
 
     /// Creates a user; `username` is normalized and `password_hash` an
-    /// Argon2id PHC string (see `auth`).
-    pub async fn create_user(&self, username: &str, password_hash: &str) -> Result<User> {
+    /// Argon2id PHC string (see `auth`). A `server_admin` has every power;
+    /// anyone else only the roles given per app.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        server_admin: bool,
+    ) -> Result<User> {
         let id = Uuid::new_v4().to_string();
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+            "INSERT INTO users (id, username, password_hash, created_at, updated_at, server_admin) VALUES ($1, $2, $3, $4, $4, $5)",
         )
         .bind(&id)
         .bind(username)
         .bind(password_hash)
         .bind(now)
+        .bind(i64::from(server_admin))
         .execute(&self.db.pool)
         .await
         .on_conflict(ErrorCode::UsernameTaken, || format!("the username '{username}' is taken"))?;
@@ -154,24 +165,36 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a user with their sessions and tokens. The last user cannot be
-    /// deleted, so an install with users always keeps a person who can sign in.
+    /// Deletes a user with their sessions, tokens and roles. The last user,
+    /// and the last server admin, cannot be deleted, so an install with
+    /// users always keeps a person who can sign in and create apps.
     pub async fn delete_user(&self, user_id: &str) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(&mut *tx)
             .await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+        let admin: Option<i64> = sqlx::query_scalar("SELECT server_admin FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?;
-        if exists.is_none() {
+        let Some(admin) = admin else {
             return Err(StoreError::not_found("user", user_id));
-        }
+        };
         if users <= 1 {
             return Err(StoreError::conflict(
                 ErrorCode::LastUser,
                 "this is the only user; create another before deleting it",
+            ));
+        }
+        let other_admins: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE server_admin <> 0 AND id <> $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if admin != 0 && other_admins == 0 {
+            return Err(StoreError::conflict(
+                ErrorCode::LastServerAdmin,
+                "this is the only server admin; make another user one before deleting it",
             ));
         }
         sqlx::query("DELETE FROM users WHERE id = $1")
