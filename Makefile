@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR ?= never
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 export PICLOUD_BIN ?= $(TARGET_DIR)/release/picloud
 
-.PHONY: openapi setup setup-test dashboard-deps dashboard build run test lint e2e image-test arm64-test bench api-fuzz fuzz load soak
+.PHONY: openapi setup setup-test dashboard-deps dashboard build run test lint e2e screenshots image-test arm64-test bench api-fuzz fuzz load soak
 
 setup:
 	scripts/setup.sh
@@ -72,7 +72,12 @@ lint: dashboard-deps
 e2e: build
 	cd dashboard && $(NPM) run test:e2e
 
-# The benchmark suite: nine benchmarks, one table of ratios against their
+# The browser tests, writing docs/screenshots/ (the e2e run leaves them
+# alone otherwise, so `git status` stays quiet).
+screenshots: build
+	cd dashboard && $(NPM) run screenshots
+
+# The benchmark suite: ten benchmarks, one table of ratios against their
 # baselines (docs/performance.md). BENCH="http memory" runs only those.
 bench: setup dashboard
 	$(CARGO) bench -p picloud --bench suite -- $(BENCH)

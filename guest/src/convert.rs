@@ -56,7 +56,7 @@ pub(crate) fn register(engine: &mut Engine) {
         });
 }
 
-fn parse_json(text: &str) -> Result<Dynamic, Box<EvalAltResult>> {
+pub(crate) fn parse_json(text: &str) -> Result<Dynamic, Box<EvalAltResult>> {
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| -> Box<EvalAltResult> { format!("invalid JSON: {e}").into() })?;
     rhai::serde::to_dynamic(value)

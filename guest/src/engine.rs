@@ -56,6 +56,7 @@ fn build() -> Engine {
     engine.register_static_module("http", crate::services::http_module().into());
     engine.register_static_module("env", crate::services::env_module().into());
     engine.register_static_module("users", crate::users::users_module().into());
+    engine.register_static_module("queue", crate::services::queue_module().into());
     crate::services::register_invoke(&mut engine);
     convert::register(&mut engine);
     crate::time::register(&mut engine);
@@ -190,10 +191,11 @@ fn evaluate(
     let mut scope = Scope::new();
     let mut request = convert::request_to_map(request);
     if let Some(mut map) = request.write_lock::<rhai::Map>() {
-        map.insert(
-            "trigger".into(),
-            crate::picloud::platform::context::trigger().into(),
-        );
+        let trigger = crate::picloud::platform::context::trigger();
+        if trigger == "queue" {
+            add_message(&mut map);
+        }
+        map.insert("trigger".into(), trigger.into());
     }
     scope.push("request", request);
     match engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast) {
@@ -211,6 +213,31 @@ fn evaluate(
             None => Err(eval_error(*err)),
         },
     }
+}
+
+/// A queue run's message, as fields of `request`: `queue`, `message_id`,
+/// `attempt` (1 for the first run) and `payload` (the value sent, parsed
+/// from the JSON body; `()` if the body is not JSON).
+fn add_message(map: &mut rhai::Map) {
+    let header = |name: &str| -> Option<String> {
+        map.get("headers")?
+            .read_lock::<rhai::Map>()?
+            .get(name)
+            .map(|v| v.to_string())
+    };
+    let queue = header("x-picloud-queue").unwrap_or_default();
+    let id = header("x-picloud-message-id").unwrap_or_default();
+    let attempt = header("x-picloud-attempt")
+        .and_then(|a| a.parse::<rhai::INT>().ok())
+        .unwrap_or(1);
+    let payload = map
+        .get("body")
+        .and_then(|body| crate::convert::parse_json(&body.to_string()).ok())
+        .unwrap_or(Dynamic::UNIT);
+    map.insert("queue".into(), queue.into());
+    map.insert("message_id".into(), id.into());
+    map.insert("attempt".into(), attempt.into());
+    map.insert("payload".into(), payload);
 }
 
 pub(crate) fn position(pos: Position) -> Option<crate::picloud::platform::types::Position> {

@@ -11,7 +11,7 @@ use rhai::{
 
 use crate::picloud::platform::http_client::{self, HttpError};
 use crate::picloud::platform::types::ServiceError;
-use crate::picloud::platform::{docs, env, invoke, kv};
+use crate::picloud::platform::{docs, env, invoke, kv, queue};
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
 
@@ -85,22 +85,26 @@ fn from_json(at: Position, function: &str, text: &str) -> Result<Dynamic> {
     rhai::serde::to_dynamic(value)
 }
 
+/// A number of seconds (integer or fractional) a script passed to
+/// `function` as its `what`.
+fn seconds(at: Position, function: &str, what: &str, value: &Dynamic) -> Result<f64> {
+    match (value.as_int(), value.as_float()) {
+        (Ok(i), _) => Ok(i as f64),
+        (_, Ok(f)) if f.is_finite() => Ok(f),
+        _ => Err(raise(
+            at,
+            format!(
+                "{function}: the {what} must be a number of seconds, not a {}",
+                value.type_name()
+            ),
+        )),
+    }
+}
+
 /// Seconds (integer or fractional) as whole milliseconds, at least 1.
-fn ttl_ms(at: Position, seconds: &Dynamic) -> Result<u64> {
-    let seconds = match (seconds.as_int(), seconds.as_float()) {
-        (Ok(i), _) => i as f64,
-        (_, Ok(f)) => f,
-        _ => {
-            return Err(raise(
-                at,
-                format!(
-                    "kv::set: the time to live must be a number of seconds, not a {}",
-                    seconds.type_name()
-                ),
-            ));
-        }
-    };
-    if !(seconds.is_finite() && seconds > 0.0) {
+fn ttl_ms(at: Position, ttl: &Dynamic) -> Result<u64> {
+    let seconds = seconds(at, "kv::set", "time to live", ttl)?;
+    if seconds <= 0.0 {
         return Err(raise(
             at,
             format!("kv::set: the time to live must be more than 0 seconds, not {seconds}"),
@@ -558,6 +562,61 @@ pub(crate) fn env_module() -> Module {
             Ok(env::get(name)
                 .map_err(|e| fail(ctx.call_position(), "env::get", e))?
                 .map_or(Dynamic::UNIT, |v| ImmutableString::from(v).into()))
+        },
+    );
+    m
+}
+
+/// A `delay` in seconds (integer or fractional, 0 or more) as whole
+/// milliseconds, rounded up.
+fn delay_ms(at: Position, delay: &Dynamic) -> Result<u64> {
+    let seconds = seconds(at, "queue::send", "delay", delay)?;
+    if seconds < 0.0 {
+        return Err(raise(
+            at,
+            format!("queue::send: the delay must be 0 or more seconds, not {seconds}"),
+        ));
+    }
+    Ok((seconds * 1000.0).ceil() as u64)
+}
+
+fn queue_send(at: Position, name: &str, payload: &Dynamic, delay: u64) -> Result<Dynamic> {
+    let json = to_json(payload).map_err(|e| raise(at, format!("queue::send: {e}")))?;
+    let id = queue::send(name, &json.to_string(), delay).map_err(|e| fail(at, "queue::send", e))?;
+    Ok(ImmutableString::from(id).into())
+}
+
+/// `queue::send(name, payload)` and `queue::send(name, payload, #{ delay })`:
+/// stores a message (any JSON-able value) for the app's queue `name`; the
+/// script bound to that queue runs for it later, at least once. Returns the
+/// message id.
+pub(crate) fn queue_module() -> Module {
+    let mut m = Module::new();
+    FuncRegistration::new("send").set_into_module(
+        &mut m,
+        |ctx: NativeCallContext<'_>, name: &str, payload: Dynamic| -> Result<Dynamic> {
+            queue_send(ctx.call_position(), name, &payload, 0)
+        },
+    );
+    FuncRegistration::new("send").set_into_module(
+        &mut m,
+        |ctx: NativeCallContext<'_>,
+         name: &str,
+         payload: Dynamic,
+         options: Map|
+         -> Result<Dynamic> {
+            let at = ctx.call_position();
+            if let Some(unknown) = options.keys().find(|k| k.as_str() != "delay") {
+                return Err(raise(
+                    at,
+                    format!("queue::send: unknown option '{unknown}': the only option is delay (seconds)"),
+                ));
+            }
+            let delay = match options.get("delay") {
+                Some(delay) => delay_ms(at, delay)?,
+                None => 0,
+            };
+            queue_send(at, name, &payload, delay)
         },
     );
     m

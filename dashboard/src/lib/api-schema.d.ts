@@ -328,6 +328,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{app}/queues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The app's queues: each that holds messages or has a trigger, by name. */
+        get: operations["queues_list_queues"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/queues/{queue}/dead": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The queue's dead letters, oldest first: messages that used up their
+         *     attempts, with the last error.
+         */
+        get: operations["queues_list_dead"];
+        put?: never;
+        post?: never;
+        /** Discard every dead letter of the queue. */
+        delete: operations["queues_discard_all"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/queues/{queue}/dead/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Discard one dead letter. */
+        delete: operations["queues_discard_one"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/queues/{queue}/dead/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry one dead letter: it runs again now, with its attempts counted
+         *     afresh.
+         */
+        post: operations["queues_retry_one"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{app}/queues/{queue}/dead:retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry every dead letter of the queue: each runs again now, with its
+         *     attempts counted afresh.
+         */
+        post: operations["queues_retry_all"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/apps/{app}/roles": {
         parameters: {
             query?: never;
@@ -428,7 +523,8 @@ export interface paths {
         get: operations["triggers_list"];
         put?: never;
         /**
-         * Run one of the app's scripts on a schedule. The first run is at the
+         * Run one of the app's scripts on a schedule (`schedule`), or for each
+         *     message of a queue (`queue`). A cron trigger's first run is at the
          *     schedule's first time after now, never at once.
          */
         post: operations["triggers_create"];
@@ -449,14 +545,18 @@ export interface paths {
         get: operations["triggers_show"];
         put?: never;
         post?: never;
-        /** Delete a trigger (its past runs stay in the execution log). */
+        /**
+         * Delete a trigger (its past runs stay in the execution log; a queue's
+         *     messages wait for another trigger).
+         */
         delete: operations["triggers_remove"];
         options?: never;
         head?: never;
         /**
-         * Change a trigger's script, schedule, time zone or whether it fires. A new
-         *     schedule or time zone, or resuming, moves the next run to the schedule's
-         *     first time after now.
+         * Change a trigger's script or whether it fires; a cron trigger's schedule
+         *     or time zone, a queue trigger's `max_attempts`. A new schedule or time
+         *     zone, or resuming, moves a cron trigger's next run to the schedule's
+         *     first time after now. A paused queue trigger's messages wait.
          */
         patch: operations["triggers_update"];
         trace?: never;
@@ -471,8 +571,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Fire a trigger once now, outside its schedule, exactly as the scheduler
-         *     would (recorded with trigger `cron`); its next and last run times stay.
+         * Fire a cron trigger once now, outside its schedule, exactly as the
+         *     scheduler would (recorded with trigger `cron`); its next and last run
+         *     times stay. A queue trigger runs for messages only (`400
+         *     invalid_trigger`).
          */
         post: operations["triggers_run"];
         delete?: never;
@@ -1201,13 +1303,24 @@ export interface components {
             /** @description Whether it fires (default `true`). */
             enabled?: boolean | null;
             /**
-             * @description Five-field cron expression (minute hour day-of-month month
-             *     day-of-week), e.g. `*\/5 * * * *`; `@hourly`-style nicknames too.
+             * Format: int64
+             * @description A queue trigger: runs a message gets before it becomes a dead letter
+             *     (1-100, default 5).
              */
-            schedule: string;
+            max_attempts?: number | null;
+            /**
+             * @description A queue trigger: the queue (1-64 of letters, digits, `.`, `_`, `-`)
+             *     whose messages run the script; one trigger per queue.
+             */
+            queue?: string | null;
+            /**
+             * @description A cron trigger: five-field cron expression (minute hour day-of-month
+             *     month day-of-week), e.g. `*\/5 * * * *`; `@hourly`-style nicknames too.
+             */
+            schedule?: string | null;
             /** @description The script to run: id or name of one of this app's scripts. */
             script: string;
-            /** @description IANA time zone the schedule is read in (default `UTC`). */
+            /** @description A cron trigger: IANA time zone the schedule is read in (default `UTC`). */
             timezone?: string | null;
         };
         /** @description A token just created: the only time `token` itself is shown. */
@@ -1252,6 +1365,28 @@ export interface components {
             timezone: string;
             /** @description RFC 3339: the last change through the API. */
             updated_at: string;
+        };
+        /** @description A dead letter: a message that used up its attempts. */
+        DeadLetter: {
+            /**
+             * Format: int64
+             * @description Runs it had.
+             */
+            attempts: number;
+            /** @description RFC 3339: when it was sent. */
+            created_at: string;
+            /** @description RFC 3339: when it became a dead letter. */
+            dead_at: string;
+            /** @description The message id (what `queue::send` returned). */
+            id: string;
+            /** @description Why the last run failed. */
+            last_error?: string | null;
+            /** @description The payload. */
+            payload: Record<string, unknown>;
+        };
+        DeadLetterList: {
+            /** @description The items, in the list's order. */
+            dead_letters: components["schemas"]["DeadLetter"][];
         };
         /** @description What a deploy uploads: the manifest's text and the files it names. */
         DeployRequest: {
@@ -1745,6 +1880,65 @@ export interface components {
             /** @description The value, at most 64 KiB. */
             value: string;
         };
+        QueueList: {
+            /** @description The items, in the list's order. */
+            queues: components["schemas"]["QueueStats"][];
+        };
+        /** @description One queue of an app, as `GET /apps/{app}/queues` shows it. */
+        QueueStats: {
+            /**
+             * Format: int64
+             * @description Dead letters.
+             */
+            dead: number;
+            /**
+             * Format: int64
+             * @description Messages waiting for their delay or their next retry.
+             */
+            delayed: number;
+            /**
+             * Format: int64
+             * @description Messages running now.
+             */
+            in_flight: number;
+            /** @description The queue's name. */
+            name: string;
+            /**
+             * Format: int64
+             * @description Milliseconds since the oldest message still to run was sent; `null`
+             *     when none is.
+             */
+            oldest_age_ms?: number | null;
+            /**
+             * Format: int64
+             * @description Messages waiting to run now.
+             */
+            ready: number;
+            /** @description The trigger that consumes it; `null`: messages wait for one. */
+            trigger_id?: string | null;
+        };
+        /** @description A queue trigger as the admin API shows it. */
+        QueueTrigger: {
+            /** @description RFC 3339. */
+            created_at: string;
+            /** @description Whether it consumes (a paused queue keeps its messages). */
+            enabled: boolean;
+            /** @description UUID. */
+            id: string;
+            /**
+             * Format: int64
+             * @description Runs a message gets before it becomes a dead letter.
+             */
+            max_attempts: number;
+            /** @description The queue it consumes. */
+            queue: string;
+            /** @description The script it runs for each message (one of the same app's). */
+            script_id: string;
+            /** @description That script's name. */
+            script_name: string;
+            /** @description RFC 3339. */
+            updated_at: string;
+        };
         /** @description What ending an account's sessions did. */
         Revoked: {
             /**
@@ -2037,10 +2231,21 @@ export interface components {
          * @enum {string}
          */
         TokenScope: "admin" | "metrics";
-        /** @description All of an app's cron triggers. */
+        /** @description A trigger of either kind, told apart by `kind`. */
+        Trigger: (components["schemas"]["CronTrigger"] & {
+            /** @enum {string} */
+            kind: "cron";
+        }) | (components["schemas"]["QueueTrigger"] & {
+            /** @enum {string} */
+            kind: "queue";
+        });
+        /** @description All of an app's triggers. */
         TriggerList: {
-            /** @description Oldest first (no paging: an app has at most 100). */
-            items: components["schemas"]["CronTrigger"][];
+            /**
+             * @description Cron triggers oldest first, then queue triggers oldest first (no
+             *     paging: an app has at most 100 of each).
+             */
+            items: components["schemas"]["Trigger"][];
         };
         /** @description One run of a trigger's script, as [`Manager::run_trigger_now`] reports it. */
         TriggerRun: {
@@ -2124,6 +2329,11 @@ export interface components {
         UpdateTrigger: {
             /** @description `false` pauses the trigger, `true` resumes it. */
             enabled?: boolean | null;
+            /**
+             * Format: int64
+             * @description A queue trigger's runs per message (1-100).
+             */
+            max_attempts?: number | null;
             /** @description A new cron expression. */
             schedule?: string | null;
             /** @description Another of this app's scripts, by id or name. */
@@ -3401,7 +3611,7 @@ export interface operations {
                 script?: string;
                 /** @description `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`). */
                 status?: string;
-                /** @description `http`, `direct`, `test` or `cron`. */
+                /** @description `http`, `direct`, `test`, `cron`, `invoke`, `interceptor` or `queue`. */
                 trigger?: string;
                 /** @description The `Host` the request came in on (any port; case-insensitive). */
                 host?: string;
@@ -3506,7 +3716,7 @@ export interface operations {
                 script?: string;
                 /** @description `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`). */
                 status?: string;
-                /** @description `http`, `direct`, `test` or `cron`. */
+                /** @description `http`, `direct`, `test`, `cron`, `invoke`, `interceptor` or `queue`. */
                 trigger?: string;
                 /** @description The `Host` the request came in on (any port; case-insensitive). */
                 host?: string;
@@ -4847,6 +5057,400 @@ export interface operations {
             };
         };
     };
+    queues_list_queues: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The queues */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueList"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    queues_list_dead: {
+        parameters: {
+            query?: {
+                /** @description At most this many, 1-500 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+                /** @description Queue name */
+                queue: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dead letters */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterList"];
+                };
+            };
+            /** @description `invalid_queue` or `invalid_limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    queues_discard_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+                /** @description Queue name */
+                queue: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{"discarded": n}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description `invalid_queue` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    queues_discard_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+                /** @description Queue name */
+                queue: string;
+                /** @description Message id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Discarded */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app, queue or dead letter */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    queues_retry_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+                /** @description Queue name */
+                queue: string;
+                /** @description Message id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sent back to the queue */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app, queue or dead letter */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    queues_retry_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+                /** @description Queue name */
+                queue: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `{"retried": n}` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description `invalid_queue` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     roles_list_roles: {
         parameters: {
             query?: never;
@@ -5394,7 +5998,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CronTrigger"];
+                    "application/json": components["schemas"]["Trigger"];
                 };
             };
             /** @description `moved_permanently`: an old slug; `Location` has the current URL */
@@ -5406,7 +6010,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_schedule`, `invalid_timezone` or `invalid_script` (the app has no such script), naming the problem */
+            /** @description `invalid_trigger` (neither or both of `schedule` and `queue`), `invalid_schedule`, `invalid_timezone`, `invalid_queue` or `invalid_script` (the app has no such script), naming the problem */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5442,7 +6046,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `quota_exceeded`: the app has 100 triggers already */
+            /** @description `quota_exceeded`: the app has 100 triggers of the kind already; `trigger_exists`: the queue has a trigger */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5491,7 +6095,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CronTrigger"];
+                    "application/json": components["schemas"]["Trigger"];
                 };
             };
             /** @description `moved_permanently`: an old slug; `Location` has the current URL */
@@ -5633,7 +6237,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CronTrigger"];
+                    "application/json": components["schemas"]["Trigger"];
                 };
             };
             /** @description `moved_permanently`: an old slug; `Location` has the current URL */
@@ -5645,7 +6249,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_schedule`, `invalid_timezone` or `invalid_script` */
+            /** @description `invalid_schedule`, `invalid_timezone`, `invalid_script`, or `invalid_trigger` (a setting of the other kind) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5726,6 +6330,15 @@ export interface operations {
             };
             /** @description `moved_permanently`: an old slug; `Location` has the current URL */
             308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_trigger`: a queue trigger */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

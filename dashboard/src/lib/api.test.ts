@@ -97,6 +97,38 @@ describe('names in paths', () => {
 	});
 });
 
+describe('queues', () => {
+	test('dead letters: listed, retried and discarded one by one or all at once', async () => {
+		setCsrfToken('t0k3n');
+		answers.push(
+			json({ dead_letters: [] }),
+			new Response(null, { status: 204 }),
+			new Response(null, { status: 204 }),
+			json({ retried: 2 }),
+			json({ discarded: 3 })
+		);
+		await api.listDeadLetters('shop', 'mail.out', { limit: 100 });
+		await api.retryDeadLetter('shop', 'mail.out', 'm1');
+		await api.discardDeadLetter('shop', 'mail.out', 'm1');
+		expect(await api.retryAllDeadLetters('shop', 'mail.out')).toEqual({ retried: 2 });
+		expect(await api.discardAllDeadLetters('shop', 'mail.out')).toEqual({ discarded: 3 });
+		const base = '/api/v1/admin/apps/shop/queues/mail.out/dead';
+		expect([0, 1, 2, 3, 4].map((n) => [sent(n).init.method, sent(n).url])).toEqual([
+			['GET', `${base}?limit=100`],
+			['POST', `${base}/m1/retry`],
+			['DELETE', `${base}/m1`],
+			['POST', `${base}:retry`],
+			['DELETE', base]
+		]);
+	});
+
+	test('a queue named "." or ".." is refused before anything is sent', async () => {
+		const error = await api.retryAllDeadLetters('shop', '..').catch((e: unknown) => e);
+		expect(error).toMatchObject({ status: 0, code: 'unaddressable' });
+		expect(fetchMock).not.toHaveBeenCalled();
+	});
+});
+
 describe('lists shown whole', () => {
 	test('follow the cursor to the last page', async () => {
 		answers.push(

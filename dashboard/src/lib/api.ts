@@ -123,6 +123,10 @@ export type ExecutionList = Omit<Schema<'ExecutionList'>, 'executions'> & {
 	executions: ExecutionSummary[];
 };
 export type ExecutionFilter = QueryOf<'executions_list'>;
+/** The search of one app's executions (`GET /apps/{app}/executions`): more filters. */
+export type AppExecutionFilter = QueryOf<'executions_list_for_app'>;
+/** The live stream's filters (the search's, without time and paging) and where it resumes. */
+export type ExecutionStreamQuery = QueryOf<'executions_stream'>;
 /** The same, for one script's executions (`app` and `script` are the script's). */
 export type ScriptExecutionFilter = Omit<ExecutionFilter, 'app' | 'script'>;
 export type RunRequest = Schema<'RunRequest'>;
@@ -157,13 +161,34 @@ export type Variable = Schema<'Variable'>;
 export type VariableList = Schema<'VariableList'>;
 export type PutVariable = Schema<'PutVariable'>;
 
+/** A trigger of either kind, told apart by `kind`. */
+export type Trigger = Schema<'Trigger'>;
 /** A cron trigger: one of the app's scripts run on a schedule. */
-export type CronTrigger = Schema<'CronTrigger'>;
+export type CronTrigger = Extract<Trigger, { kind: 'cron' }>;
+/** A queue trigger: one of the app's scripts run for each message of a queue. */
+export type QueueTrigger = Extract<Trigger, { kind: 'queue' }>;
+/** Cron triggers first, then queue triggers. */
 export type TriggerList = Schema<'TriggerList'>;
 export type CreateTrigger = Schema<'CreateTrigger'>;
 export type UpdateTrigger = Schema<'UpdateTrigger'>;
-/** A trigger fired by hand ("Run now"). */
+/** A cron trigger fired by hand ("Run now"). */
 export type TriggerRun = Schema<'TriggerRun'>;
+
+/** One queue of an app (`queue::send` in scripts): its counts and its trigger, if any. */
+export type QueueStats = Schema<'QueueStats'>;
+export type QueueList = Schema<'QueueList'>;
+/** A message that used up its attempts. */
+export type DeadLetter = Schema<'DeadLetter'>;
+export type DeadLetterList = Schema<'DeadLetterList'>;
+export type DeadLetterQuery = QueryOf<'queues_list_dead'>;
+/** What "Retry all" put back on the queue (the document says only `object`). */
+export interface RetriedDeadLetters {
+	retried: number;
+}
+/** What "Discard all" removed (the document says only `object`). */
+export interface DiscardedDeadLetters {
+	discarded: number;
+}
 
 /** An interceptor: one of the app's scripts run before the route's script, for a path prefix. */
 export type Interceptor = Schema<'Interceptor'>;
@@ -413,6 +438,10 @@ function documents(app: string, collection: string): string {
 	return `/apps/${enc(app)}/collections/${segment(collection, 'collection')}/documents`;
 }
 
+function queuePath(app: string, queue: string): string {
+	return `/apps/${enc(app)}/queues/${segment(queue, 'queue')}`;
+}
+
 // ---- Endpoints ----
 
 export const api = {
@@ -496,14 +525,30 @@ export const api = {
 		request<void>('DELETE', `/apps/${enc(app)}/variables/${segment(name, 'name')}`),
 
 	listTriggers: (app: string) => request<TriggerList>('GET', `/apps/${enc(app)}/triggers`),
+	/** A cron trigger (`schedule`) or a queue trigger (`queue`). */
 	createTrigger: (app: string, body: CreateTrigger) =>
-		request<CronTrigger>('POST', `/apps/${enc(app)}/triggers`, { body }),
+		request<Trigger>('POST', `/apps/${enc(app)}/triggers`, { body }),
 	updateTrigger: (app: string, id: string, body: UpdateTrigger) =>
-		request<CronTrigger>('PATCH', `/apps/${enc(app)}/triggers/${enc(id)}`, { body }),
+		request<Trigger>('PATCH', `/apps/${enc(app)}/triggers/${enc(id)}`, { body }),
 	deleteTrigger: (app: string, id: string) =>
 		request<void>('DELETE', `/apps/${enc(app)}/triggers/${enc(id)}`),
+	/** Cron triggers only (a queue trigger answers 400 `invalid_trigger`). */
 	runTrigger: (app: string, id: string) =>
 		request<TriggerRun>('POST', `/apps/${enc(app)}/triggers/${enc(id)}/run`),
+
+	listQueues: (app: string) => request<QueueList>('GET', `/apps/${enc(app)}/queues`),
+	/** Oldest first. */
+	listDeadLetters: async (app: string, queue: string, query: DeadLetterQuery = {}) =>
+		request<DeadLetterList>('GET', `${queuePath(app, queue)}/dead`, { query: { ...query } }),
+	/** Back on the queue, with its attempts counted afresh. */
+	retryDeadLetter: async (app: string, queue: string, id: string) =>
+		request<void>('POST', `${queuePath(app, queue)}/dead/${segment(id, 'id')}/retry`),
+	discardDeadLetter: async (app: string, queue: string, id: string) =>
+		request<void>('DELETE', `${queuePath(app, queue)}/dead/${segment(id, 'id')}`),
+	retryAllDeadLetters: async (app: string, queue: string) =>
+		request<RetriedDeadLetters>('POST', `${queuePath(app, queue)}/dead:retry`),
+	discardAllDeadLetters: async (app: string, queue: string) =>
+		request<DiscardedDeadLetters>('DELETE', `${queuePath(app, queue)}/dead`),
 
 	/** In run order. */
 	listInterceptors: (app: string) =>
@@ -575,6 +620,16 @@ export const api = {
 	scriptExecutions: (id: string, filter: ScriptExecutionFilter) =>
 		request<ExecutionList>('GET', `/scripts/${enc(id)}/executions`, { query: { ...filter } }),
 	getExecution: (id: string) => request<Execution>('GET', `/executions/${enc(id)}`),
+	/** One page of an app's executions, newest first, searched and filtered. */
+	appExecutions: (app: string, filter: AppExecutionFilter) =>
+		request<ExecutionList>('GET', `/apps/${enc(app)}/executions`, { query: { ...filter } }),
+	/**
+	 * The URL of an app's live execution stream, for an `EventSource`: a GET
+	 * on the same origin, so the session cookie goes with it and no CSRF
+	 * token is needed (an EventSource cannot send headers).
+	 */
+	executionStreamUrl: (app: string, query: ExecutionStreamQuery = {}) =>
+		withQuery(`${ADMIN}/apps/${enc(app)}/executions/stream`, { ...query }),
 
 	listUsers: () => allPages<'users', User>('/users', 'users'),
 	/** `serverAdmin`: false makes a user who can do only what their roles on apps allow. */

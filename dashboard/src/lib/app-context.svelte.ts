@@ -18,6 +18,11 @@ export class AppState {
 	 * The caller's role on the app, which decides what its pages offer (the
 	 * server decides again on every request).
 	 */
+	/**
+	 * The last breadcrumb of a page below a tab (the script's name on the
+	 * script page), which the layout shows with the app's tabs; null elsewhere.
+	 */
+	crumb = $state<string | null>(null);
 	readonly role = $derived<Role | null>(this.app ? roleOn(this.app, session) : null);
 }
 

@@ -166,6 +166,12 @@ describe('formatRelative', () => {
 		expect(formatRelative(ago(-2 * 3600), now, 'en')).toBe('in 2 hours');
 	});
 
+	test('a time meant to be ahead (a next run) counts the seconds too', () => {
+		expect(formatRelative(ago(-40), now, 'en', true)).toBe('in 40 seconds');
+		expect(formatRelative(ago(-4 * 60 - 10), now, 'en', true)).toBe('in 4 minutes');
+		expect(formatRelative(ago(90), now, 'en', true)).toBe('1 minute ago');
+	});
+
 	test('leaves what is not a date as it is', () => {
 		expect(formatRelative('not a date', now, 'en')).toBe('not a date');
 	});

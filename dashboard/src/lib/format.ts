@@ -123,18 +123,20 @@ const RELATIVE_UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
 /**
  * "3 minutes ago", "yesterday", "2 months ago": how long ago `iso` was, in
  * the largest unit that fits (rounded down). A time a little ahead of `now`
- * (the server's clock is not the browser's) is "now".
+ * (the server's clock is not the browser's) is "now", unless `future` says
+ * the time is meant to be ahead (a next run, an expiry): "in 40 seconds".
  */
 export function formatRelative(
 	iso: string,
 	now: number = Date.now(),
-	locale: string | undefined = undefined
+	locale: string | undefined = undefined,
+	future = false
 ): string {
 	const then = new Date(iso).getTime();
 	if (Number.isNaN(then)) return iso;
 	const rtf = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
 	let elapsed = (now - then) / 1000;
-	if (elapsed < 0 && elapsed > -60) elapsed = 0;
+	if (!future && elapsed < 0 && elapsed > -60) elapsed = 0;
 	const sign = elapsed < 0 ? 1 : -1;
 	let amount = Math.abs(elapsed);
 	for (const [unit, size] of RELATIVE_UNITS) {

@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { fillPath, hostPieces, parseBaseUrl, pathParams, pathPieces } from './patterns';
+import {
+	fillHost,
+	fillPath,
+	hostParams,
+	hostPieces,
+	parseBaseUrl,
+	pathParams,
+	pathPieces
+} from './patterns';
 
 describe('pathPieces', () => {
 	test('splits parameters and a trailing wildcard from the text', () => {
@@ -73,5 +81,21 @@ describe('parseBaseUrl', () => {
 		at('http://pi.lan:8080/admin');
 		expect(parseBaseUrl(null)).toEqual({ scheme: 'http:', port: ':8080', host: 'pi.lan' });
 		expect(parseBaseUrl('not a url')).toEqual({ scheme: 'http:', port: '', host: 'pi.lan' });
+	});
+});
+
+describe('hostParams and fillHost', () => {
+	test('names the labels of a wildcard claim', () => {
+		expect(hostParams('{tenant}.example.com')).toEqual(['tenant']);
+		expect(hostParams('{region}.{tenant}.example.com')).toEqual(['region', 'tenant']);
+		expect(hostParams('api.example.com')).toEqual([]);
+	});
+
+	test('fills the labels; an empty one stays a placeholder', () => {
+		expect(fillHost('{tenant}.example.com', { tenant: 'Acme ' })).toBe('acme.example.com');
+		expect(fillHost('{region}.{tenant}.example.com', { region: 'eu' })).toBe(
+			'eu.{tenant}.example.com'
+		);
+		expect(fillHost('api.example.com', {})).toBe('api.example.com');
 	});
 });

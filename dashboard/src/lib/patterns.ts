@@ -88,3 +88,25 @@ export function parseBaseUrl(publicBaseUrl: string | null | undefined): BaseUrl 
 		return { scheme: window.location.protocol, port: '', host: window.location.hostname };
 	}
 }
+
+/** Names of a host pattern's `{label}` parameters, in order: `{tenant}.example.com` → `tenant`. */
+export function hostParams(pattern: string): string[] {
+	return hostPieces(pattern)
+		.filter((piece) => piece.kind === 'host-param')
+		.map((piece) => piece.text.slice(1, -1));
+}
+
+/**
+ * A host of the pattern: each `{label}` replaced by its value (lower-cased,
+ * as host names compare). A label left empty stays `{label}`, so an
+ * unfinished host never looks like a real one.
+ */
+export function fillHost(pattern: string, values: Record<string, string>): string {
+	return hostPieces(pattern)
+		.map((piece) => {
+			if (piece.kind !== 'host-param') return piece.text;
+			const value = (values[piece.text.slice(1, -1)] ?? '').trim().toLowerCase();
+			return value || piece.text;
+		})
+		.join('');
+}

@@ -15,6 +15,15 @@ export const screenshotDir = path.resolve(
 	'../../../docs/screenshots'
 );
 
+/**
+ * Whether this run writes docs/screenshots/: only when asked
+ * (`PICLOUD_SCREENSHOTS=1`, which `npm run screenshots` sets), so an
+ * ordinary test run leaves the work tree as it was.
+ */
+export const takingScreenshots = ['1', 'true', 'yes'].includes(
+	(process.env.PICLOUD_SCREENSHOTS ?? '').toLowerCase()
+);
+
 export function launchBrowser() {
 	return chromium.launch({
 		executablePath: CHROMIUM,
@@ -100,21 +109,23 @@ export async function expectText(locator, expected, timeout) {
 }
 
 /**
- * Full-page screenshot into docs/screenshots/.
+ * Full-page screenshot into docs/screenshots/, when `takingScreenshots`.
  * @param {import('playwright-core').Page} page
  * @param {string} name
  */
 export async function screenshot(page, name) {
+	if (!takingScreenshots) return;
 	await mkdir(screenshotDir, { recursive: true });
 	await page.screenshot({ path: path.join(screenshotDir, name), fullPage: true });
 }
 
 /**
- * Screenshot of one part of the page (a section) into docs/screenshots/.
+ * Screenshot of one part of the page (a section) into docs/screenshots/, when `takingScreenshots`.
  * @param {import('playwright-core').Locator} locator
  * @param {string} name
  */
 export async function screenshotOf(locator, name) {
+	if (!takingScreenshots) return;
 	await mkdir(screenshotDir, { recursive: true });
 	await locator.screenshot({ path: path.join(screenshotDir, name) });
 }

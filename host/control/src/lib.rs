@@ -207,6 +207,7 @@ impl ControlPlane {
 
         let janitor = manager.start_janitor();
         let scheduler = manager.start_scheduler();
+        let consumer = manager.start_queue_consumer();
         let recorder = manager.recorder();
         // Cron runs already started finish (and are recorded) on their own
         // tasks; no new tick starts. Records still queued are written.
@@ -216,7 +217,7 @@ impl ControlPlane {
         };
         let db = manager.store().db().clone();
         let mut server = Server::serve(listener, app, http)
-            .with_background(vec![janitor, scheduler])
+            .with_background(vec![janitor, scheduler, consumer])
             .with_on_stop(move || Box::pin(async move { recorder.flush().await }))
             .with_metrics_listener(config.metrics_listen, move || db.export_pool_metrics())
             .await?

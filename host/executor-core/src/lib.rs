@@ -68,6 +68,7 @@ mod bindings {
             "picloud:platform/env": async | trappable,
             // Argon2 work in the manager: the slowest host calls.
             "picloud:platform/users": async | trappable,
+            "picloud:platform/queue": async | trappable,
             // Waits for the callee, which runs in an instance of its own.
             "picloud:platform/invoke": async | trappable,
         },

@@ -25,7 +25,7 @@ use shared::{
 use tracing::instrument;
 use wasmtime::Trap;
 
-use crate::bindings::picloud::platform::{docs, env, http_client, kv, types, users};
+use crate::bindings::picloud::platform::{docs, env, http_client, kv, queue, types, users};
 use crate::host::HostState;
 
 type Reply<T> = wasmtime::Result<Result<T, types::ServiceError>>;
@@ -330,6 +330,18 @@ impl env::Host for HostState {
     async fn get(&mut self, name: String) -> Reply<Option<String>> {
         self.call("env::get", |s, app| async move {
             require_service(s.env(), "env")?.get(app, &name).await
+        })
+        .await
+    }
+}
+
+impl queue::Host for HostState {
+    #[instrument(level = "debug", skip_all, name = "queue::send", fields(app = %self.context.app_id))]
+    async fn send(&mut self, name: String, payload: String, delay_ms: u64) -> Reply<String> {
+        self.call("queue::send", |s, app| async move {
+            require_service(s.queue(), "queue")?
+                .send(app, &name, &payload, Duration::from_millis(delay_ms))
+                .await
         })
         .await
     }

@@ -18,6 +18,9 @@ const ALLOWED: &[&str] = &[
     // The calling app's end-user accounts; the host scopes every call to
     // that app, and password hashes never cross it (ADR 011).
     "picloud:platform/users",
+    // Sends messages to the calling app's queues (the host takes the app
+    // from the execution, ADR 013).
+    "picloud:platform/queue",
     // Runs another script of the calling app (the host looks it up in that
     // app only, ADR 010).
     "picloud:platform/invoke",

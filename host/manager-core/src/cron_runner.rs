@@ -144,9 +144,6 @@ impl Manager {
         trigger_id: &str,
         schedule: &str,
     ) -> Result<Option<TriggerRun>> {
-        let Some(target) = self.store.trigger_target(script_id).await? else {
-            return Ok(None);
-        };
         let request = ScriptRequest {
             method: "CRON".into(),
             path: "/".into(),
@@ -157,7 +154,25 @@ impl Manager {
             id: shared::new_request_id(),
             ..ScriptRequest::default()
         };
+        self.run_in_background(app_id, script_id, Trigger::Cron, request)
+            .await
+    }
+
+    /// Runs `script_id` (its current source, its app's limits) for a
+    /// trigger that is not a client's request (cron, queue), and records
+    /// the run with `trigger`. `None` when the script no longer exists.
+    pub(crate) async fn run_in_background(
+        &self,
+        app_id: AppId,
+        script_id: ScriptId,
+        trigger: Trigger,
+        request: ScriptRequest,
+    ) -> Result<Option<TriggerRun>> {
+        let Some(target) = self.store.trigger_target(script_id).await? else {
+            return Ok(None);
+        };
         let (request_id, request_headers) = (request.id.clone(), request.headers.clone());
+        let (method, path) = (request.method.clone(), request.path.clone());
         let started_at = SystemTime::now();
         let modules = self.store.modules_of(app_id, script_id).await?;
         let used = modules.iter().map(shared::ModuleSource::usage).collect();
@@ -170,17 +185,17 @@ impl Manager {
                 source: target.source.into(),
                 request,
                 limits: app_limits(target.limits.as_deref()),
-                trigger: Trigger::Cron,
+                trigger,
                 name: target.name,
                 modules: modules.into(),
                 kind: shared::ExecutionKind::Handler,
             })
             .await;
-        shared::metrics::metrics().observe_execution(&target.app_slug, Trigger::Cron, &outcome);
+        shared::metrics::metrics().observe_execution(&target.app_slug, trigger, &outcome);
         let (status, error) = match &mut outcome.outcome {
             Ok(response) => {
-                // Nobody reads a cron run's body and the log never stores
-                // bodies: drop it before the record waits in the queue.
+                // Nobody reads a background run's body and the log never
+                // stores bodies: drop it before the record waits in the queue.
                 response.body = Vec::new();
                 (response.status, None)
             }
@@ -210,9 +225,9 @@ impl Manager {
             script_id,
             route_id: None,
             script_version: target.version,
-            trigger: Trigger::Cron,
-            method: "CRON".into(),
-            path: "/".into(),
+            trigger,
+            method,
+            path,
             host: String::new(),
             request_id,
             request_headers,

@@ -81,6 +81,7 @@ error_codes! {
     DefaultApp = "default_app", BAD_REQUEST;
     InvalidStatus = "invalid_status", BAD_REQUEST;
     InvalidTrigger = "invalid_trigger", BAD_REQUEST;
+    InvalidQueue = "invalid_queue", BAD_REQUEST;
     InvalidEventId = "invalid_event_id", BAD_REQUEST;
     InvalidScope = "invalid_scope", BAD_REQUEST;
     InvalidRole = "invalid_role", BAD_REQUEST;
@@ -120,6 +121,7 @@ error_codes! {
     WrongType = "wrong_type", CONFLICT;
     ModuleInUse = "module_in_use", CONFLICT;
     ScriptInUse = "script_in_use", CONFLICT;
+    TriggerExists = "trigger_exists", CONFLICT;
     RequestTimeout = "request_timeout", REQUEST_TIMEOUT;
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
     CompileError = "compile_error", UNPROCESSABLE_ENTITY;

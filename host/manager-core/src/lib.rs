@@ -32,6 +32,7 @@ mod error;
 pub mod manifest;
 mod modules;
 pub mod policy;
+mod queue_runner;
 mod recorder;
 mod secrets;
 mod services;
@@ -45,6 +46,7 @@ pub use cron_expr::{DEFAULT_TIMEZONE, MAX_SCHEDULE_BYTES, Schedule};
 pub use cron_runner::{SCHEDULE_HEADER, TRIGGER_HEADER, TriggerRun};
 pub use db::Db;
 pub use error::{Error, ErrorCode, Result};
+pub use queue_runner::{ATTEMPT_HEADER, MESSAGE_HEADER, QUEUE_HEADER};
 pub use recorder::Recorder;
 pub use secrets::{SecretError, SecretKey};
 pub use services::DataServices;
@@ -78,6 +80,15 @@ pub struct ManagerConfig {
     /// How often the cron scheduler looks for due triggers
     /// ([`Manager::start_scheduler`]).
     pub scheduler_interval: std::time::Duration,
+    /// Queue runs at once in this process ([`Manager::start_queue_consumer`]).
+    pub queue_concurrency: usize,
+    /// Queue runs at once per app, within `queue_concurrency`, so one app's
+    /// backlog does not hold every slot.
+    pub queue_concurrency_per_app: usize,
+    /// How often the queue consumer looks for delayed and retried messages,
+    /// and for messages another process sent (it is woken at once for its
+    /// own).
+    pub queue_poll: std::time::Duration,
     /// Versions kept per script (the newest; the one it runs always);
     /// `None` keeps all (`--versions-keep`).
     pub versions_keep: Option<u64>,
@@ -112,6 +123,9 @@ impl Default for ManagerConfig {
             log_max_age: std::time::Duration::from_secs(30 * 24 * 60 * 60),
             janitor_interval: std::time::Duration::from_secs(60),
             scheduler_interval: std::time::Duration::from_secs(1),
+            queue_concurrency: 4,
+            queue_concurrency_per_app: 2,
+            queue_poll: std::time::Duration::from_millis(500),
             versions_keep: None,
             kv_quota: KvQuota::default(),
             docs_quota: DocsQuota::default(),

@@ -112,6 +112,25 @@ pub const OPERATIONS: &[(&str, &str, Need)] = {
         ("GET", "/apps/{app}/http-allow", App(Viewer)),
         ("POST", "/apps/{app}/http-allow", App(Developer)),
         ("DELETE", "/apps/{app}/http-allow", App(Developer)),
+        // Queues: their messages are the app's data.
+        ("GET", "/apps/{app}/queues", App(Viewer)),
+        ("GET", "/apps/{app}/queues/{queue}/dead", App(Viewer)),
+        ("DELETE", "/apps/{app}/queues/{queue}/dead", App(Developer)),
+        (
+            "POST",
+            "/apps/{app}/queues/{queue}/dead:retry",
+            App(Developer),
+        ),
+        (
+            "POST",
+            "/apps/{app}/queues/{queue}/dead/{id}/retry",
+            App(Developer),
+        ),
+        (
+            "DELETE",
+            "/apps/{app}/queues/{queue}/dead/{id}",
+            App(Developer),
+        ),
         // Data.
         ("GET", "/apps/{app}/kv", App(Viewer)),
         ("GET", "/apps/{app}/kv/{key}", App(Viewer)),

@@ -22,7 +22,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use shared::{
     AllowPattern, AppId, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    Invocable, KvPage, KvService, ScriptsService, ServiceError, ServiceProvider, UsersService,
+    Invocable, KvPage, KvService, QueueService, ScriptsService, ServiceError, ServiceProvider,
+    UsersService,
 };
 
 use crate::Manager;
@@ -269,6 +270,33 @@ impl ServiceProvider for DataServices {
 
     fn users(&self) -> Option<&dyn UsersService> {
         Some(self)
+    }
+
+    fn queue(&self) -> Option<&dyn QueueService> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl QueueService for DataServices {
+    async fn send(
+        &self,
+        app: AppId,
+        queue: &str,
+        payload: &str,
+        delay: Duration,
+    ) -> Result<String, ServiceError> {
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        let id = timed(
+            "queue::send",
+            self.store.enqueue(app, queue, payload, delay_ms),
+        )
+        .await
+        .map_err(|e| to_service_error("queue::send", app, e))?;
+        if delay.is_zero() {
+            crate::queue_runner::wake();
+        }
+        Ok(id)
     }
 }
 

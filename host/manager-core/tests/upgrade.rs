@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use manager_core::store::{
-    AppRef, ExecutionFilter, HELLO_WORLD_SEEDED, Page, StoreError, TokenScope, parse_where,
+    AppRef, ExecutionFilter, HELLO_WORLD_SEEDED, Page, Role, StoreError, TokenScope, parse_where,
 };
 use manager_core::{Db, DocsQuota, KvQuota, SecretKey, Store};
 use orchestrator_core::Tables;
@@ -29,7 +29,7 @@ use shared::{
 };
 
 /// The fixtures, version 1 first: the rows each released version added.
-const FIXTURES: [&str; 13] = [
+const FIXTURES: [&str; 14] = [
     include_str!("fixtures/upgrade/0001.sql"),
     include_str!("fixtures/upgrade/0002.sql"),
     include_str!("fixtures/upgrade/0003.sql"),
@@ -43,6 +43,7 @@ const FIXTURES: [&str; 13] = [
     include_str!("fixtures/upgrade/0011.sql"),
     include_str!("fixtures/upgrade/0012.sql"),
     include_str!("fixtures/upgrade/0013.sql"),
+    include_str!("fixtures/upgrade/0014.sql"),
 ];
 
 /// One trial per released version; the number is the version the
@@ -58,7 +59,7 @@ macro_rules! upgrades {
 }
 
 fn main() {
-    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
     tests.push(("a_database_from_a_newer_picloud_is_refused", |db| {
         Box::pin(async move { newer_database_is_refused(db).await })
     }));
@@ -181,6 +182,7 @@ async fn upgrade_from(version: usize, database: Option<String>) {
     composition(&store, version).await;
     app_users(&store, version).await;
     roles(&store, version).await;
+    queues(&store).await;
     // Hello World counts as seeded on every upgraded install: from version
     // 7 on the fixture (or migration 0007) recorded it; before, migration
     // 0007 infers it from the bootstrap token.
@@ -252,24 +254,63 @@ async fn app_users(store: &Store, version: usize) {
 }
 
 /// Migration 0014: every user from before roles stays a server admin, no
-/// app has roles yet, and no token is limited to an app.
+/// app has roles before it, and no token is limited to an app; from
+/// version 14 on, Vera's role on the shop and the shop's CI token are kept.
 async fn roles(store: &Store, version: usize) {
     let users = store.list_users(&Page::all()).await.unwrap();
-    assert_eq!(users.len(), if version >= 2 { 1 } else { 0 });
-    assert!(users.iter().all(|u| u.server_admin));
-    for app in [SHOP, BLOG] {
-        assert!(store.grants(id(app)).await.unwrap().is_empty());
-    }
+    let (before, since): (Vec<_>, Vec<_>) = users.iter().partition(|u| u.username != "vera");
+    assert_eq!(before.len(), if version >= 2 { 1 } else { 0 });
+    assert!(before.iter().all(|u| u.server_admin));
     let tokens = store.list_tokens(None, &Page::all()).await.unwrap();
-    assert!(
-        tokens
-            .iter()
-            .all(|t| t.app_id.is_none() && t.role.is_none())
-    );
+    let (limited, unlimited): (Vec<_>, Vec<_>) = tokens.iter().partition(|t| t.app_id.is_some());
+    assert!(unlimited.iter().all(|t| t.role.is_none()));
     if version >= 2 {
         let powers = store.user_powers(ALICE).await.unwrap().unwrap();
         assert!(powers.server_admin && powers.roles.is_empty());
     }
+    if version < 14 {
+        assert!(since.is_empty() && limited.is_empty());
+        for app in [SHOP, BLOG] {
+            assert!(store.grants(id(app)).await.unwrap().is_empty());
+        }
+        return;
+    }
+    let [vera] = since.as_slice() else {
+        panic!("{users:?}");
+    };
+    assert!(!vera.server_admin);
+    let grants = store.grants(id(SHOP)).await.unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(
+        (grants[0].username.as_str(), grants[0].role),
+        ("vera", Role::Viewer)
+    );
+    assert!(store.grants(id(BLOG)).await.unwrap().is_empty());
+    let [ci] = limited.as_slice() else {
+        panic!("{tokens:?}");
+    };
+    assert_eq!(
+        (ci.app_id, ci.role),
+        (Some(id(SHOP)), Some(Role::Developer))
+    );
+}
+
+/// Migration 0015: no app has queues before it, and the tables take
+/// messages and triggers at once.
+async fn queues(store: &Store) {
+    for app in [SHOP, BLOG] {
+        assert!(store.queue_stats(id(app), 0).await.unwrap().is_empty());
+    }
+    let sent = store
+        .enqueue(id(SHOP), "after-upgrade", "{\"n\":1}", 0)
+        .await
+        .unwrap();
+    let stats = store.queue_stats(id(SHOP), i64::MAX / 2).await.unwrap();
+    assert_eq!(
+        (stats[0].name.as_str(), stats[0].ready),
+        ("after-upgrade", 1)
+    );
+    assert!(!sent.is_empty());
 }
 
 /// Every script's source so far is its version 1 (migration 0011), with
@@ -825,7 +866,12 @@ async fn users_sessions_and_tokens(store: &Store, version: usize) {
     assert_eq!(session.csrf_token, "upgrade-fixture-csrf-token");
     assert_eq!(session.expires_at, 4_102_444_800_000);
 
-    assert_eq!(tokens.len(), if version >= 9 { 3 } else { 2 });
+    let expected = match version {
+        14.. => 4,
+        9.. => 3,
+        _ => 2,
+    };
+    assert_eq!(tokens.len(), expected);
     let laptop = tokens.iter().find(|t| t.name == "alice laptop").unwrap();
     assert_eq!(laptop.user_id.as_deref(), Some(ALICE));
     assert_eq!(laptop.last_used_at, None);

@@ -310,6 +310,14 @@ let session = users::login(email, "a long passphrase");
 users::current(#{ headers: #{ authorization: `Bearer ${session.token}` } }).email"#,
             "/account",
         ),
+        // queue::send across the network; the manager's consumer runs the
+        // worker on an executor node.
+        ("enqueue", r#"queue::send("work", 1)"#, "/enqueue"),
+        (
+            "worker",
+            r#"kv::incr("worked", request.payload)"#,
+            "/worker",
+        ),
     ] {
         let (status, body) = cluster
             .admin(
@@ -366,6 +374,34 @@ users::current(#{ headers: #{ authorization: `Bearer ${session.token}` } }).emai
             "{}",
             cluster.logs()
         );
+    }
+
+    let (status, body) = cluster
+        .admin(
+            Method::POST,
+            "/api/v1/admin/apps/shop/triggers",
+            Some(json!({"script": "worker", "queue": "work"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for _ in 0..3 {
+        let (status, _, body) = cluster.call(&caddy, "/enqueue").await;
+        assert_eq!(status, StatusCode::OK, "{body}\n{}", cluster.logs());
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, entry) = cluster
+            .admin(Method::GET, "/api/v1/admin/apps/shop/kv/worked", None)
+            .await;
+        if entry["value"] == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the queue's messages did not all run: {entry}\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     // An update through the manager: when the API call returns, every node

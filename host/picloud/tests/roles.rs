@@ -335,7 +335,8 @@ fn concrete(template: &str, script: &str, execution: &str) -> String {
         .replace("{domain_id}", "00000000-0000-4000-8000-00000000d0d0")
         .replace("{route_id}", "00000000-0000-4000-8000-00000000f0f0")
         .replace("{version}", "1")
-        .replace("{user}", "zed");
+        .replace("{user}", "zed")
+        .replace("{queue}", "jobs");
     let id = if path.starts_with("/scripts/") || path.starts_with("/api/v1/execute/") {
         script
     } else if path.starts_with("/executions/") {

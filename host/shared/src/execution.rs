@@ -462,6 +462,8 @@ pub enum Trigger {
     Invoke,
     /// An interceptor guarding one of the app's routes.
     Interceptor,
+    /// A message of one of the app's queues (`queue::send`).
+    Queue,
 }
 
 impl Trigger {
@@ -474,6 +476,7 @@ impl Trigger {
             Trigger::Cron => "cron",
             Trigger::Invoke => "invoke",
             Trigger::Interceptor => "interceptor",
+            Trigger::Queue => "queue",
         }
     }
 }

@@ -54,8 +54,9 @@ pub use routing::{
 };
 pub use services::{
     AppUser, DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    Invocable, KvPage, KvService, MAX_FIND_LIMIT, MAX_LIST_LIMIT, OneTimeToken, ScriptsService,
-    ServiceError, ServiceErrorKind, ServiceProvider, UserSession, UsersService, require_service,
+    Invocable, KvPage, KvService, MAX_FIND_LIMIT, MAX_LIST_LIMIT, OneTimeToken, QueueService,
+    ScriptsService, ServiceError, ServiceErrorKind, ServiceProvider, UserSession, UsersService,
+    require_service,
 };
 
 /// Whether `err`, or any error in its `source()` chain, is a `T`. Request

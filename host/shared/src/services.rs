@@ -192,6 +192,25 @@ pub trait ServiceProvider: Send + Sync {
     fn users(&self) -> Option<&dyn UsersService> {
         None
     }
+    /// The app's queues (`queue::send`).
+    fn queue(&self) -> Option<&dyn QueueService> {
+        None
+    }
+}
+
+/// Per-app queues: `queue::send` stores a message that the queue's trigger
+/// runs a script for, later, at least once (docs/scripting.md, "Queues").
+#[async_trait]
+pub trait QueueService: Send + Sync {
+    /// Sends `payload` (JSON text) to the app's queue `queue`, to run no
+    /// sooner than `delay` from now; the message id.
+    async fn send(
+        &self,
+        app: AppId,
+        queue: &str,
+        payload: &str,
+        delay: Duration,
+    ) -> Result<String, ServiceError>;
 }
 
 /// One of an app's end-user accounts as scripts see it. Never carries the

@@ -268,11 +268,13 @@ fn status_param(status: Option<&str>) -> Result<Option<StatusFilter>> {
 /// `trigger=`: one of the triggers.
 fn trigger_param(trigger: Option<String>) -> Result<Option<String>> {
     match trigger.as_deref() {
-        None | Some("http" | "direct" | "test" | "cron" | "invoke" | "interceptor") => Ok(trigger),
+        None | Some("http" | "direct" | "test" | "cron" | "invoke" | "interceptor" | "queue") => {
+            Ok(trigger)
+        }
         Some(other) => Err(Error::bad_request(
             ErrorCode::InvalidTrigger,
             format!(
-                "trigger '{other}' is unknown: use http, direct, test, cron, invoke or interceptor"
+                "trigger '{other}' is unknown: use http, direct, test, cron, invoke, interceptor or queue"
             ),
         )),
     }
@@ -344,8 +346,8 @@ struct AppListQuery {
     /// `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`).
     #[param(pattern = "^(ok|error|[1-5]xx|[1-5][0-9][0-9])$")]
     status: Option<String>,
-    /// `http`, `direct`, `test` or `cron`.
-    #[param(pattern = "^(http|direct|test|cron|invoke|interceptor)$")]
+    /// `http`, `direct`, `test`, `cron`, `invoke`, `interceptor` or `queue`.
+    #[param(pattern = "^(http|direct|test|cron|invoke|interceptor|queue)$")]
     trigger: Option<String>,
     /// The `Host` the request came in on (any port; case-insensitive).
     host: Option<String>,
@@ -442,8 +444,8 @@ struct StreamQuery {
     /// `ok`, `error`, a status class (`2xx` … `5xx`) or a status code (`404`).
     #[param(pattern = "^(ok|error|[1-5]xx|[1-5][0-9][0-9])$")]
     status: Option<String>,
-    /// `http`, `direct`, `test` or `cron`.
-    #[param(pattern = "^(http|direct|test|cron|invoke|interceptor)$")]
+    /// `http`, `direct`, `test`, `cron`, `invoke`, `interceptor` or `queue`.
+    #[param(pattern = "^(http|direct|test|cron|invoke|interceptor|queue)$")]
     trigger: Option<String>,
     /// The `Host` the request came in on (any port; case-insensitive).
     host: Option<String>,

@@ -12,6 +12,7 @@ mod interceptors;
 mod kv;
 mod manifest;
 pub mod openapi;
+mod queues;
 mod roles;
 mod routes;
 mod run;
@@ -110,6 +111,7 @@ fn parts() -> Parts {
         .merge(interceptors::router())
         .merge(app_users::router())
         .merge(roles::router())
+        .merge(queues::router())
         .split_for_parts();
     let (public, public_doc) = auth::public_router().split_for_parts();
     let (tls, tls_doc) = tls::router().split_for_parts();

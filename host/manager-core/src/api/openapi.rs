@@ -112,6 +112,8 @@ list_schema!(
 list_schema!(DomainList, domains, crate::store::Domain, paged);
 list_schema!(RouteList, routes, crate::store::Route, paged);
 list_schema!(RoleList, roles, crate::store::Grant);
+list_schema!(QueueList, queues, crate::store::QueueStats);
+list_schema!(DeadLetterList, dead_letters, crate::store::DeadLetter);
 
 /// An app the caller has a role on, as `/auth/me` lists it.
 #[derive(Serialize, ToSchema)]
@@ -255,6 +257,7 @@ pub struct CreatedToken {
         (name = "http-allow", description = "Where each app's scripts may send outbound HTTP requests"),
         (name = "triggers", description = "Cron triggers: each app's scripts run on schedules"),
         (name = "interceptors", description = "Interceptors: each app's scripts that run before its route scripts"),
+        (name = "queues", description = "Each app's queues (queue::send) and their dead letters"),
         (name = "roles", description = "Who may do what on each app: owner, developer or viewer"),
         (name = "app-users", description = "Each app's end-user accounts, which its scripts manage with users::"),
         (name = "tls", description = "On-demand TLS: which domains the front proxy (Caddy) may obtain certificates for. Outside the admin API (server `/api/v1`) and unauthenticated"),

@@ -367,6 +367,17 @@ impl Store {
 
     /// What `script_id` runs now: its source and its app's limit overrides.
     /// `None` when the script is gone.
+    /// An app's stored limit overrides (JSON), if the app exists.
+    pub(crate) async fn app_limits_of(&self, app_id: AppId) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar::<_, Option<String>>("SELECT limits FROM apps WHERE id = $1")
+                .bind(app_id.to_string())
+                .fetch_optional(&self.db.pool)
+                .await?
+                .flatten(),
+        )
+    }
+
     pub(crate) async fn trigger_target(
         &self,
         script_id: ScriptId,

@@ -13,6 +13,7 @@ mod interceptors;
 mod kv;
 mod logins;
 mod manifest;
+mod queues;
 mod roles;
 mod routes;
 mod scripts;
@@ -46,6 +47,11 @@ pub use interceptors::{
 };
 pub use kv::{KvEntry, KvEntryPage, KvQuota, KvUsage, MAX_LIST_LIMIT};
 pub use logins::MAX_LOGIN_KEYS;
+pub use queues::{
+    DEFAULT_MAX_ATTEMPTS, DeadLetter, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_MESSAGES_PER_APP,
+    MAX_PAYLOAD_BYTES, MAX_QUEUE_TRIGGERS_PER_APP, QueueStats, QueueTrigger, QueueTriggerChanges,
+    ReadyMessage, backoff_ms, validate_queue_name,
+};
 pub use roles::{Grant, Role, UserPowers};
 pub(crate) use routes::conflict_message;
 pub use routes::{Claim, NewRoute, Route};

@@ -19,8 +19,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::{
     AllowPattern, AppId, AppUser, DocPage, DocQuery, DocsService, Document, EnvService,
-    HttpAllowList, Invocable, KvPage, KvService, OneTimeToken, ScriptsService, ServiceError,
-    ServiceProvider, UserSession, UsersService, require_service,
+    HttpAllowList, Invocable, KvPage, KvService, OneTimeToken, QueueService, ScriptsService,
+    ServiceError, ServiceProvider, UserSession, UsersService, require_service,
 };
 
 use super::Peer;
@@ -142,6 +142,16 @@ impl Arg<'_, Option<u64>> for Option<Duration> {
     }
 }
 
+/// A delay travels as whole milliseconds, rounded up like a TTL.
+impl Arg<'_, u64> for Duration {
+    fn to_wire(self) -> u64 {
+        u64::try_from(self.as_micros().div_ceil(1000)).unwrap_or(u64::MAX)
+    }
+    fn from_wire(wire: &u64) -> Self {
+        Duration::from_millis(*wire)
+    }
+}
+
 /// Numbers and other plain values travel as they are.
 impl<T: Copy> Arg<'_, T> for T {
     fn to_wire(self) -> T {
@@ -258,6 +268,13 @@ service_calls! {
     }
     scripts: ScriptsService {
         ScriptsInvocable => invocable(name: &str => String) -> Option<Invocable>;
+    }
+    queue: QueueService {
+        QueueSend => send(
+            queue: &str => String,
+            payload: &str => String,
+            delay_ms: Duration => u64,
+        ) -> String;
     }
     users: UsersService {
         UsersSignup => signup(email: &str => String, password: &str => String) -> AppUser;
@@ -454,6 +471,14 @@ mod tests {
                 }}),
             ),
             (ServiceCall::HttpAllowed {}, json!({"call": "http_allowed"})),
+            (
+                ServiceCall::QueueSend {
+                    queue: "jobs".into(),
+                    payload: "{}".into(),
+                    delay_ms: 1500,
+                },
+                json!({"call": "queue_send", "queue": "jobs", "payload": "{}", "delay_ms": 1500}),
+            ),
             (
                 ServiceCall::UsersLogin {
                     email: "a@b.io".into(),

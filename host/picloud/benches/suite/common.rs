@@ -419,6 +419,20 @@ impl Admin {
         body
     }
 
+    pub(crate) async fn get(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("admin API answers");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        body
+    }
+
     /// An app serving `domain`, with one script per `(name, path, source)`
     /// bound to `GET path`.
     pub(crate) async fn app(&self, slug: &str, domain: &str, scripts: &[(String, String, String)]) {

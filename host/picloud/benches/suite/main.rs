@@ -1,5 +1,5 @@
 //! PiCloud's benchmark suite: `make bench` (`cargo bench -p picloud --bench
-//! suite`). Nine benchmarks, each a ratio measured in the same run against a
+//! suite`). Ten benchmarks, each a ratio measured in the same run against a
 //! baseline (absolute figures alongside), printed as one table at the end;
 //! docs/performance.md keeps the latest table and how to read it. Targets are
 //! printed as met or MISSED, never asserted: these machines are shared and
@@ -15,6 +15,7 @@
 //! child processes on loopback, and load them with `loadgen`. Benchmark 9
 //! (`peers`) also runs `wasmtime serve` and workerd, which it installs under
 //! the target directory on first use (PyPI, npm and the wasm32-wasip2 target).
+//! Benchmark 10 (`queues`) drains a queue through a no-op consumer.
 
 mod baseline;
 mod common;
@@ -26,6 +27,7 @@ mod kv;
 mod memory;
 mod neighbour;
 mod peers;
+mod queues;
 mod startup;
 
 use common::{Opts, Server, Table};
@@ -64,7 +66,7 @@ fn main() {
         kv::run(&opts, &mut table);
     }
 
-    let servers = ["http", "memory", "startup", "neighbour", "peers"];
+    let servers = ["http", "memory", "startup", "neighbour", "peers", "queues"];
     if servers.iter().any(|s| opts.selected(s)) {
         // The process benchmarks assume a warm compiled-guest cache; the
         // first run after a guest change fills it here.
@@ -90,6 +92,9 @@ fn main() {
         }
         if opts.selected("peers") {
             peers::run(&opts, &rt, &mut table);
+        }
+        if opts.selected("queues") {
+            queues::run(&opts, &rt, &mut table);
         }
     }
 

@@ -113,11 +113,16 @@ impl TestServer {
     }
 
     pub(crate) async fn script(&self, name: &str, source: &str) -> String {
+        self.script_in("default", name, source).await
+    }
+
+    /// Creates script `name` in `app` (id or slug); its id.
+    pub(crate) async fn script_in(&self, app: &str, name: &str, source: &str) -> String {
         let (status, body) = self
             .admin(
                 Method::POST,
                 "/api/v1/admin/scripts",
-                Some(json!({"app_id": "default", "name": name, "source": source})),
+                Some(json!({"app_id": app, "name": name, "source": source})),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
