@@ -415,6 +415,7 @@ async fn admin_api_crud(env: Env) {
             "created_at",
             "enabled",
             "id",
+            "kind",
             "last_run_at",
             "next_run_at",
             "schedule",
