@@ -48,6 +48,8 @@ if [ "${1:-}" = test ]; then
   command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
   [ -e /usr/aarch64-linux-gnu/lib/libc.so.6 ] || missing+=(libc6-dev-arm64-cross)
   command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+  # The inbound-mail tests send real mail with Python's smtplib.
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
   # Both scripts drive the server with curl and find its processes with ps.
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v ps >/dev/null 2>&1 || missing+=(procps)

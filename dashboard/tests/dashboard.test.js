@@ -166,6 +166,8 @@ describe('main flow', () => {
 		await page.waitForURL('**/admin/apps/store/settings');
 		await page.getByText('Renamed. The old slug now redirects here.').waitFor();
 		await expectText(page.locator('.app-head h1 code'), 'store');
+		// The slug history lists the old slug.
+		await expectText(page.locator('.earlier-slugs li'), /^shop\s*left .+, still redirects here$/);
 
 		// The old slug's URL lands on the same page under the new slug.
 		await page.goto(`${server.url}/admin/apps/shop/overview`);

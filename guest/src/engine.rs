@@ -57,6 +57,7 @@ fn build() -> Engine {
     engine.register_static_module("env", crate::services::env_module().into());
     engine.register_static_module("users", crate::users::users_module().into());
     engine.register_static_module("queue", crate::services::queue_module().into());
+    engine.register_static_module("email", crate::email::email_module().into());
     crate::services::register_invoke(&mut engine);
     convert::register(&mut engine);
     crate::time::register(&mut engine);
@@ -192,8 +193,16 @@ fn evaluate(
     let mut request = convert::request_to_map(request);
     if let Some(mut map) = request.write_lock::<rhai::Map>() {
         let trigger = crate::picloud::platform::context::trigger();
-        if trigger == "queue" {
-            add_message(&mut map);
+        match trigger.as_str() {
+            "queue" => add_message(&mut map, true),
+            // Inbound mail comes through an internal queue: the same
+            // message fields, and the parsed message instead of a payload.
+            "email" => {
+                add_message(&mut map, false);
+                let body = map.get("body").map(|b| b.to_string()).unwrap_or_default();
+                map.insert("email".into(), crate::email::inbound(&body));
+            }
+            _ => {}
         }
         map.insert("trigger".into(), trigger.into());
     }
@@ -217,8 +226,9 @@ fn evaluate(
 
 /// A queue run's message, as fields of `request`: `queue`, `message_id`,
 /// `attempt` (1 for the first run) and `payload` (the value sent, parsed
-/// from the JSON body; `()` if the body is not JSON).
-fn add_message(map: &mut rhai::Map) {
+/// from the JSON body; `()` if the body is not JSON) unless `payload` is
+/// false.
+fn add_message(map: &mut rhai::Map, payload: bool) {
     let header = |name: &str| -> Option<String> {
         map.get("headers")?
             .read_lock::<rhai::Map>()?
@@ -230,14 +240,16 @@ fn add_message(map: &mut rhai::Map) {
     let attempt = header("x-picloud-attempt")
         .and_then(|a| a.parse::<rhai::INT>().ok())
         .unwrap_or(1);
-    let payload = map
-        .get("body")
-        .and_then(|body| crate::convert::parse_json(&body.to_string()).ok())
-        .unwrap_or(Dynamic::UNIT);
     map.insert("queue".into(), queue.into());
     map.insert("message_id".into(), id.into());
     map.insert("attempt".into(), attempt.into());
-    map.insert("payload".into(), payload);
+    if payload {
+        let payload = map
+            .get("body")
+            .and_then(|body| crate::convert::parse_json(&body.to_string()).ok())
+            .unwrap_or(Dynamic::UNIT);
+        map.insert("payload".into(), payload);
+    }
 }
 
 pub(crate) fn position(pos: Position) -> Option<crate::picloud::platform::types::Position> {

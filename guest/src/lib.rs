@@ -12,7 +12,9 @@
 //! component with `wit-component` and embeds the result. Without WASI the
 //! component imports only PiCloud's interfaces (ADR 005).
 
+mod api;
 mod convert;
+mod email;
 mod engine;
 mod limits;
 mod modules;

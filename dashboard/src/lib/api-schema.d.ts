@@ -130,6 +130,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{app}/emails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The mail the app's scripts sent, newest first: recipients, subject,
+         *     status (`queued`, `sent`, `failed`), attempts and the relay's last
+         *     reply. Records of delivered mail are kept as long as execution records.
+         */
+        get: operations["email_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/apps/{app}/executions": {
         parameters: {
             query?: never;
@@ -495,6 +516,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{app}/slugs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The slugs the app had before, newest first: each still leads to the
+         *     app (`308` for path-style URLs, a `Warning` for `?app=`) until another
+         *     app takes it.
+         */
+        get: operations["apps_slug_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/apps/{app}/stats": {
         parameters: {
             query?: never;
@@ -523,8 +565,9 @@ export interface paths {
         get: operations["triggers_list"];
         put?: never;
         /**
-         * Run one of the app's scripts on a schedule (`schedule`), or for each
-         *     message of a queue (`queue`). A cron trigger's first run is at the
+         * Run one of the app's scripts on a schedule (`schedule`), for each
+         *     message of a queue (`queue`), or for each inbound mail to one of the
+         *     app's addresses (`email`). A cron trigger's first run is at the
          *     schedule's first time after now, never at once.
          */
         post: operations["triggers_create"];
@@ -958,6 +1001,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/scripts:check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a script without saving it: the same compile (in a fresh sandbox)
+         *     and import checks as an upload, with the problems as diagnostics (200
+         *     either way), for an editor to show while the user types.
+         */
+        post: operations["scripts_check"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tls/ask": {
         parameters: {
             query?: never;
@@ -1210,13 +1274,22 @@ export interface components {
             /** @description What changes, e.g. `+3 -1 lines`. */
             detail?: string | null;
             /**
-             * @description `app`, `domain`, `script`, `route`, `cron`, `interceptor`,
-             *     `variable`, `secret`, `http_allow`, `limits`, `cors`, `rate_limit` or
-             *     `users`.
+             * @description `app`, `domain`, `script`, `route`, `cron`, `queue`, `email`,
+             *     `interceptor`, `variable`, `secret`, `http_allow`, `limits`, `cors`,
+             *     `rate_limit` or `users`.
              */
             kind: string;
             /** @description Which one: a name, a pattern, `GET /path`, `script @ schedule`. */
             name: string;
+        };
+        /** @description What `scripts:check` found. */
+        CheckResult: {
+            /** @description The problems, empty when `ok`. */
+            diagnostics: components["schemas"]["Diagnostic"][];
+            /** @description The scripts it imports, when it compiles. */
+            imports: string[];
+            /** @description Whether the source would be accepted as it is. */
+            ok: boolean;
         };
         CheckRoute: {
             /** @description App id or slug. */
@@ -1224,6 +1297,20 @@ export interface components {
             host?: string | null;
             method: string;
             path: string;
+        };
+        CheckScript: {
+            /**
+             * @description App id or slug: its scripts are what `import` may name. Without it,
+             *     only the syntax is checked.
+             */
+            app_id?: string | null;
+            /**
+             * @description The script's name, when it is (or will be) one of the app's: an
+             *     import that leads back to it is a cycle.
+             */
+            name?: string | null;
+            /** @description Rhai source (at most 256 KiB). */
+            source: string;
         };
         /** @description The answer when the domain is claimed. */
         Claimed: {
@@ -1300,12 +1387,18 @@ export interface components {
         };
         /** @description The body of a `POST`. */
         CreateTrigger: {
+            /**
+             * @description An email trigger: the local part of the app's address it receives
+             *     (`support` for mail to `support@` any domain the app claims), or `*`
+             *     for every address that has no trigger of its own.
+             */
+            email?: string | null;
             /** @description Whether it fires (default `true`). */
             enabled?: boolean | null;
             /**
              * Format: int64
-             * @description A queue trigger: runs a message gets before it becomes a dead letter
-             *     (1-100, default 5).
+             * @description A queue or email trigger: runs a message gets before it becomes a
+             *     dead letter (1-100, default 5).
              */
             max_attempts?: number | null;
             /**
@@ -1404,6 +1497,23 @@ export interface components {
              */
             prune?: boolean;
         };
+        /** @description One problem `scripts:check` found. */
+        Diagnostic: {
+            /**
+             * Format: u-int32
+             * @description Column, from 1, when known.
+             */
+            column?: number | null;
+            /**
+             * Format: u-int32
+             * @description Line, from 1, when known.
+             */
+            line?: number | null;
+            /** @description What is wrong, as the upload would say it. */
+            message: string;
+            /** @description Always `error` for now. */
+            severity: string;
+        };
         /** @description A page of documents. */
         DocList: {
             /** @description The matching documents in the query's order. */
@@ -1481,6 +1591,76 @@ export interface components {
             /** @description Cursor of the next page; `null` on the last page. */
             next_cursor?: string | null;
         };
+        /** @description The app's mail, newest first. */
+        EmailList: {
+            /** @description Messages, newest first. */
+            emails: components["schemas"]["EmailSend"][];
+        };
+        /**
+         * @description One message of the outbox as the admin API and execution records show
+         *     it: never its body.
+         */
+        EmailSend: {
+            /**
+             * Format: int64
+             * @description Delivery attempts so far.
+             */
+            attempts: number;
+            /** @description Copy recipients. */
+            cc: string[];
+            /** @description RFC 3339: when the script sent it. */
+            created_at: string;
+            /** @description The execution that sent it. */
+            execution_id?: string | null;
+            /** @description The sender. */
+            from: string;
+            /** @description The message id (what `email::send` returned). */
+            id: string;
+            /**
+             * @description The relay's last reply (`250 2.0.0 Ok: queued as …`) or why it
+             *     could not be reached.
+             */
+            reply?: string | null;
+            /** @description RFC 3339: when the relay accepted it. */
+            sent_at?: string | null;
+            /**
+             * @description `queued` (waiting or being retried), `sent` (the relay accepted
+             *     it) or `failed` (the relay refused it, or retries ran out).
+             */
+            status: string;
+            /** @description The subject line. */
+            subject: string;
+            /** @description Recipients. */
+            to: string[];
+        };
+        /**
+         * @description An email trigger: inbound mail to `email@<a domain the app claims>`
+         *     runs its script (`request.email`).
+         */
+        EmailTrigger: {
+            /** @description RFC 3339. */
+            created_at: string;
+            /**
+             * @description The local part it receives (`support` for `support@…`), or `*` for
+             *     every address at the app's domains that has no trigger of its own.
+             */
+            email: string;
+            /** @description Whether it runs (mail to a paused trigger waits). */
+            enabled: boolean;
+            /** @description UUID. */
+            id: string;
+            /**
+             * Format: int64
+             * @description Runs a message gets before it becomes a dead letter.
+             */
+            max_attempts: number;
+            /** @description The script it runs for each message. */
+            script_id: string;
+            /** @description That script's name. */
+            script_name: string;
+            /** @description RFC 3339. */
+            updated_at: string;
+        };
         /** @description The one error shape of the API. */
         ErrorBody: {
             /** @description The error. */
@@ -1510,6 +1690,11 @@ export interface components {
              *     oldest first, each with its `parent_id`: the tree of a request.
              */
             descendants: components["schemas"]["ExecutionSummary"][];
+            /**
+             * @description The mail it sent with `email::send`, in sending order: recipients,
+             *     subject, outcome and the relay's reply; never the body.
+             */
+            emails: components["schemas"]["EmailSend"][];
             /**
              * @description The interceptors that ran before the route's script, in order, and
              *     what each did.
@@ -1939,6 +2124,13 @@ export interface components {
             /** @description RFC 3339. */
             updated_at: string;
         };
+        /** @description A slug an app had before a rename. */
+        RetiredSlug: {
+            /** @description RFC 3339: when the app was renamed away from it. */
+            retired_at: string;
+            /** @description The earlier slug. */
+            slug: string;
+        };
         /** @description What ending an account's sessions did. */
         Revoked: {
             /**
@@ -2047,6 +2239,12 @@ export interface components {
             headers?: {
                 [key: string]: string;
             };
+            /**
+             * @description The host the request comes in on: one of the app's domains, e.g. a
+             *     tenant of a wildcard claim (`acme.shop.example.com` fills
+             *     `request.host_params`). Default: the public base URL's host.
+             */
+            host?: string | null;
             /** @description HTTP method (default `GET`). */
             method?: string | null;
             /** @description Route parameters (`request.params`). */
@@ -2167,6 +2365,11 @@ export interface components {
         SlugCheck: {
             slug: string;
         };
+        /** @description The app's earlier slugs, newest first. */
+        SlugHistory: {
+            /** @description Each slug the app had, with when it was renamed away from it. */
+            slugs: components["schemas"]["RetiredSlug"][];
+        };
         /** @description The answer of `slug:check`. */
         SlugVerdict: {
             /** @description Whether a rename to it would succeed without `force`. */
@@ -2238,12 +2441,15 @@ export interface components {
         }) | (components["schemas"]["QueueTrigger"] & {
             /** @enum {string} */
             kind: "queue";
+        }) | (components["schemas"]["EmailTrigger"] & {
+            /** @enum {string} */
+            kind: "email";
         });
         /** @description All of an app's triggers. */
         TriggerList: {
             /**
-             * @description Cron triggers oldest first, then queue triggers oldest first (no
-             *     paging: an app has at most 100 of each).
+             * @description Cron triggers oldest first, then queue and email triggers oldest
+             *     first (no paging: an app has at most 100 of each).
              */
             items: components["schemas"]["Trigger"][];
         };
@@ -3586,6 +3792,79 @@ export interface operations {
             };
             /** @description `domain_in_use`: host-scoped routes need this claim */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    email_list: {
+        parameters: {
+            query?: {
+                /** @description Only messages in this state: `queued`, `sent` or `failed`. */
+                status?: string;
+                /** @description At most this many, 1-500 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description App id or slug */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The messages */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailList"];
+                };
+            };
+            /** @description `invalid_field` (an unknown status) or `invalid_limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5824,6 +6103,74 @@ export interface operations {
             };
         };
     };
+    apps_slug_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description App id or current slug; an old slug answers 308 with the current URL */
+                app: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The earlier slugs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SlugHistory"];
+                };
+            };
+            /** @description `moved_permanently`: an old slug; `Location` has the current URL */
+            308: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     executions_stats: {
         parameters: {
             query?: {
@@ -6010,7 +6357,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_trigger` (neither or both of `schedule` and `queue`), `invalid_schedule`, `invalid_timezone`, `invalid_queue` or `invalid_script` (the app has no such script), naming the problem */
+            /** @description `invalid_trigger` (not exactly one of `schedule`, `queue` and `email`, or a bad `email`), `invalid_schedule`, `invalid_timezone`, `invalid_queue` or `invalid_script` (the app has no such script), naming the problem */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6046,7 +6393,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `quota_exceeded`: the app has 100 triggers of the kind already; `trigger_exists`: the queue has a trigger */
+            /** @description `quota_exceeded`: the app has 100 triggers of the kind already; `trigger_exists`: the queue or address has a trigger */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8589,6 +8936,93 @@ export interface operations {
             };
             /** @description `internal_error`: a server fault; details are in the server log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    scripts_check: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckScript"];
+            };
+        };
+        responses: {
+            /** @description Checked: `ok` and the diagnostics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckResult"];
+                };
+            };
+            /** @description `source_too_large` or `invalid_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: no valid API token or session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: a session-authenticated write without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such app */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the admin API's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a server fault; details are in the server log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `executor_unavailable`: the sandbox could not check the script */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

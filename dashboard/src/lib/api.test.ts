@@ -122,10 +122,28 @@ describe('queues', () => {
 		]);
 	});
 
+	test('an email trigger’s queue is one encoded segment, its * too', async () => {
+		answers.push(json({ dead_letters: [] }), json({ retried: 0 }));
+		await api.listDeadLetters('shop', 'email:support');
+		await api.retryAllDeadLetters('shop', 'email:*');
+		expect(sent(0).url).toBe('/api/v1/admin/apps/shop/queues/email%3Asupport/dead');
+		expect(sent(1).url).toBe('/api/v1/admin/apps/shop/queues/email%3A%2A/dead:retry');
+	});
+
 	test('a queue named "." or ".." is refused before anything is sent', async () => {
 		const error = await api.retryAllDeadLetters('shop', '..').catch((e: unknown) => e);
 		expect(error).toMatchObject({ status: 0, code: 'unaddressable' });
 		expect(fetchMock).not.toHaveBeenCalled();
+	});
+});
+
+describe('emails', () => {
+	test('the app’s sent mail, filtered by status', async () => {
+		answers.push(json({ emails: [] }), json({ emails: [] }));
+		expect(await api.listEmails('shop', { status: 'failed', limit: 50 })).toEqual({ emails: [] });
+		await api.listEmails('shop');
+		expect(sent(0).url).toBe('/api/v1/admin/apps/shop/emails?status=failed&limit=50');
+		expect(sent(1).url).toBe('/api/v1/admin/apps/shop/emails');
 	});
 });
 
@@ -255,6 +273,54 @@ describe('roles', () => {
 		});
 		await api.createToken('scraper', 'metrics');
 		expect(JSON.parse(sent(1).init.body as string)).toEqual({ name: 'scraper', scope: 'metrics' });
+	});
+});
+
+describe('scripts:check', () => {
+	test('posts the source with the app and the name, and reads the diagnostics', async () => {
+		setCsrfToken('t0k3n');
+		const answer = {
+			ok: false,
+			diagnostics: [{ severity: 'error', message: "Unexpected ';'", line: 2, column: 9 }],
+			imports: []
+		};
+		answers.push(json(answer));
+		const signal = new AbortController().signal;
+		await expect(
+			api.checkScript({ source: 'let x = ;', app_id: 'shop', name: 'greet' }, signal)
+		).resolves.toEqual(answer);
+		const { url, init, headers } = sent();
+		expect(url).toBe('/api/v1/admin/scripts:check');
+		expect(init.method).toBe('POST');
+		expect(init.signal).toBe(signal);
+		expect(headers['x-csrf-token']).toBe('t0k3n');
+		expect(JSON.parse(init.body as string)).toEqual({
+			source: 'let x = ;',
+			app_id: 'shop',
+			name: 'greet'
+		});
+	});
+
+	test('an aborted check says so, not that the server is unreachable', async () => {
+		const controller = new AbortController();
+		answers.push(() => {
+			controller.abort();
+			throw new DOMException('The operation was aborted.', 'AbortError');
+		});
+		await expect(api.checkScript({ source: '1' }, controller.signal)).rejects.toMatchObject({
+			status: 0,
+			code: 'aborted'
+		});
+	});
+
+	test('a check the server could not do is an error, not a diagnostic', async () => {
+		answers.push(
+			json({ error: { code: 'executor_unavailable', message: 'No sandbox.' } }, { status: 503 })
+		);
+		await expect(api.checkScript({ source: '1' })).rejects.toMatchObject({
+			status: 503,
+			code: 'executor_unavailable'
+		});
 	});
 });
 

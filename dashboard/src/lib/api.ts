@@ -18,9 +18,15 @@ const ADMIN = '/api/v1/admin';
 // app's `limits` and `cors` (and an update's `users`) as bare JSON objects,
 // the documents query takes `where` as JSON text while callers pass an
 // object, /version is not part of the admin API, and script versions
-// (below) are not in the copy of the document yet.
+// (below) are not in the copy of the document yet. `scripts:check` is not in
+// it yet either: its types (below) are the document's once it has them, and
+// hand-written until then.
 
 type Schema<Name extends keyof components['schemas']> = components['schemas'][Name];
+/** The document's schema `Name` when it has one, `Fallback` until then. */
+type SchemaOr<Name extends string, Fallback> = Name extends keyof components['schemas']
+	? components['schemas'][Name]
+	: Fallback;
 type QueryOf<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
 
 export type User = Schema<'User'>;
@@ -94,6 +100,7 @@ export type AppList = Omit<Schema<'AppList'>, 'apps'> & { apps: App[] };
 export type CreateApp = Schema<'CreateApp'>;
 export type UpdateApp = WithPolicies<Schema<'UpdateApp'>>;
 export type SlugVerdict = Schema<'SlugVerdict'>;
+export type RetiredSlug = Schema<'RetiredSlug'>;
 export type StatsBucket = Schema<'StatsBucket'>;
 export type AppStats = Schema<'AppStats'>;
 export type StatsQuery = QueryOf<'executions_stats'>;
@@ -107,6 +114,43 @@ export type Script = WithScriptVersion<Schema<'Script'>>;
 export type ScriptList = Omit<Schema<'ScriptList'>, 'scripts'> & { scripts: Script[] };
 export type CreateScript = Schema<'CreateScript'>;
 export type UpdateScript = Schema<'UpdateScript'>;
+
+/**
+ * `POST /scripts:check`: a source to compile without saving it. With
+ * `app_id` its `import`s are checked against the app's scripts; `name` is
+ * the script's own, so that an import leading back to it is a cycle.
+ */
+export type CheckScript = SchemaOr<
+	'CheckScript',
+	{
+		/** Rhai source (at most 256 KiB). */
+		source: string;
+		/** App id or slug; without it only the syntax is checked. */
+		app_id?: string | null;
+		name?: string | null;
+	}
+>;
+/** One problem `scripts:check` found; `line` and `column` from 1, when known. */
+export type ScriptDiagnostic = SchemaOr<
+	'Diagnostic',
+	{
+		/** Always `error` for now. */
+		severity: string;
+		message: string;
+		line?: number | null;
+		column?: number | null;
+	}
+>;
+/** What `scripts:check` found: `ok` with no diagnostics, or the problems. */
+export type ScriptCheck = SchemaOr<
+	'CheckResult',
+	{
+		ok: boolean;
+		diagnostics: ScriptDiagnostic[];
+		/** The scripts it imports, when it compiles. */
+		imports: string[];
+	}
+>;
 
 export type Route = Schema<'Route'>;
 export type NewRoute = Schema<'CreateRoute'>;
@@ -161,13 +205,19 @@ export type Variable = Schema<'Variable'>;
 export type VariableList = Schema<'VariableList'>;
 export type PutVariable = Schema<'PutVariable'>;
 
-/** A trigger of either kind, told apart by `kind`. */
+/** A trigger of any kind, told apart by `kind`. */
 export type Trigger = Schema<'Trigger'>;
 /** A cron trigger: one of the app's scripts run on a schedule. */
 export type CronTrigger = Extract<Trigger, { kind: 'cron' }>;
 /** A queue trigger: one of the app's scripts run for each message of a queue. */
 export type QueueTrigger = Extract<Trigger, { kind: 'queue' }>;
-/** Cron triggers first, then queue triggers. */
+/**
+ * An email trigger: one of the app's scripts run for each inbound mail to
+ * `<email>@` any of the app's domains (`email` a local part such as `support`,
+ * or `*`: every address without a trigger of its own).
+ */
+export type EmailTrigger = Extract<Trigger, { kind: 'email' }>;
+/** Cron triggers first, then queue and email triggers. */
 export type TriggerList = Schema<'TriggerList'>;
 export type CreateTrigger = Schema<'CreateTrigger'>;
 export type UpdateTrigger = Schema<'UpdateTrigger'>;
@@ -189,6 +239,15 @@ export interface RetriedDeadLetters {
 export interface DiscardedDeadLetters {
 	discarded: number;
 }
+
+/**
+ * One message a script sent with `email::send` (never its body): recipients,
+ * subject, `status` (`queued`, `sent`, `failed`), attempts and the relay's last reply.
+ */
+export type SentEmail = Schema<'EmailSend'>;
+export type SentEmailList = Schema<'EmailList'>;
+/** `status` (`queued`, `sent`, `failed`) and `limit` (1-500, default 100). */
+export type SentEmailQuery = QueryOf<'email_list'>;
 
 /** An interceptor: one of the app's scripts run before the route's script, for a path prefix. */
 export type Interceptor = Schema<'Interceptor'>;
@@ -387,10 +446,11 @@ async function allPages<K extends string, T>(path: string, key: K): Promise<Reco
 async function request<T>(
 	method: string,
 	path: string,
-	options: { body?: unknown; query?: Query; base?: string } = {}
+	options: { body?: unknown; query?: Query; base?: string; signal?: AbortSignal } = {}
 ): Promise<T> {
 	const headers: Record<string, string> = { accept: 'application/json' };
 	const init: RequestInit = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+	if (options.signal) init.signal = options.signal;
 	if (options.body !== undefined) {
 		headers['content-type'] = 'application/json';
 		init.body = JSON.stringify(options.body);
@@ -402,6 +462,7 @@ async function request<T>(
 		// under its current slug and can compare.
 		response = await fetch(withQuery((options.base ?? ADMIN) + path, options.query), init);
 	} catch {
+		if (options.signal?.aborted) throw new ApiError(0, 'aborted', 'The request was cancelled.');
 		throw new ApiError(0, 'network_error', 'Cannot reach the PiCloud server. Is it running?');
 	}
 	if (!response.ok) {
@@ -438,8 +499,17 @@ function documents(app: string, collection: string): string {
 	return `/apps/${enc(app)}/collections/${segment(collection, 'collection')}/documents`;
 }
 
+/**
+ * A queue's name as one path segment, with RFC 3986's reserved characters
+ * that `encodeURIComponent` leaves alone encoded too: an email trigger's
+ * queue `email:*` is `email%3A%2A`.
+ */
 function queuePath(app: string, queue: string): string {
-	return `/apps/${enc(app)}/queues/${segment(queue, 'queue')}`;
+	const name = segment(queue, 'queue').replace(
+		/[!'()*]/g,
+		(c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`
+	);
+	return `/apps/${enc(app)}/queues/${name}`;
 }
 
 // ---- Endpoints ----
@@ -464,6 +534,9 @@ export const api = {
 		request<SlugVerdict>('POST', `/apps/${enc(app)}/slug:check`, {
 			body: { slug } satisfies Schema<'SlugCheck'>
 		}),
+	/** The slugs the app had before, newest first (each still redirects here). */
+	slugHistory: (app: string) =>
+		request<{ slugs: RetiredSlug[] }>('GET', `/apps/${enc(app)}/slugs`).then((r) => r.slugs),
 	appStats: (app: string, query: StatsQuery = {}) =>
 		request<AppStats>('GET', `/apps/${enc(app)}/stats`, { query }),
 	appRoutes: (app: string) => allPages<'routes', Route>(`/apps/${enc(app)}/routes`, 'routes'),
@@ -525,16 +598,20 @@ export const api = {
 		request<void>('DELETE', `/apps/${enc(app)}/variables/${segment(name, 'name')}`),
 
 	listTriggers: (app: string) => request<TriggerList>('GET', `/apps/${enc(app)}/triggers`),
-	/** A cron trigger (`schedule`) or a queue trigger (`queue`). */
+	/** A cron trigger (`schedule`), a queue trigger (`queue`) or an email trigger (`email`). */
 	createTrigger: (app: string, body: CreateTrigger) =>
 		request<Trigger>('POST', `/apps/${enc(app)}/triggers`, { body }),
 	updateTrigger: (app: string, id: string, body: UpdateTrigger) =>
 		request<Trigger>('PATCH', `/apps/${enc(app)}/triggers/${enc(id)}`, { body }),
 	deleteTrigger: (app: string, id: string) =>
 		request<void>('DELETE', `/apps/${enc(app)}/triggers/${enc(id)}`),
-	/** Cron triggers only (a queue trigger answers 400 `invalid_trigger`). */
+	/** Cron triggers only (a queue or email trigger answers 400 `invalid_trigger`). */
 	runTrigger: (app: string, id: string) =>
 		request<TriggerRun>('POST', `/apps/${enc(app)}/triggers/${enc(id)}/run`),
+
+	/** The mail the app's scripts sent, newest first. */
+	listEmails: (app: string, query: SentEmailQuery = {}) =>
+		request<SentEmailList>('GET', `/apps/${enc(app)}/emails`, { query: { ...query } }),
 
 	listQueues: (app: string) => request<QueueList>('GET', `/apps/${enc(app)}/queues`),
 	/** Oldest first. */
@@ -593,6 +670,14 @@ export const api = {
 	deleteScript: (id: string) => request<void>('DELETE', `/scripts/${enc(id)}`),
 	runScript: (id: string, body: RunRequest) =>
 		request<RunResult>('POST', `/scripts/${enc(id)}/run`, { body }),
+	/**
+	 * Compiles a source without saving it (diagnostics while typing): 200
+	 * with `ok` and the diagnostics either way. A 400 `source_too_large`, a
+	 * 404 or a 503 `executor_unavailable` means it could not be checked, not
+	 * that the script is wrong. `signal` cancels a check that is no longer wanted.
+	 */
+	checkScript: (body: CheckScript, signal?: AbortSignal) =>
+		request<ScriptCheck>('POST', '/scripts:check', { body, signal }),
 
 	/** A script's versions, newest first, without their sources. */
 	listVersions: (scriptId: string, cursor?: string | null, limit = 20) =>

@@ -41,11 +41,12 @@ describe('filters', () => {
 			trigger: 'cron',
 			path: '/api/*'
 		});
-		const bad = filtersFromParams(new URLSearchParams('status=oops&trigger=email'));
+		const bad = filtersFromParams(new URLSearchParams('status=oops&trigger=webhook'));
 		expect(bad.status).toBe('');
 		expect(bad.trigger).toBe('');
-		// Queue runs are a trigger like the others.
+		// Queue runs and inbound mail are triggers like the others.
 		expect(filtersFromParams(new URLSearchParams('trigger=queue')).trigger).toBe('queue');
+		expect(filtersFromParams(new URLSearchParams('trigger=email')).trigger).toBe('email');
 	});
 
 	test('written to the address without the empty ones', () => {
@@ -102,7 +103,8 @@ describe('the live list', () => {
 			request_headers: { accept: '*/*' },
 			modules: [],
 			interceptors: [],
-			descendants: []
+			descendants: [],
+			emails: []
 		};
 		expect(parseExecutionEvent(JSON.stringify(event))).toEqual(
 			record('a', 3, '2026-01-01T00:00:00Z')

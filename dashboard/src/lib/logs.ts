@@ -33,6 +33,7 @@ export const TRIGGERS = [
 	'test',
 	'cron',
 	'queue',
+	'email',
 	'invoke',
 	'interceptor'
 ] as const;
@@ -98,6 +99,17 @@ export function lastSeq(items: readonly Pick<ExecutionSummary, 'seq'>[]): number
 	return max;
 }
 
+/** What an execution's record has beyond its summary: the stream sends them, the list drops them. */
+const DETAIL_FIELDS = [
+	'logs',
+	'logs_dropped',
+	'request_headers',
+	'modules',
+	'interceptors',
+	'descendants',
+	'emails'
+] as const;
+
 /**
  * An `execution` event's data as a summary, or null when it is not one
  * (the stream's records carry the detail fields too; they are not kept).
@@ -113,9 +125,9 @@ export function parseExecutionEvent(data: string): ExecutionSummary | null {
 	const record = value as Record<string, unknown>;
 	if (typeof record.id !== 'string' || typeof record.seq !== 'number') return null;
 	if (typeof record.started_at !== 'string') return null;
-	// eslint-disable-next-line @typescript-eslint/no-unused-vars -- dropped: a list row needs none of them
-	const { logs, request_headers, modules, interceptors, descendants, logs_dropped, ...summary } =
-		record;
+	// Dropped: a list row needs none of them.
+	const summary = { ...record };
+	for (const key of DETAIL_FIELDS) delete summary[key];
 	return summary as unknown as ExecutionSummary;
 }
 

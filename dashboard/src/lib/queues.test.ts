@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import type { CronTrigger, QueueStats, QueueTrigger, Trigger } from './api';
+import type { CronTrigger, EmailTrigger, QueueStats, QueueTrigger, Trigger } from './api';
 import {
 	oldestSentAt,
 	parseMaxAttempts,
@@ -37,6 +37,18 @@ const onQueue = (id: string, queue: string, enabled = true): QueueTrigger => ({
 	updated_at: '2026-01-01T00:00:00Z'
 });
 
+const forAddress = (id: string, email: string, enabled = true): EmailTrigger => ({
+	kind: 'email',
+	id,
+	script_id: 's3',
+	script_name: 'inbox',
+	email,
+	enabled,
+	max_attempts: 5,
+	created_at: '2026-01-01T00:00:00Z',
+	updated_at: '2026-01-01T00:00:00Z'
+});
+
 const stats = (over: Partial<QueueStats> = {}): QueueStats => ({
 	name: 'jobs',
 	ready: 0,
@@ -49,17 +61,27 @@ const stats = (over: Partial<QueueStats> = {}): QueueStats => ({
 });
 
 describe('splitTriggers', () => {
-	test('cron and queue triggers apart, each in the API’s order', () => {
-		const items: Trigger[] = [cron('c1'), cron('c2'), onQueue('q1', 'jobs'), onQueue('q2', 'mail')];
-		const { cron: crons, queue } = splitTriggers(items);
+	test('cron, queue and email triggers apart, each in the API’s order', () => {
+		const items: Trigger[] = [
+			cron('c1'),
+			cron('c2'),
+			onQueue('q1', 'jobs'),
+			forAddress('e1', 'support'),
+			onQueue('q2', 'mail'),
+			forAddress('e2', '*')
+		];
+		const { cron: crons, queue, email } = splitTriggers(items);
 		expect(crons.map((t) => t.id)).toEqual(['c1', 'c2']);
 		expect(queue.map((t) => t.id)).toEqual(['q1', 'q2']);
+		expect(email.map((t) => t.email)).toEqual(['support', '*']);
 	});
 
 	test('empty lists, and a kind it does not know is left out', () => {
-		expect(splitTriggers([])).toEqual({ cron: [], queue: [] });
-		const unknown = { ...cron('x'), kind: 'email' } as unknown as Trigger;
-		expect(splitTriggers([unknown, cron('c1')]).cron.map((t) => t.id)).toEqual(['c1']);
+		expect(splitTriggers([])).toEqual({ cron: [], queue: [], email: [] });
+		const unknown = { ...cron('x'), kind: 'webhook' } as unknown as Trigger;
+		const split = splitTriggers([unknown, cron('c1')]);
+		expect(split.cron.map((t) => t.id)).toEqual(['c1']);
+		expect([...split.queue, ...split.email]).toEqual([]);
 	});
 });
 
@@ -133,6 +155,10 @@ describe('queue stats', () => {
 			'2 dead letters'
 		);
 		expect(queueHealth(stats({ in_flight: 1 }))).toEqual({ level: 'ok', text: 'consuming' });
+		// An email trigger's queue: the same words.
+		expect(
+			queueHealth(stats({ name: 'email:support', ready: 2 }), forAddress('t1', 'support', false))
+		).toEqual({ level: 'warn', text: 'trigger disabled: messages wait' });
 		expect(queueHealth(stats())).toEqual({ level: 'ok', text: 'idle' });
 	});
 });

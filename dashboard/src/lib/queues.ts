@@ -1,22 +1,26 @@
 // The Triggers tab's queue parts: the trigger list split by kind, the queue
-// trigger form's checks, and what the Queues section says about each queue.
+// trigger form's checks, and what the Queues section says about each queue
+// (an email trigger's queue included: its mail waits like messages).
 
-import type { CronTrigger, QueueStats, QueueTrigger, Trigger } from './api';
+import type { CronTrigger, EmailTrigger, QueueStats, QueueTrigger, Trigger } from './api';
 import { plural } from './format';
 
 /** The app's triggers by kind, each in the API's order (oldest first). */
 export function splitTriggers(items: readonly Trigger[]): {
 	cron: CronTrigger[];
 	queue: QueueTrigger[];
+	email: EmailTrigger[];
 } {
 	const cron: CronTrigger[] = [];
 	const queue: QueueTrigger[] = [];
+	const email: EmailTrigger[] = [];
 	for (const item of items) {
 		if (item.kind === 'cron') cron.push(item);
 		else if (item.kind === 'queue') queue.push(item);
+		else if (item.kind === 'email') email.push(item);
 		// A kind this dashboard does not know yet is left out rather than shown wrong.
 	}
-	return { cron, queue };
+	return { cron, queue, email };
 }
 
 /** `list` with `item` in place of the one with its id, or added at the end. */
@@ -79,7 +83,7 @@ export interface QueueHealth {
  */
 export function queueHealth(
 	queue: QueueStats,
-	trigger?: Pick<QueueTrigger, 'enabled'> | null
+	trigger?: Pick<QueueTrigger | EmailTrigger, 'enabled'> | null
 ): QueueHealth {
 	const waiting = pending(queue);
 	if (!queue.trigger_id) {

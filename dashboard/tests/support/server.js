@@ -53,6 +53,9 @@ export async function startServer() {
 	delete env.PICLOUD_LISTEN;
 	delete env.PICLOUD_DATA_DIR;
 	delete env.PICLOUD_DATABASE_URL;
+	// No mail unless a test asks: `email::send` fails saying so, and nothing listens for SMTP.
+	delete env.PICLOUD_SMTP_URL;
+	delete env.PICLOUD_SMTP_LISTEN;
 
 	const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
 		env,

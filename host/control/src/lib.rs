@@ -22,7 +22,9 @@ use serde_json::json;
 use shared::{ExecutorClient, RoutingTables};
 
 mod dashboard;
+mod mail;
 
+pub use mail::MailArgs;
 pub use manager_core::ManagerConfig;
 
 /// Control-plane settings: everything `picloud serve` takes but the
@@ -128,7 +130,8 @@ impl ControlPlane {
             config.manager.kv_quota,
             config.manager.docs_quota,
             Some(secret_key.clone()),
-        );
+        )
+        .with_email(config.manager.email.clone());
         let executor = executor(services.clone())
             .await
             .context("starting the executor")?;
@@ -208,6 +211,17 @@ impl ControlPlane {
         let janitor = manager.start_janitor();
         let scheduler = manager.start_scheduler();
         let consumer = manager.start_queue_consumer();
+        let mut background = vec![janitor, scheduler, consumer];
+        background.extend(manager.start_mailer());
+        let mut smtp_addr = None;
+        if let Some(smtp) = manager
+            .start_smtp_listener()
+            .await
+            .context("listening for inbound mail (PICLOUD_SMTP_LISTEN)")?
+        {
+            smtp_addr = Some(smtp.addr);
+            background.push(smtp.task);
+        }
         let recorder = manager.recorder();
         // Cron runs already started finish (and are recorded) on their own
         // tasks; no new tick starts. Records still queued are written.
@@ -217,12 +231,13 @@ impl ControlPlane {
         };
         let db = manager.store().db().clone();
         let mut server = Server::serve(listener, app, http)
-            .with_background(vec![janitor, scheduler, consumer])
+            .with_background(background)
             .with_on_stop(move || Box::pin(async move { recorder.flush().await }))
             .with_metrics_listener(config.metrics_listen, move || db.export_pool_metrics())
             .await?
             .with_guard(lock);
         server.generated_token = bootstrap.generated_token;
+        server.smtp_addr = smtp_addr;
         tracing::info!(%addr, "PiCloud is serving");
         Ok(server)
     }

@@ -94,6 +94,7 @@ async fn wizen() -> Result<Vec<u8>> {
     Script::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)?;
     // No app runs during pre-initialization; the ids only satisfy the type.
     let context = ExecutionContext {
+        execution_id: shared::ExecutionId::new(),
         app_id: shared::AppId::new(),
         script_id: shared::ScriptId::new(),
         trigger: shared::Trigger::Test,

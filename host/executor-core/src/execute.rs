@@ -132,6 +132,7 @@ impl Executor {
         let started = Instant::now();
         let limits = request.limits.capped_by(&self.0.max_limits);
         let context = ExecutionContext {
+            execution_id: request.execution_id,
             app_id: request.app_id,
             script_id: request.script_id,
             trigger: request.trigger,
@@ -203,6 +204,7 @@ impl Executor {
     /// start as a self-check, and by the benchmark.
     pub async fn instantiate_noop(&self) -> Result<(), ExecutionError> {
         let context = ExecutionContext {
+            execution_id: shared::ExecutionId::new(),
             app_id: shared::AppId::new(),
             script_id: shared::ScriptId::new(),
             trigger: shared::Trigger::Test,
@@ -224,6 +226,7 @@ impl Executor {
     /// `import` statements it has.
     pub async fn check(&self, source: &str) -> Result<Vec<ImportRef>, ExecutionError> {
         let context = ExecutionContext {
+            execution_id: shared::ExecutionId::new(),
             app_id: shared::AppId::new(),
             script_id: shared::ScriptId::new(),
             trigger: shared::Trigger::Test,

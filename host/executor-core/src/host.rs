@@ -21,6 +21,9 @@ use crate::outbound::Outbound;
 /// service to scope what the guest may touch.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ExecutionContext {
+    /// The execution's record id: what a service keeps per execution (the
+    /// mail `email::send` queued) is filed under it.
+    pub(crate) execution_id: shared::ExecutionId,
     /// The calling app.
     pub(crate) app_id: AppId,
     /// The running script.

@@ -187,6 +187,7 @@ impl invoke::Host for HostState {
         let headers = request.headers.clone();
         let (method, path) = (request.method.clone(), request.path.clone());
         let child = ExecutionRequest {
+            execution_id: id,
             app_id: app,
             script_id: callee.script_id,
             route_id: None,

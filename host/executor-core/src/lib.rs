@@ -17,6 +17,7 @@
 //! # async fn demo() -> Result<(), executor_core::Error> {
 //! let executor = Executor::new(ExecutorConfig::default())?;
 //! let outcome = executor.execute(ExecutionRequest {
+//!     execution_id: shared::ExecutionId::new(),
 //!     app_id: AppId::new(),
 //!     script_id: ScriptId::new(),
 //!     route_id: None,
@@ -69,6 +70,8 @@ mod bindings {
             // Argon2 work in the manager: the slowest host calls.
             "picloud:platform/users": async | trappable,
             "picloud:platform/queue": async | trappable,
+            // Only writes the outbox: delivery is the manager's, later.
+            "picloud:platform/email": async | trappable,
             // Waits for the callee, which runs in an instance of its own.
             "picloud:platform/invoke": async | trappable,
         },

@@ -25,7 +25,7 @@ use shared::{
 use tracing::instrument;
 use wasmtime::Trap;
 
-use crate::bindings::picloud::platform::{docs, env, http_client, kv, queue, types, users};
+use crate::bindings::picloud::platform::{docs, email, env, http_client, kv, queue, types, users};
 use crate::host::HostState;
 
 type Reply<T> = wasmtime::Result<Result<T, types::ServiceError>>;
@@ -341,6 +341,28 @@ impl queue::Host for HostState {
         self.call("queue::send", |s, app| async move {
             require_service(s.queue(), "queue")?
                 .send(app, &name, &payload, Duration::from_millis(delay_ms))
+                .await
+        })
+        .await
+    }
+}
+
+impl email::Host for HostState {
+    #[instrument(level = "debug", skip_all, name = "email::send", fields(app = %self.context.app_id))]
+    async fn send(&mut self, message: email::Outgoing) -> Reply<String> {
+        let execution = self.context.execution_id;
+        let outgoing = shared::OutgoingEmail {
+            from: message.from,
+            to: message.to,
+            cc: message.cc,
+            reply_to: message.reply_to,
+            subject: message.subject,
+            text: message.text,
+            html: message.html,
+        };
+        self.call("email::send", |s, app| async move {
+            require_service(s.email(), "email")?
+                .send(app, execution, &outgoing)
                 .await
         })
         .await

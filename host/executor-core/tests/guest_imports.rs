@@ -21,6 +21,9 @@ const ALLOWED: &[&str] = &[
     // Sends messages to the calling app's queues (the host takes the app
     // from the execution, ADR 013).
     "picloud:platform/queue",
+    // Queues mail from the calling app: the host checks the sender against
+    // that app's domains; delivery is the manager's (ADR 014).
+    "picloud:platform/email",
     // Runs another script of the calling app (the host looks it up in that
     // app only, ADR 010).
     "picloud:platform/invoke",

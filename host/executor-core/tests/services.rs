@@ -308,6 +308,7 @@ fn run(executor: &Executor, app: AppId, source: &str) -> ExecutionOutcome {
 
 fn run_with(executor: &Executor, app: AppId, source: &str, limits: Limits) -> ExecutionOutcome {
     testkit::block_on(executor.execute(ExecutionRequest {
+        execution_id: shared::ExecutionId::new(),
         app_id: app,
         script_id: ScriptId::new(),
         route_id: None,

@@ -153,6 +153,7 @@ fn executor(services: Arc<dyn ServiceProvider>) -> Executor {
 
 fn run(executor: &Executor, app: AppId, source: &str) -> ExecutionOutcome {
     testkit::block_on(executor.execute(ExecutionRequest {
+        execution_id: shared::ExecutionId::new(),
         app_id: app,
         script_id: ScriptId::new(),
         route_id: None,

@@ -174,11 +174,13 @@ impl Manager {
         let (request_id, request_headers) = (request.id.clone(), request.headers.clone());
         let (method, path) = (request.method.clone(), request.path.clone());
         let started_at = SystemTime::now();
+        let id = ExecutionId::new();
         let modules = self.store.modules_of(app_id, script_id).await?;
         let used = modules.iter().map(shared::ModuleSource::usage).collect();
         let mut outcome = self
             .executor
             .execute(ExecutionRequest {
+                execution_id: id,
                 app_id,
                 script_id,
                 route_id: None,
@@ -212,7 +214,6 @@ impl Manager {
                 )
             }
         };
-        let id = ExecutionId::new();
         let run = TriggerRun {
             execution_id: id.to_string(),
             status,

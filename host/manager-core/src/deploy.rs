@@ -41,9 +41,9 @@ pub struct Change {
     /// `create`, `update`, `delete`, or `keep` (not in the manifest, and
     /// left alone without `prune`).
     pub action: &'static str,
-    /// `app`, `domain`, `script`, `route`, `cron`, `interceptor`,
-    /// `variable`, `secret`, `http_allow`, `limits`, `cors`, `rate_limit` or
-    /// `users`.
+    /// `app`, `domain`, `script`, `route`, `cron`, `queue`, `email`,
+    /// `interceptor`, `variable`, `secret`, `http_allow`, `limits`, `cors`,
+    /// `rate_limit` or `users`.
     pub kind: &'static str,
     /// Which one: a name, a pattern, `GET /path`, `script @ schedule`.
     pub name: String,
@@ -133,6 +133,22 @@ pub(crate) enum Op {
     DeleteCron {
         id: String,
     },
+    /// A queue or email trigger (an email trigger's queue is `email:<local>`).
+    CreateQueueTrigger {
+        script: String,
+        queue: String,
+        max_attempts: i64,
+        enabled: bool,
+    },
+    UpdateQueueTrigger {
+        id: String,
+        script: String,
+        max_attempts: i64,
+        enabled: bool,
+    },
+    DeleteQueueTrigger {
+        id: String,
+    },
     CreateInterceptor {
         script: String,
         prefix: String,
@@ -166,6 +182,8 @@ pub(crate) struct Current {
     pub(crate) scripts: Vec<Script>,
     pub(crate) routes: Vec<Route>,
     pub(crate) cron: Vec<CronTrigger>,
+    /// Queue and email triggers.
+    pub(crate) queue_triggers: Vec<crate::store::QueueTrigger>,
     pub(crate) interceptors: Vec<Interceptor>,
     pub(crate) variables: Vec<Variable>,
     pub(crate) http_allow: Vec<String>,
@@ -181,6 +199,7 @@ impl Current {
                 scripts: Vec::new(),
                 routes: Vec::new(),
                 cron: Vec::new(),
+                queue_triggers: Vec::new(),
                 interceptors: Vec::new(),
                 variables: Vec::new(),
                 http_allow: Vec::new(),
@@ -192,6 +211,7 @@ impl Current {
             scripts: m.store.list_scripts(Some(app.id), &all).await?,
             routes: m.store.list_app_routes(app.id, &all).await?,
             cron: m.store.list_triggers(app.id).await?,
+            queue_triggers: m.store.list_queue_triggers(app.id).await?,
             interceptors: m.store.list_interceptors(app.id).await?,
             imports: m.store.import_graph(app.id).await?.into_iter().collect(),
             variables: m.store.list_variables(app.id).await?,
@@ -263,6 +283,9 @@ struct Desired {
     routes: BTreeMap<(String, String, String), (NewRoute, String)>,
     /// (script, schedule, timezone) → enabled.
     cron: BTreeMap<(String, String, String), bool>,
+    /// Queue (an email trigger's: `email:<local>`) → (script, max
+    /// attempts, enabled).
+    queues: BTreeMap<String, (String, i64, bool)>,
     /// (script, normalized prefix), in run order.
     interceptors: Vec<(String, String)>,
 }
@@ -350,6 +373,7 @@ impl Checker<'_> {
         let scripts = self.scripts(manifest, request, current).await?;
         let routes = self.routes(manifest, &domains, current, slug).await?;
         let cron = self.cron(manifest);
+        let queues = self.queue_triggers(manifest);
         let interceptors = self.interceptors(manifest);
         Ok(Desired {
             name: manifest.name.trim().to_owned(),
@@ -370,6 +394,7 @@ impl Checker<'_> {
             scripts,
             routes,
             cron,
+            queues,
             interceptors,
         })
     }
@@ -835,6 +860,128 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    /// `[[queue]]` and `[[email]]`: one trigger per queue or address, each
+    /// running one of the manifest's scripts.
+    fn queue_triggers(&mut self, manifest: &Manifest) -> BTreeMap<String, (String, i64, bool)> {
+        use crate::manifest::{EmailEntry, QueueEntry};
+        let names: BTreeSet<&str> = manifest
+            .scripts
+            .iter()
+            .map(|s| s.name.get_ref().as_str())
+            .collect();
+        let entries = manifest
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let QueueEntry {
+                    script,
+                    queue,
+                    max_attempts,
+                    enabled,
+                } = e.get_ref();
+                let queue = crate::store::validate_queue_name(queue).map(|()| queue.clone());
+                (
+                    format!("queue[{i}]"),
+                    "queue",
+                    e.span(),
+                    script,
+                    queue,
+                    *max_attempts,
+                    *enabled,
+                )
+            })
+            .chain(manifest.email.iter().enumerate().map(|(i, e)| {
+                let EmailEntry {
+                    script,
+                    email,
+                    max_attempts,
+                    enabled,
+                } = e.get_ref();
+                (
+                    format!("email[{i}]"),
+                    "email",
+                    e.span(),
+                    script,
+                    crate::store::email_queue(email),
+                    *max_attempts,
+                    *enabled,
+                )
+            }))
+            .collect::<Vec<_>>();
+        let mut queues = BTreeMap::new();
+        for (key, field, span, script, queue, max_attempts, enabled) in entries {
+            let span = Some(span);
+            if !names.contains(script.as_str()) {
+                let message = format!("script '{script}' is not one of the manifest's scripts");
+                self.report(
+                    span,
+                    format!("{key}.script"),
+                    Error::bad_request(ErrorCode::InvalidScript, message),
+                );
+                continue;
+            }
+            let queue = match queue {
+                Ok(queue) => queue,
+                Err(err) => {
+                    self.report(span, format!("{key}.{field}"), err);
+                    continue;
+                }
+            };
+            let max_attempts = max_attempts.unwrap_or(crate::store::DEFAULT_MAX_ATTEMPTS);
+            if !(1..=crate::store::MAX_ATTEMPTS).contains(&max_attempts) {
+                self.report(
+                    span,
+                    format!("{key}.max_attempts"),
+                    Error::bad_request(
+                        ErrorCode::InvalidTrigger,
+                        format!(
+                            "max_attempts {max_attempts} is out of range: use 1 to {}",
+                            crate::store::MAX_ATTEMPTS
+                        ),
+                    ),
+                );
+                continue;
+            }
+            let what = match queue.strip_prefix(crate::store::EMAIL_QUEUE_PREFIX) {
+                Some(local) => format!("the email trigger for '{local}'"),
+                None => format!("the trigger of queue '{queue}'"),
+            };
+            if queues
+                .insert(queue, (script.clone(), max_attempts, enabled))
+                .is_some()
+            {
+                self.duplicate(span, key, &what);
+            }
+        }
+        if queues.len()
+            > usize::try_from(crate::store::MAX_QUEUE_TRIGGERS_PER_APP).unwrap_or(usize::MAX)
+        {
+            self.report(
+                None,
+                "queue".into(),
+                Error::bad_request(
+                    ErrorCode::QuotaExceeded,
+                    format!(
+                        "an app may have at most {} queue and email triggers",
+                        crate::store::MAX_QUEUE_TRIGGERS_PER_APP
+                    ),
+                ),
+            );
+        }
+        queues
+    }
+}
+
+/// How a plan names a queue or email trigger: (kind, name).
+fn queue_trigger_name(queue: &str, script: &str) -> (&'static str, String) {
+    match queue.strip_prefix(crate::store::EMAIL_QUEUE_PREFIX) {
+        Some(local) => ("email", format!("{local}@ → {script}")),
+        None => ("queue", format!("{queue} → {script}")),
+    }
+}
+
 /// An [`App`] to hold the manifest's claims while its routes are checked.
 fn placeholder_app(current: Option<&App>) -> App {
     current.cloned().unwrap_or_else(|| App {
@@ -1079,6 +1226,50 @@ fn diff(slug: &str, current: &Current, desired: Desired, prune: bool) -> Plan {
             kept.push(with_detail(change("keep", "cron", name), KEPT));
         }
     }
+    // Queue and email triggers: matched by queue (one trigger each).
+    let mut matched = BTreeSet::new();
+    for (queue, (script, max_attempts, enabled)) in &desired.queues {
+        let (kind, name) = queue_trigger_name(queue, script);
+        match current.queue_triggers.iter().find(|t| t.queue == *queue) {
+            None => {
+                ops.push(Op::CreateQueueTrigger {
+                    script: script.clone(),
+                    queue: queue.clone(),
+                    max_attempts: *max_attempts,
+                    enabled: *enabled,
+                });
+                changes.push(change("create", kind, name));
+            }
+            Some(t) => {
+                matched.insert(t.id.clone());
+                if t.script_name != *script
+                    || t.max_attempts != *max_attempts
+                    || t.enabled != *enabled
+                {
+                    ops.push(Op::UpdateQueueTrigger {
+                        id: t.id.clone(),
+                        script: script.clone(),
+                        max_attempts: *max_attempts,
+                        enabled: *enabled,
+                    });
+                    changes.push(change("update", kind, name));
+                }
+            }
+        }
+    }
+    for t in current
+        .queue_triggers
+        .iter()
+        .filter(|t| !matched.contains(&t.id))
+    {
+        let (kind, name) = queue_trigger_name(&t.queue, &t.script_name);
+        if prune {
+            ops.push(Op::DeleteQueueTrigger { id: t.id.clone() });
+            changes.push(change("delete", kind, name));
+        } else if !pruned_script(t.script_id) {
+            kept.push(with_detail(change("keep", kind, name), KEPT));
+        }
+    }
     // Interceptors: matched by script and prefix; the file's order is the
     // run order.
     let mut matched = BTreeSet::new();
@@ -1252,6 +1443,8 @@ pub(crate) async fn apply(m: &Manager, mut plan: Plan, change: &ScriptChange) ->
         }
     }
     m.routing_changed().await;
+    // A new or resumed queue trigger may have messages waiting.
+    crate::queue_runner::wake();
     plan.applied = true;
     Ok(plan)
 }
@@ -1306,6 +1499,29 @@ pub(crate) async fn export(m: &Manager, app: App) -> Result<Export> {
     cron.sort_by(|a, b| {
         (&a.script, &a.schedule, &a.timezone).cmp(&(&b.script, &b.schedule, &b.timezone))
     });
+    // Sorted by queue: deploying an export gives the same bytes.
+    let mut queue = Vec::new();
+    let mut email = Vec::new();
+    let mut triggers: Vec<&crate::store::QueueTrigger> = current.queue_triggers.iter().collect();
+    triggers.sort_by(|a, b| a.queue.cmp(&b.queue));
+    for t in triggers {
+        let max_attempts =
+            (t.max_attempts != crate::store::DEFAULT_MAX_ATTEMPTS).then_some(t.max_attempts);
+        match t.queue.strip_prefix(crate::store::EMAIL_QUEUE_PREFIX) {
+            Some(local) => email.push(manifest::EmailEntry {
+                script: t.script_name.clone(),
+                email: local.to_owned(),
+                max_attempts,
+                enabled: t.enabled,
+            }),
+            None => queue.push(manifest::QueueEntry {
+                script: t.script_name.clone(),
+                queue: t.queue.clone(),
+                max_attempts,
+                enabled: t.enabled,
+            }),
+        }
+    }
     let mut domains: Vec<&str> = app.domains.iter().map(|d| d.pattern.as_str()).collect();
     domains.sort_unstable();
     let mut http_allow = current.http_allow.clone();
@@ -1341,6 +1557,8 @@ pub(crate) async fn export(m: &Manager, app: App) -> Result<Export> {
             .collect(),
         routes: routes.into_iter().map(|r| Spanned::new(0..0, r)).collect(),
         cron: cron.into_iter().map(|c| Spanned::new(0..0, c)).collect(),
+        queue: queue.into_iter().map(|q| Spanned::new(0..0, q)).collect(),
+        email: email.into_iter().map(|e| Spanned::new(0..0, e)).collect(),
         // In run order, not sorted: the order is their meaning.
         interceptors: current
             .interceptors

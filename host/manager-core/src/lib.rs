@@ -28,6 +28,7 @@ mod cron_expr;
 mod cron_runner;
 mod db;
 pub mod deploy;
+pub mod email;
 mod error;
 pub mod manifest;
 mod modules;
@@ -36,6 +37,7 @@ mod queue_runner;
 mod recorder;
 mod secrets;
 mod services;
+pub mod smtp_in;
 pub mod store;
 
 use std::sync::Arc;
@@ -110,6 +112,10 @@ pub struct ManagerConfig {
     /// redact on top of [`shared::ALWAYS_REDACTED_HEADERS`]
     /// (`PICLOUD_REDACT_HEADERS`).
     pub redact_headers: Vec<String>,
+    /// Outgoing mail: the relay, the default sender, the hourly quota.
+    pub email: email::EmailConfig,
+    /// Inbound mail: the SMTP listener (off unless it has an address).
+    pub smtp_in: smtp_in::SmtpInConfig,
 }
 
 impl Default for ManagerConfig {
@@ -133,6 +139,8 @@ impl Default for ManagerConfig {
             admin_hosts: shared::AdminHosts::default(),
             trusted_proxies: shared::TrustedProxies::default(),
             redact_headers: Vec::new(),
+            email: email::EmailConfig::default(),
+            smtp_in: smtp_in::SmtpInConfig::default(),
         }
     }
 }
@@ -183,6 +191,8 @@ pub struct CleanUp {
     pub login_keys: u64,
     /// Expired sessions and single-use tokens of apps' end users.
     pub app_user_sessions: u64,
+    /// Records of sent or failed mail older than the log's retention.
+    pub emails: u64,
 }
 
 /// What [`Manager::bootstrap`] did, for the binary to report.
@@ -368,6 +378,10 @@ impl Manager {
             kv_entries: self.store.purge_expired_kv().await?,
             login_keys: self.throttle.purge().await?,
             app_user_sessions: self.store.purge_app_user_sessions().await?,
+            emails: self
+                .store
+                .delete_old_emails(db::now_ms().saturating_sub(max_age))
+                .await?,
         })
     }
 
@@ -388,6 +402,7 @@ impl Manager {
                         kv_entries,
                         login_keys,
                         app_user_sessions,
+                        emails,
                     }) => {
                         tracing::info!(
                             executions,
@@ -395,6 +410,7 @@ impl Manager {
                             kv_entries,
                             login_keys,
                             app_user_sessions,
+                            emails,
                             "retention: removed old records"
                         );
                     }

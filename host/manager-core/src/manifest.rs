@@ -78,6 +78,16 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(with = "Vec<CronEntry>")]
     pub cron: Vec<Spanned<CronEntry>>,
+    /// Queue triggers: each runs one of `scripts` for every message sent
+    /// to its queue with `queue::send`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<QueueEntry>")]
+    pub queue: Vec<Spanned<QueueEntry>>,
+    /// Email triggers: each runs one of `scripts` for every inbound mail to
+    /// one address at the app's domains.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<EmailEntry>")]
+    pub email: Vec<Spanned<EmailEntry>>,
     /// Interceptors, in the order they run: each runs one of `scripts`
     /// before the route's script, for the paths starting with its prefix.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -181,6 +191,41 @@ pub struct CronEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// `false` keeps the trigger but pauses it.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+/// `[[queue]]`: a script that runs for each message of one queue.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueEntry {
+    /// The name of a script in `scripts`.
+    pub script: String,
+    /// The queue: 1-64 letters, digits, `.`, `_` or `-`; one trigger each.
+    pub queue: String,
+    /// Runs a message gets before it becomes a dead letter (1-100; 5 when
+    /// left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<i64>,
+    /// `false` keeps the trigger but pauses it (messages wait).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+/// `[[email]]`: a script that runs for each inbound mail to one address.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailEntry {
+    /// The name of a script in `scripts`.
+    pub script: String,
+    /// The local part it receives (`support` for `support@` every domain
+    /// the app claims), or `*` for every address without a trigger.
+    pub email: String,
+    /// Runs a message gets before it becomes a dead letter (1-100; 5 when
+    /// left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<i64>,
+    /// `false` keeps the trigger but pauses it (mail waits).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub enabled: bool,
 }

@@ -63,6 +63,7 @@ pub const OPERATIONS: &[(&str, &str, Need)] = {
         ("PATCH", "/apps/{app}", App(Owner)),
         ("DELETE", "/apps/{app}", App(Owner)),
         ("POST", "/apps/{app}/slug:check", App(Owner)),
+        ("GET", "/apps/{app}/slugs", App(Viewer)),
         ("GET", "/apps/{app}/domains", App(Viewer)),
         ("POST", "/apps/{app}/domains", App(Owner)),
         ("DELETE", "/apps/{app}/domains/{domain_id}", App(Owner)),
@@ -79,6 +80,7 @@ pub const OPERATIONS: &[(&str, &str, Need)] = {
         // Scripts, their versions and routes.
         ("GET", "/scripts", Listed),
         ("POST", "/scripts", Stated(Developer)),
+        ("POST", "/scripts:check", Stated(Viewer)),
         ("GET", "/scripts/{id}", App(Viewer)),
         ("PUT", "/scripts/{id}", App(Developer)),
         ("PATCH", "/scripts/{id}", App(Developer)),
@@ -114,6 +116,7 @@ pub const OPERATIONS: &[(&str, &str, Need)] = {
         ("DELETE", "/apps/{app}/http-allow", App(Developer)),
         // Queues: their messages are the app's data.
         ("GET", "/apps/{app}/queues", App(Viewer)),
+        ("GET", "/apps/{app}/emails", App(Viewer)),
         ("GET", "/apps/{app}/queues/{queue}/dead", App(Viewer)),
         ("DELETE", "/apps/{app}/queues/{queue}/dead", App(Developer)),
         (

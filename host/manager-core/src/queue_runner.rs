@@ -25,7 +25,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::db::now_ms;
-use crate::store::{ReadyMessage, app_limits, backoff_ms};
+use crate::store::{EMAIL_QUEUE_PREFIX, ReadyMessage, app_limits, backoff_ms};
 use crate::{Manager, Result};
 
 /// The header naming the queue a message came from.
@@ -144,9 +144,15 @@ impl Manager {
     /// One run of a leased message; records the outcome on the message.
     async fn run_message(&self, message: &ReadyMessage, payload: String) -> Result<()> {
         let attempt = message.attempts + 1;
+        // Inbound mail rides an internal queue (`email:<local part>`): its
+        // run is an `email` one, its path the address it was sent to.
+        let (trigger, method, path) = match message.queue.strip_prefix(EMAIL_QUEUE_PREFIX) {
+            Some(local) => (Trigger::Email, "EMAIL", format!("/{local}")),
+            None => (Trigger::Queue, "QUEUE", format!("/{}", message.queue)),
+        };
         let request = ScriptRequest {
-            method: "QUEUE".into(),
-            path: format!("/{}", message.queue),
+            method: method.into(),
+            path,
             headers: vec![
                 (QUEUE_HEADER.into(), message.queue.clone()),
                 (MESSAGE_HEADER.into(), message.id.clone()),
@@ -158,7 +164,7 @@ impl Manager {
             ..ScriptRequest::default()
         };
         let run = self
-            .run_in_background(message.app_id, message.script_id, Trigger::Queue, request)
+            .run_in_background(message.app_id, message.script_id, trigger, request)
             .await?;
         let failure = match run {
             // The trigger's script went with its trigger: nothing consumes

@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use shared::{
-    AllowPattern, AppId, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    Invocable, KvPage, KvService, QueueService, ScriptsService, ServiceError, ServiceProvider,
-    UsersService,
+    AllowPattern, AppId, DocPage, DocQuery, DocsService, Document, EmailService, EnvService,
+    ExecutionId, HttpAllowList, Invocable, KvPage, KvService, OutgoingEmail, QueueService,
+    ScriptsService, ServiceError, ServiceProvider, UsersService,
 };
 
 use crate::Manager;
@@ -38,6 +38,7 @@ pub struct DataServices {
     kv_quota: KvQuota,
     docs_quota: DocsQuota,
     secret_key: Option<SecretKey>,
+    email: crate::email::EmailConfig,
 }
 
 impl std::fmt::Debug for DataServices {
@@ -66,7 +67,16 @@ impl DataServices {
             kv_quota,
             docs_quota,
             secret_key,
+            email: crate::email::EmailConfig::default(),
         }
+    }
+
+    /// The same services with mail sent through `email`'s relay (without
+    /// one, `email::send` says mail is not set up).
+    #[must_use]
+    pub fn with_email(mut self, email: crate::email::EmailConfig) -> Self {
+        self.email = email;
+        self
     }
 }
 
@@ -79,6 +89,7 @@ impl Manager {
             self.config.docs_quota,
             self.config.secret_key.clone(),
         )
+        .with_email(self.config.email.clone())
     }
 }
 
@@ -274,6 +285,26 @@ impl ServiceProvider for DataServices {
 
     fn queue(&self) -> Option<&dyn QueueService> {
         Some(self)
+    }
+
+    fn email(&self) -> Option<&dyn EmailService> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl EmailService for DataServices {
+    async fn send(
+        &self,
+        app: AppId,
+        execution: ExecutionId,
+        email: &OutgoingEmail,
+    ) -> Result<String, ServiceError> {
+        timed(
+            "email::send",
+            crate::email::send(&self.store, &self.email, app, execution, email),
+        )
+        .await
     }
 }
 

@@ -29,7 +29,7 @@ use shared::{
 };
 
 /// The fixtures, version 1 first: the rows each released version added.
-const FIXTURES: [&str; 14] = [
+const FIXTURES: [&str; 15] = [
     include_str!("fixtures/upgrade/0001.sql"),
     include_str!("fixtures/upgrade/0002.sql"),
     include_str!("fixtures/upgrade/0003.sql"),
@@ -44,6 +44,7 @@ const FIXTURES: [&str; 14] = [
     include_str!("fixtures/upgrade/0012.sql"),
     include_str!("fixtures/upgrade/0013.sql"),
     include_str!("fixtures/upgrade/0014.sql"),
+    include_str!("fixtures/upgrade/0015.sql"),
 ];
 
 /// One trial per released version; the number is the version the
@@ -59,7 +60,7 @@ macro_rules! upgrades {
 }
 
 fn main() {
-    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+    let mut tests = upgrades![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
     tests.push(("a_database_from_a_newer_picloud_is_refused", |db| {
         Box::pin(async move { newer_database_is_refused(db).await })
     }));
@@ -182,7 +183,8 @@ async fn upgrade_from(version: usize, database: Option<String>) {
     composition(&store, version).await;
     app_users(&store, version).await;
     roles(&store, version).await;
-    queues(&store).await;
+    queues(&store, version).await;
+    email(&store).await;
     // Hello World counts as seeded on every upgraded install: from version
     // 7 on the fixture (or migration 0007) recorded it; before, migration
     // 0007 infers it from the bootstrap token.
@@ -296,21 +298,76 @@ async fn roles(store: &Store, version: usize) {
 }
 
 /// Migration 0015: no app has queues before it, and the tables take
-/// messages and triggers at once.
-async fn queues(store: &Store) {
-    for app in [SHOP, BLOG] {
-        assert!(store.queue_stats(id(app), 0).await.unwrap().is_empty());
+/// messages and triggers at once; from version 15 on, the shop's queue
+/// "restock" keeps its trigger, its waiting message and its dead letter.
+async fn queues(store: &Store, version: usize) {
+    assert!(store.queue_stats(id(BLOG), 0).await.unwrap().is_empty());
+    let before = store.queue_stats(id(SHOP), i64::MAX / 2).await.unwrap();
+    if version >= 15 {
+        assert_eq!(before.len(), 1, "{before:?}");
+        assert_eq!(
+            (before[0].name.as_str(), before[0].ready, before[0].dead),
+            ("restock", 1, 1)
+        );
+        assert_eq!(
+            before[0].trigger_id.as_deref(),
+            Some("9e000000-0000-4000-8000-000000000015")
+        );
+        let dead = store.dead_letters(id(SHOP), "restock", 10).await.unwrap();
+        assert_eq!(
+            dead[0].last_error.as_deref(),
+            Some("runtime_error: out of stock")
+        );
+    } else {
+        assert!(before.is_empty(), "{before:?}");
     }
     let sent = store
         .enqueue(id(SHOP), "after-upgrade", "{\"n\":1}", 0)
         .await
         .unwrap();
     let stats = store.queue_stats(id(SHOP), i64::MAX / 2).await.unwrap();
-    assert_eq!(
-        (stats[0].name.as_str(), stats[0].ready),
-        ("after-upgrade", 1)
-    );
+    let after = stats.iter().find(|q| q.name == "after-upgrade").unwrap();
+    assert_eq!(after.ready, 1);
     assert!(!sent.is_empty());
+}
+
+/// Migration 0016: an empty outbox that takes mail at once, and an email
+/// trigger next to the queue triggers.
+async fn email(store: &Store) {
+    assert!(
+        store
+            .list_emails(id(SHOP), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let queued = store
+        .queue_email(
+            id(SHOP),
+            None,
+            &manager_core::store::NewEmail {
+                from: "orders@shop.example".into(),
+                to: vec!["ada@example.org".into()],
+                cc: Vec::new(),
+                reply_to: None,
+                subject: "After the upgrade".into(),
+                text: Some("hi".into()),
+                html: None,
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    let listed = store
+        .list_emails(id(SHOP), Some("queued"), 10)
+        .await
+        .unwrap();
+    assert_eq!(listed[0].id, queued);
+    let queue = manager_core::store::email_queue("support").unwrap();
+    store
+        .create_queue_trigger(id(SHOP), PRODUCTS, &queue, true, None)
+        .await
+        .unwrap();
 }
 
 /// Every script's source so far is its version 1 (migration 0011), with

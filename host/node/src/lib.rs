@@ -39,6 +39,9 @@ pub struct Server {
     /// Where `GET /metrics` is served without authentication, when it is
     /// ([`Server::with_metrics_listener`]).
     pub metrics_addr: Option<SocketAddr>,
+    /// Where inbound mail is accepted over SMTP, when it is (the control
+    /// plane's `--smtp-listen`).
+    pub smtp_addr: Option<SocketAddr>,
     /// A token generated at first start, to be shown once.
     pub generated_token: Option<String>,
     shutdown: tokio::sync::oneshot::Sender<()>,
@@ -71,6 +74,7 @@ impl Server {
         Server {
             addr,
             metrics_addr: None,
+            smtp_addr: None,
             generated_token: None,
             shutdown,
             task,

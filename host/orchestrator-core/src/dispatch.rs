@@ -587,6 +587,7 @@ async fn run(o: &Orchestrator, mut target: Target, request: Request) -> Response
             let mut outcome = o
                 .executor
                 .execute(ExecutionRequest {
+                    execution_id,
                     app_id: target.app_id,
                     script_id: target.script_id,
                     route_id: target.route_id,
@@ -697,6 +698,7 @@ async fn intercept(
     let mut outcome = o
         .executor
         .execute(ExecutionRequest {
+            execution_id: id,
             app_id: target.app_id,
             script_id: step.script_id,
             route_id: target.route_id,

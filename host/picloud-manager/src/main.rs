@@ -83,6 +83,8 @@ struct Args {
     /// address; docs/operations.md).
     #[arg(long, env = "PICLOUD_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    mail: picloud_control::MailArgs,
 }
 
 #[tokio::main]
@@ -116,6 +118,8 @@ async fn main() -> anyhow::Result<()> {
             admin_hosts: args.admin_hosts,
             trusted_proxies: args.trusted_proxies,
             redact_headers: args.redact_headers.0,
+            email: args.mail.email()?,
+            smtp_in: args.mail.smtp_in(),
             ..ManagerConfig::default()
         },
         metrics_listen: args.metrics_listen,

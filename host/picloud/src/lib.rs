@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use executor_core::OutboundConfig;
 use executor_core::{ExecutorConfig, LocalExecutor};
-pub use picloud_control::{ControlConfig, ManagerConfig};
+pub use picloud_control::{ControlConfig, MailArgs, ManagerConfig};
 use picloud_control::{ControlPlane, ExecutorFactory};
 pub use picloud_node::HttpLimits;
 
@@ -63,6 +63,8 @@ pub struct Server {
     /// Where `GET /metrics` is served without authentication
     /// (`ControlConfig::metrics_listen`), when it is.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where inbound mail is accepted (`--smtp-listen`), when it is.
+    pub smtp_addr: Option<SocketAddr>,
     inner: picloud_node::Server,
 }
 
@@ -89,6 +91,7 @@ impl Server {
             addr: inner.addr,
             generated_token: inner.generated_token.clone(),
             metrics_addr: inner.metrics_addr,
+            smtp_addr: inner.smtp_addr,
             inner,
         })
     }

@@ -567,6 +567,8 @@ struct ServeArgs {
         global = true
     )]
     redact_headers: HeaderNames,
+    #[command(flatten)]
+    mail: picloud::MailArgs,
 }
 
 /// A comma-separated list of header names, lower-case.
@@ -842,6 +844,8 @@ async fn main() -> anyhow::Result<()> {
                         admin_hosts: args.admin_hosts.clone(),
                         trusted_proxies: args.trusted_proxies.clone(),
                         redact_headers: args.redact_headers.0.clone(),
+                        email: args.mail.email()?,
+                        smtp_in: args.mail.smtp_in(),
                         ..Default::default()
                     },
                     metrics_listen: args.metrics_listen,
@@ -880,6 +884,9 @@ async fn main() -> anyhow::Result<()> {
                 banner += &format!("  Hello World:  {}/hello\n", url.trim_end_matches('/'));
             }
             banner += &format!("  Dashboard:    http://{admin_host}:{port}/admin\n");
+            if let Some(smtp) = server.smtp_addr {
+                banner += &format!("  Inbound mail: smtp://{smtp}\n");
+            }
             // One write, and never fatal: a supervisor that reads the first
             // line and closes the pipe must not take the server down with
             // it (`println!` panics on a broken pipe).
@@ -1060,6 +1067,9 @@ async fn main() -> anyhow::Result<()> {
                     .map_or_else(|| "(off)".to_owned(), |a| a.to_string())
             );
             println!("redact_headers   = {}", args.redact_headers);
+            for (name, value) in args.mail.describe() {
+                println!("{name:<16} = {value}");
+            }
             println!("max_concurrent   = {}", args.max_concurrent);
             println!(
                 "max_concurrent_per_app = {}",

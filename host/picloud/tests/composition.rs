@@ -17,6 +17,7 @@ fn main() {
         invoke_is_bounded_in_depth_cycles_and_count,
         interceptors_guard_routes_in_order,
         a_manifest_deploys_modules_and_interceptors,
+        a_script_is_checked_without_being_saved,
     ])
 }
 
@@ -686,5 +687,71 @@ prefix = "/v1/"
     assert_eq!(problem["file"], "api.rhai", "{body}");
     assert_eq!(problem["line"], 2, "{body}");
     assert_eq!(problem["code"], "compile_error", "{body}");
+    s.stop().await;
+}
+
+/// `POST /scripts:check`: the upload's compile and import checks as
+/// diagnostics, nothing stored.
+async fn a_script_is_checked_without_being_saved(db: Db) {
+    let s = TestServer::start(&db).await;
+    s.app_on("shop", "shop.test").await;
+    let (status, body) = create(&s, "shop", "money", "fn format(c) { `${c / 100}` }").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let check = |body: Value| {
+        let s = &s;
+        async move {
+            s.admin(Method::POST, "/api/v1/admin/scripts:check", Some(body))
+                .await
+        }
+    };
+    let (status, ok) = check(json!({
+        "app_id": "shop", "name": "order",
+        "source": "import \"money\" as m;\nm::format(250)",
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    assert_eq!(
+        ok,
+        json!({"ok": true, "diagnostics": [], "imports": ["money"]})
+    );
+
+    let (status, bad) = check(json!({"app_id": "shop", "source": "let a = 1;\nlet x = ;\n"})).await;
+    assert_eq!(status, StatusCode::OK, "{bad}");
+    assert_eq!(bad["ok"], false);
+    let diagnostic = &bad["diagnostics"][0];
+    assert_eq!(diagnostic["severity"], "error");
+    assert_eq!(
+        (diagnostic["line"].as_u64(), diagnostic["column"].as_u64()),
+        (Some(2), Some(9))
+    );
+    assert!(!diagnostic["message"].as_str().unwrap().is_empty(), "{bad}");
+
+    // Imports are checked against the app's scripts, cycles included.
+    let (_, missing) = check(json!({"app_id": "shop", "source": "import \"nope\" as n;\n1"})).await;
+    assert_eq!(missing["ok"], false);
+    assert!(
+        missing["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope"),
+        "{missing}"
+    );
+    let (_, cycle) = check(json!({
+        "app_id": "shop", "name": "money", "source": "import \"money\" as m;\n1",
+    }))
+    .await;
+    assert_eq!(cycle["ok"], false, "{cycle}");
+    // Without an app, only the syntax: an import is not looked up.
+    let (_, alone) = check(json!({"source": "import \"nope\" as n;\n1"})).await;
+    assert_eq!(alone["ok"], true, "{alone}");
+
+    // Nothing was saved.
+    let (_, scripts) = s
+        .admin(Method::GET, "/api/v1/admin/scripts?app=shop", None)
+        .await;
+    assert_eq!(scripts["scripts"].as_array().unwrap().len(), 1, "{scripts}");
+    // Another app's scripts are not an import target, and an unknown app is 404.
+    let (status, _) = check(json!({"app_id": "nowhere", "source": "1"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     s.stop().await;
 }

@@ -20,6 +20,7 @@ fn main() {
         users_sessions_and_tokens,
         lists_page_with_a_cursor,
         run_panel_and_app_statistics,
+        the_run_panel_runs_on_one_of_the_apps_hosts,
         every_body_endpoint_refuses_bad_input_with_4xx,
         dashboard_is_served_at_admin,
     ])
@@ -44,7 +45,7 @@ async fn readme_walkthrough(db: Db) {
         .await
         .unwrap();
     assert_eq!(version["api"], "v1");
-    assert_eq!(version["wit"], "picloud:platform@0.2.2");
+    assert_eq!(version["wit"], "picloud:platform@0.2.3");
     assert!(version["schema"].as_i64().unwrap() >= 1);
     assert!(
         version["public_base_url"]
@@ -925,6 +926,18 @@ async fn two_apps_on_their_own_domains(db: Db) {
     assert_eq!(
         resp.headers()["location"],
         "/api/v1/admin/apps/gamma/domains"
+    );
+    // The app lists its earlier slug.
+    let (status, history) = s
+        .admin(Method::GET, "/api/v1/admin/apps/gamma/slugs", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let slugs = history["slugs"].as_array().unwrap();
+    assert_eq!(slugs.len(), 1, "{history}");
+    assert_eq!(slugs[0]["slug"], "alpha");
+    assert!(
+        slugs[0]["retired_at"].as_str().unwrap().ends_with('Z'),
+        "{history}"
     );
 
     // A claim that a host-scoped route depends on cannot be dropped from under it.
@@ -1819,5 +1832,62 @@ async fn every_body_endpoint_refuses_bad_input_with_4xx(db: Db) {
     assert!(checked >= 10 * bodies.len(), "only {checked} requests");
     let (status, _) = s.admin(Method::GET, "/api/v1/admin/apps", None).await;
     assert_eq!(status, StatusCode::OK);
+    s.stop().await;
+}
+
+/// The run panel's `host`: a tenant of a wildcard claim fills
+/// `request.host_params`, the URL and the `Host` header, and the record
+/// keeps the host; a host the app does not claim is refused.
+async fn the_run_panel_runs_on_one_of_the_apps_hosts(db: Db) {
+    let s = TestServer::start(&db).await;
+    s.app_on("shop", "{tenant}.shops.test").await;
+    let id = s
+        .script_in(
+            "shop",
+            "whoami",
+            "#{ tenant: request.host_params.tenant, url: request.url, host: request.headers.host }",
+        )
+        .await;
+    let run = format!("/api/v1/admin/scripts/{id}/run");
+    let (status, result) = s
+        .admin(
+            Method::POST,
+            &run,
+            Some(json!({"host": "ACME.shops.test", "path": "/me", "query": "a=1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    let body: Value = serde_json::from_str(result["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        json!({"tenant": "acme", "url": "http://acme.shops.test/me?a=1", "host": "acme.shops.test"})
+    );
+    let execution = result["execution_id"].as_str().unwrap();
+    let record = loop {
+        let (status, record) = s
+            .admin(
+                Method::GET,
+                &format!("/api/v1/admin/executions/{execution}"),
+                None,
+            )
+            .await;
+        if status == StatusCode::OK {
+            break record;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(record["host"], "acme.shops.test");
+    let (status, error) = s
+        .admin(Method::POST, &run, Some(json!({"host": "bank.example"})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(code(&error), "invalid_run");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not one of the app's domains ({tenant}.shops.test)"),
+        "{error}"
+    );
     s.stop().await;
 }

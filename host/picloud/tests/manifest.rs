@@ -20,6 +20,7 @@ fn main() {
         a_refused_deploy_changes_nothing,
         an_export_deploys_into_an_empty_server_and_exports_the_same_bytes,
         the_documented_example_app_deploys_and_serves,
+        queue_and_email_triggers_deploy_export_and_prune,
     ])
 }
 
@@ -581,6 +582,100 @@ async fn the_documented_example_app_deploys_and_serves(db: Db) {
     assert!(
         out.contains("+ create domain staging.shop.example.com"),
         "{out}"
+    );
+    s.stop().await;
+}
+
+async fn queue_and_email_triggers_deploy_export_and_prune(db: Db) {
+    let s = TestServer::start(&db).await;
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().to_str().unwrap();
+    write_folder(folder.path());
+    let with_triggers = format!(
+        "{MANIFEST}\n[[queue]]\nscript = \"nightly\"\nqueue = \"restock\"\nmax_attempts = 3\n\n\
+         [[email]]\nscript = \"hello\"\nemail = \"Support\"\n\n\
+         [[email]]\nscript = \"nightly\"\nemail = \"*\"\nenabled = false\n"
+    );
+    std::fs::write(folder.path().join("picloud.toml"), &with_triggers).unwrap();
+    let (ok, out, err) = cli(&s, &["deploy", dir]).await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("restock → nightly") && out.contains("support@ → hello"),
+        "{out}"
+    );
+    let (_, triggers) = s
+        .admin(Method::GET, "/api/v1/admin/apps/shop/triggers", None)
+        .await;
+    let items = triggers["items"].as_array().unwrap();
+    let mut kinds: Vec<(&str, &str)> = items
+        .iter()
+        .filter(|t| t["kind"] != "cron")
+        .map(|t| {
+            let name = t
+                .get("queue")
+                .or(t.get("email"))
+                .and_then(Value::as_str)
+                .unwrap();
+            (t["kind"].as_str().unwrap(), name)
+        })
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [("email", "*"), ("email", "support"), ("queue", "restock")],
+        "{triggers}"
+    );
+    let restock = items.iter().find(|t| t["queue"] == "restock").unwrap();
+    assert_eq!(restock["max_attempts"], 3);
+    let any = items.iter().find(|t| t["email"] == "*").unwrap();
+    assert_eq!(any["enabled"], false);
+
+    // The export carries them; deploying it again changes nothing.
+    let exported = export(&s, "shop").await;
+    let manifest = exported["manifest"].as_str().unwrap();
+    assert!(
+        manifest.contains("[[queue]]") && manifest.contains("[[email]]"),
+        "{manifest}"
+    );
+    let (ok, out, err) = cli(&s, &["deploy", dir, "--dry-run"]).await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        !out.contains("restock") || out.contains("no changes"),
+        "{out}"
+    );
+
+    // A changed trigger is updated, a removed one pruned.
+    let changed = with_triggers
+        .replace("max_attempts = 3", "max_attempts = 7")
+        .replace(
+            "[[email]]\nscript = \"nightly\"\nemail = \"*\"\nenabled = false\n",
+            "",
+        );
+    std::fs::write(folder.path().join("picloud.toml"), &changed).unwrap();
+    let (ok, out, err) = cli(&s, &["deploy", dir, "--prune"]).await;
+    assert!(ok, "{out}{err}");
+    let (_, triggers) = s
+        .admin(Method::GET, "/api/v1/admin/apps/shop/triggers", None)
+        .await;
+    let items = triggers["items"].as_array().unwrap();
+    assert!(items.iter().all(|t| t["email"] != "*"), "{triggers}");
+    let restock = items.iter().find(|t| t["queue"] == "restock").unwrap();
+    assert_eq!(restock["max_attempts"], 7);
+
+    // Bad entries are refused, each named, and nothing changes.
+    let broken = changed
+        .replace("email = \"Support\"", "email = \"not an address\"")
+        .replace("queue = \"restock\"", "queue = \"re stock\"");
+    std::fs::write(folder.path().join("picloud.toml"), &broken).unwrap();
+    let (ok, out, err) = cli(&s, &["deploy", dir]).await;
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("(email[0].email)") && err.contains("[invalid_trigger]"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(queue[0].queue)") && err.contains("[invalid_queue]"),
+        "{err}"
     );
     s.stop().await;
 }

@@ -369,6 +369,7 @@ fn body_for(method: &str, template: &str, n: usize) -> Option<Value> {
         ("POST", "/scripts") => {
             Some(json!({"app_id": "default", "name": format!("made-{n}"), "source": "1"}))
         }
+        ("POST", "/scripts:check") => Some(json!({"app_id": "default", "source": "1 +"})),
         ("POST", "/routes:check") => {
             Some(json!({"app_id": "default", "method": "GET", "path": "/checked"}))
         }

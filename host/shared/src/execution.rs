@@ -120,6 +120,9 @@ pub enum ExecutionKind {
 /// Serializable: in cluster mode it travels to a remote executor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionRequest {
+    /// The id its record will have, chosen by the caller: what a host
+    /// service keeps per execution (the mail it sent) is filed under it.
+    pub execution_id: ExecutionId,
     /// The app the script belongs to; host services resolve data through it.
     pub app_id: AppId,
     /// The script being run.
@@ -464,6 +467,8 @@ pub enum Trigger {
     Interceptor,
     /// A message of one of the app's queues (`queue::send`).
     Queue,
+    /// Inbound mail to one of the app's addresses (an email trigger).
+    Email,
 }
 
 impl Trigger {
@@ -477,6 +482,7 @@ impl Trigger {
             Trigger::Invoke => "invoke",
             Trigger::Interceptor => "interceptor",
             Trigger::Queue => "queue",
+            Trigger::Email => "email",
         }
     }
 }

@@ -53,10 +53,10 @@ pub use routing::{
     RoutingTables, ScriptEntry, module_closure,
 };
 pub use services::{
-    AppUser, DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EnvService, HttpAllowList,
-    Invocable, KvPage, KvService, MAX_FIND_LIMIT, MAX_LIST_LIMIT, OneTimeToken, QueueService,
-    ScriptsService, ServiceError, ServiceErrorKind, ServiceProvider, UserSession, UsersService,
-    require_service,
+    AppUser, DocFilter, DocOp, DocPage, DocQuery, DocsService, Document, EmailService, EnvService,
+    HttpAllowList, Invocable, KvPage, KvService, MAX_FIND_LIMIT, MAX_LIST_LIMIT, OneTimeToken,
+    OutgoingEmail, QueueService, ScriptsService, ServiceError, ServiceErrorKind, ServiceProvider,
+    UserSession, UsersService, require_service,
 };
 
 /// Whether `err`, or any error in its `source()` chain, is a `T`. Request

@@ -90,6 +90,12 @@ impl ServiceError {
         )
     }
 
+    /// A [`ServiceErrorKind::Unavailable`] error whose `message` says why
+    /// (something the operator has not set up), for the script to show.
+    pub fn unavailable_because(message: impl Into<String>) -> Self {
+        ServiceError::of(ServiceErrorKind::Unavailable, message)
+    }
+
     /// A [`ServiceErrorKind::Unavailable`] error for a service the
     /// [`ServiceProvider`] does not have, named by its Rhai module (`kv`).
     pub fn not_configured(service: &str) -> Self {
@@ -196,6 +202,45 @@ pub trait ServiceProvider: Send + Sync {
     fn queue(&self) -> Option<&dyn QueueService> {
         None
     }
+    /// Outgoing mail (`email::send`).
+    fn email(&self) -> Option<&dyn EmailService> {
+        None
+    }
+}
+
+/// A message a script asked `email::send` to deliver.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingEmail {
+    /// The sender; `None`: the server's default sender.
+    pub from: Option<String>,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Copy recipients.
+    pub cc: Vec<String>,
+    /// Where replies go.
+    pub reply_to: Option<String>,
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: Option<String>,
+    /// The HTML body.
+    pub html: Option<String>,
+}
+
+/// Outgoing mail: `email::send` checks a message and stores it in an
+/// outbox; the manager delivers it after the script has returned
+/// (docs/scripting.md, "Email").
+#[async_trait]
+pub trait EmailService: Send + Sync {
+    /// Checks `email` (addresses, a sender at one of the app's domains, the
+    /// app's hourly quota) and queues it for delivery, filed under the
+    /// execution that sent it; the message id.
+    async fn send(
+        &self,
+        app: AppId,
+        execution: crate::ExecutionId,
+        email: &OutgoingEmail,
+    ) -> Result<String, ServiceError>;
 }
 
 /// Per-app queues: `queue::send` stores a message that the queue's trigger

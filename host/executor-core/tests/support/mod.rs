@@ -41,6 +41,7 @@ pub(crate) fn run(
     limits: Limits,
 ) -> ExecutionOutcome {
     testkit::block_on(executor.execute(ExecutionRequest {
+        execution_id: shared::ExecutionId::new(),
         app_id: AppId::new(),
         script_id: ScriptId::new(),
         route_id: None,

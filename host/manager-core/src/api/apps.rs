@@ -4,7 +4,7 @@ use crate::ErrorCode;
 use axum::Json;
 use axum::extract::{Extension, OriginalUri, Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +23,7 @@ pub(super) fn router() -> OpenApiRouter<Manager> {
         .routes(routes!(list_routes))
         .routes(routes!(remove_domain))
         .routes(routes!(check_slug))
+        .routes(routes!(slug_history))
 }
 
 /// Description of the `{app}` path parameter.
@@ -504,6 +505,32 @@ async fn check_slug(
     ApiJson(body): ApiJson<SlugCheck>,
 ) -> Result<Json<SlugVerdict>> {
     Ok(Json(m.store.check_slug(&app, &body.slug).await?))
+}
+
+/// The app's earlier slugs, newest first.
+#[derive(Serialize, ToSchema)]
+struct SlugHistory {
+    /// Each slug the app had, with when it was renamed away from it.
+    slugs: Vec<crate::store::RetiredSlug>,
+}
+
+/// The slugs the app had before, newest first: each still leads to the
+/// app (`308` for path-style URLs, a `Warning` for `?app=`) until another
+/// app takes it.
+#[utoipa::path(get, path = "/apps/{app}/slugs", tag = "apps",
+    params(("app" = String, Path, description = APP_PARAM)),
+    responses(
+        (status = 200, description = "The earlier slugs", body = SlugHistory),
+        (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NOT_FOUND, body = super::openapi::ErrorBody),
+    ))]
+async fn slug_history(
+    State(m): State<Manager>,
+    AppPath(app): AppPath,
+) -> Result<Json<SlugHistory>> {
+    Ok(Json(SlugHistory {
+        slugs: m.store.slug_history(app.id).await?,
+    }))
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).

@@ -1,6 +1,9 @@
 //! `/apps/{app}/triggers`: each runs one of the app's scripts, on a
 //! schedule (`cron`, the scheduler is in `crate::cron_runner`) or for each
-//! message of a queue (`queue`, the consumer is in `crate::queue_runner`).
+//! message of a queue (`queue`, the consumer is in `crate::queue_runner`),
+//! or for each inbound mail to one of the app's addresses (`email`: an
+//! internal queue `email:<local part>` the SMTP listener fills, consumed the
+//! same way).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -36,13 +39,57 @@ enum Trigger {
     Cron(CronTrigger),
     /// Runs its script for each message of a queue.
     Queue(QueueTrigger),
+    /// Runs its script for each inbound mail to one of the app's addresses.
+    Email(EmailTrigger),
+}
+
+/// An email trigger: inbound mail to `email@<a domain the app claims>`
+/// runs its script (`request.email`).
+#[derive(Serialize, ToSchema)]
+struct EmailTrigger {
+    /// UUID.
+    id: String,
+    /// The script it runs for each message.
+    #[schema(value_type = String)]
+    script_id: shared::ScriptId,
+    /// That script's name.
+    script_name: String,
+    /// The local part it receives (`support` for `support@…`), or `*` for
+    /// every address at the app's domains that has no trigger of its own.
+    email: String,
+    /// Whether it runs (mail to a paused trigger waits).
+    enabled: bool,
+    /// Runs a message gets before it becomes a dead letter.
+    max_attempts: i64,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339.
+    updated_at: String,
+}
+
+/// A stored queue trigger as the API shows it: an email trigger when it
+/// consumes an inbound-mail queue.
+fn of_queue(trigger: QueueTrigger) -> Trigger {
+    match trigger.queue.strip_prefix(crate::store::EMAIL_QUEUE_PREFIX) {
+        Some(local) => Trigger::Email(EmailTrigger {
+            email: local.to_owned(),
+            id: trigger.id,
+            script_id: trigger.script_id,
+            script_name: trigger.script_name,
+            enabled: trigger.enabled,
+            max_attempts: trigger.max_attempts,
+            created_at: trigger.created_at,
+            updated_at: trigger.updated_at,
+        }),
+        None => Trigger::Queue(trigger),
+    }
 }
 
 /// All of an app's triggers.
 #[derive(Serialize, ToSchema)]
 struct TriggerList {
-    /// Cron triggers oldest first, then queue triggers oldest first (no
-    /// paging: an app has at most 100 of each).
+    /// Cron triggers oldest first, then queue and email triggers oldest
+    /// first (no paging: an app has at most 100 of each).
     items: Vec<Trigger>,
 }
 
@@ -54,7 +101,7 @@ async fn find(m: &Manager, app: shared::AppId, id: &str) -> Result<Trigger> {
             .store
             .queue_trigger(app, id)
             .await?
-            .map(Trigger::Queue)
+            .map(of_queue)
             .ok_or_else(|| Error::not_found("trigger", id)),
         Err(err) => Err(err.into()),
     }
@@ -80,10 +127,7 @@ async fn list(State(m): State<Manager>, AppPath(app): AppPath) -> Result<Json<Tr
     let cron = m.store.list_triggers(app.id).await?.into_iter();
     let queue = m.store.list_queue_triggers(app.id).await?.into_iter();
     Ok(Json(TriggerList {
-        items: cron
-            .map(Trigger::Cron)
-            .chain(queue.map(Trigger::Queue))
-            .collect(),
+        items: cron.map(Trigger::Cron).chain(queue.map(of_queue)).collect(),
     }))
 }
 
@@ -103,24 +147,30 @@ struct CreateTrigger {
     /// whose messages run the script; one trigger per queue.
     #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     queue: Option<String>,
-    /// A queue trigger: runs a message gets before it becomes a dead letter
-    /// (1-100, default 5).
+    /// An email trigger: the local part of the app's address it receives
+    /// (`support` for mail to `support@` any domain the app claims), or `*`
+    /// for every address that has no trigger of its own.
+    #[schema(max_length = 64)]
+    email: Option<String>,
+    /// A queue or email trigger: runs a message gets before it becomes a
+    /// dead letter (1-100, default 5).
     max_attempts: Option<i64>,
     /// Whether it fires (default `true`).
     enabled: Option<bool>,
 }
 
-/// Run one of the app's scripts on a schedule (`schedule`), or for each
-/// message of a queue (`queue`). A cron trigger's first run is at the
+/// Run one of the app's scripts on a schedule (`schedule`), for each
+/// message of a queue (`queue`), or for each inbound mail to one of the
+/// app's addresses (`email`). A cron trigger's first run is at the
 /// schedule's first time after now, never at once.
 #[utoipa::path(post, path = "/apps/{app}/triggers", tag = "triggers", request_body = CreateTrigger,
     params(("app" = String, Path, description = APP_PARAM)),
     responses(
         (status = 201, description = "Created", body = Trigger),
         (status = 308, description = super::openapi::MOVED, body = super::openapi::ErrorBody),
-        (status = 400, description = "`invalid_trigger` (neither or both of `schedule` and `queue`), `invalid_schedule`, `invalid_timezone`, `invalid_queue` or `invalid_script` (the app has no such script), naming the problem", body = ErrorBody),
+        (status = 400, description = "`invalid_trigger` (not exactly one of `schedule`, `queue` and `email`, or a bad `email`), `invalid_schedule`, `invalid_timezone`, `invalid_queue` or `invalid_script` (the app has no such script), naming the problem", body = ErrorBody),
         (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
-        (status = 409, description = "`quota_exceeded`: the app has 100 triggers of the kind already; `trigger_exists`: the queue has a trigger", body = ErrorBody),
+        (status = 409, description = "`quota_exceeded`: the app has 100 triggers of the kind already; `trigger_exists`: the queue or address has a trigger", body = ErrorBody),
     ))]
 async fn create(
     State(m): State<Manager>,
@@ -128,8 +178,8 @@ async fn create(
     ApiJson(body): ApiJson<CreateTrigger>,
 ) -> Result<(StatusCode, Json<Trigger>)> {
     let enabled = body.enabled.unwrap_or(true);
-    let trigger = match (body.schedule, body.queue) {
-        (Some(schedule), None) => {
+    let trigger = match (body.schedule, body.queue, body.email) {
+        (Some(schedule), None, None) => {
             if body.max_attempts.is_some() {
                 return Err(not_for("cron", "max_attempts"));
             }
@@ -147,22 +197,35 @@ async fn create(
                     .await?,
             )
         }
-        (None, Some(queue)) => {
+        (None, Some(queue), None) => {
             if body.timezone.is_some() {
                 return Err(not_for("queue", "timezone"));
             }
+            crate::store::validate_queue_name(&queue)?;
             let trigger = m
                 .store
                 .create_queue_trigger(app.id, &body.script, &queue, enabled, body.max_attempts)
                 .await?;
             // Messages may be waiting for it already.
             crate::queue_runner::wake();
-            Trigger::Queue(trigger)
+            of_queue(trigger)
+        }
+        (None, None, Some(email)) => {
+            if body.timezone.is_some() {
+                return Err(not_for("email", "timezone"));
+            }
+            let queue = crate::store::email_queue(&email)?;
+            let trigger = m
+                .store
+                .create_queue_trigger(app.id, &body.script, &queue, enabled, body.max_attempts)
+                .await?;
+            crate::queue_runner::wake();
+            of_queue(trigger)
         }
         _ => {
             return Err(Error::bad_request(
                 ErrorCode::InvalidTrigger,
-                "a trigger has either a `schedule` (cron) or a `queue`: give exactly one",
+                "a trigger has a `schedule` (cron), a `queue` or an `email` address: give exactly one",
             ));
         }
     };
@@ -240,7 +303,7 @@ async fn update(
                     .await?,
             )
         }
-        Trigger::Queue(_) => {
+        Trigger::Queue(_) | Trigger::Email(_) => {
             if let Some(field) = [
                 ("schedule", body.schedule.is_some()),
                 ("timezone", body.timezone.is_some()),
@@ -263,7 +326,7 @@ async fn update(
                 )
                 .await?;
             crate::queue_runner::wake();
-            Trigger::Queue(trigger)
+            of_queue(trigger)
         }
     };
     Ok(Json(trigger))
@@ -311,14 +374,26 @@ async fn run(
     AppPath(app): AppPath,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<TriggerRun>> {
-    if let Trigger::Queue(trigger) = find(&m, app.id, &id).await? {
-        return Err(Error::bad_request(
-            ErrorCode::InvalidTrigger,
-            format!(
-                "trigger {} runs for the messages of queue '{}': send one with queue::send",
-                trigger.id, trigger.queue
-            ),
-        ));
+    match find(&m, app.id, &id).await? {
+        Trigger::Queue(trigger) => {
+            return Err(Error::bad_request(
+                ErrorCode::InvalidTrigger,
+                format!(
+                    "trigger {} runs for the messages of queue '{}': send one with queue::send",
+                    trigger.id, trigger.queue
+                ),
+            ));
+        }
+        Trigger::Email(trigger) => {
+            return Err(Error::bad_request(
+                ErrorCode::InvalidTrigger,
+                format!(
+                    "trigger {} runs for inbound mail to {}@ the app's domains: send it a mail",
+                    trigger.id, trigger.email
+                ),
+            ));
+        }
+        Trigger::Cron(_) => {}
     }
     Ok(Json(m.run_trigger_now(app.id, &id).await?))
 }

@@ -268,13 +268,14 @@ fn status_param(status: Option<&str>) -> Result<Option<StatusFilter>> {
 /// `trigger=`: one of the triggers.
 fn trigger_param(trigger: Option<String>) -> Result<Option<String>> {
     match trigger.as_deref() {
-        None | Some("http" | "direct" | "test" | "cron" | "invoke" | "interceptor" | "queue") => {
-            Ok(trigger)
-        }
+        None
+        | Some(
+            "http" | "direct" | "test" | "cron" | "invoke" | "interceptor" | "queue" | "email",
+        ) => Ok(trigger),
         Some(other) => Err(Error::bad_request(
             ErrorCode::InvalidTrigger,
             format!(
-                "trigger '{other}' is unknown: use http, direct, test, cron, invoke, interceptor or queue"
+                "trigger '{other}' is unknown: use http, direct, test, cron, invoke, interceptor, queue or email"
             ),
         )),
     }
@@ -347,7 +348,7 @@ struct AppListQuery {
     #[param(pattern = "^(ok|error|[1-5]xx|[1-5][0-9][0-9])$")]
     status: Option<String>,
     /// `http`, `direct`, `test`, `cron`, `invoke`, `interceptor` or `queue`.
-    #[param(pattern = "^(http|direct|test|cron|invoke|interceptor|queue)$")]
+    #[param(pattern = "^(http|direct|test|cron|invoke|interceptor|queue|email)$")]
     trigger: Option<String>,
     /// The `Host` the request came in on (any port; case-insensitive).
     host: Option<String>,
@@ -445,7 +446,7 @@ struct StreamQuery {
     #[param(pattern = "^(ok|error|[1-5]xx|[1-5][0-9][0-9])$")]
     status: Option<String>,
     /// `http`, `direct`, `test`, `cron`, `invoke`, `interceptor` or `queue`.
-    #[param(pattern = "^(http|direct|test|cron|invoke|interceptor|queue)$")]
+    #[param(pattern = "^(http|direct|test|cron|invoke|interceptor|queue|email)$")]
     trigger: Option<String>,
     /// The `Host` the request came in on (any port; case-insensitive).
     host: Option<String>,

@@ -6,6 +6,7 @@ mod apps;
 mod auth;
 mod cron;
 mod docs;
+mod email;
 mod executions;
 mod http_allow;
 mod interceptors;
@@ -112,6 +113,7 @@ fn parts() -> Parts {
         .merge(app_users::router())
         .merge(roles::router())
         .merge(queues::router())
+        .merge(email::router())
         .split_for_parts();
     let (public, public_doc) = auth::public_router().split_for_parts();
     let (tls, tls_doc) = tls::router().split_for_parts();

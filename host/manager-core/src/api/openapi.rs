@@ -258,6 +258,7 @@ pub struct CreatedToken {
         (name = "triggers", description = "Cron triggers: each app's scripts run on schedules"),
         (name = "interceptors", description = "Interceptors: each app's scripts that run before its route scripts"),
         (name = "queues", description = "Each app's queues (queue::send) and their dead letters"),
+        (name = "email", description = "The mail each app sent with email::send, and its delivery"),
         (name = "roles", description = "Who may do what on each app: owner, developer or viewer"),
         (name = "app-users", description = "Each app's end-user accounts, which its scripts manage with users::"),
         (name = "tls", description = "On-demand TLS: which domains the front proxy (Caddy) may obtain certificates for. Outside the admin API (server `/api/v1`) and unauthenticated"),

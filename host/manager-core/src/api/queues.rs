@@ -16,7 +16,7 @@ use super::ApiQuery;
 use super::apps::AppPath;
 use super::openapi::ErrorBody;
 use crate::db::now_ms;
-use crate::store::validate_queue_name;
+use crate::store::validate_consumer_queue;
 use crate::{Manager, Result};
 
 pub(super) fn router() -> OpenApiRouter<Manager> {
@@ -69,7 +69,7 @@ async fn list_dead(
     Path((_, queue)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<DeadQuery>,
 ) -> Result<Json<Value>> {
-    validate_queue_name(&queue)?;
+    validate_consumer_queue(&queue)?;
     let limit = super::page_limit(Some(q.limit.unwrap_or(100)))?;
     let dead = m.store.dead_letters(app.id, &queue, limit).await?;
     Ok(Json(json!({ "dead_letters": dead })))
@@ -89,7 +89,7 @@ async fn retry_all(
     AppPath(app): AppPath,
     Path((_, queue)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    validate_queue_name(&queue)?;
+    validate_consumer_queue(&queue)?;
     let retried = m.store.retry_dead_letters(app.id, &queue, None).await?;
     crate::queue_runner::wake();
     Ok(Json(json!({ "retried": retried })))
@@ -108,7 +108,7 @@ async fn discard_all(
     AppPath(app): AppPath,
     Path((_, queue)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    validate_queue_name(&queue)?;
+    validate_consumer_queue(&queue)?;
     let discarded = m.store.discard_dead_letters(app.id, &queue, None).await?;
     Ok(Json(json!({ "discarded": discarded })))
 }

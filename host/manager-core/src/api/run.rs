@@ -50,6 +50,11 @@ pub(crate) struct RunRequest {
     /// Request body as text.
     #[serde(default)]
     body: String,
+    /// The host the request comes in on: one of the app's domains, e.g. a
+    /// tenant of a wildcard claim (`acme.shop.example.com` fills
+    /// `request.host_params`). Default: the public base URL's host.
+    #[schema(max_length = 253)]
+    host: Option<String>,
 }
 
 /// What the script answered, with its costs and log.
@@ -97,7 +102,32 @@ async fn run(
 ) -> Result<Json<RunResult>> {
     let script = m.store.script(super::path_id("script", &id)?).await?;
     let app = m.store.app_by_id(script.app_id).await?;
+    let host = match body.host.as_deref() {
+        Some(host) => Some(claimed_host(&app, host)?),
+        None => None,
+    };
     let mut request = script_request(body, &m.config.public_base_url)?;
+    let mut recorded_host = String::new();
+    if let Some((host, params)) = host {
+        // As the orchestrator would have seen it: the Host header, the URL
+        // on that host, and the claim's `{name}` labels.
+        let scheme = m
+            .config
+            .public_base_url
+            .split("://")
+            .next()
+            .unwrap_or("http");
+        let query = request
+            .url
+            .split_once('?')
+            .map(|(_, q)| format!("?{q}"))
+            .unwrap_or_default();
+        request.url = format!("{scheme}://{host}{}{query}", request.path);
+        request.headers.retain(|(name, _)| name != "host");
+        request.headers.push(("host".into(), host.clone()));
+        request.host_params = params;
+        recorded_host = host;
+    }
     // The test run is part of the admin call: it carries that call's id.
     request.id = admin_headers
         .get(shared::REQUEST_ID_HEADER)
@@ -113,9 +143,11 @@ async fn run(
     let modules = m.store.modules_of(app_id, script_id).await?;
     let used = modules.iter().map(shared::ModuleSource::usage).collect();
     let started_at = std::time::SystemTime::now();
+    let execution_id = ExecutionId::new();
     let mut outcome = m
         .executor
         .execute(ExecutionRequest {
+            execution_id,
             app_id,
             script_id,
             route_id: None,
@@ -129,7 +161,6 @@ async fn run(
         })
         .await;
     shared::metrics::metrics().observe_execution(&app.slug, Trigger::Test, &outcome);
-    let execution_id = ExecutionId::new();
     let mut result = RunResult {
         execution_id: execution_id.to_string(),
         status: 200,
@@ -186,7 +217,7 @@ async fn run(
         trigger: Trigger::Test,
         method,
         path,
-        host: String::new(),
+        host: recorded_host,
         request_id,
         request_headers,
         status: result.status,
@@ -203,6 +234,38 @@ async fn run(
         interceptors: Vec::new(),
     });
     Ok(Json(result))
+}
+
+/// `host`, normalized, when one of `app`'s claims matches it, with the
+/// claim's `{name}` labels (the most specific claim, as for HTTP); 400
+/// `invalid_run` naming the app's domains otherwise.
+fn claimed_host(app: &crate::store::App, host: &str) -> Result<(String, Vec<(String, String)>)> {
+    let invalid = |message: String| Error::bad_request(ErrorCode::InvalidRun, message);
+    let host =
+        shared::domain::normalize_host(host).map_err(|e| invalid(format!("host '{host}': {e}")))?;
+    let best = app
+        .domains
+        .iter()
+        .filter_map(|d| {
+            let pattern = shared::domain::DomainPattern::parse(&d.pattern).ok()?;
+            let params = pattern.matches(&host)?;
+            Some((pattern, params))
+        })
+        .min_by(|a, b| a.0.specificity_cmp(&b.0));
+    match best {
+        Some((_, params)) => Ok((host, params)),
+        None => {
+            let claims: Vec<&str> = app.domains.iter().map(|d| d.pattern.as_str()).collect();
+            Err(invalid(format!(
+                "host '{host}' is not one of the app's domains ({})",
+                if claims.is_empty() {
+                    "it claims none".to_owned()
+                } else {
+                    claims.join(", ")
+                }
+            )))
+        }
+    }
 }
 
 /// Checks the simulated request the way the HTTP server would have parsed a

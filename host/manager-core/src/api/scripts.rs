@@ -4,7 +4,7 @@ use crate::ErrorCode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -21,6 +21,7 @@ use crate::{Error, Manager, Result};
 pub(super) fn router() -> OpenApiRouter<Manager> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
+        .routes(routes!(check))
         .routes(routes!(show, update, replace, remove))
         .routes(routes!(list_routes, create_route))
         .routes(routes!(remove_route))
@@ -86,6 +87,97 @@ struct CreateScript {
     description: String,
     /// Recorded with version 1 (at most 1,000 bytes).
     message: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CheckScript {
+    /// Rhai source (at most 256 KiB).
+    source: String,
+    /// App id or slug: its scripts are what `import` may name. Without it,
+    /// only the syntax is checked.
+    app_id: Option<String>,
+    /// The script's name, when it is (or will be) one of the app's: an
+    /// import that leads back to it is a cycle.
+    name: Option<String>,
+}
+
+/// One problem `scripts:check` found.
+#[derive(Serialize, ToSchema)]
+struct Diagnostic {
+    /// Always `error` for now.
+    severity: &'static str,
+    /// What is wrong, as the upload would say it.
+    message: String,
+    /// Line, from 1, when known.
+    line: Option<u32>,
+    /// Column, from 1, when known.
+    column: Option<u32>,
+}
+
+/// What `scripts:check` found.
+#[derive(Serialize, ToSchema)]
+struct CheckResult {
+    /// Whether the source would be accepted as it is.
+    ok: bool,
+    /// The problems, empty when `ok`.
+    diagnostics: Vec<Diagnostic>,
+    /// The scripts it imports, when it compiles.
+    imports: Vec<String>,
+}
+
+/// Check a script without saving it: the same compile (in a fresh sandbox)
+/// and import checks as an upload, with the problems as diagnostics (200
+/// either way), for an editor to show while the user types.
+#[utoipa::path(post, path = "/scripts:check", tag = "scripts", request_body = CheckScript,
+    responses(
+        (status = 200, description = "Checked: `ok` and the diagnostics", body = CheckResult),
+        (status = 400, description = "`source_too_large` or `invalid_json`", body = super::openapi::ErrorBody),
+        (status = 404, description = super::openapi::NO_SUCH_APP, body = super::openapi::ErrorBody),
+        (status = 503, description = "`executor_unavailable`: the sandbox could not check the script", body = super::openapi::ErrorBody),
+    ))]
+async fn check(
+    State(m): State<Manager>,
+    Extension(access): Extension<Access>,
+    ApiJson(body): ApiJson<CheckScript>,
+) -> Result<Json<CheckResult>> {
+    crate::store::validate_source(&body.source)?;
+    let app = match &body.app_id {
+        Some(app_id) => Some(
+            super::apps::app_for(&m, &access, app_id, Role::Viewer)
+                .await?
+                .0,
+        ),
+        None => None,
+    };
+    let checked = match &app {
+        Some(app) => {
+            m.compile_in_app(app.id, body.name.as_deref().unwrap_or(""), &body.source)
+                .await
+        }
+        None => m
+            .compile(&body.source)
+            .await
+            .map(|imports| imports.into_iter().map(|i| i.name).collect()),
+    };
+    Ok(Json(match checked {
+        Ok(imports) => CheckResult {
+            ok: true,
+            diagnostics: Vec::new(),
+            imports,
+        },
+        Err(Error::Compile(failure)) => CheckResult {
+            ok: false,
+            diagnostics: vec![Diagnostic {
+                severity: "error",
+                line: failure.position.map(|p| p.line),
+                column: failure.position.map(|p| p.column),
+                message: failure.message,
+            }],
+            imports: Vec::new(),
+        },
+        Err(other) => return Err(other),
+    }))
 }
 
 /// Create a script (compiled first).

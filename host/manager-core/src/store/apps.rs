@@ -12,6 +12,15 @@ use crate::error::ErrorCode;
 use crate::store::error::OnConflict;
 use crate::store::{Result, StoreError};
 
+/// A slug an app had before a rename.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RetiredSlug {
+    /// The earlier slug.
+    pub slug: String,
+    /// RFC 3339: when the app was renamed away from it.
+    pub retired_at: String,
+}
+
 /// An app as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct App {
@@ -233,6 +242,24 @@ impl Store {
         };
         let domains = self.list_domains(id, &Page::all()).await?;
         app_from_row(&row, domains).map(Some)
+    }
+
+    /// The slugs `app_id` had before, newest first.
+    pub async fn slug_history(&self, app_id: AppId) -> Result<Vec<RetiredSlug>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT slug, retired_at FROM app_slug_history WHERE app_id = $1 \
+             ORDER BY retired_at DESC, slug",
+        )
+        .bind(app_id.to_string())
+        .fetch_all(&self.db.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(slug, retired)| RetiredSlug {
+                slug,
+                retired_at: rfc3339(retired),
+            })
+            .collect())
     }
 
     /// Resolves an id or slug (current or historical).

@@ -99,6 +99,9 @@ pub struct Execution {
     /// Every execution below this one (children, their children, …),
     /// oldest first, each with its `parent_id`: the tree of a request.
     pub descendants: Vec<ExecutionSummary>,
+    /// The mail it sent with `email::send`, in sending order: recipients,
+    /// subject, outcome and the relay's reply; never the body.
+    pub emails: Vec<super::EmailSend>,
 }
 
 impl Execution {
@@ -138,6 +141,7 @@ impl Execution {
             modules: r.modules.clone(),
             interceptors: r.interceptors.clone(),
             descendants: Vec::new(),
+            emails: Vec::new(),
         }
     }
 }
@@ -627,6 +631,7 @@ impl Store {
                         modules: Vec::new(),
                         interceptors: Vec::new(),
                         descendants: Vec::new(),
+                        emails: Vec::new(),
                     })
                 }
             })
@@ -765,6 +770,7 @@ impl Store {
             .ok_or_else(|| StoreError::not_found("execution", id))?;
         let mut execution = detail(&row)?;
         execution.descendants = self.descendants(id).await?;
+        execution.emails = self.emails_of_execution(id).await?;
         Ok(execution)
     }
 
@@ -816,6 +822,7 @@ fn detail(row: &AnyRow) -> Result<Execution> {
         interceptors: serde_json::from_str(&row.try_get::<String, _>("interceptors")?)
             .unwrap_or_default(),
         descendants: Vec::new(),
+        emails: Vec::new(),
     })
 }
 

@@ -219,6 +219,45 @@ impl Store {
                 Op::DeleteCron { id } => {
                     delete_in_app(&mut tx, "cron_triggers", "id", &app, id).await?
                 }
+                Op::CreateQueueTrigger {
+                    script,
+                    queue,
+                    max_attempts,
+                    enabled,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO queue_triggers (id, app_id, script_id, queue, enabled, max_attempts, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                    )
+                    .bind(Uuid::now_v7().to_string())
+                    .bind(&app)
+                    .bind(script_id(&scripts, script)?.to_string())
+                    .bind(queue)
+                    .bind(i64::from(*enabled))
+                    .bind(max_attempts)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Op::UpdateQueueTrigger {
+                    id,
+                    script,
+                    max_attempts,
+                    enabled,
+                } => {
+                    sqlx::query("UPDATE queue_triggers SET script_id = $1, max_attempts = $2, enabled = $3, updated_at = $4 WHERE id = $5 AND app_id = $6")
+                        .bind(script_id(&scripts, script)?.to_string())
+                        .bind(max_attempts)
+                        .bind(i64::from(*enabled))
+                        .bind(now)
+                        .bind(id)
+                        .bind(&app)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Op::DeleteQueueTrigger { id } => {
+                    delete_in_app(&mut tx, "queue_triggers", "id", &app, id).await?
+                }
                 Op::CreateInterceptor {
                     script,
                     prefix,

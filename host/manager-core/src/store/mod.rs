@@ -6,6 +6,7 @@ mod app_users;
 mod apps;
 mod cron;
 mod docs;
+mod email;
 pub(crate) mod error;
 mod executions;
 mod http_allow;
@@ -31,12 +32,13 @@ use shared::{AppRouting, Limits, RouteSpec, RoutingSnapshot, RoutingSource, Scri
 pub(crate) use app_users::TokenPurpose;
 pub use app_users::{MAX_SESSIONS_PER_USER, MAX_USERS_PAGE, UserAccount};
 pub(crate) use apps::validate_slug;
-pub use apps::{App, AppRef, Domain, SlugVerdict};
+pub use apps::{App, AppRef, Domain, RetiredSlug, SlugVerdict};
 pub use cron::{CronTrigger, DueTrigger, MAX_TRIGGERS_PER_APP, NewTrigger, TriggerChanges};
 pub use docs::{
     Collection, DocRecord, DocsQuota, DocsUsage, MAX_FIELD_BYTES, MAX_FIND_LIMIT, StoredDoc,
     StoredDocPage, parse_where, validate_collection,
 };
+pub use email::{DueEmail, EmailOutcome, EmailSend, NewEmail};
 pub use error::{Result, StoreError};
 pub use executions::{
     Execution, ExecutionFailure, ExecutionFilter, ExecutionStats, ExecutionSummary, StatusFilter,
@@ -48,9 +50,10 @@ pub use interceptors::{
 pub use kv::{KvEntry, KvEntryPage, KvQuota, KvUsage, MAX_LIST_LIMIT};
 pub use logins::MAX_LOGIN_KEYS;
 pub use queues::{
-    DEFAULT_MAX_ATTEMPTS, DeadLetter, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_MESSAGES_PER_APP,
-    MAX_PAYLOAD_BYTES, MAX_QUEUE_TRIGGERS_PER_APP, QueueStats, QueueTrigger, QueueTriggerChanges,
-    ReadyMessage, backoff_ms, validate_queue_name,
+    DEFAULT_MAX_ATTEMPTS, DeadLetter, EMAIL_QUEUE_PREFIX, MAX_ATTEMPTS, MAX_DELAY_MS,
+    MAX_INBOUND_PAYLOAD_BYTES, MAX_MESSAGES_PER_APP, MAX_PAYLOAD_BYTES, MAX_QUEUE_TRIGGERS_PER_APP,
+    Mailbox, QueueStats, QueueTrigger, QueueTriggerChanges, ReadyMessage, backoff_ms, email_queue,
+    validate_consumer_queue, validate_queue_name,
 };
 pub use roles::{Grant, Role, UserPowers};
 pub(crate) use routes::conflict_message;

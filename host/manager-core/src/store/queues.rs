@@ -52,6 +52,65 @@ pub fn validate_queue_name(name: &str) -> Result<()> {
     }
 }
 
+/// The internal queues inbound mail goes to: `email:support` for mail to
+/// `support@` the app's domains, `email:*` for any other address of the
+/// app. A user's queue name cannot hold `:`, so the two never meet.
+pub const EMAIL_QUEUE_PREFIX: &str = "email:";
+
+/// Largest inbound message as its run's JSON (attachments in base64).
+pub const MAX_INBOUND_PAYLOAD_BYTES: usize = 48 << 20;
+
+/// The internal queue of an email trigger for `local` (a local part, or
+/// `*`), lower-cased: 400 `invalid_trigger` naming the rule.
+pub fn email_queue(local: &str) -> Result<String> {
+    let local = local.trim().to_ascii_lowercase();
+    let valid = local == "*"
+        || (!local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'+-/=?^_`{|}~.".contains(&b)));
+    if valid {
+        Ok(format!("{EMAIL_QUEUE_PREFIX}{local}"))
+    } else {
+        Err(StoreError::bad_request(
+            ErrorCode::InvalidTrigger,
+            format!(
+                "email '{local}' must be the part of an address before the @ (e.g. support, \
+                 1-64 letters, digits and . _ + - …) or * for every address"
+            ),
+        ))
+    }
+}
+
+/// Checks the name of a queue a trigger can consume: a script's queue, or
+/// an email trigger's `email:<local part>`.
+pub fn validate_consumer_queue(queue: &str) -> Result<()> {
+    match queue.strip_prefix(EMAIL_QUEUE_PREFIX) {
+        Some(local) => email_queue(local).map(drop),
+        None => validate_queue_name(queue),
+    }
+}
+
+/// Where inbound mail to an address goes, or why it is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mailbox {
+    /// The app's email trigger's queue.
+    Queue {
+        /// The app.
+        app_id: AppId,
+        /// `email:<local>` or `email:*`.
+        queue: String,
+    },
+    /// No app claims the domain: PiCloud is not its mail server.
+    UnknownDomain,
+    /// The app claims the domain but has no email trigger for the address.
+    NoTrigger,
+}
+
 /// How long a failed message waits before its next run: 1 s after the
 /// first attempt, doubling, at most 15 minutes.
 pub fn backoff_ms(attempts: i64) -> i64 {
@@ -232,6 +291,103 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Where mail to `local@domain` goes: the app whose claim matches
+    /// `domain` most specifically (as for HTTP), and its email trigger for
+    /// `local`, else its `*` trigger. A paused trigger still receives: the
+    /// mail waits for it to resume.
+    pub async fn mailbox(&self, domain: &str, local: &str) -> Result<Mailbox> {
+        let claims: Vec<(String, String)> =
+            sqlx::query_as("SELECT app_id, pattern FROM app_domains")
+                .fetch_all(&self.db.pool)
+                .await?;
+        let best = claims
+            .iter()
+            .filter_map(|(app, pattern)| {
+                let pattern = shared::domain::DomainPattern::parse(pattern).ok()?;
+                pattern.matches(domain)?;
+                Some((app, pattern))
+            })
+            .min_by(|a, b| a.1.specificity_cmp(&b.1));
+        let Some((app, _)) = best else {
+            return Ok(Mailbox::UnknownDomain);
+        };
+        let exact = format!("{EMAIL_QUEUE_PREFIX}{}", local.to_ascii_lowercase());
+        let any = format!("{EMAIL_QUEUE_PREFIX}*");
+        let queues: Vec<String> = sqlx::query_scalar(
+            "SELECT queue FROM queue_triggers WHERE app_id = $1 AND (queue = $2 OR queue = $3)",
+        )
+        .bind(app)
+        .bind(&exact)
+        .bind(&any)
+        .fetch_all(&self.db.pool)
+        .await?;
+        let queue = if queues.contains(&exact) {
+            exact
+        } else if queues.contains(&any) {
+            any
+        } else {
+            return Ok(Mailbox::NoTrigger);
+        };
+        Ok(Mailbox::Queue {
+            app_id: app
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("app id {app}")))?,
+            queue,
+        })
+    }
+
+    /// Stores one inbound mail for each recipient's trigger (app, queue,
+    /// the message as JSON), all or none; the message ids. Past an app's
+    /// message quota it is refused (`quota_exceeded`), and the SMTP client
+    /// is told to try again later.
+    pub async fn enqueue_inbound(
+        &self,
+        messages: &[(AppId, String, String)],
+    ) -> Result<Vec<String>> {
+        if let Some((_, _, payload)) = messages
+            .iter()
+            .find(|m| m.2.len() > MAX_INBOUND_PAYLOAD_BYTES)
+        {
+            return Err(StoreError::bad_request(
+                ErrorCode::InvalidValue,
+                format!(
+                    "the message is {} bytes as JSON, over {MAX_INBOUND_PAYLOAD_BYTES}",
+                    payload.len()
+                ),
+            ));
+        }
+        let mut tx = self.db.begin_write().await?;
+        let now = now_ms();
+        let mut ids = Vec::with_capacity(messages.len());
+        for (app_id, queue, payload) in messages {
+            let held: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM queue_messages WHERE app_id = $1")
+                    .bind(app_id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if held >= MAX_MESSAGES_PER_APP {
+                return Err(StoreError::QuotaExceeded(format!(
+                    "the app holds {held} queued messages, the most it may ({MAX_MESSAGES_PER_APP})"
+                )));
+            }
+            let id = Uuid::now_v7().to_string();
+            sqlx::query(
+                "INSERT INTO queue_messages (id, app_id, queue, payload, attempts, available_at, created_at) \
+                 VALUES ($1, $2, $3, $4, 0, $5, $5)",
+            )
+            .bind(&id)
+            .bind(app_id.to_string())
+            .bind(queue)
+            .bind(payload)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 
     /// Up to `limit` messages ready at `now` whose queue has an enabled
@@ -495,7 +651,7 @@ impl Store {
         enabled: bool,
         max_attempts: Option<i64>,
     ) -> Result<QueueTrigger> {
-        validate_queue_name(queue)?;
+        validate_consumer_queue(queue)?;
         let max_attempts = max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
         check_attempts(max_attempts)?;
         let mut tx = self.db.begin_write().await?;
@@ -517,12 +673,15 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some(other) = taken {
-            return Err(StoreError::conflict(
-                ErrorCode::TriggerExists,
-                format!(
+            let message = match queue.strip_prefix(EMAIL_QUEUE_PREFIX) {
+                Some(local) => format!(
+                    "mail to {local}@ the app's domains goes to trigger {other} already: one script receives each address"
+                ),
+                None => format!(
                     "queue '{queue}' is consumed by trigger {other} already: one script runs each queue's messages"
                 ),
-            ));
+            };
+            return Err(StoreError::conflict(ErrorCode::TriggerExists, message));
         }
         let id = Uuid::now_v7().to_string();
         let now = now_ms();

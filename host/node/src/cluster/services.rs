@@ -18,9 +18,10 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::{
-    AllowPattern, AppId, AppUser, DocPage, DocQuery, DocsService, Document, EnvService,
-    HttpAllowList, Invocable, KvPage, KvService, OneTimeToken, QueueService, ScriptsService,
-    ServiceError, ServiceProvider, UserSession, UsersService, require_service,
+    AllowPattern, AppId, AppUser, DocPage, DocQuery, DocsService, Document, EmailService,
+    EnvService, ExecutionId, HttpAllowList, Invocable, KvPage, KvService, OneTimeToken,
+    OutgoingEmail, QueueService, ScriptsService, ServiceError, ServiceProvider, UserSession,
+    UsersService, require_service,
 };
 
 use super::Peer;
@@ -127,6 +128,15 @@ impl<'a> Arg<'a, DocQuery> for &'a DocQuery {
         self.clone()
     }
     fn from_wire(wire: &'a DocQuery) -> Self {
+        wire
+    }
+}
+
+impl<'a> Arg<'a, OutgoingEmail> for &'a OutgoingEmail {
+    fn to_wire(self) -> OutgoingEmail {
+        self.clone()
+    }
+    fn from_wire(wire: &'a OutgoingEmail) -> Self {
         wire
     }
 }
@@ -274,6 +284,12 @@ service_calls! {
             queue: &str => String,
             payload: &str => String,
             delay_ms: Duration => u64,
+        ) -> String;
+    }
+    email: EmailService {
+        EmailSend => send(
+            execution: ExecutionId => ExecutionId,
+            email: &OutgoingEmail => OutgoingEmail,
         ) -> String;
     }
     users: UsersService {
@@ -478,6 +494,23 @@ mod tests {
                     delay_ms: 1500,
                 },
                 json!({"call": "queue_send", "queue": "jobs", "payload": "{}", "delay_ms": 1500}),
+            ),
+            (
+                ServiceCall::EmailSend {
+                    execution: ExecutionId(uuid::Uuid::from_u128(9)),
+                    email: OutgoingEmail {
+                        from: None,
+                        to: vec!["a@b.io".into()],
+                        cc: Vec::new(),
+                        reply_to: Some("r@b.io".into()),
+                        subject: "Hi".into(),
+                        text: Some("Hello".into()),
+                        html: None,
+                    },
+                },
+                json!({"call": "email_send", "execution": "00000000-0000-0000-0000-000000000009",
+                    "email": {"from": null, "to": ["a@b.io"], "cc": [], "reply_to": "r@b.io",
+                        "subject": "Hi", "text": "Hello", "html": null}}),
             ),
             (
                 ServiceCall::UsersLogin {

@@ -28,6 +28,7 @@ const EMPTY_COMPONENT_WAT: &str = r#"
 
 pub(crate) fn request(source: &str) -> ExecutionRequest {
     ExecutionRequest {
+        execution_id: shared::ExecutionId::new(),
         app_id: AppId::new(),
         script_id: ScriptId::new(),
         route_id: None,

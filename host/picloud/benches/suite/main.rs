@@ -1,5 +1,5 @@
 //! PiCloud's benchmark suite: `make bench` (`cargo bench -p picloud --bench
-//! suite`). Ten benchmarks, each a ratio measured in the same run against a
+//! suite`). Eleven benchmarks, each a ratio measured in the same run against a
 //! baseline (absolute figures alongside), printed as one table at the end;
 //! docs/performance.md keeps the latest table and how to read it. Targets are
 //! printed as met or MISSED, never asserted: these machines are shared and
@@ -15,9 +15,11 @@
 //! child processes on loopback, and load them with `loadgen`. Benchmark 9
 //! (`peers`) also runs `wasmtime serve` and workerd, which it installs under
 //! the target directory on first use (PyPI, npm and the wasm32-wasip2 target).
-//! Benchmark 10 (`queues`) drains a queue through a no-op consumer.
+//! Benchmark 10 (`queues`) drains a queue through a no-op consumer;
+//! benchmark 11 (`check`) times `POST /scripts:check` as an editor calls it.
 
 mod baseline;
+mod check;
 mod common;
 mod cpu;
 mod dispatch;
@@ -66,7 +68,15 @@ fn main() {
         kv::run(&opts, &mut table);
     }
 
-    let servers = ["http", "memory", "startup", "neighbour", "peers", "queues"];
+    let servers = [
+        "http",
+        "memory",
+        "startup",
+        "neighbour",
+        "peers",
+        "queues",
+        "check",
+    ];
     if servers.iter().any(|s| opts.selected(s)) {
         // The process benchmarks assume a warm compiled-guest cache; the
         // first run after a guest change fills it here.
@@ -95,6 +105,9 @@ fn main() {
         }
         if opts.selected("queues") {
             queues::run(&opts, &rt, &mut table);
+        }
+        if opts.selected("check") {
+            check::run(&opts, &rt, &mut table);
         }
     }
 
