@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR ?= never
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 export PICLOUD_BIN ?= $(TARGET_DIR)/release/picloud
 
-.PHONY: openapi setup setup-test dashboard-deps dashboard build run test lint e2e screenshots image-test arm64-test bench api-fuzz fuzz load soak
+.PHONY: openapi setup setup-test dashboard-deps dashboard build run test lint e2e screenshots image-test arm64-test arm64-image-test bench api-fuzz fuzz load soak
 
 setup:
 	scripts/setup.sh
@@ -42,12 +42,14 @@ run: build
 # so the wasm guest runs at production speed and shares the build with `run`;
 # it includes the Caddy and cluster tests), the dashboard's end-to-end tests
 # in Chromium against the built binary, the Docker image built and run with
-# buildah, and the ARM64 build smoke-tested under qemu.
+# buildah, the ARM64 build smoke-tested under qemu, and the linux/arm64 image
+# built around that binary and run under qemu.
 test: setup-test lint build
 	$(CARGO) test --workspace --release
 	cd dashboard && $(NPM) run test:e2e
 	scripts/test-docker.sh
 	scripts/test-arm64.sh
+	PICLOUD_IMAGE_ARCH=arm64 scripts/test-docker.sh
 
 # Only the image test: docker/Dockerfile built with buildah around the
 # release binary, then run (docs/deploy.md).
@@ -57,6 +59,11 @@ image-test: build
 # Only the ARM64 smoke test: cross-compile, then run under qemu-aarch64.
 arm64-test: setup-test dashboard
 	scripts/test-arm64.sh
+
+# The ARM64 smoke test, then the linux/arm64 image built around its binary
+# and run under qemu (docs/deploy.md, "ARM boards").
+arm64-image-test: arm64-test
+	PICLOUD_IMAGE_ARCH=arm64 scripts/test-docker.sh
 
 # The dashboard's copy of the admin API's OpenAPI document, from which
 # `npm run check` generates its types; a test fails while the copy is stale.

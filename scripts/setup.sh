@@ -6,7 +6,8 @@
 #                           Chromium for the dashboard's browser tests, Caddy,
 #                           Prometheus and promtool for the metrics tests,
 #                           buildah and debootstrap for the image test, the
-#                           ARM64 cross toolchain and qemu for the ARM64 smoke test)
+#                           ARM64 cross toolchain and qemu for the ARM64 smoke
+#                           test and the arm64 image test)
 # Idempotent, and quick when everything is present.
 set -euo pipefail
 
@@ -48,6 +49,11 @@ if [ "${1:-}" = test ]; then
   command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
   [ -e /usr/aarch64-linux-gnu/lib/libc.so.6 ] || missing+=(libc6-dev-arm64-cross)
   command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+  # The arm64 image test (PICLOUD_IMAGE_ARCH=arm64 scripts/test-docker.sh)
+  # runs the image's own programs through binfmt_misc, which needs the
+  # statically linked emulator: it is opened once and works inside the
+  # image's root, where the host's libraries are not.
+  command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
   # The inbound-mail tests send real mail with Python's smtplib.
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   # Both scripts drive the server with curl and find its processes with ps.

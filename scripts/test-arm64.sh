@@ -15,8 +15,12 @@
 #     backend, under emulation): `picloud serve` on a free loopback port;
 #     /healthz; the seeded Hello World at /hello; a `loop { }` script
 #     deployed through the admin API and stopped with `500 fuel_exhausted`,
-#     which the execution log records; SIGTERM and a clean exit. Prints how
-#     long the start took and which instance allocator the server chose.
+#     which the execution log records; the data plane: a script's kv write
+#     read back, a document inserted, fetched and found by a query, and a
+#     `* * * * *` cron trigger fired by the scheduler itself (its script's
+#     counter in kv, its execution recorded as `cron`); SIGTERM and a clean
+#     exit. Prints how long the start took and which instance allocator the
+#     server chose.
 #  4. Again under `qemu-aarch64 -R 512G`, which gives the program the 512 GiB
 #     address space of a 39-bit ARM64 kernel (Raspberry Pi OS), with
 #     --max-concurrent 128: the pool of 128 slots (about 4 GiB of address
@@ -202,6 +206,28 @@ response=$(http GET /healthz) || fail "GET /healthz: no answer"
 expect /healthz 200 "$response"
 say "/healthz: ${response%$'\n'*}"
 
+# A cron trigger for every minute, made first so that the wait for the
+# scheduler to fire it overlaps the other checks.
+deploy_script() { # NAME SOURCE [ROUTE_PATH]: the script's id
+  local response id
+  response=$(http POST /api/v1/admin/scripts "{\"app_id\": \"default\", \"name\": \"$1\", \"source\": \"$2\"}") ||
+    fail "uploading $1: no answer"
+  expect "uploading $1" 201 "$response"
+  id=$(json_field id "${response%$'\n'*}")
+  if [ -n "${3:-}" ]; then
+    response=$(http POST "/api/v1/admin/scripts/$id/routes" "{\"method\": \"GET\", \"path\": \"$3\"}") ||
+      fail "routing $3: no answer"
+    expect "routing $3" 201 "$response"
+  fi
+  echo "$id"
+}
+tick=$(deploy_script tick 'kv::incr(\"ticks\")')
+response=$(http POST /api/v1/admin/apps/default/triggers '{"script": "tick", "schedule": "* * * * *"}') ||
+  fail "creating the cron trigger: no answer"
+expect "creating the cron trigger" 201 "$response"
+cron_made=$SECONDS
+say "cron trigger '* * * * *' for tick, next run at $(json_field next_run_at "${response%$'\n'*}")"
+
 response=$(http POST /api/v1/admin/scripts '{"app_id": "default", "name": "spin", "source": "loop { }"}') ||
   fail "uploading the loop: no answer"
 expect "uploading the loop" 201 "$response"
@@ -210,6 +236,31 @@ response=$(http POST "/api/v1/admin/scripts/$spin/routes" '{"method": "GET", "pa
   fail "routing /spin: no answer"
 expect "routing /spin" 201 "$response"
 hello_and_fuel
+
+# The data plane on aarch64: kv and documents from a script, through the
+# server's services, and read back through the admin API too.
+deploy_script data 'kv::set(\"board\", #{ name: \"pi5\", cores: 4 }); let id = docs::insert(\"boards\", #{ name: \"pi5\", cores: 4 }); let found = docs::find(\"boards\", #{ where: #{ cores: #{ gte: 4 } } }); #{ kv: kv::get(\"board\").cores, doc: docs::get(\"boards\", id).name, found: found.docs.len(), id: id }' /data >/dev/null
+response=$(http GET /data) || fail "GET /data: no answer"
+expect /data 200 "$response"
+grep -q '"doc":"pi5","found":1' <<<"$response" && grep -q '"kv":4' <<<"$response" ||
+  fail "/data answered: ${response%$'\n'*}"
+doc=$(json_field id "${response%$'\n'*}")
+response=$(http GET /api/v1/admin/apps/default/kv/board) || fail "reading the key: no answer"
+expect "reading the key" 200 "$response"
+grep -q '"value":{"cores":4,"name":"pi5"}' <<<"$response" || fail "the key reads: ${response%$'\n'*}"
+response=$(http GET "/api/v1/admin/apps/default/collections/boards/documents/$doc") || fail "reading the document: no answer"
+expect "reading the document" 200 "$response"
+say "data plane: a script's kv write and document $doc read back by the script and through the admin API"
+
+# The scheduler fires the trigger at the next whole minute.
+deadline=$((cron_made + 150))
+until response=$(http GET /api/v1/admin/apps/default/kv/ticks) && [ "${response##*$'\n'}" = 200 ]; do
+  [ $SECONDS -lt $deadline ] || fail "the cron trigger did not fire within 150 s of its creation"
+  sleep 1
+done
+response=$(http GET "/api/v1/admin/executions?script=$tick&limit=1") || fail "reading tick's executions: no answer"
+grep -q '"trigger":"cron"' <<<"$response" || fail "tick's execution is not recorded as cron: ${response%$'\n'*}"
+say "cron: the scheduler fired tick $((SECONDS - cron_made)) s after the trigger was made"
 
 stop_server || fail "the server did not stop cleanly on SIGTERM"
 say "stopped cleanly"

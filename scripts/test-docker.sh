@@ -12,6 +12,15 @@
 #   - the image's HEALTHCHECK command passes while the server runs and fails,
 #     with a reason, once it has stopped; SIGTERM stops the server gracefully.
 #
+# PICLOUD_IMAGE_ARCH=arm64 does all of this for the linux/arm64 image a
+# Raspberry Pi pulls, on an x86-64 machine: the aarch64 binary that
+# scripts/test-arm64.sh cross-compiled goes into an arm64 Debian root (made
+# by debootstrap, its second stage under emulation), and every program of the
+# image (the server, `id`, `stat`, the HEALTHCHECK) runs under qemu-user
+# through binfmt_misc, exactly as the image's own ENTRYPOINT, user and volume
+# say. The test then also checks that the image and its binary are arm64 and
+# that the programs in it see an aarch64 machine.
+#
 # There is no Docker engine on the CI machines, so buildah builds
 # (`--isolation chroot --storage-driver vfs`) and runs (`buildah run`, host
 # network) the image. The base image is a Debian root made with debootstrap
@@ -20,47 +29,74 @@
 # binaries instead of its Rust builder stage.
 #
 # Environment:
+#   PICLOUD_IMAGE_ARCH  amd64 or arm64 (default: this machine's architecture)
 #   PICLOUD_BIN         the server binary (default: $CARGO_TARGET_DIR/release/picloud,
-#                       else target/release/picloud); server binaries beside
-#                       it (picloud-manager, …) go into the image too
+#                       else target/release/picloud; for another architecture
+#                       $CARGO_TARGET_DIR/<its triple>/release/picloud); server
+#                       binaries beside it (picloud-manager, …) go in too
 #   PICLOUD_CI_CACHE    cache directory (default /var/tmp/picloud-ci)
 #   PICLOUD_DEBIAN_MIRROR  Debian mirror for the base (default http://deb.debian.org/debian)
 #   PICLOUD_IMAGE_TEST_TIMEOUT  seconds to wait for the server to start (default 180)
 #
 # Needs root (buildah's chroot isolation and debootstrap do), buildah and
-# debootstrap: `scripts/setup.sh test` installs them.
+# debootstrap, and for another architecture qemu-user-static and a kernel
+# with binfmt_misc (the test mounts it and registers the emulator with the
+# F flag when they are not yet): `scripts/setup.sh test` installs them.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DOCKERFILE=$ROOT/docker/Dockerfile
-BIN=${PICLOUD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/picloud}
+
+# This machine's architecture as image platforms name it.
+go_arch() {
+  case "$(uname -m)" in
+    x86_64) echo amd64 ;;
+    aarch64) echo arm64 ;;
+    *) uname -m ;;
+  esac
+}
+HOST_ARCH=$(go_arch)
+ARCH=${PICLOUD_IMAGE_ARCH:-$HOST_ARCH}
+case $ARCH in
+  amd64) TRIPLE=x86_64-unknown-linux-gnu MACHINE=x86_64 ;;
+  arm64) TRIPLE=aarch64-unknown-linux-gnu MACHINE=aarch64 ;;
+  *) echo "test-docker: PICLOUD_IMAGE_ARCH must be amd64 or arm64, not '$ARCH'" >&2; exit 2 ;;
+esac
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+if [ "$ARCH" = "$HOST_ARCH" ]; then
+  BIN=${PICLOUD_BIN:-$TARGET_DIR/release/picloud}
+else
+  BIN=${PICLOUD_BIN:-$TARGET_DIR/$TRIPLE/release/picloud}
+fi
 # The server binaries the Dockerfile's build stage makes; the ones found
 # beside $BIN are packaged the same way.
 SERVER_BINARIES=(picloud picloud-manager picloud-orchestrator picloud-executor)
 CACHE=${PICLOUD_CI_CACHE:-/var/tmp/picloud-ci}/docker
 MIRROR=${PICLOUD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-START_TIMEOUT=${PICLOUD_IMAGE_TEST_TIMEOUT:-180}
+START_TIMEOUT=${PICLOUD_IMAGE_TEST_TIMEOUT:-}
 
 # The base image: Debian's minimal root plus CA certificates, as in
 # debian:bookworm-slim. A change to this recipe changes the label, which
 # makes the cached image stale and rebuilt.
 SUITE=bookworm
 BASE_PACKAGES=ca-certificates
-BASE_IMAGE=localhost/picloud-base:$SUITE
-BASE_RECIPE="debootstrap --variant=minbase --include=$BASE_PACKAGES $SUITE"
-BASE_TARBALL=$CACHE/$SUITE-minbase.tar
+BASE_IMAGE=localhost/picloud-base:$SUITE-$ARCH
+BASE_RECIPE="debootstrap --arch=$ARCH --variant=minbase --include=$BASE_PACKAGES $SUITE"
+BASE_TARBALL=$CACHE/$SUITE-$ARCH-minbase.tar
 
 # The uid:gid the Dockerfile gives the image's user.
 IMAGE_USER=10001:10001
 
 STARTED=$SECONDS
-TEST_IMAGE=localhost/picloud-image-test:$$
+# The admin API's token for this run (the kv write that must survive a restart).
+ADMIN_TOKEN="image-test-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+TEST_IMAGE=localhost/picloud-image-test:$ARCH-$$
 WORK=""          # temporary directory: build context, volume, logs
 SERVER_PID=""    # the `buildah run` that runs the server
 
-say() { echo "test-docker: $*"; }
+say() { echo "test-docker ($ARCH): $*"; }
 fail() {
-  echo "test-docker: FAIL: $*" >&2
+  echo "test-docker ($ARCH): FAIL: $*" >&2
   exit 1
 }
 
@@ -82,7 +118,19 @@ preflight() {
     fail "missing ${missing[*]}: install them with \`scripts/setup.sh test\` (as root) or \`apt-get install ${missing[*]}\`"
   fi
   [ "$(id -u)" = 0 ] || fail "run as root: buildah's chroot isolation and debootstrap need it"
-  [ -x "$BIN" ] || fail "no server binary at $BIN: run \`make build\` first (or set PICLOUD_BIN)"
+  if [ "$ARCH" = "$HOST_ARCH" ]; then
+    [ -x "$BIN" ] || fail "no server binary at $BIN: run \`make build\` first (or set PICLOUD_BIN)"
+  else
+    [ -x "$BIN" ] || fail "no $ARCH server binary at $BIN: run \`make arm64-test\` first, which cross-compiles it (or set PICLOUD_BIN)"
+    command -v qemu-$MACHINE-static >/dev/null 2>&1 ||
+      fail "missing qemu-$MACHINE-static: install qemu-user-static (\`scripts/setup.sh test\` does)"
+  fi
+  local machine
+  machine=$(od -An -tx1 -j18 -N2 "$BIN" | tr -d ' \n')
+  case "$ARCH:$machine" in
+    amd64:3e00 | arm64:b700) ;;
+    *) fail "$BIN is not a $MACHINE binary (ELF e_machine bytes $machine)" ;;
+  esac
   mkdir -p "$CACHE"
   # Our own signature policy: local images only, and a host without
   # /etc/containers/policy.json (or with a strict one) does not break the test.
@@ -104,9 +152,38 @@ cleanup() {
   bh rmi --prune >/dev/null 2>&1
   [ -n "$WORK" ] && rm -rf "$WORK"
   if [ $status -ne 0 ]; then
-    echo "test-docker: failed after $((SECONDS - STARTED)) s" >&2
+    echo "test-docker ($ARCH): failed after $((SECONDS - STARTED)) s" >&2
   fi
   exit $status
+}
+
+# --- emulation -----------------------------------------------------------------
+
+# For an image of another architecture: the kernel must hand that
+# architecture's ELF files to qemu-user. Registered from Debian's own
+# binfmt.d line, whose F flag opens the static emulator now, so it also runs
+# inside the image's root (a chroot without the host's files). Changes the
+# machine's binfmt_misc table, as installing qemu-user-static on a systemd
+# machine does at boot.
+ensure_emulation() {
+  [ "$ARCH" != "$HOST_ARCH" ] || return 0
+  local binfmt=/proc/sys/fs/binfmt_misc entry conf=/usr/lib/binfmt.d/qemu-$MACHINE.conf
+  entry=$binfmt/qemu-$MACHINE
+  if [ ! -e "$binfmt/register" ]; then
+    mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null ||
+      fail "cannot mount binfmt_misc at $binfmt: this kernel or container cannot run other architectures' programs"
+  fi
+  # An entry without F (qemu-user-binfmt's) points at a dynamically linked
+  # emulator that cannot start inside the image: replace it.
+  if [ -e "$entry" ] && ! grep -q '^flags: .*F' "$entry"; then
+    echo -1 >"$entry"
+  fi
+  if [ ! -e "$entry" ]; then
+    [ -f "$conf" ] || fail "no $conf: install qemu-user-static"
+    cat "$conf" >"$binfmt/register" || fail "registering $conf with binfmt_misc failed"
+  fi
+  grep -q '^enabled' "$entry" || fail "the binfmt_misc entry $entry is disabled"
+  say "emulation: $(sed -n 's/^interpreter //p' "$entry") ($(sed -n 's/^flags: //p' "$entry")) runs $MACHINE programs"
 }
 
 # --- the base image ------------------------------------------------------------
@@ -118,12 +195,14 @@ ensure_base_tarball() {
     tar -tf "$BASE_TARBALL" >/dev/null 2>&1; then
     return
   fi
-  say "making the $SUITE base with debootstrap from $MIRROR (first run only; a few minutes)"
+  say "making the $SUITE $ARCH base with debootstrap from $MIRROR (first run only; a few minutes, more under emulation)"
   # In the cache, not under /tmp: debootstrap needs a file system that
   # allows device nodes and executables, which /tmp may not.
   local root=$CACHE/rootfs.partial started=$SECONDS
   rm -rf "$root"
-  debootstrap --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$root" "$MIRROR" \
+  # For another architecture debootstrap's second stage (the packages'
+  # maintainer scripts) runs under qemu, through binfmt_misc.
+  debootstrap --arch="$ARCH" --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$root" "$MIRROR" \
     >"$WORK/debootstrap.log" 2>&1 || {
     tail -n 30 "$WORK/debootstrap.log" >&2
     fail "debootstrap failed (log above): is $MIRROR reachable?"
@@ -160,18 +239,9 @@ ensure_base_image() {
     ctr=$(bh from --signature-policy "$CACHE/policy.json" scratch)
   }
   bh add "$ctr" "$BASE_TARBALL" / >/dev/null
-  bh config --os linux --arch "$(go_arch)" --cmd /bin/bash \
+  bh config --os linux --arch "$ARCH" --cmd /bin/bash \
     --label "picloud.base-recipe=$BASE_RECIPE" "$ctr"
   bh commit --quiet --rm --format docker --signature-policy "$CACHE/policy.json" "$ctr" "$BASE_IMAGE" >/dev/null
-}
-
-# This machine's architecture as image platforms name it.
-go_arch() {
-  case "$(uname -m)" in
-    x86_64) echo amd64 ;;
-    aarch64) echo arm64 ;;
-    *) uname -m ;;
-  esac
 }
 
 # --- the image -----------------------------------------------------------------
@@ -193,9 +263,9 @@ build_image() {
   # BuildKit sets it, buildah 1.28 does not (only the skipped build stage
   # reads it, but buildah warns).
   bh build --isolation chroot --format docker --pull=never \
-    --signature-policy "$CACHE/policy.json" \
+    --signature-policy "$CACHE/policy.json" --arch "$ARCH" \
     --build-arg RUNTIME_BASE="$BASE_IMAGE" --build-arg BINARIES=prebuilt \
-    --build-arg TARGETARCH="$(go_arch)" \
+    --build-arg TARGETARCH="$ARCH" \
     --target runtime --tag "$TEST_IMAGE" \
     --file "$DOCKERFILE" "$context" >"$WORK/build.log" 2>&1 || {
     tail -n 40 "$WORK/build.log" >&2
@@ -209,7 +279,11 @@ build_image() {
 # are three quarters of the size, and every copy into the vfs store costs.
 # As it is where strip cannot read it (another architecture's binary).
 add_binary() {
-  strip --strip-debug -o "$2" "$1" 2>/dev/null || cp "$1" "$2"
+  local strip=strip
+  if [ "$ARCH" != "$HOST_ARCH" ] && command -v "$MACHINE-linux-gnu-strip" >/dev/null 2>&1; then
+    strip=$MACHINE-linux-gnu-strip
+  fi
+  "$strip" --strip-debug -o "$2" "$1" 2>/dev/null || cp "$1" "$2"
 }
 
 # One field of the image's configuration, as a Go template over it.
@@ -233,10 +307,37 @@ check_image_config() {
   say "image config: USER $user, VOLUME ${volumes% }, EXPOSE ${ports% }, HEALTHCHECK ${healthcheck% }"
 }
 
+# The image as the file docs/deploy.md tells an owner without a registry to
+# make (`buildah push … docker-archive:…`) and load with `docker load`:
+# checked as `docker load` reads it, a manifest.json naming the tag and a
+# config of the image's architecture.
+export_archive() {
+  local archive=$WORK/picloud-$ARCH.tar
+  bh push --quiet --signature-policy "$CACHE/policy.json" "$TEST_IMAGE" \
+    "docker-archive:$archive:picloud:$ARCH" >/dev/null || fail "buildah push to a docker-archive failed"
+  python3 - "$archive" "$ARCH" <<'PY' || fail "the docker-archive is not what docker load reads (above)"
+import json, sys, tarfile
+path, arch = sys.argv[1], sys.argv[2]
+with tarfile.open(path) as tar:
+    manifest = json.load(tar.extractfile("manifest.json"))
+    assert len(manifest) == 1, manifest
+    entry = manifest[0]
+    # buildah writes the name in full; docker load tags it picloud:<arch>.
+    assert f"docker.io/library/picloud:{arch}" in entry["RepoTags"], entry["RepoTags"]
+    config = json.load(tar.extractfile(entry["Config"]))
+    assert config["architecture"] == arch, config["architecture"]
+    assert config["config"]["Healthcheck"]["Test"][0] == "CMD", config["config"].get("Healthcheck")
+    for layer in entry["Layers"]:
+        tar.getmember(layer)
+PY
+  say "docker-archive for docker load: $(du -m "$archive" | cut -f1) MiB, tag picloud:$ARCH"
+  rm -f "$archive"
+}
+
 # A working container of the test image (cleanup removes it).
 new_container() {
   local ctr
-  ctr=$(bh from --pull=never --signature-policy "$CACHE/policy.json" "$TEST_IMAGE")
+  ctr=$(bh from --pull=never --arch "$ARCH" --signature-policy "$CACHE/policy.json" "$TEST_IMAGE")
   echo "$ctr"
 }
 
@@ -262,6 +363,7 @@ start_server() {
   # Without the lock's descriptor: a server that outlived this script must
   # not keep the next run waiting.
   "${BUILDAH[@]}" run --isolation chroot --volume "$volume:/data" --env PICLOUD_LISTEN=127.0.0.1:0 \
+    --env PICLOUD_ADMIN_TOKEN="$ADMIN_TOKEN" \
     "$ctr" -- "${command[@]}" >"$WORK/server.out" 2>"$WORK/server.err" 9>&- &
   SERVER_PID=$!
   # The first start compiles the guest (Cranelift, several seconds on two
@@ -342,6 +444,17 @@ expect_get() {
   cat "$WORK/body"
 }
 
+# An admin API call from the host: METHOD PATH [JSON]; prints the body,
+# fails unless the status is WANT (the first argument).
+admin() {
+  local want=$1 method=$2 path=$3 status
+  status=$(curl -sS --max-time 30 -o "$WORK/body" -w '%{http_code}' -X "$method" \
+    -H "Authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/json' \
+    ${4:+--data "$4"} "$BASE_URL/api/v1/admin$path") || fail "$method $path: no answer"
+  [ "$status" = "$want" ] || fail "$method $path answered $status, want $want: $(head -c 300 "$WORK/body")"
+  cat "$WORK/body"
+}
+
 # --- the compose files ---------------------------------------------------------
 
 # docker/compose*.yml cannot run here (no engine), so they are checked as far
@@ -390,6 +503,11 @@ PY
 
 main() {
   preflight
+  if [ -z "$START_TIMEOUT" ]; then
+    # The first start compiles the guest: seconds natively, about a minute
+    # under emulation on two cores.
+    if [ "$ARCH" = "$HOST_ARCH" ]; then START_TIMEOUT=180; else START_TIMEOUT=900; fi
+  fi
   # One run at a time per cache: runs share the store and the base.
   exec 9>"$CACHE/lock"
   if ! flock --nonblock 9; then
@@ -399,16 +517,28 @@ main() {
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/picloud-image-test.XXXXXX")
-  check_compose_files
+  ensure_emulation
+  [ "$ARCH" != "$HOST_ARCH" ] || check_compose_files
 
   local base_started=$SECONDS
   ensure_base_image
   local base_seconds=$((SECONDS - base_started))
   build_image
   check_image_config
+  local image_arch
+  image_arch=$(image_config '{{.Docker.Architecture}}')
+  [ "$image_arch" = "$ARCH" ] || fail "the image is for '$image_arch', want $ARCH"
+
+  export_archive
 
   local ctr
   ctr=$(new_container)
+  # What the programs in the image see: the image's architecture (under
+  # qemu for another one).
+  local machine
+  machine=$(run_in "$ctr" -- uname -m)
+  [ "$machine" = "$MACHINE" ] || fail "programs in the image run on '$machine', want $MACHINE"
+  say "the image is linux/$image_arch; its programs run on $machine$([ "$ARCH" = "$HOST_ARCH" ] || echo ' (emulated)')"
   # The image as a user gets it: the user, and /data as a new volume starts
   # (buildah, like Docker, fills an anonymous volume from the image).
   local uid data_owner
@@ -454,6 +584,11 @@ main() {
   done
   say "the volume holds $(cd "$volume" && echo *) (owned by $IMAGE_USER)"
 
+  admin 200 PUT /apps/default/kv/restart-check '{"value": {"written": "before the restart"}}' >/dev/null
+  body=$(admin 200 GET /apps/default/kv/restart-check)
+  [[ "$body" == *'"value":{"written":"before the restart"}'* ]] || fail "the key just written reads $body"
+  say "admin API: wrote the key restart-check"
+
   # The image's HEALTHCHECK command, run in the image the way Docker runs
   # it ("CMD" exec form), with the server's address in its environment.
   local -a probe
@@ -477,6 +612,17 @@ main() {
   out=${out%%$'\n'*}
   [[ "$out" == unhealthy:* ]] || fail "the failing HEALTHCHECK said '$out', want 'unhealthy: …'"
   say "HEALTHCHECK after stop: $out"
+
+  # The data outlives the container's process: a key written before the
+  # restart is read back after it, from the same volume.
+  start_server "$ctr" "$volume"
+  body=$(admin 200 GET /apps/default/kv/restart-check)
+  [[ "$body" == *'"value":{"written":"before the restart"}'* ]] ||
+    fail "after the restart the key reads $body"
+  body=$(expect_get /hello 200)
+  [ "$body" = "Hello, World!" ] || fail "/hello after the restart said '$body'"
+  say "after a restart on the same volume: the key is there, /hello answers"
+  stop_server
 
   say "passed in $((SECONDS - STARTED)) s (base image: ${base_seconds} s)"
 }

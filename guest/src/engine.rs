@@ -58,6 +58,8 @@ fn build() -> Engine {
     engine.register_static_module("users", crate::users::users_module().into());
     engine.register_static_module("queue", crate::services::queue_module().into());
     engine.register_static_module("email", crate::email::email_module().into());
+    engine.register_static_module("crypto", crate::crypto::crypto_module().into());
+    engine.register_static_module("time", crate::time::clock_module().into());
     crate::services::register_invoke(&mut engine);
     convert::register(&mut engine);
     crate::time::register(&mut engine);

@@ -14,6 +14,7 @@
 
 mod api;
 mod convert;
+mod crypto;
 mod email;
 mod engine;
 mod limits;

@@ -10,7 +10,9 @@
 //! the coarse clock the host grants (docs/scripting.md, "What is disabled,
 //! and why").
 
-use rhai::{Dynamic, Engine, EvalAltResult, FLOAT, FuncRegistration, INT, Position};
+use rhai::{
+    Dynamic, Engine, EvalAltResult, FLOAT, FuncRegistration, INT, ImmutableString, Module, Position,
+};
 
 use crate::picloud::platform::context;
 
@@ -147,4 +149,81 @@ pub(crate) fn register(engine: &mut Engine) {
 /// For `Dynamic` values the response conversion meets: a timestamp is not a body.
 pub(crate) fn is_timestamp(value: &Dynamic) -> bool {
     value.is::<Timestamp>()
+}
+
+/// `time::now()`: the host's wall clock, in whole milliseconds since the
+/// Unix epoch (UTC).
+fn wall_clock_ms() -> INT {
+    INT::try_from(context::now_ms()).unwrap_or(INT::MAX)
+}
+
+/// The UTC date and time of a Unix time in milliseconds; an error that names
+/// the function for a time outside years -9999 to 9999.
+fn utc(function: &str, ms: INT) -> Result<::time::OffsetDateTime> {
+    ::time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).map_err(|_| {
+        EvalAltResult::ErrorRuntime(
+            format!("time::{function}: {ms} ms since 1970 is outside the years -9999 to 9999")
+                .into(),
+            Position::NONE,
+        )
+        .into()
+    })
+}
+
+/// `2026-12-08T09:30:00.250Z`: RFC 3339 in UTC, always with milliseconds, so
+/// the strings sort as the times do.
+fn iso(ms: INT) -> Result<ImmutableString> {
+    let t = utc("iso", ms)?;
+    Ok(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+    .into())
+}
+
+/// `2026-12-08`: the UTC calendar date, for keys such as `visits:2026-12-08`.
+fn date(ms: INT) -> Result<ImmutableString> {
+    let t = utc("date", ms)?;
+    Ok(format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()).into())
+}
+
+/// The `time::` module: the wall clock and two ways to write it.
+pub(crate) fn clock_module() -> Module {
+    let mut m = Module::new();
+    // Volatile: the optimizer must never fold a call to a clock.
+    FuncRegistration::new("now")
+        .with_volatility(true)
+        .set_into_module(&mut m, wall_clock_ms);
+    FuncRegistration::new("iso")
+        .with_volatility(true)
+        .set_into_module(&mut m, || iso(wall_clock_ms()));
+    FuncRegistration::new("iso").set_into_module(&mut m, iso);
+    FuncRegistration::new("date")
+        .with_volatility(true)
+        .set_into_module(&mut m, || date(wall_clock_ms()));
+    FuncRegistration::new("date").set_into_module(&mut m, date);
+    m
+}
+
+#[cfg(test)]
+mod wall_clock_tests {
+    use super::{date, iso};
+
+    #[test]
+    fn unix_milliseconds_are_written_in_utc() {
+        assert_eq!(iso(0).unwrap().as_str(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            iso(1_796_720_400_250).unwrap().as_str(),
+            "2026-12-08T09:00:00.250Z"
+        );
+        assert_eq!(date(1_796_720_400_250).unwrap().as_str(), "2026-12-08");
+        assert_eq!(date(-86_400_000).unwrap().as_str(), "1969-12-31");
+        assert!(iso(i64::MAX).unwrap_err().to_string().contains("time::iso"));
+    }
 }

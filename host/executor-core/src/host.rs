@@ -115,6 +115,16 @@ impl context::Host for HostState {
         let elapsed = self.started.elapsed().as_nanos() / CLOCK_GRANULARITY.as_nanos();
         u64::try_from(elapsed).unwrap_or(u64::MAX)
     }
+
+    /// The wall clock in whole milliseconds, the same granularity as
+    /// `elapsed_ms`, so a script gains no finer timer from it. A clock set
+    /// before 1970 reads as the epoch.
+    fn now_ms(&mut self) -> u64 {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+    }
 }
 
 impl log::Host for HostState {

@@ -5,6 +5,7 @@
 mod client;
 mod folder;
 mod healthcheck;
+mod init;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -159,6 +160,17 @@ enum Command {
         /// A message recorded with the version this deploy makes.
         #[arg(short = 'm', long)]
         message: Option<String>,
+    },
+    /// Start an app from one of the example apps: copies it into a new
+    /// folder to edit and `picloud deploy` (templates: guestbook,
+    /// link-shortener, webhook-inbox).
+    Init {
+        /// The folder to create (it must not exist, or be empty).
+        dir: PathBuf,
+        /// The example to start from: guestbook, link-shortener or
+        /// webhook-inbox.
+        #[arg(long)]
+        template: String,
     },
     /// Client: write an app as a folder (picloud.toml and its scripts) that
     /// `picloud deploy` takes back.
@@ -1182,6 +1194,7 @@ async fn main() -> anyhow::Result<()> {
                 client::deploy(&remote.client()?, &file, &app, name, &routes, message).await
             }
         }
+        Command::Init { dir, template } => init::init(&dir, &template),
         Command::Export { app, dir } => folder::export(&remote.client()?, &app, &dir).await,
         Command::Logs { app, limit, follow } => {
             client::logs(&remote.client()?, &app, limit, follow).await

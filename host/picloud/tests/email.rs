@@ -14,14 +14,13 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Db, TestServer, config};
+use support::relay::{Mode, Relay};
+use support::{Db, TestServer, config, eventually};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 
 fn main() {
     testkit::harness::run_on_both_databases(tests![
@@ -32,134 +31,13 @@ fn main() {
     ])
 }
 
-/// Polls `check` until it gives a value, for at most `within`.
-async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// What the relay does with a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Accept,
-    /// `550` to every `RCPT TO`.
-    Refuse,
-}
-
-/// A message the relay accepted.
-#[derive(Debug, Clone)]
-struct Received {
-    from: String,
-    to: Vec<String>,
-    data: String,
-}
-
-/// A real SMTP server on loopback that plays the operator's relay.
-#[derive(Clone)]
-struct Relay {
-    mode: Arc<Mutex<Mode>>,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Relay {
-    /// Listens on `addr` (port 0 for any) and serves until the test ends.
-    async fn start(addr: SocketAddr, mode: Mode) -> (Relay, SocketAddr) {
-        let listener = TcpListener::bind(addr).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let relay = Relay {
-            mode: Arc::new(Mutex::new(mode)),
-            received: Arc::new(Mutex::new(Vec::new())),
-        };
-        let serving = relay.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let relay = serving.clone();
-                tokio::spawn(async move { relay.session(stream).await });
-            }
-        });
-        (relay, addr)
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    async fn session(&self, stream: tokio::net::TcpStream) {
-        let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read).lines();
-        let say = async |w: &mut tokio::net::tcp::OwnedWriteHalf, line: &str| {
-            w.write_all(format!("{line}\r\n").as_bytes()).await.unwrap();
-        };
-        say(&mut write, "220 relay.test ESMTP").await;
-        let (mut from, mut to) = (String::new(), Vec::new());
-        while let Ok(Some(line)) = lines.next_line().await {
-            let upper = line.to_ascii_uppercase();
-            if upper.starts_with("EHLO") {
-                say(&mut write, "250-relay.test\r\n250 8BITMIME").await;
-            } else if upper.starts_with("MAIL FROM:") {
-                from = line[10..].trim().to_owned();
-                say(&mut write, "250 2.1.0 ok").await;
-            } else if upper.starts_with("RCPT TO:") {
-                if *self.mode.lock().unwrap() == Mode::Refuse {
-                    say(&mut write, "550 5.7.1 relaying denied for this sender").await;
-                } else {
-                    to.push(line[8..].trim().to_owned());
-                    say(&mut write, "250 2.1.5 ok").await;
-                }
-            } else if upper == "DATA" {
-                say(&mut write, "354 go ahead").await;
-                let mut data = String::new();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if line == "." {
-                        break;
-                    }
-                    data.push_str(&line);
-                    data.push('\n');
-                }
-                self.received.lock().unwrap().push(Received {
-                    from: std::mem::take(&mut from),
-                    to: std::mem::take(&mut to),
-                    data,
-                });
-                say(&mut write, "250 2.0.0 Ok: queued as R1").await;
-            } else if upper == "QUIT" {
-                say(&mut write, "221 bye").await;
-                return;
-            } else {
-                say(&mut write, "250 ok").await;
-            }
-        }
-    }
-}
-
 /// A server whose mail goes to `relay`, with the default sender
 /// `noreply@pi.test`, and an app `shop` claiming `shop.test` and
 /// `{tenant}.shops.test`.
 async fn server(db: &Db, relay: Option<SocketAddr>, per_hour: u32) -> TestServer {
     let data = tempfile::tempdir().unwrap();
     let mut config = config(data.path().to_owned(), db, Some(support::TOKEN));
-    config.control.manager.email = picloud::MailArgs {
-        smtp_url: relay.map(|addr| format!("smtp://{addr}?tls=none")),
-        smtp_from: Some("PiCloud <noreply@pi.test>".into()),
-        email_per_hour: per_hour,
-        smtp_listen: None,
-        smtp_max_bytes: 1 << 20,
-        smtp_timeout: Duration::from_secs(60),
-    }
-    .email()
-    .unwrap();
-    config.control.manager.smtp_in.listen = Some("127.0.0.1:0".parse().unwrap());
-    config.control.manager.smtp_in.max_bytes = 1 << 20;
+    support::relay::mail_to(&mut config, relay, per_hour);
     let mut s = TestServer::at(config).await;
     s._data = Some(data);
     // A second server of a test on PostgreSQL shares the first one's data.
@@ -443,7 +321,7 @@ async fn a_refusing_relay_fails_the_message_and_a_relay_that_was_down_gets_it_la
     assert!(relay.received().is_empty());
 
     // It accepts again: the next message goes.
-    *relay.mode.lock().unwrap() = Mode::Accept;
+    relay.set_mode(Mode::Accept);
     let (_, id) = send(&s, one).await;
     let sent = settled(&s, &id).await;
     assert_eq!(sent["status"], "sent", "{sent}");
@@ -477,23 +355,15 @@ except smtplib.SMTPRecipientsRefused as e:
 except smtplib.SMTPException as e:
     print(json.dumps({'error': str(e)}))
 "#;
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            script,
+    support::relay::python_json(
+        script,
+        &[
             &smtp.ip().to_string(),
             &smtp.port().to_string(),
             &to.join(","),
             if attachment { "1" } else { "0" },
-        ])
-        .output()
-        .expect("python3 runs (scripts/setup.sh test installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+        ],
+    )
 }
 
 async fn inbound_mail_runs_the_email_trigger_and_other_recipients_are_refused(db: Db) {

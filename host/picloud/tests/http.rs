@@ -45,7 +45,7 @@ async fn readme_walkthrough(db: Db) {
         .await
         .unwrap();
     assert_eq!(version["api"], "v1");
-    assert_eq!(version["wit"], "picloud:platform@0.2.3");
+    assert_eq!(version["wit"], "picloud:platform@0.2.4");
     assert!(version["schema"].as_i64().unwrap() >= 1);
     assert!(
         version["public_base_url"]

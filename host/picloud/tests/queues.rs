@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Db, TOKEN, TestServer, code, config};
+use support::{Db, TOKEN, TestServer, code, config, eventually};
 
 fn main() {
     testkit::harness::run_on_both_databases(tests![
@@ -20,22 +20,6 @@ fn main() {
         a_failing_message_backs_off_then_waits_as_a_dead_letter,
         servers_sharing_a_database_run_each_message_once_at_a_time,
     ])
-}
-
-/// Polls `check` until it gives a value, for at most `within`.
-async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn kv(s: &TestServer, app: &str, key: &str) -> Option<Value> {

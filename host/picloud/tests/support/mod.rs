@@ -11,6 +11,8 @@ use picloud::{ControlConfig, Server, ServerConfig};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
+pub(crate) mod relay;
+
 pub(crate) const TOKEN: &str = "test-admin-token-0123456789";
 
 /// The database a test runs on: `None` = SQLite in the server's data
@@ -206,4 +208,29 @@ pub(crate) async fn raw_exchange(s: &TestServer, request: &[u8]) -> String {
 
 pub(crate) fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no code>")
+}
+
+/// Polls `check` until it gives a value, for at most `within`: the way the
+/// suites wait for work the server does in the background (a queue run, a
+/// mail), with a deadline instead of a sleep.
+pub(crate) async fn eventually<T, F, Fut>(
+    what: &str,
+    within: std::time::Duration,
+    mut check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
