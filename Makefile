@@ -7,6 +7,9 @@ export CARGO_TERM_COLOR ?= never
 # The server binary the dashboard's browser tests start.
 TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 export PICLOUD_BIN ?= $(TARGET_DIR)/release/picloud
+# The aarch64 binary scripts/test-arm64.sh cross-compiles, which the arm64
+# image test packages.
+ARM64_BIN := $(TARGET_DIR)/aarch64-unknown-linux-gnu/release/picloud
 
 .PHONY: openapi setup setup-test dashboard-deps dashboard build run test lint e2e screenshots image-test arm64-test arm64-image-test bench api-fuzz fuzz load soak
 
@@ -49,7 +52,7 @@ test: setup-test lint build
 	cd dashboard && $(NPM) run test:e2e
 	scripts/test-docker.sh
 	scripts/test-arm64.sh
-	PICLOUD_IMAGE_ARCH=arm64 scripts/test-docker.sh
+	PICLOUD_IMAGE_ARCH=arm64 PICLOUD_BIN=$(ARM64_BIN) scripts/test-docker.sh
 
 # Only the image test: docker/Dockerfile built with buildah around the
 # release binary, then run (docs/deploy.md).
@@ -63,7 +66,7 @@ arm64-test: setup-test dashboard
 # The ARM64 smoke test, then the linux/arm64 image built around its binary
 # and run under qemu (docs/deploy.md, "ARM boards").
 arm64-image-test: arm64-test
-	PICLOUD_IMAGE_ARCH=arm64 scripts/test-docker.sh
+	PICLOUD_IMAGE_ARCH=arm64 PICLOUD_BIN=$(ARM64_BIN) scripts/test-docker.sh
 
 # The dashboard's copy of the admin API's OpenAPI document, from which
 # `npm run check` generates its types; a test fails while the copy is stale.

@@ -29,6 +29,9 @@ let browser;
 let echo;
 /** @type {{ id: string }} */
 let bytes;
+/** The failed execution of `echo` ("boom"). */
+/** @type {{ id: string }} */
+let failed;
 
 // Line 3 throws: the tests follow that line from an error to the editor.
 const ECHO = [
@@ -79,6 +82,12 @@ before(async () => {
 		const res = await userRequest(server, 'polish.test', `/echo/${name}`);
 		assert.equal(res.status, name === 'boom' ? 500 : 200, res.body);
 	}
+	// The execution log is written in the background.
+	failed = await eventually(async () => {
+		const list = await adminApi(server, 'GET', '/apps/polish/executions?status=error&limit=1');
+		assert.equal(list.executions.length, 1);
+		return list.executions[0];
+	});
 });
 
 after(async () => {
@@ -136,6 +145,26 @@ const MAIN_PAGES = [
 		name: 'settings',
 		path: () => '/admin/apps/polish/settings',
 		ready: (page) => page.getByRole('heading', { name: 'Limits' }).waitFor()
+	},
+	{
+		name: 'domains',
+		path: () => '/admin/apps/polish/domains',
+		ready: (page) => page.getByText('{tenant}.polish.test').first().waitFor()
+	},
+	{
+		name: 'end users',
+		path: () => '/admin/apps/polish/users',
+		ready: (page) => page.getByRole('heading', { name: 'End users' }).waitFor()
+	},
+	{
+		name: 'execution',
+		path: () => `/admin/apps/polish/executions/${failed.id}`,
+		ready: (page) => page.getByText('no booms').first().waitFor()
+	},
+	{
+		name: 'users & tokens',
+		path: () => '/admin/settings',
+		ready: (page) => page.getByRole('heading', { name: 'API tokens' }).waitFor()
 	},
 	{
 		name: 'logs',

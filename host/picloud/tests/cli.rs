@@ -1269,3 +1269,63 @@ async fn runs_in_db(data: &std::path::Path) -> i64 {
     db.close().await;
     value.and_then(|v| v.parse().ok()).unwrap_or(0)
 }
+
+/// `picloud init` writes a template into a new folder, and that folder
+/// deploys as it is; a folder with something in it and an unknown template
+/// are refused with what to do, and nothing is written.
+#[test]
+fn init_copies_a_template_that_deploys() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("my-guestbook");
+    let init = |dir: &std::path::Path, template: &str| {
+        let out = Command::new(BIN)
+            .arg("init")
+            .arg(dir)
+            .args(["--template", template])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = init(&folder, "guestbook");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("wrote 9 files of the template 'guestbook'"),
+        "{text}"
+    );
+    assert!(folder.join("scripts/common.rhai").is_file());
+
+    let (ok, text) = init(&folder, "link-shortener");
+    assert!(!ok && text.contains("is not empty"), "{text}");
+    assert!(!folder.join("scripts/links.rhai").exists());
+    let (ok, text) = init(&work.path().join("other"), "blog");
+    assert!(
+        !ok && text.contains("the templates are guestbook, link-shortener, webhook-inbox"),
+        "{text}"
+    );
+    assert!(!work.path().join("other").exists());
+
+    // The copy is an app folder the server takes.
+    let mut server = start(data.path());
+    let out = Command::new(BIN)
+        .arg("deploy")
+        .arg(&folder)
+        .env("PICLOUD_URL", &server.base)
+        .env("PICLOUD_TOKEN", server.token.as_deref().unwrap())
+        .env("PICLOUD_CONFIG", work.path().join("config.toml"))
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(printed.contains("+ create app guestbook"), "{printed}");
+    assert!(sigterm(&mut server).success());
+}

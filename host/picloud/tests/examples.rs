@@ -613,6 +613,24 @@ async fn the_guestbook_keeps_accounts_entries_and_mails_a_reset(db: Db) {
     posted.extend(["entry 1", "entry 2", "entry 3", "entry 4", "entry 5"]);
     posted.sort_unstable();
     assert_eq!(shown, posted, "every entry once, across the two pages");
+    // One person's entries: a query on the author.
+    let adas = format!("/v1/entries?author={}", made["id"].as_str().unwrap());
+    let adas = expect(&s, (Method::GET, H, &adas), &[], None, 200)
+        .await
+        .json();
+    let mut texts: Vec<&str> = adas["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    // Posted within the same millisecond, two entries may come either way.
+    texts.sort_unstable();
+    assert_eq!(
+        texts,
+        ["entry 1", "entry 2", "entry 3", "entry 4", "entry 5"],
+        "{adas}"
+    );
 
     // Editing and deleting: only one's own.
     let mine = format!("/v1/entries/{}", ids[0]);

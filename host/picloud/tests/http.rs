@@ -7,7 +7,7 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Db, TOKEN, TestServer, code, config};
+use support::{Db, TOKEN, TestServer, code, config, eventually};
 
 fn main() {
     testkit::harness::run_on_both_databases(tests![
@@ -1863,19 +1863,21 @@ async fn the_run_panel_runs_on_one_of_the_apps_hosts(db: Db) {
         json!({"tenant": "acme", "url": "http://acme.shops.test/me?a=1", "host": "acme.shops.test"})
     );
     let execution = result["execution_id"].as_str().unwrap();
-    let record = loop {
-        let (status, record) = s
-            .admin(
-                Method::GET,
-                &format!("/api/v1/admin/executions/{execution}"),
-                None,
-            )
-            .await;
-        if status == StatusCode::OK {
-            break record;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let record = eventually(
+        "the test run's record",
+        std::time::Duration::from_secs(30),
+        || async {
+            let (status, record) = s
+                .admin(
+                    Method::GET,
+                    &format!("/api/v1/admin/executions/{execution}"),
+                    None,
+                )
+                .await;
+            (status == StatusCode::OK).then_some(record)
+        },
+    )
+    .await;
     assert_eq!(record["host"], "acme.shops.test");
     let (status, error) = s
         .admin(Method::POST, &run, Some(json!({"host": "bank.example"})))
